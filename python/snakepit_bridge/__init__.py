@@ -1,0 +1,9 @@
+"""snakepit_bridge: the Python side of Snakepit. Write tools, the host runs them in a worker pool."""
+
+from .adapter import Adapter, tool
+from .context import Context
+from .errors import Cancelled, EncodeError, HostToolError
+from .protocol import VERSION as PROTOCOL_VERSION
+
+__all__ = ["Adapter", "Cancelled", "Context", "EncodeError", "HostToolError", "PROTOCOL_VERSION", "tool"]
+__version__ = "0.1.0"

@@ -1,0 +1,112 @@
+"""Entry point of a worker process: ``python -m snakepit_bridge --adapter SPEC``.
+
+The host passes its settings in the environment (``SNAKEPIT_*``). Until ``hello`` (or ``fatal``) is
+sent, frames are JSON; after it, they use the codec named in ``hello``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from typing import Any
+
+from . import lifeline
+from . import protocol as P
+from .adapter import load_adapter
+from .codecs import JsonCodec, available_codecs, choose_codec
+from .errors import AdapterError, error_payload
+from .framing import FrameReader, FrameWriter
+from .worker import Worker, exit_now
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _has_numpy() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numpy") is not None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="snakepit_bridge")
+    parser.add_argument("--adapter", required=True)
+    opts = parser.parse_args(argv)
+
+    rfd = _env_int("SNAKEPIT_RFD", 3)
+    wfd = _env_int("SNAKEPIT_WFD", 4)
+    max_payload = _env_int("SNAKEPIT_MAX_PAYLOAD", 64 * 1024 * 1024)
+    concurrency = max(1, _env_int("SNAKEPIT_CONCURRENCY", 1))
+    lifeline.install(_env_int("SNAKEPIT_HOST_PID", 0) or None)
+
+    writer = FrameWriter(wfd, max_payload)
+    handshake = JsonCodec()
+
+    def fatal(phase: str, exc: BaseException) -> None:
+        kind = "python_error"
+        payload: dict[str, Any] = error_payload(kind, exc)
+        payload["phase"] = phase
+        try:
+            writer.write(handshake.encode([P.FATAL, payload]))
+        except OSError:
+            pass
+        sys.stderr.write(payload["traceback"])
+        sys.stderr.flush()
+        exit_now(1)
+
+    try:
+        preferred = (os.environ.get("SNAKEPIT_CODECS") or "msgpack,json").split(",")
+        codec = choose_codec(preferred)
+    except ValueError as exc:
+        fatal("codec", exc)
+        return
+    try:
+        target, tools = load_adapter(opts.adapter)
+    except AdapterError as exc:
+        fatal("import", exc)
+        return
+    except BaseException as exc:  # noqa: BLE001 - any import failure is reported with its traceback
+        fatal("import", exc)
+        return
+
+    worker = Worker(target, tools, codec, FrameReader(rfd, max_payload), writer, concurrency)
+    try:
+        worker.run_hook("setup")
+    except BaseException as exc:  # noqa: BLE001
+        fatal("setup", exc)
+        return
+
+    info = {
+        "protocol": P.VERSION,
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "codec": codec.name,
+        "codecs": available_codecs(),
+        "numpy": _has_numpy(),
+        "adapter": opts.adapter,
+        "concurrency": concurrency,
+        "tools": [spec.describe() for spec in tools.values()],
+    }
+    writer.write(handshake.encode([P.HELLO, info]))
+
+    code = 0
+    try:
+        worker.serve()
+    except BaseException as exc:  # noqa: BLE001 - protocol failure: say so on stderr and leave
+        sys.stderr.write(f"snakepit worker: {type(exc).__name__}: {exc}\n")
+        code = 3
+    try:
+        worker.run_hook("teardown")
+    except BaseException as exc:  # noqa: BLE001
+        sys.stderr.write(f"snakepit worker: teardown raised {type(exc).__name__}: {exc}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    exit_now(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The per-call ``Context`` a tool may ask for with a ``ctx`` parameter."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .errors import Cancelled
+
+
+class Context:
+    """What a tool knows about its call: id, deadline, cancellation, and a logger to the host."""
+
+    __slots__ = ("request_id", "tool", "deadline", "_cancelled", "_log", "_loop", "_async_waiters")
+
+    def __init__(
+        self,
+        request_id: int,
+        tool: str,
+        deadline: float | None,
+        log: Callable[[str, str, int | None], None],
+    ) -> None:
+        self.request_id = request_id
+        self.tool = tool
+        #: ``time.monotonic()`` value after which the host rejects the call, or None.
+        self.deadline = deadline
+        self._cancelled = threading.Event()
+        self._log = log
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._async_waiters: list[asyncio.Future[None]] = []
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None without a deadline."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the host has cancelled this call (timeout, abort, or a stream the consumer left)."""
+        return self._cancelled.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise ``Cancelled`` if the host cancelled this call: a cheap check for loops in sync tools."""
+        if self._cancelled.is_set():
+            raise Cancelled()
+
+    def wait_cancelled_sync(self, timeout: float | None = None) -> bool:
+        """Block until the call is cancelled or ``timeout`` seconds pass; returns whether it was."""
+        return self._cancelled.wait(timeout)
+
+    async def wait_cancelled(self) -> None:
+        """Wait until the host cancels this call."""
+        if self._cancelled.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._loop = loop
+        self._async_waiters.append(fut)
+        await fut
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Send a log line to the host, tagged with this call's request id."""
+        self._log(level, message, self.request_id)
+
+    def _cancel(self) -> None:
+        self._cancelled.set()
+        loop = self._loop
+        if loop is not None and self._async_waiters:
+            waiters, self._async_waiters = self._async_waiters, []
+
+            def wake() -> None:
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_result(None)
+
+            loop.call_soon_threadsafe(wake)
+
+    def __repr__(self) -> str:
+        return f"Context(request_id={self.request_id}, tool={self.tool!r}, cancelled={self.cancelled})"
+
+
+def make_log_sender(send: Callable[[list[Any]], None], code: int) -> Callable[[str, str, int | None], None]:
+    def log(level: str, message: str, request: int | None) -> None:
+        send([code, level, str(message), request])
+
+    return log

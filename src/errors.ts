@@ -1,0 +1,207 @@
+/**
+ * One error base class with a stable `code`. Callers match on `err.code` (or `instanceof`); the table
+ * of codes is in docs/errors.md and is checked against `ERROR_CODES` by a test.
+ */
+
+export const ERROR_CODES = [
+  'PYTHON_ERROR',
+  'TIMEOUT',
+  'QUEUE_TIMEOUT',
+  'POOL_SATURATED',
+  'POOL_CLOSED',
+  'WORKER_CRASHED',
+  'WORKER_START_FAILED',
+  'TOOL_NOT_FOUND',
+  'INVALID_ARGUMENTS',
+  'NOT_STREAMING',
+  'ENCODE_ERROR',
+  'PAYLOAD_TOO_LARGE',
+  'PROTOCOL_ERROR',
+  'ABORTED',
+  'CANCELLED',
+  'INVALID_OPTIONS',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Structured fields an error may carry; all optional. */
+export interface ErrorFields {
+  cause?: unknown;
+  retryable?: boolean;
+  workerId?: number;
+  pid?: number;
+  tool?: string;
+  requestId?: number;
+  exitCode?: number | null;
+  signal?: NodeJS.Signals | null;
+  phase?: string;
+  stderrTail?: string;
+}
+
+export class SnakepitError extends Error {
+  readonly code: ErrorCode;
+  /** True when the same call may succeed if tried again (it never ran, or its worker died). */
+  readonly retryable: boolean;
+  readonly workerId: number | undefined;
+  readonly pid: number | undefined;
+  readonly tool: string | undefined;
+  readonly requestId: number | undefined;
+
+  constructor(code: ErrorCode, message: string, fields: ErrorFields = {}) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = fields.retryable ?? false;
+    this.workerId = fields.workerId;
+    this.pid = fields.pid;
+    this.tool = fields.tool;
+    this.requestId = fields.requestId;
+  }
+}
+
+/** The Python tool raised. `traceback` is the formatted Python traceback. */
+export class PythonError extends SnakepitError {
+  readonly pythonType: string;
+  readonly pythonModule: string;
+  readonly traceback: string;
+  constructor(
+    info: { type: string; module: string; message: string; traceback: string },
+    fields: ErrorFields = {},
+  ) {
+    const qualified = info.module && info.module !== 'builtins' ? `${info.module}.${info.type}` : info.type;
+    super('PYTHON_ERROR', `${qualified}: ${info.message}`, fields);
+    this.pythonType = info.type;
+    this.pythonModule = info.module;
+    this.traceback = info.traceback;
+  }
+}
+
+/** The call's deadline passed while it ran; a cancel was sent to the worker. */
+export class CallTimeoutError extends SnakepitError {
+  readonly timeoutMs: number;
+  constructor(tool: string, timeoutMs: number, fields: ErrorFields = {}) {
+    super('TIMEOUT', `call to ${tool} timed out after ${timeoutMs} ms`, { tool, ...fields });
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The call waited in the queue past its queue timeout (or its deadline); it was never executed. */
+export class QueueTimeoutError extends SnakepitError {
+  constructor(tool: string, waitedMs: number, fields: ErrorFields = {}) {
+    super('QUEUE_TIMEOUT', `call to ${tool} waited ${waitedMs} ms in the queue and was never run`, {
+      tool,
+      retryable: true,
+      ...fields,
+    });
+  }
+}
+
+export class PoolSaturatedError extends SnakepitError {
+  constructor(maxQueue: number, fields: ErrorFields = {}) {
+    super('POOL_SATURATED', `pool queue is full (maxQueue ${maxQueue}); the call was not accepted`, {
+      retryable: true,
+      ...fields,
+    });
+  }
+}
+
+export class PoolClosedError extends SnakepitError {
+  constructor(message = 'pool is closed', fields: ErrorFields = {}) {
+    super('POOL_CLOSED', message, fields);
+  }
+}
+
+/** A worker process died (or was killed) while the call was in flight. */
+export class WorkerCrashedError extends SnakepitError {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stderrTail: string;
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('WORKER_CRASHED', message, { retryable: true, ...fields });
+    this.exitCode = fields.exitCode ?? null;
+    this.signal = fields.signal ?? null;
+    this.stderrTail = fields.stderrTail ?? '';
+  }
+}
+
+/** A worker could not start: bad executable, adapter import or setup failure, handshake failure. */
+export class WorkerStartError extends SnakepitError {
+  readonly phase: string;
+  readonly stderrTail: string;
+  readonly pythonTraceback: string;
+  constructor(message: string, fields: ErrorFields & { pythonTraceback?: string } = {}) {
+    super('WORKER_START_FAILED', message, fields);
+    this.phase = fields.phase ?? 'start';
+    this.stderrTail = fields.stderrTail ?? '';
+    this.pythonTraceback = fields.pythonTraceback ?? '';
+  }
+}
+
+export class ToolNotFoundError extends SnakepitError {
+  readonly available: readonly string[];
+  constructor(tool: string, available: readonly string[], fields: ErrorFields = {}) {
+    const list = available.length ? available.join(', ') : '(none)';
+    super('TOOL_NOT_FOUND', `no tool named ${JSON.stringify(tool)}; available tools: ${list}`, {
+      tool,
+      ...fields,
+    });
+    this.available = available;
+  }
+}
+
+export class InvalidArgumentsError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('INVALID_ARGUMENTS', message, fields);
+  }
+}
+
+/** `execute` on a generator tool (use `stream`), or `stream` on a plain tool. */
+export class NotStreamingError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('NOT_STREAMING', message, fields);
+  }
+}
+
+/** A value has no wire encoding; the message names the JavaScript or Python type. */
+export class EncodeError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('ENCODE_ERROR', message, fields);
+  }
+}
+
+export class PayloadTooLargeError extends SnakepitError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number, what: string, fields: ErrorFields = {}) {
+    super('PAYLOAD_TOO_LARGE', `${what} of ${size} bytes is over maxPayload (${limit} bytes)`, fields);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** The worker broke the protocol (garbage on its pipe, oversized frame, wrong version). */
+export class ProtocolError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('PROTOCOL_ERROR', message, fields);
+  }
+}
+
+/** The caller's AbortSignal fired. `cause` is the signal's reason. */
+export class CallAbortedError extends SnakepitError {
+  constructor(tool: string, reason: unknown, fields: ErrorFields = {}) {
+    super('ABORTED', `call to ${tool} was aborted`, { tool, cause: reason, ...fields });
+  }
+}
+
+/** The worker reported the call cancelled (for example a stream the consumer left). */
+export class CancelledError extends SnakepitError {
+  constructor(tool: string, fields: ErrorFields = {}) {
+    super('CANCELLED', `call to ${tool} was cancelled`, { tool, ...fields });
+  }
+}
+
+export class InvalidOptionsError extends SnakepitError {
+  constructor(message: string) {
+    super('INVALID_OPTIONS', message);
+  }
+}

@@ -1,0 +1,46 @@
+export { Pool } from './pool/pool.js';
+export type { ToolStream } from './pool/stream.js';
+export type { ToolInfo, ToolParameter } from './pool/tools.js';
+export type { PoolStats, WorkerStats } from './pool/stats.js';
+export type { Summary } from './pool/histogram.js';
+export type {
+  PoolOptions,
+  ResolvedPoolOptions,
+  CallOptions,
+  ExecuteOptions,
+  StreamOptions,
+} from './options.js';
+export {
+  CHANNEL_NAMES,
+  type PoolEvent,
+  type PoolEventMap,
+  type PoolState,
+  type WorkerSpawnEvent,
+  type WorkerReadyEvent,
+  type WorkerExitEvent,
+  type LogEvent,
+  type PoolStateEvent,
+} from './events.js';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorFields,
+  SnakepitError,
+  PythonError,
+  CallTimeoutError,
+  QueueTimeoutError,
+  PoolSaturatedError,
+  PoolClosedError,
+  WorkerCrashedError,
+  WorkerStartError,
+  ToolNotFoundError,
+  InvalidArgumentsError,
+  NotStreamingError,
+  EncodeError,
+  PayloadTooLargeError,
+  ProtocolError,
+  CallAbortedError,
+  CancelledError,
+  InvalidOptionsError,
+} from './errors.js';
+export { PROTOCOL_VERSION } from './protocol/messages.js';

@@ -1,0 +1,198 @@
+/**
+ * Pool options: validated in one place, normalised and frozen. Every message names the option.
+ */
+
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { InvalidOptionsError } from './errors.js';
+import type { CodecName } from './protocol/messages.js';
+
+export interface PoolOptions {
+  /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
+  adapter: string;
+  /** Number of worker processes. Default: available parallelism, at most 4. */
+  size?: number;
+  /** Python executable. Default: `$SNAKEPIT_PYTHON`, else `python3`. */
+  python?: string;
+  /** Working directory of the workers; relative adapter paths resolve against it. Default: `process.cwd()`. */
+  cwd?: string;
+  /** Extra environment variables for the workers (added to the host's environment). */
+  env?: Record<string, string>;
+  /** Calls in flight per worker. Default 1. */
+  concurrency?: number;
+  /** Calls that may wait for a free worker; past it calls reject with POOL_SATURATED. Default 10000. */
+  maxQueue?: number;
+  /** Milliseconds a call may wait in the queue (0: no limit apart from its deadline). Default 0. */
+  queueTimeout?: number;
+  /** Default deadline of a call in milliseconds, queue time included (0: none). Default 60000. */
+  timeout?: number;
+  /** Milliseconds a worker has to import the adapter, run setup and answer. Default 30000. */
+  startupTimeout?: number;
+  /** Workers started at once. Default 4. */
+  startupConcurrency?: number;
+  /** Largest frame in bytes, either way; larger ones are refused before allocation. Default 256 MiB. */
+  maxPayload?: number;
+  /** Milliseconds a worker has to settle a cancelled call before it is killed. Default 2000. */
+  cancelGrace?: number;
+  /** Milliseconds between SIGTERM and SIGKILL when a worker is stopped. Default 2000. */
+  killGrace?: number;
+  /** Wire codec: `auto` prefers MessagePack and falls back to JSON. Default `auto`. */
+  codec?: 'auto' | CodecName;
+  /** Chunks a stream's worker may send ahead of the consumer. Default 16. */
+  streamWindow?: number;
+}
+
+export interface ResolvedPoolOptions {
+  readonly adapter: string;
+  readonly size: number;
+  readonly python: string;
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly concurrency: number;
+  readonly maxQueue: number;
+  readonly queueTimeout: number;
+  readonly timeout: number;
+  readonly startupTimeout: number;
+  readonly startupConcurrency: number;
+  readonly maxPayload: number;
+  readonly cancelGrace: number;
+  readonly killGrace: number;
+  readonly codecs: readonly CodecName[];
+  readonly streamWindow: number;
+}
+
+const KNOWN = new Set([
+  'adapter', 'size', 'python', 'cwd', 'env', 'concurrency', 'maxQueue', 'queueTimeout', 'timeout',
+  'startupTimeout', 'startupConcurrency', 'maxPayload', 'cancelGrace', 'killGrace', 'codec', 'streamWindow',
+]);
+
+/** The largest frame the 4-byte length header can describe. */
+export const MAX_FRAME = 0xffff_ffff;
+
+function fail(message: string): never {
+  throw new InvalidOptionsError(message);
+}
+
+function integer(options: Record<string, unknown>, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    fail(`options.${name} must be ${range}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  return typeof value;
+}
+
+function isAdapterPath(adapter: string): boolean {
+  const modulePart = adapter.replace(/:[A-Za-z_][A-Za-z0-9_]*$/, '');
+  return modulePart.endsWith('.py') || modulePart.includes('/') || modulePart.includes(path.sep);
+}
+
+export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) fail('options must be an object');
+  const options = input as Record<string, unknown>;
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) fail(`options.${key} is not a pool option (known: ${[...KNOWN].join(', ')})`);
+  }
+  const { adapter } = options;
+  if (typeof adapter !== 'string' || adapter.trim() === '') fail('options.adapter must be a non-empty string');
+
+  const cwdInput = options.cwd;
+  if (cwdInput !== undefined && (typeof cwdInput !== 'string' || cwdInput === '')) fail('options.cwd must be a non-empty string');
+  const cwd = path.resolve(cwdInput ?? process.cwd());
+  if (!existsSync(cwd)) fail(`options.cwd does not exist: ${cwd}`);
+
+  let adapterSpec = adapter;
+  if (isAdapterPath(adapter)) {
+    const match = /^(.*?)(:[A-Za-z_][A-Za-z0-9_]*)?$/.exec(adapter);
+    const file = path.resolve(cwd, match?.[1] ?? adapter);
+    if (!existsSync(file)) fail(`options.adapter: file not found: ${file}`);
+    adapterSpec = file + (match?.[2] ?? '');
+  }
+
+  const python = options.python ?? process.env.SNAKEPIT_PYTHON ?? 'python3';
+  if (typeof python !== 'string' || python === '') fail('options.python must be a non-empty string');
+
+  const env = options.env ?? {};
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) fail('options.env must be an object of strings');
+  for (const [key, value] of Object.entries(env)) {
+    if (typeof value !== 'string') fail(`options.env.${key} must be a string, got ${describe(value)}`);
+  }
+
+  const codec = options.codec ?? 'auto';
+  if (codec !== 'auto' && codec !== 'msgpack' && codec !== 'json') {
+    fail(`options.codec must be "auto", "msgpack" or "json", got ${describe(codec)}`);
+  }
+
+  const defaultSize = Math.max(1, Math.min(4, availableParallelism()));
+  return Object.freeze({
+    adapter: adapterSpec,
+    size: integer(options, 'size', defaultSize, 1, 1024),
+    python,
+    cwd,
+    env: Object.freeze({ ...(env as Record<string, string>) }),
+    concurrency: integer(options, 'concurrency', 1, 1, 4096),
+    maxQueue: integer(options, 'maxQueue', 10_000, 0),
+    queueTimeout: integer(options, 'queueTimeout', 0, 0),
+    timeout: integer(options, 'timeout', 60_000, 0),
+    startupTimeout: integer(options, 'startupTimeout', 30_000, 1),
+    startupConcurrency: integer(options, 'startupConcurrency', 4, 1),
+    maxPayload: integer(options, 'maxPayload', 256 * 1024 * 1024, 1024, MAX_FRAME),
+    cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
+    killGrace: integer(options, 'killGrace', 2_000, 0),
+    codecs: Object.freeze(codec === 'auto' ? (['msgpack', 'json'] as CodecName[]) : [codec as CodecName]),
+    streamWindow: integer(options, 'streamWindow', 16, 1, 65_536),
+  });
+}
+
+/** Per-call options of `execute` and `stream`. */
+export interface CallOptions {
+  /** Deadline in milliseconds, queue time included (0: none). Default: the pool's `timeout`. */
+  timeout?: number;
+  /** Abort the call: before dispatch it is never run; after, a cancel goes to the worker. */
+  signal?: AbortSignal;
+}
+
+export interface StreamOptions extends CallOptions {
+  /** Milliseconds allowed between two chunks (0: none). Default 0. */
+  idleTimeout?: number;
+  /** Chunks the worker may send ahead of the consumer. Default: the pool's `streamWindow`. */
+  window?: number;
+}
+
+export interface ExecuteOptions extends CallOptions {
+  /** For a generator tool: collect every chunk into an array instead of rejecting with NOT_STREAMING. */
+  collect?: boolean;
+}
+
+const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect']);
+
+/** Validates per-call options; returns the deadline in ms (0: none). Throws InvalidOptionsError. */
+export function checkCallOptions(options: unknown, poolTimeout: number): number {
+  if (options === undefined) return poolTimeout;
+  if (options === null || typeof options !== 'object') fail('call options must be an object');
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!CALL_KEYS.has(key)) fail(`call option ${key} is not known (known: ${[...CALL_KEYS].join(', ')})`);
+  }
+  for (const key of ['timeout', 'idleTimeout'] as const) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      fail(`call option ${key} must be a number of milliseconds >= 0, got ${describe(v)}`);
+    }
+  }
+  const w = o.window;
+  if (w !== undefined && (typeof w !== 'number' || !Number.isInteger(w) || w < 1 || w > 65_536)) {
+    fail(`call option window must be an integer from 1 to 65536, got ${describe(w)}`);
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('call option signal must be an AbortSignal');
+  if (o.collect !== undefined && typeof o.collect !== 'boolean') fail('call option collect must be a boolean');
+  return (o.timeout as number | undefined) ?? poolTimeout;
+}

@@ -1,0 +1,189 @@
+/**
+ * One accepted call, from submission to settlement. It is the worker's CallSink while in flight and
+ * the queue's entry while waiting. The caller's side settles exactly once (result, error, timeout,
+ * abort); the worker's side ends when the worker answers or dies, which frees the slot.
+ */
+
+import {
+  CallAbortedError,
+  CallTimeoutError,
+  QueueTimeoutError,
+  type SnakepitError,
+} from '../errors.js';
+import type { WireError } from '../protocol/messages.js';
+import type { CallSink, WorkerHandle } from '../worker/worker.js';
+import type { Queued } from './queue.js';
+
+/** What a call needs from its pool. */
+export interface CallHost {
+  readonly cancelGrace: number;
+  unqueue(call: Call): boolean;
+  wireError(call: Call, wire: WireError): SnakepitError;
+  /** The caller's side settled: count it. */
+  recordSettled(call: Call, error: SnakepitError | undefined): void;
+}
+
+/** Receives the values of a call: a plain result, or stream chunks. */
+export interface CallConsumer {
+  value(value: unknown): void;
+  chunk(value: unknown): void;
+  end(): void;
+  fail(error: SnakepitError): void;
+}
+
+export class Call implements CallSink, Queued {
+  dequeued = true;
+  worker: WorkerHandle | undefined;
+  /** The caller's side has settled (result delivered, or an error raised). */
+  settled = false;
+  readonly submittedAt = performance.now();
+  dispatchedAt = 0;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private queueTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly host: CallHost,
+    readonly id: number,
+    readonly tool: string,
+    readonly args: Record<string, unknown>,
+    readonly timeoutMs: number,
+    readonly window: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly consumer: CallConsumer,
+  ) {
+    if (timeoutMs > 0) {
+      this.deadlineTimer = setTimeout(this.onDeadline, timeoutMs);
+    }
+    if (signal?.aborted) this.onAbort();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Milliseconds left before the deadline, or null when there is none. */
+  remainingMs(): number | null {
+    if (this.timeoutMs <= 0) return null;
+    return Math.max(1, Math.ceil(this.timeoutMs - (performance.now() - this.submittedAt)));
+  }
+
+  armQueueTimeout(ms: number): void {
+    if (ms > 0) this.queueTimer = setTimeout(this.onQueueTimeout, ms);
+  }
+
+  markDispatched(worker: WorkerHandle): void {
+    this.worker = worker;
+    this.dispatchedAt = performance.now();
+    if (this.queueTimer !== undefined) {
+      clearTimeout(this.queueTimer);
+      this.queueTimer = undefined;
+    }
+  }
+
+  /** Settle the caller's side with an error (no-op once settled). */
+  fail(error: SnakepitError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.clearCallerTimers();
+    this.host.recordSettled(this, error);
+    this.consumer.fail(error);
+  }
+
+  /** The caller gave up while the call runs: tell the worker, and kill it if it does not stop. */
+  abandon(error: SnakepitError): void {
+    if (this.settled) return;
+    if (this.host.unqueue(this)) {
+      this.fail(error);
+      return;
+    }
+    this.fail(error);
+    const worker = this.worker;
+    if (worker === undefined || !worker.pending.has(this.id)) return;
+    worker.cancel(this.id);
+    this.graceTimer = setTimeout(() => {
+      if (worker.pending.get(this.id) === this) void worker.kill('cancel-grace');
+    }, this.host.cancelGrace);
+  }
+
+  private clearCallerTimers(): void {
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    if (this.queueTimer !== undefined) clearTimeout(this.queueTimer);
+    this.deadlineTimer = this.queueTimer = undefined;
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  private readonly onDeadline = (): void => {
+    this.deadlineTimer = undefined;
+    if (this.host.unqueue(this)) {
+      this.fail(new QueueTimeoutError(this.tool, Math.round(performance.now() - this.submittedAt), { requestId: this.id }));
+      return;
+    }
+    this.abandon(
+      new CallTimeoutError(this.tool, this.timeoutMs, { requestId: this.id, workerId: this.worker?.id, pid: this.worker?.pid }),
+    );
+  };
+
+  private readonly onQueueTimeout = (): void => {
+    this.queueTimer = undefined;
+    if (this.host.unqueue(this)) {
+      this.fail(new QueueTimeoutError(this.tool, Math.round(performance.now() - this.submittedAt), { requestId: this.id }));
+    }
+  };
+
+  private readonly onAbort = (): void => {
+    const error = new CallAbortedError(this.tool, this.signal?.reason, { requestId: this.id });
+    if (this.host.unqueue(this)) this.fail(error);
+    else this.abandon(error);
+  };
+
+  /** Consumer-side cancellation of a stream (break, cancel()). */
+  cancelFromConsumer(error: SnakepitError): void {
+    this.abandon(error);
+  }
+
+  // ------------------------------------------------------------ CallSink
+
+  onResult(value: unknown): void {
+    this.endWorkerSide();
+    if (this.settled) return;
+    this.settled = true;
+    this.clearCallerTimers();
+    this.host.recordSettled(this, undefined);
+    this.consumer.value(value);
+  }
+
+  onError(wire: WireError): void {
+    this.endWorkerSide();
+    if (!this.settled) this.fail(this.host.wireError(this, wire));
+  }
+
+  onChunk(value: unknown): void {
+    if (!this.settled) this.consumer.chunk(value);
+  }
+
+  onEnd(): void {
+    this.endWorkerSide();
+    if (this.settled) return;
+    this.settled = true;
+    this.clearCallerTimers();
+    this.host.recordSettled(this, undefined);
+    this.consumer.end();
+  }
+
+  onWorkerLost(error: SnakepitError): void {
+    this.endWorkerSide();
+    this.fail(error);
+  }
+
+  private endWorkerSide(): void {
+    if (this.graceTimer !== undefined) {
+      clearTimeout(this.graceTimer);
+      this.graceTimer = undefined;
+    }
+  }
+}
+
+export const noopConsumer: CallConsumer = {
+  value() {},
+  chunk() {},
+  end() {},
+  fail() {},
+};

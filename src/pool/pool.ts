@@ -1,0 +1,86 @@
+/**
+ * The public face of a pool of Python workers. A thin wrapper: the work happens in PoolCore.
+ *
+ * ```ts
+ * const pool = await Pool.start({ adapter: './tools.py', size: 4 });
+ * const sum = await pool.execute('add', { a: 1, b: 2 });
+ * await pool.close();
+ * ```
+ */
+
+import { EventEmitter } from 'node:events';
+import type { PoolEventMap, PoolState } from '../events.js';
+import {
+  resolvePoolOptions,
+  type ExecuteOptions,
+  type PoolOptions,
+  type ResolvedPoolOptions,
+  type StreamOptions,
+} from '../options.js';
+import { PoolCore } from './core.js';
+import type { PoolStats } from './stats.js';
+import type { ToolStream } from './stream.js';
+import type { ToolInfo } from './tools.js';
+
+export class Pool extends EventEmitter<PoolEventMap> {
+  readonly #core: PoolCore;
+
+  private constructor(options: ResolvedPoolOptions) {
+    super();
+    this.#core = new PoolCore(options, this);
+  }
+
+  /**
+   * Start `size` workers (at most `startupConcurrency` at once) and resolve when every one is ready.
+   * Rejects with WORKER_START_FAILED (carrying the Python traceback and stderr tail) if any fails,
+   * after stopping the others; with INVALID_OPTIONS for bad options.
+   */
+  static async start(options: PoolOptions): Promise<Pool> {
+    const pool = new Pool(resolvePoolOptions(options));
+    await pool.#core.start();
+    return pool;
+  }
+
+  /** Run `tool` with keyword arguments `args`; resolves with what the Python function returned. */
+  execute<T = unknown>(tool: string, args?: Record<string, unknown>, options?: ExecuteOptions): Promise<T> {
+    return this.#core.execute(tool, args, options) as Promise<T>;
+  }
+
+  /** Consume a generator tool chunk by chunk: `for await (const chunk of pool.stream(...))`. */
+  stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: StreamOptions): ToolStream<T> {
+    return this.#core.stream<T>(tool, args, options);
+  }
+
+  /** The tool catalogue read from the adapter's signatures and docstrings. */
+  tools(): readonly ToolInfo[] {
+    return this.#core.tools();
+  }
+
+  /** An immutable snapshot of the pool's state and counters. */
+  stats(): PoolStats {
+    return this.#core.stats();
+  }
+
+  get state(): PoolState {
+    return this.#core.state;
+  }
+
+  /** The resolved, frozen options. */
+  get options(): ResolvedPoolOptions {
+    return this.#core.options;
+  }
+
+  /** Stop accepting calls, let queued and running ones finish, then stop the workers. Idempotent. */
+  close(): Promise<void> {
+    return this.#core.close();
+  }
+
+  /** Reject every queued and running call with POOL_CLOSED and kill the workers now. Idempotent. */
+  destroy(): Promise<void> {
+    return this.#core.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,48 @@
+/** The tool catalogue as the pool exposes it. */
+
+import type { WireTool } from '../protocol/messages.js';
+
+export interface ToolParameter {
+  readonly name: string;
+  /** The Python annotation as text (`int`, `list[str]`), or null. */
+  readonly type: string | null;
+  readonly required: boolean;
+  /** `positional_or_keyword`, `keyword_only`, `var_keyword`, ... */
+  readonly kind: string;
+  /** The default when it is a plain value (null, boolean, number, string). */
+  readonly default?: unknown;
+  /** `repr()` of any other default. */
+  readonly defaultRepr?: string;
+}
+
+export interface ToolInfo {
+  readonly name: string;
+  readonly doc: string;
+  readonly parameters: readonly ToolParameter[];
+  readonly returns: string | null;
+  readonly async: boolean;
+  /** A generator: consume it with `pool.stream`. */
+  readonly stream: boolean;
+}
+
+export function toolInfo(wire: WireTool): ToolInfo {
+  return Object.freeze({
+    name: wire.name,
+    doc: wire.doc,
+    returns: wire.returns,
+    async: wire.async,
+    stream: wire.stream,
+    parameters: Object.freeze(
+      wire.params.map((p) =>
+        Object.freeze({
+          name: p.name,
+          type: p.type,
+          required: p.required,
+          kind: p.kind,
+          ...('default' in p ? { default: p.default } : {}),
+          ...(p.default_repr !== undefined ? { defaultRepr: p.default_repr } : {}),
+        }),
+      ),
+    ),
+  });
+}

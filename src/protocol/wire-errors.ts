@@ -1,0 +1,50 @@
+/** Turns an `error` message from a worker into the matching typed error. */
+
+import {
+  CancelledError,
+  EncodeError,
+  InvalidArgumentsError,
+  NotStreamingError,
+  PayloadTooLargeError,
+  ProtocolError,
+  PythonError,
+  SnakepitError,
+  ToolNotFoundError,
+  type ErrorFields,
+} from '../errors.js';
+import type { WireError } from './messages.js';
+
+export function fromWireError(
+  wire: WireError,
+  tool: string,
+  available: () => readonly string[],
+  fields: ErrorFields,
+): SnakepitError {
+  const message = String(wire?.message ?? '');
+  switch (wire?.kind) {
+    case 'python_error':
+      return new PythonError(
+        { type: wire.type ?? 'Exception', module: wire.module ?? '', message, traceback: wire.traceback ?? '' },
+        { tool, ...fields },
+      );
+    case 'tool_not_found':
+      return new ToolNotFoundError(tool, available(), fields);
+    case 'invalid_arguments':
+      return new InvalidArgumentsError(message, { tool, ...fields });
+    case 'encode_error':
+      return new EncodeError(message, { tool, ...fields });
+    case 'not_streaming':
+      return new NotStreamingError(message, { tool, ...fields });
+    case 'cancelled':
+      return new CancelledError(tool, fields);
+    case 'payload_too_large': {
+      const w = wire as WireError & { size?: number; limit?: number };
+      return new PayloadTooLargeError(w.size ?? -1, w.limit ?? -1, `result of ${tool}`, { tool, ...fields });
+    }
+    default:
+      return new ProtocolError(`worker sent an error of unknown kind ${JSON.stringify(wire?.kind)}: ${message}`, {
+        tool,
+        ...fields,
+      });
+  }
+}

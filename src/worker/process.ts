@@ -1,0 +1,76 @@
+/**
+ * Starting a worker process and killing its whole process group. Each worker is spawned detached
+ * (setsid), so it leads its own group: killing `-pid` also takes down anything the adapter started.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+
+/** The folder holding the `snakepit_bridge` package shipped with this library. */
+export const BRIDGE_PYTHONPATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'python');
+
+export interface SpawnSpec {
+  python: string;
+  adapter: string;
+  cwd: string | undefined;
+  env: Readonly<Record<string, string>>;
+  workerId: number;
+  concurrency: number;
+  maxPayload: number;
+  codecs: readonly string[];
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  toWorker: Writable;
+  fromWorker: Readable;
+  stdout: Readable;
+  stderr: Readable;
+}
+
+export function spawnWorker(spec: SpawnSpec): WorkerProcess {
+  const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    ...spec.env,
+    PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
+    PYTHONUNBUFFERED: '1',
+    SNAKEPIT_WORKER_ID: String(spec.workerId),
+    SNAKEPIT_CONCURRENCY: String(spec.concurrency),
+    SNAKEPIT_MAX_PAYLOAD: String(spec.maxPayload),
+    SNAKEPIT_CODECS: spec.codecs.join(','),
+    SNAKEPIT_HOST_PID: String(process.pid),
+  };
+  const child = spawn(spec.python, ['-m', 'snakepit_bridge', '--adapter', spec.adapter], {
+    cwd: spec.cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+    detached: true,
+    windowsHide: true,
+  });
+  const [, stdout, stderr, toWorker, fromWorker] = child.stdio;
+  return {
+    child,
+    toWorker: toWorker as Writable,
+    fromWorker: fromWorker as Readable,
+    stdout: stdout as Readable,
+    stderr: stderr as Readable,
+  };
+}
+
+/** Send `signal` to the process group led by `pid`; false if no such group exists any more. */
+export function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,48 @@
+# Everything installs itself: `make demo` and `make test` work on a fresh machine with Node 20 and Python 3.
+VENV := .venv
+PY := $(abspath $(VENV))/bin/python
+export SNAKEPIT_PYTHON := $(PY)
+NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
+
+.PHONY: setup demo test typecheck lint test-ts test-py test-chaos bench clean
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(VENV)/.installed: python/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e './python[dev]'
+	touch $@
+
+setup: node_modules/.installed $(VENV)/.installed
+
+demo: setup
+	node --import tsx examples/demo.ts
+
+typecheck: setup
+	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p tsconfig.build.json --noEmit
+
+lint: setup
+	$(PY) -m ruff check python
+	$(PY) -m ruff format --check python
+	cd python && $(PY) -m mypy snakepit_bridge
+
+test-ts: setup
+	$(NODE_TEST) test/*.test.ts
+
+test-py: setup
+	cd python && $(PY) -m pytest -q -p no:cacheprovider
+
+test-chaos: setup
+	$(NODE_TEST) test/chaos/*.test.ts
+
+# The whole suite: type checks, lint, TypeScript tests, Python tests, chaos scenarios.
+test: typecheck lint test-ts test-py
+
+bench: setup
+	node --import tsx bench/overhead.ts
+
+clean:
+	rm -rf node_modules $(VENV) dist build

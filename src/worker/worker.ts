@@ -180,7 +180,6 @@ export class WorkerHandle {
         this.protocolFailure(err);
       }
     });
-    child.unref();
     for (const s of [stdout, stderr, toWorker] as unknown as { unref?: () => void }[]) s.unref?.();
     this.setRef(true);
     if (this.pid !== undefined) {
@@ -189,12 +188,21 @@ export class WorkerHandle {
     }
   }
 
+  /**
+   * Keep the host's event loop alive while it waits on this worker (starting, calls in flight,
+   * stopping); an idle ready worker holds nothing, so an idle pool never keeps the host running.
+   */
   private setRef(on: boolean): void {
     if (on === this.refed) return;
     this.refed = on;
     const sock = this.fromWorker as unknown as { ref?: () => void; unref?: () => void } | undefined;
-    if (on) sock?.ref?.();
-    else sock?.unref?.();
+    if (on) {
+      sock?.ref?.();
+      this.child?.ref();
+    } else {
+      sock?.unref?.();
+      this.child?.unref();
+    }
   }
 
   // ------------------------------------------------------------------ sending
@@ -306,7 +314,7 @@ export class WorkerHandle {
     if (sink === undefined) return undefined;
     this.pending.delete(id);
     this.completed++;
-    if (this.pending.size === 0) this.setRef(false);
+    if (this.pending.size === 0 && this.state === 'ready') this.setRef(false);
     return sink;
   }
 
@@ -352,6 +360,7 @@ export class WorkerHandle {
     if (this.state === 'exited') return this.exited;
     if (this.state === 'starting') return this.kill('shutdown');
     this.state = 'stopping';
+    this.setRef(true);
     this.exitReason ??= 'shutdown';
     this.trySend([Msg.SHUTDOWN]);
     this.toWorker?.end();
@@ -366,6 +375,7 @@ export class WorkerHandle {
     this.exitError ??= error;
     if (this.state !== 'stopping') this.state = 'stopping';
     if (this.pid === undefined) return this.exited;
+    this.setRef(true);
     killGroup(this.pid, 'SIGTERM');
     this.armKillTimer(this.spec.killGrace, 'SIGKILL');
     return this.exited;

@@ -106,10 +106,12 @@ describe('deadlines and cancellation', () => {
       const added: string[] = [];
       const removed: string[] = [];
       const signal = ctl.signal;
-      const origAdd = signal.addEventListener.bind(signal);
-      const origRemove = signal.removeEventListener.bind(signal);
-      signal.addEventListener = ((type: string, ...rest: never[]) => (added.push(type), origAdd(type, ...rest))) as never;
-      signal.removeEventListener = ((type: string, ...rest: never[]) => (removed.push(type), origRemove(type, ...rest))) as never;
+      type Listen = (...args: unknown[]) => void;
+      const spy = signal as unknown as { addEventListener: Listen; removeEventListener: Listen };
+      const origAdd = spy.addEventListener.bind(signal);
+      const origRemove = spy.removeEventListener.bind(signal);
+      spy.addEventListener = (...args) => (added.push(String(args[0])), origAdd(...args));
+      spy.removeEventListener = (...args) => (removed.push(String(args[0])), origRemove(...args));
       for (let i = 0; i < 5; i++) await pool.execute('add', { a: i, b: 1 }, { signal });
       await rejection(pool.execute('boom', { message: 'x' }, { signal }));
       assert.deepEqual(added, Array(6).fill('abort'));

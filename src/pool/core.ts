@@ -454,7 +454,7 @@ export class PoolCore implements CallHost, WorkerHooks {
         byState.ready++;
       } else if (w.state === 'starting') byState.starting++;
       else if (w.state === 'stopping') byState.stopping++;
-      return Object.freeze({ id: w.id, pid: w.pid, state: w.state, inFlight: w.pending.size, completed: w.completed });
+      return Object.freeze({ id: w.id, pid: w.pid, state: w.state, inFlight: w.pending.size, completed: w.completed, codec: w.info?.codec });
     });
     return Object.freeze({
       state: this.state,

@@ -10,6 +10,8 @@ export interface WorkerStats {
   readonly state: string;
   readonly inFlight: number;
   readonly completed: number;
+  /** Wire codec negotiated with this worker (`msgpack` or `json`), once it is ready. */
+  readonly codec: string | undefined;
 }
 
 export interface PoolStats {

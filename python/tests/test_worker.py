@@ -1,0 +1,160 @@
+"""The worker process, driven over its real pipes by the test harness."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import FIXTURES, WorkerProcess
+
+from snakepit_bridge import protocol as P
+
+BASIC = str(FIXTURES / "basic.py")
+
+
+@pytest.fixture(params=["msgpack", "json"])
+def worker(request: pytest.FixtureRequest) -> Iterator[WorkerProcess]:
+    w = WorkerProcess(BASIC, codecs=request.param, concurrency=2)
+    hello = w.handshake()
+    assert hello["codec"] == request.param
+    yield w
+    assert w.close() == 0
+
+
+def test_hello_describes_the_worker_and_its_tools(worker: WorkerProcess) -> None:
+    hello = worker.hello
+    assert hello["protocol"] == P.VERSION
+    assert hello["pid"] == worker.proc.pid
+    tools = {t["name"]: t for t in hello["tools"]}
+    assert tools["add"]["doc"] == "Add two integers."
+    assert tools["add"]["params"] == [
+        {"name": "a", "type": "int", "required": True, "kind": "positional_or_keyword"},
+        {"name": "b", "type": "int", "required": False, "kind": "positional_or_keyword", "default": 2},
+    ]
+    assert tools["aadd"]["async"] is True
+    assert tools["count"]["stream"] is True and tools["acount"]["stream"] is True
+    assert [p["name"] for p in tools["sleep"]["params"]] == ["seconds"]
+
+
+def test_calls_results_and_errors(worker: WorkerProcess) -> None:
+    assert worker.call(1, "add", {"a": 1, "b": 2}) == [P.RESULT, 1, 3]
+    assert worker.call(2, "aadd", {"a": 1, "b": 2}) == [P.RESULT, 2, 3]
+    assert worker.call(3, "echo", {"value": b"\x00\xff"}) == [P.RESULT, 3, b"\x00\xff"]
+    code, call_id, err = worker.call(4, "boom", {"message": "bad"})
+    assert (code, call_id, err["kind"], err["type"], err["message"]) == (
+        P.ERROR,
+        4,
+        "python_error",
+        "ValueError",
+        "bad",
+    )
+    assert "Traceback" in err["traceback"]
+    code, _, err = worker.call(5, "add", {"a": 1, "zzz": 2})
+    assert err["kind"] == "invalid_arguments" and "'zzz'" in err["message"]
+    _, _, err = worker.call(6, "missing_tool", {})
+    assert err["kind"] == "tool_not_found" and "add" in err["message"]
+    _, _, err = worker.call(7, "unencodable", {})
+    assert err["kind"] == "encode_error" and "object" in err["message"]
+    _, _, err = worker.call(8, "count", {"n": 2})
+    assert err["kind"] == "not_streaming"
+
+
+def test_ping_is_answered_while_a_sync_tool_runs(worker: WorkerProcess) -> None:
+    worker.send([P.CALL, 1, "sleep", {"seconds": 0.5}, None, None, 0])
+    time.sleep(0.1)
+    started = time.monotonic()
+    worker.send([P.PING, 42])
+    assert worker.recv() == [P.PONG, 42]
+    assert time.monotonic() - started < 0.4, "pong came before the tool finished"
+    assert worker.recv() == [P.RESULT, 1, False]
+
+
+def test_cancel_reaches_sync_and_async_tools(worker: WorkerProcess) -> None:
+    worker.send([P.CALL, 1, "sleep", {"seconds": 30}, None, None, 0])
+    worker.send([P.CALL, 2, "asleep", {"seconds": 30}, None, None, 0])
+    time.sleep(0.1)
+    worker.send([P.CANCEL, 1])
+    worker.send([P.CANCEL, 2])
+    replies = {worker.recv()[1]: None for _ in range(2)}
+    assert set(replies) == {1, 2}
+
+
+def test_stream_respects_credit_and_closes_on_cancel(worker: WorkerProcess) -> None:
+    worker.send([P.CALL, 1, "count", {"n": 100}, None, None, 2])
+    assert worker.recv() == [P.CHUNK, 1, 0]
+    assert worker.recv() == [P.CHUNK, 1, 1]
+    # No credit left: the next message must be the answer to this ping, not a chunk.
+    worker.send([P.PING, 5])
+    assert worker.recv() == [P.PONG, 5]
+    worker.send([P.CREDIT, 1, 1])
+    assert worker.recv() == [P.CHUNK, 1, 2]
+    worker.send([P.CANCEL, 1])
+    code, call_id, err = worker.recv()
+    assert (code, call_id, err["kind"]) == (P.ERROR, 1, "cancelled")
+
+
+def test_async_stream_ends_with_end(worker: WorkerProcess) -> None:
+    worker.send([P.CALL, 1, "acount", {"n": 2}, None, None, 8])
+    assert [worker.recv() for _ in range(3)] == [[P.CHUNK, 1, 0], [P.CHUNK, 1, 1], [P.END, 1]]
+
+
+def test_oversized_result_becomes_an_error_and_the_worker_goes_on() -> None:
+    w = WorkerProcess(str(FIXTURES / "misbehave.py"), max_payload=4096)
+    w.handshake()
+    _, _, err = w.call(1, "big", {"n": 10_000})
+    assert err["kind"] == "payload_too_large"
+    assert w.call(2, "big", {"n": 10}) == [P.RESULT, 2, b"x" * 10]
+    assert w.close() == 0
+
+
+def test_exits_when_the_host_closes_the_pipe() -> None:
+    w = WorkerProcess(BASIC)
+    w.handshake()
+    started = time.monotonic()
+    assert w.close(timeout=5) == 0
+    assert time.monotonic() - started < 5
+
+
+def test_shutdown_message_runs_teardown_and_exits_zero(tmp_path: Path) -> None:
+    marker = tmp_path / "teardown"
+    adapter = tmp_path / "with_teardown.py"
+    adapter.write_text(
+        "from snakepit_bridge import Adapter, tool\n"
+        "class T(Adapter):\n"
+        f"    def teardown(self):\n        open({str(marker)!r}, 'w').write('done')\n"
+        "    @tool\n    def one(self) -> int:\n        return 1\n"
+    )
+    w = WorkerProcess(str(adapter))
+    w.handshake()
+    w.send([P.SHUTDOWN])
+    assert w.proc.wait(10) == 0
+    assert marker.read_text() == "done"
+    w.close()
+
+
+@pytest.mark.parametrize(
+    ("adapter", "phase", "text"),
+    [
+        ("syntax_error.py", "import", "SyntaxError"),
+        ("setup_fails.py", "setup", "database unreachable"),
+        ("no_tools.py", "import", "defines no @tool functions"),
+    ],
+)
+def test_startup_failures_send_fatal_with_traceback(adapter: str, phase: str, text: str) -> None:
+    w = WorkerProcess(str(FIXTURES / adapter))
+    msg = w.recv()
+    assert msg[0] == P.FATAL
+    assert msg[1]["phase"] == phase
+    assert text in msg[1]["message"] or text in msg[1]["traceback"]
+    assert w.close() == 1
+
+
+def test_protocol_json_is_the_single_definition() -> None:
+    spec = json.loads((Path(P.__file__).with_name("protocol.json")).read_text())
+    for name, entry in spec["messages"].items():
+        assert getattr(P, name.upper()) == entry["code"]
+    codes = [m["code"] for m in spec["messages"].values()]
+    assert len(codes) == len(set(codes))

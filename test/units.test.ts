@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Histogram } from '../src/pool/histogram.js';
+import { CallQueue } from '../src/pool/queue.js';
+import { checkCallOptions, resolvePoolOptions } from '../src/options.js';
+import { InvalidOptionsError } from '../src/index.js';
+import { fixture } from './helpers.js';
+
+describe('histogram', () => {
+  it('reports percentiles within a few percent', () => {
+    const h = new Histogram();
+    for (let i = 1; i <= 1000; i++) h.record(i);
+    const s = h.summary();
+    assert.equal(s.count, 1000);
+    assert.equal(s.min, 1);
+    assert.equal(s.max, 1000);
+    assert.ok(Math.abs(s.p50 - 500) / 500 < 0.04, `p50 ${s.p50}`);
+    assert.ok(Math.abs(s.p99 - 990) / 990 < 0.04, `p99 ${s.p99}`);
+    assert.ok(Math.abs(s.mean - 500.5) < 1e-9);
+    assert.deepEqual(new Histogram().summary().p99, 0);
+  });
+});
+
+describe('call queue', () => {
+  it('is FIFO, skips removed entries and tracks its peak', () => {
+    const q = new CallQueue<{ dequeued: boolean; n: number }>();
+    const items = Array.from({ length: 5 }, (_, n) => ({ dequeued: true, n }));
+    for (const item of items) q.push(item);
+    assert.equal(q.length, 5);
+    assert.equal(q.remove(items[1]!), true);
+    assert.equal(q.remove(items[1]!), false);
+    assert.deepEqual([q.shift()?.n, q.shift()?.n], [0, 2]);
+    assert.deepEqual(q.drain().map((i) => i.n), [3, 4]);
+    assert.equal(q.length, 0);
+    assert.equal(q.peak, 5);
+    assert.equal(q.shift(), undefined);
+  });
+});
+
+describe('pool options', () => {
+  const adapter = fixture('basic.py');
+  const bad = (options: unknown, pattern: RegExp) =>
+    assert.throws(() => resolvePoolOptions(options), (err: unknown) => err instanceof InvalidOptionsError && pattern.test(err.message));
+
+  it('normalises and freezes', () => {
+    const o = resolvePoolOptions({ adapter, size: 2 });
+    assert.ok(Object.isFrozen(o));
+    assert.equal(o.size, 2);
+    assert.equal(o.concurrency, 1);
+    assert.deepEqual(o.codecs, ['msgpack', 'json']);
+    assert.equal(o.adapter, adapter);
+    assert.deepEqual(resolvePoolOptions({ adapter, codec: 'json' }).codecs, ['json']);
+    assert.equal(resolvePoolOptions({ adapter: `${adapter}:Basic` }).adapter, `${adapter}:Basic`);
+    assert.equal(resolvePoolOptions({ adapter: 'some.module:Thing' }).adapter, 'some.module:Thing');
+  });
+
+  it('names the option in every error', () => {
+    bad(null, /options must be an object/);
+    bad({}, /options\.adapter must be a non-empty string/);
+    bad({ adapter: '' }, /options\.adapter/);
+    bad({ adapter: './nope.py' }, /options\.adapter: file not found/);
+    bad({ adapter, size: 0 }, /options\.size must be an integer from 1 to 1024, got 0/);
+    bad({ adapter, size: 1.5 }, /options\.size/);
+    bad({ adapter, size: '2' }, /options\.size.*"2"/);
+    bad({ adapter, concurrency: 0 }, /options\.concurrency/);
+    bad({ adapter, maxQueue: -1 }, /options\.maxQueue/);
+    bad({ adapter, queueTimeout: -5 }, /options\.queueTimeout/);
+    bad({ adapter, timeout: Number.NaN }, /options\.timeout/);
+    bad({ adapter, startupTimeout: 0 }, /options\.startupTimeout/);
+    bad({ adapter, startupConcurrency: 0 }, /options\.startupConcurrency/);
+    bad({ adapter, maxPayload: 10 }, /options\.maxPayload/);
+    bad({ adapter, maxPayload: 2 ** 33 }, /options\.maxPayload/);
+    bad({ adapter, cancelGrace: -1 }, /options\.cancelGrace/);
+    bad({ adapter, killGrace: -1 }, /options\.killGrace/);
+    bad({ adapter, streamWindow: 0 }, /options\.streamWindow/);
+    bad({ adapter, codec: 'xml' }, /options\.codec/);
+    bad({ adapter, python: '' }, /options\.python/);
+    bad({ adapter, cwd: '/no/such/dir' }, /options\.cwd does not exist/);
+    bad({ adapter, cwd: 5 }, /options\.cwd/);
+    bad({ adapter, env: { A: 1 } }, /options\.env\.A must be a string/);
+    bad({ adapter, env: 'x' }, /options\.env/);
+    bad({ adapter, sise: 2 }, /options\.sise is not a pool option/);
+  });
+
+  it('checks call options', () => {
+    assert.equal(checkCallOptions(undefined, 100), 100);
+    assert.equal(checkCallOptions({ timeout: 5 }, 100), 5);
+    assert.equal(checkCallOptions({ timeout: 0 }, 100), 0);
+    assert.throws(() => checkCallOptions(5, 1), /call options must be an object/);
+    assert.throws(() => checkCallOptions({ idleTimeout: -1 }, 1), /idleTimeout/);
+    assert.throws(() => checkCallOptions({ window: 0 }, 1), /window/);
+    assert.throws(() => checkCallOptions({ collect: 'yes' }, 1), /collect must be a boolean/);
+  });
+});

@@ -86,6 +86,10 @@ class ToolSpec:
     is_async: bool
     is_stream: bool
     doc: str
+    #: For signatures made only of named parameters: every name, and the required ones. Binding such
+    #: a signature is two set checks; anything else goes through ``inspect.Signature.bind``.
+    simple_names: frozenset[str] | None = None
+    simple_required: frozenset[str] = frozenset()
 
     @classmethod
     def from_function(cls, fn: Callable[..., Any], mark: _ToolMark) -> ToolSpec:
@@ -101,6 +105,8 @@ class ToolSpec:
         is_stream = inspect.isgeneratorfunction(raw) or inspect.isasyncgenfunction(raw)
         is_async = inspect.iscoroutinefunction(raw) or inspect.isasyncgenfunction(raw)
         doc = mark.description if mark.description is not None else inspect.getdoc(fn) or ""
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        simple = all(p.kind in named for p in params)
         return cls(
             name=mark.name or fn.__name__,
             fn=fn,
@@ -109,15 +115,25 @@ class ToolSpec:
             is_async=is_async,
             is_stream=is_stream,
             doc=doc,
+            simple_names=frozenset(p.name for p in params) if simple else None,
+            simple_required=frozenset(p.name for p in params if p.default is inspect.Parameter.empty),
         )
 
-    def bind(self, args: dict[str, Any]) -> inspect.BoundArguments:
+    def bind(self, args: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Check ``args`` against the signature; return the positional and keyword arguments to call
+        the tool with. Raises InvalidArguments naming the offending parameter."""
         if not isinstance(args, dict):
             raise InvalidArguments(f"tool {self.name!r} takes keyword arguments as an object")
+        names = self.simple_names
+        if names is not None:
+            keys = args.keys()
+            if keys <= names and self.simple_required <= keys:
+                return (), dict(args)
         try:
-            return self.signature.bind(**args)
+            bound = self.signature.bind(**args)
         except TypeError as exc:
             raise InvalidArguments(f"tool {self.name!r}: {exc}") from None
+        return bound.args, dict(bound.kwargs)
 
     def describe(self) -> dict[str, Any]:
         params = []

@@ -14,7 +14,17 @@ from .errors import Cancelled
 class Context:
     """What a tool knows about its call: id, deadline, cancellation, and a logger to the host."""
 
-    __slots__ = ("request_id", "tool", "deadline", "_cancelled", "_log", "_loop", "_async_waiters")
+    __slots__ = (
+        "request_id",
+        "tool",
+        "deadline",
+        "_cancelled",
+        "_event",
+        "_log",
+        "_blocking",
+        "_loop",
+        "_async_waiters",
+    )
 
     def __init__(
         self,
@@ -22,13 +32,18 @@ class Context:
         tool: str,
         deadline: float | None,
         log: Callable[[str, str, int | None], None],
+        blocking: Callable[[], None] | None = None,
     ) -> None:
         self.request_id = request_id
         self.tool = tool
         #: ``time.monotonic()`` value after which the host rejects the call, or None.
         self.deadline = deadline
-        self._cancelled = threading.Event()
+        # A plain flag: most calls are never cancelled, so the Event is only made when someone waits.
+        self._cancelled = False
+        self._event: threading.Event | None = None
         self._log = log
+        # Called before the tool blocks waiting on the host, so the worker keeps reading its pipe.
+        self._blocking = blocking
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_waiters: list[asyncio.Future[None]] = []
 
@@ -41,20 +56,29 @@ class Context:
     @property
     def cancelled(self) -> bool:
         """True once the host has cancelled this call (timeout, abort, or a stream the consumer left)."""
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def check_cancelled(self) -> None:
         """Raise ``Cancelled`` if the host cancelled this call: a cheap check for loops in sync tools."""
-        if self._cancelled.is_set():
+        if self._cancelled:
             raise Cancelled()
 
     def wait_cancelled_sync(self, timeout: float | None = None) -> bool:
         """Block until the call is cancelled or ``timeout`` seconds pass; returns whether it was."""
-        return self._cancelled.wait(timeout)
+        if self._cancelled:
+            return True
+        event = self._event
+        if event is None:
+            event = self._event = threading.Event()
+            if self._cancelled:  # cancelled while the event was being made
+                return True
+        if self._blocking is not None:
+            self._blocking()
+        return event.wait(timeout)
 
     async def wait_cancelled(self) -> None:
         """Wait until the host cancels this call."""
-        if self._cancelled.is_set():
+        if self._cancelled:
             return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
@@ -67,7 +91,10 @@ class Context:
         self._log(level, message, self.request_id)
 
     def _cancel(self) -> None:
-        self._cancelled.set()
+        self._cancelled = True
+        event = self._event
+        if event is not None:
+            event.set()
         loop = self._loop
         if loop is not None and self._async_waiters:
             waiters, self._async_waiters = self._async_waiters, []

@@ -1,21 +1,29 @@
 """The worker process: reads frames on fd 3, runs tools, writes frames on fd 4.
 
 Threads:
-- the main thread reads frames and answers pings itself, so a CPU-bound tool never hides a live worker;
-- ``concurrency`` executor threads run sync tools and sync generators;
-- one asyncio loop thread, started only when the adapter has async tools, runs coroutines and async
+- One thread at a time holds the *reader* role: it reads frames, answers pings, routes cancels and
+  credits, and runs short sync tools itself (no hand-off to another thread, so a trivial call costs
+  little more than a raw pipe round trip).
+- A watchdog thread moves the reader role to another thread when a sync call has run on the reader
+  for more than one check period (about 5 ms), so a long or blocking tool never stops the worker from
+  answering pings and reading cancels. A tool that is about to wait on the host hands the role over
+  at once.
+- Sync generators run on their own threads (they are long-lived and wait for credit).
+- One asyncio loop thread, started only when the adapter has async tools, runs coroutines and async
   generators.
+- The main thread only starts the first reader and waits for the end (host EOF or shutdown), so it is
+  always free to run teardown and leave.
 Replies are written by whichever thread finishes the work, through a locked frame writer."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import os
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import protocol as P
@@ -24,6 +32,11 @@ from .codecs import Codec
 from .context import Context, make_log_sender
 from .errors import Cancelled, EncodeError, FrameTooLarge, InvalidArguments, error_payload
 from .framing import FrameReader, FrameWriter
+
+#: How often the watchdog checks whether a sync call has held the reader role too long.
+INLINE_CHECK_SECONDS = 0.005
+#: How long the watchdog keeps checking after the last inline call before it sleeps until woken.
+WATCH_LINGER_SECONDS = 0.5
 
 
 class _Call:
@@ -59,15 +72,21 @@ class Worker:
         self._concurrency = concurrency
         self._calls: dict[int, _Call] = {}
         self._calls_lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log = make_log_sender(self._send_quiet, P.LOG)
-        if any(not t.is_async for t in tools.values()):
-            for i in range(concurrency):
-                t = threading.Thread(target=self._executor, name=f"snakepit-exec-{i}", daemon=True)
-                t.start()
-                self._threads.append(t)
+        self._frames: Iterator[bytes | bytearray] = reader.frames()
+        # Reader role and thread pool state, all under ``_lock``.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._reader_ident: int | None = None
+        self._inline: _Call | None = None
+        self._inline_owner: int | None = None
+        self._inline_seq = 0
+        self._watch_sleeping = False
+        self._jobs: collections.deque[_Call] = collections.deque()
+        self._idle = 0
+        self._done = threading.Event()
+        self._failure: BaseException | None = None
         if any(t.is_async for t in tools.values()):
             self._start_loop()
 
@@ -100,24 +119,129 @@ class Worker:
     # ------------------------------------------------------------------ input
 
     def serve(self) -> None:
-        """Read frames until the host closes the pipe or asks for shutdown."""
-        decode = self._codec.decode
-        for frame in self._reader.frames():
-            msg = decode(frame)
-            kind = msg[0]
-            if kind == P.CALL:
-                self._on_call(msg)
-            elif kind == P.PING:
-                self._send_quiet([P.PONG, msg[1]])
-            elif kind == P.CANCEL:
-                self._on_cancel(msg[1])
-            elif kind == P.CREDIT:
-                self._on_credit(msg[1], msg[2])
-            elif kind == P.SHUTDOWN:
-                return
-            # Unknown kinds from a newer host are ignored on purpose.
+        """Serve until the host closes the pipe or asks for shutdown; re-raises a reading failure."""
+        self._spawn(self._idle_loop, claim_reader=True)
+        if any(not t.is_async for t in self._tools.values()):
+            threading.Thread(target=self._watchdog, name="snakepit-watchdog", daemon=True).start()
+        self._done.wait()
+        if self._failure is not None:
+            raise self._failure
 
-    def _on_call(self, msg: list[Any]) -> None:
+    def _spawn(self, target: Callable[[], None], claim_reader: bool = False) -> None:
+        if claim_reader:
+            self._reader_ident = None  # vacant: the new thread claims it
+        threading.Thread(target=target, name="snakepit-worker", daemon=True).start()
+
+    def _read_loop(self) -> None:
+        """Read and dispatch frames while this thread holds the reader role."""
+        me = threading.get_ident()
+        decode = self._codec.decode
+        try:
+            for frame in self._frames:
+                msg = decode(frame)
+                kind = msg[0]
+                if kind == P.CALL:
+                    call = self._on_call(msg)
+                    if call is not None:
+                        self._run_inline(call, me)
+                        with self._lock:
+                            if self._reader_ident != me:
+                                return  # the role moved on while the call ran
+                elif kind == P.PING:
+                    self._send_quiet([P.PONG, msg[1]])
+                elif kind == P.CANCEL:
+                    self._on_cancel(msg[1])
+                elif kind == P.CREDIT:
+                    self._on_credit(msg[1], msg[2])
+                elif kind == P.SHUTDOWN:
+                    break
+                # Unknown kinds from a newer host are ignored on purpose.
+        except BaseException as exc:  # noqa: BLE001 - reported by serve() on the main thread
+            self._failure = exc
+        self._finish_serving()
+
+    def _finish_serving(self) -> None:
+        with self._lock:
+            self._reader_ident = -1  # nobody reads any more
+            self._wake.notify_all()
+        self._done.set()
+
+    def _idle_loop(self) -> None:
+        """A pooled thread: takes the vacant reader role, or runs a queued sync generator."""
+        me = threading.get_ident()
+        while True:
+            with self._lock:
+                self._idle += 1
+                while not self._jobs and self._reader_ident is not None and not self._done.is_set():
+                    self._wake.wait()
+                self._idle -= 1
+                if self._done.is_set():
+                    return
+                job = self._jobs.popleft() if self._jobs else None
+                if job is None:
+                    self._reader_ident = me
+            if job is not None:
+                try:
+                    self._run_sync_stream(job)
+                finally:
+                    self._finish(job)
+            else:
+                self._read_loop()
+
+    def _run_inline(self, call: _Call, me: int) -> None:
+        with self._lock:
+            self._inline, self._inline_owner = call, me
+            self._inline_seq += 1
+            if self._watch_sleeping:
+                self._watch_sleeping = False
+                self._wake.notify_all()
+        try:
+            self._run_sync(call)
+        finally:
+            self._finish(call)
+            with self._lock:
+                if self._inline_owner == me:
+                    self._inline = self._inline_owner = None
+
+    def release_reader(self) -> None:
+        """Called by a sync tool about to block (waiting on the host): if it runs on the reader
+        thread, give the reader role to another thread at once."""
+        me = threading.get_ident()
+        with self._lock:
+            if self._reader_ident == me:
+                self._hand_over_reader()
+
+    def _hand_over_reader(self) -> None:
+        # Caller holds the lock.
+        self._reader_ident = None
+        self._inline = self._inline_owner = None
+        if self._idle > 0:
+            self._wake.notify_all()
+        else:
+            self._spawn(self._idle_loop)
+
+    def _watchdog(self) -> None:
+        seen = -1
+        quiet_since = time.monotonic()
+        while not self._done.is_set():
+            with self._lock:
+                if self._inline is None:
+                    if time.monotonic() - quiet_since > WATCH_LINGER_SECONDS:
+                        self._watch_sleeping = True
+                        while self._watch_sleeping and not self._done.is_set():
+                            self._wake.wait()
+                        quiet_since = time.monotonic()
+                        continue
+                else:
+                    quiet_since = time.monotonic()
+                    if self._inline_seq == seen and self._reader_ident == self._inline_owner:
+                        # The same call has held the reader role for a whole period: move the role.
+                        self._hand_over_reader()
+                seen = self._inline_seq
+            time.sleep(INLINE_CHECK_SECONDS)
+
+    def _on_call(self, msg: list[Any]) -> _Call | None:
+        """Check and start a call. Returns it when it is a sync call for the reader to run inline."""
         _, call_id, tool_name, args, timeout_ms, _session, window = msg
         spec = self._tools.get(tool_name)
         deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
@@ -126,18 +250,18 @@ class Worker:
             self._send_quiet(
                 [P.ERROR, call_id, error_payload("tool_not_found", None, f"no tool {tool_name!r}; tools: {known}")]
             )
-            return
-        call = _Call(call_id, spec, Context(call_id, tool_name, deadline, self._log), int(window or 0))
+            return None
+        ctx = Context(call_id, tool_name, deadline, self._log, self.release_reader)
+        call = _Call(call_id, spec, ctx, int(window or 0))
         if bool(call.window) != spec.is_stream:
             text = "is a generator: consume it as a stream" if spec.is_stream else "is not a generator"
             self._send_error(call, "not_streaming", None, f"tool {tool_name!r} {text}")
-            return
+            return None
         try:
-            bound = spec.bind(args if args is not None else {})
+            call.args, call.kwargs = spec.bind(args if args is not None else {})
         except InvalidArguments as exc:
             self._send_error(call, "invalid_arguments", exc)
-            return
-        call.args, call.kwargs = bound.args, bound.kwargs
+            return None
         if spec.is_stream and not spec.is_async:
             call.cond = threading.Condition()
         if spec.ctx_param is not None:
@@ -147,8 +271,16 @@ class Worker:
         if spec.is_async:
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._start_task, call)
-        else:
-            self._jobs.put(call)
+            return None
+        if spec.is_stream:
+            with self._lock:
+                self._jobs.append(call)
+                if self._idle > 0:
+                    self._wake.notify_all()
+                else:
+                    self._spawn(self._idle_loop)
+            return None
+        return call
 
     def _on_cancel(self, call_id: int) -> None:
         call = self._calls.get(call_id)
@@ -180,19 +312,6 @@ class Worker:
             self._calls.pop(call.id, None)
 
     # ------------------------------------------------------------- sync tools
-
-    def _executor(self) -> None:
-        while True:
-            call = self._jobs.get()
-            if call is None:
-                return
-            try:
-                if call.spec.is_stream:
-                    self._run_sync_stream(call)
-                else:
-                    self._run_sync(call)
-            finally:
-                self._finish(call)
 
     def _run_sync(self, call: _Call) -> None:
         try:
@@ -330,8 +449,7 @@ class Worker:
                 asyncio.run(_await(result))
 
     def stop(self) -> None:
-        for _ in self._threads:
-            self._jobs.put(None)
+        self._finish_serving()
 
 
 async def _await(awaitable: Any) -> Any:

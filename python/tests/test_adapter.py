@@ -50,7 +50,7 @@ def test_keyword_only_and_defaults_are_described() -> None:
 
 def test_bind_names_the_bad_argument() -> None:
     spec: ToolSpec = collect_tools(Example())["plain"]
-    assert spec.bind({"a": 1}).arguments == {"a": 1}
+    assert spec.bind({"a": 1}) == ((), {"a": 1})
     with pytest.raises(InvalidArguments, match="'a'"):
         spec.bind({})
     with pytest.raises(InvalidArguments, match="'zzz'"):

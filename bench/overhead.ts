@@ -1,0 +1,100 @@
+/**
+ * Per-call overhead of the pool against the raw framed-pipe baseline, measured side by side in one run.
+ *
+ *   node --import tsx bench/overhead.ts [--rounds 7] [--seq 2000] [--tp 10000] [--warmup 2000]
+ *
+ * Contenders, all alive for the whole run, each a single Python process calling work.add(a, b):
+ *   raw          bench/raw_worker.py driven by bench/lib/raw.ts (same pipes and msgpackr framing, no pool)
+ *   pool c1      Pool size 1, concurrency 1 (the default)
+ *   pool c32     Pool size 1, concurrency 32
+ * Each round measures every contender once, in an order that alternates between rounds; the figures
+ * reported are the medians over the rounds. Target: pool / raw <= 1.2 for both the sequential p50 and
+ * the throughput with 32 calls in flight.
+ */
+
+import { parseArgs } from 'node:util';
+import { Pool } from '../src/index.js';
+import { ADAPTER, PYTHON, machineInfo } from './lib/env.js';
+import { median, round, sequential, table, throughput, type Caller, type Latency } from './lib/measure.js';
+import { RawWorker } from './lib/raw.js';
+
+const TARGET = 1.2;
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '7' },
+    seq: { type: 'string', default: '2000' },
+    tp: { type: 'string', default: '10000' },
+    warmup: { type: 'string', default: '2000' },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const SEQ = Number(values.seq);
+const TP = Number(values.tp);
+const WARMUP = Number(values.warmup);
+
+interface Contender {
+  name: string;
+  call: Caller;
+}
+
+async function main(): Promise<void> {
+  const m = machineInfo();
+  console.log(`overhead: ${m.date}, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}, Python ${m.python}, load ${m.loadavg.join(' ')}`);
+  console.log(`rounds ${ROUNDS}, sequential ${SEQ} calls, throughput ${TP} calls, warm-up ${WARMUP} calls each\n`);
+
+  const raw = await RawWorker.start(PYTHON);
+  const c1 = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: 1, concurrency: 1 });
+  const c32 = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: 1, concurrency: 32 });
+  const args = { a: 1, b: 2 };
+  const contenders: Contender[] = [
+    { name: 'raw', call: () => raw.call('add', args) },
+    { name: 'pool c1', call: () => c1.execute('add', args) },
+    { name: 'pool c32', call: () => c32.execute('add', args) },
+  ];
+  try {
+    for (const c of contenders) {
+      if ((await c.call()) !== 3) throw new Error(`${c.name}: add(1, 2) did not return 3`);
+      await throughput(c.call, WARMUP, 32);
+      await sequential(c.call, WARMUP);
+    }
+
+    const seq = new Map<string, Latency[]>(contenders.map((c) => [c.name, []]));
+    const tp = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? contenders : [...contenders].reverse();
+      for (const c of order) seq.get(c.name)!.push(await sequential(c.call, SEQ));
+      for (const c of order) tp.get(c.name)!.push(await throughput(c.call, TP, 32));
+      if (process.stdout.isTTY) process.stdout.write(`round ${r + 1}/${ROUNDS} done\r`);
+    }
+    if (process.stdout.isTTY) process.stdout.write('\n');
+    console.log('');
+
+    const p = (name: string, key: 'p50' | 'p99'): number => median(seq.get(name)!.map((l) => l[key]));
+    const t = (name: string): number => median(tp.get(name)!);
+    const rows = contenders.map((c) => [
+      c.name,
+      round(p(c.name, 'p50')),
+      round(p(c.name, 'p99')),
+      round(p(c.name, 'p50') / p('raw', 'p50'), 2),
+      round(p(c.name, 'p99') / p('raw', 'p99'), 2),
+      Math.round(t(c.name)),
+      round(t('raw') / t(c.name), 2),
+    ]);
+    console.log(
+      table(['contender', 'seq p50 µs', 'seq p99 µs', 'p50 / raw', 'p99 / raw', 'calls/s @32 in flight', 'raw / this (time per call)'], rows),
+    );
+
+    const seqRatio = p('pool c1', 'p50') / p('raw', 'p50');
+    const tpRatio = t('raw') / t('pool c32');
+    const verdict = (x: number): string => (x <= TARGET ? `met (${round(x, 2)}x <= ${TARGET}x)` : `MISSED (${round(x, 2)}x > ${TARGET}x)`);
+    console.log(`\nsequential p50, pool c1 vs raw: ${verdict(seqRatio)}`);
+    console.log(`32 in flight, pool c32 vs raw (time per call): ${verdict(tpRatio)}`);
+    const spread = (xs: number[]): string => `${Math.round(Math.min(...xs))}..${Math.round(Math.max(...xs))}`;
+    console.log(`\nthroughput range over rounds: ${contenders.map((c) => `${c.name} ${spread(tp.get(c.name)!)}`).join(', ')}`);
+  } finally {
+    await Promise.all([raw.close(), c1.close(), c32.close()]);
+  }
+}
+
+await main();

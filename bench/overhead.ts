@@ -1,12 +1,17 @@
 /**
  * Per-call overhead of the pool against the raw framed-pipe baseline, measured side by side in one run.
  *
- *   node --import tsx bench/overhead.ts [--rounds 7] [--seq 2000] [--tp 10000] [--warmup 2000]
+ *   node --import tsx bench/overhead.ts [--rounds 7] [--seq 2000] [--tp 10000] [--warmup 2000] [--diagnose]
  *
  * Contenders, all alive for the whole run, each a single Python process calling work.add(a, b):
  *   raw          bench/raw_worker.py driven by bench/lib/raw.ts (same pipes and msgpackr framing, no pool)
  *   pool c1      Pool size 1, concurrency 1 (the default)
  *   pool c32     Pool size 1, concurrency 32
+ * With --diagnose, two more raw contenders show what a thread hand-off per call costs on its own
+ * (raw_worker.py --threads N: every call goes through a queue to one of N executor threads, as in the
+ * Snakepit worker's handling of sync tools):
+ *   raw+thr1     raw_worker.py --threads 1
+ *   raw+thr32    raw_worker.py --threads 32
  * Each round measures every contender once, in an order that alternates between rounds; the figures
  * reported are the medians over the rounds. Target: pool / raw <= 1.2 for both the sequential p50 and
  * the throughput with 32 calls in flight.
@@ -26,6 +31,7 @@ const { values } = parseArgs({
     seq: { type: 'string', default: '2000' },
     tp: { type: 'string', default: '10000' },
     warmup: { type: 'string', default: '2000' },
+    diagnose: { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -46,12 +52,18 @@ async function main(): Promise<void> {
   const raw = await RawWorker.start(PYTHON);
   const c1 = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: 1, concurrency: 1 });
   const c32 = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: 1, concurrency: 32 });
+  const extra = values.diagnose ? [await RawWorker.start(PYTHON, 1), await RawWorker.start(PYTHON, 32)] : [];
   const args = { a: 1, b: 2 };
   const contenders: Contender[] = [
     { name: 'raw', call: () => raw.call('add', args) },
     { name: 'pool c1', call: () => c1.execute('add', args) },
     { name: 'pool c32', call: () => c32.execute('add', args) },
   ];
+  const [thr1, thr32] = extra;
+  if (thr1 && thr32) {
+    contenders.push({ name: 'raw+thr1', call: () => thr1.call('add', args) });
+    contenders.push({ name: 'raw+thr32', call: () => thr32.call('add', args) });
+  }
   try {
     for (const c of contenders) {
       if ((await c.call()) !== 3) throw new Error(`${c.name}: add(1, 2) did not return 3`);
@@ -93,7 +105,7 @@ async function main(): Promise<void> {
     const spread = (xs: number[]): string => `${Math.round(Math.min(...xs))}..${Math.round(Math.max(...xs))}`;
     console.log(`\nthroughput range over rounds: ${contenders.map((c) => `${c.name} ${spread(tp.get(c.name)!)}`).join(', ')}`);
   } finally {
-    await Promise.all([raw.close(), c1.close(), c32.close()]);
+    await Promise.all([raw.close(), c1.close(), c32.close(), ...extra.map((w) => w.close())]);
   }
 }
 

@@ -34,9 +34,10 @@ export class RawWorker {
     });
   }
 
-  /** Spawn the raw worker; resolves once it answered one call. */
-  static async start(python: string): Promise<RawWorker> {
-    const child = spawn(python, [path.join(BENCH_DIR, 'raw_worker.py')], {
+  /** Spawn the raw worker (`threads` > 0: the thread hand-off variant); resolves once it answered one call. */
+  static async start(python: string, threads = 0): Promise<RawWorker> {
+    const extra = threads > 0 ? ['--threads', String(threads)] : [];
+    const child = spawn(python, [path.join(BENCH_DIR, 'raw_worker.py'), ...extra], {
       stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
     });
     const worker = new RawWorker(child);

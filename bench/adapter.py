@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import work
 from snakepit_bridge import tool
+
+import work
 
 
 @tool

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
@@ -63,3 +64,24 @@ def _array(n: int) -> Any:
     if key not in _cache:
         _cache[key] = np.arange(n, dtype="<f8")
     return _cache[key]
+
+
+# Variants for bridges that carry only text (JSON): bytes travel as base64 strings.
+
+
+def byte_len_b64(data: str) -> int:
+    return len(base64.b64decode(data))
+
+
+def make_bytes_b64(n: int) -> str:
+    return base64.b64encode(_payload(n)).decode("ascii")
+
+
+def array_sum_b64(data: str) -> float:
+    import numpy as np
+
+    return float(np.frombuffer(base64.b64decode(data), dtype="<f8").sum())
+
+
+def make_array_b64(n: int) -> str:
+    return base64.b64encode(_array(n).tobytes()).decode("ascii")

@@ -34,14 +34,18 @@ export class RawWorker {
     });
   }
 
-  /** Spawn the raw worker (`threads` > 0: the thread hand-off variant); resolves once it answered one call. */
-  static async start(python: string, threads = 0): Promise<RawWorker> {
+  /**
+   * Spawn the raw worker (`threads` > 0: the thread hand-off variant). Resolves once it answered one
+   * call, or with `probe` false as soon as the process is spawned (calls wait in the pipe meanwhile).
+   */
+  static async start(python: string, threads = 0, probe = true): Promise<RawWorker> {
     const extra = threads > 0 ? ['--threads', String(threads)] : [];
     const child = spawn(python, [path.join(BENCH_DIR, 'raw_worker.py'), ...extra], {
       stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
     });
     const worker = new RawWorker(child);
-    await worker.call('add', { a: 0, b: 0 });
+    if (probe) await worker.call('add', { a: 0, b: 0 });
+    else await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
     return worker;
   }
 

@@ -12,6 +12,9 @@
  * Snakepit worker's handling of sync tools):
  *   raw+thr1     raw_worker.py --threads 1
  *   raw+thr32    raw_worker.py --threads 32
+ * CPU time per call is also reported, for the host (process.cpuUsage) and for the worker process (all of
+ * its threads, from /proc/<pid>/task/<tid>/schedstat), so that the cost of each side shows apart from
+ * scheduling and wake-up latency.
  * Each round measures every contender once, in an order that alternates between rounds; the figures
  * reported are the medians over the rounds. Target: pool / raw <= 1.2 for both the sequential p50 and
  * the throughput with 32 calls in flight.
@@ -21,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from '../src/index.js';
 import { ADAPTER, PYTHON, machineInfo } from './lib/env.js';
 import { median, round, sequential, table, throughput, type Caller, type Latency } from './lib/measure.js';
+import { cpuNsOf } from './lib/procfs.js';
 import { RawWorker } from './lib/raw.js';
 
 const TARGET = 1.2;
@@ -42,6 +46,23 @@ const WARMUP = Number(values.warmup);
 interface Contender {
   name: string;
   call: Caller;
+  pid: number;
+}
+
+interface Cpu {
+  host: number[];
+  worker: number[];
+}
+
+/** Run `fn` (which makes `calls` calls) and add the CPU µs per call of host and worker to `cpu`. */
+async function withCpu<T>(pid: number, calls: number, cpu: Cpu, fn: () => Promise<T>): Promise<T> {
+  const h0 = process.cpuUsage();
+  const w0 = cpuNsOf(pid);
+  const value = await fn();
+  const h = process.cpuUsage(h0);
+  cpu.host.push((h.user + h.system) / calls);
+  cpu.worker.push((cpuNsOf(pid) - w0) / 1000 / calls);
+  return value;
 }
 
 async function main(): Promise<void> {
@@ -55,14 +76,14 @@ async function main(): Promise<void> {
   const extra = values.diagnose ? [await RawWorker.start(PYTHON, 1), await RawWorker.start(PYTHON, 32)] : [];
   const args = { a: 1, b: 2 };
   const contenders: Contender[] = [
-    { name: 'raw', call: () => raw.call('add', args) },
-    { name: 'pool c1', call: () => c1.execute('add', args) },
-    { name: 'pool c32', call: () => c32.execute('add', args) },
+    { name: 'raw', call: () => raw.call('add', args), pid: raw.pid },
+    { name: 'pool c1', call: () => c1.execute('add', args), pid: c1.stats().workerList[0]!.pid! },
+    { name: 'pool c32', call: () => c32.execute('add', args), pid: c32.stats().workerList[0]!.pid! },
   ];
   const [thr1, thr32] = extra;
   if (thr1 && thr32) {
-    contenders.push({ name: 'raw+thr1', call: () => thr1.call('add', args) });
-    contenders.push({ name: 'raw+thr32', call: () => thr32.call('add', args) });
+    contenders.push({ name: 'raw+thr1', call: () => thr1.call('add', args), pid: thr1.pid });
+    contenders.push({ name: 'raw+thr32', call: () => thr32.call('add', args), pid: thr32.pid });
   }
   try {
     for (const c of contenders) {
@@ -73,10 +94,12 @@ async function main(): Promise<void> {
 
     const seq = new Map<string, Latency[]>(contenders.map((c) => [c.name, []]));
     const tp = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+    const seqCpu = new Map<string, Cpu>(contenders.map((c) => [c.name, { host: [], worker: [] }]));
+    const tpCpu = new Map<string, Cpu>(contenders.map((c) => [c.name, { host: [], worker: [] }]));
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? contenders : [...contenders].reverse();
-      for (const c of order) seq.get(c.name)!.push(await sequential(c.call, SEQ));
-      for (const c of order) tp.get(c.name)!.push(await throughput(c.call, TP, 32));
+      for (const c of order) seq.get(c.name)!.push(await withCpu(c.pid, SEQ, seqCpu.get(c.name)!, () => sequential(c.call, SEQ)));
+      for (const c of order) tp.get(c.name)!.push(await withCpu(c.pid, TP, tpCpu.get(c.name)!, () => throughput(c.call, TP, 32)));
       if (process.stdout.isTTY) process.stdout.write(`round ${r + 1}/${ROUNDS} done\r`);
     }
     if (process.stdout.isTTY) process.stdout.write('\n');
@@ -96,6 +119,14 @@ async function main(): Promise<void> {
     console.log(
       table(['contender', 'seq p50 µs', 'seq p99 µs', 'p50 / raw', 'p99 / raw', 'calls/s @32 in flight', 'raw / this (time per call)'], rows),
     );
+
+    const cpuRows = contenders.map((c) => {
+      const sc = seqCpu.get(c.name)!;
+      const tc = tpCpu.get(c.name)!;
+      return [c.name, round(median(sc.host)), round(median(sc.worker)), round(median(tc.host)), round(median(tc.worker))];
+    });
+    console.log('\nCPU time per call (µs), medians over the rounds');
+    console.log(table(['contender', 'sequential: host', 'sequential: worker', '32 in flight: host', '32 in flight: worker'], cpuRows));
 
     const seqRatio = p('pool c1', 'p50') / p('raw', 'p50');
     const tpRatio = t('raw') / t('pool c32');

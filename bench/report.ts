@@ -9,7 +9,7 @@
  * dearer. Against the raw pipe this is Snakepit's overhead factor (target: at most 1.2).
  */
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PayloadKind } from './lib/agent.js';
@@ -386,6 +386,7 @@ export function writeReport(r: Results, resultsFile: string): string[] {
   const mdFile = path.join(ROOT, 'docs', 'benchmarks.md');
   const svgFile = path.join(ROOT, 'docs', 'benchmarks.svg');
   const m = r.machine;
+  mkdirSync(path.dirname(mdFile), { recursive: true });
   writeFileSync(mdFile, markdown(r, resultsFile));
   writeFileSync(svgFile, chart(`Snakepit and peers, ${m.cpus} CPUs, ${m.date.slice(0, 10)} (${r.mode} run)`, panels(r)));
   return [path.relative(process.cwd(), mdFile), path.relative(process.cwd(), svgFile)];

@@ -36,3 +36,20 @@ export function openFds(): number {
 export function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
+
+/** CPU time used so far by all threads of a process, in nanoseconds (from /proc/<pid>/task/<tid>/schedstat). */
+export function cpuNsOf(pid: number): number {
+  let total = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        /* the thread ended meanwhile */
+      }
+    }
+  } catch {
+    return NaN;
+  }
+  return total;
+}

@@ -1,7 +1,7 @@
 /**
  * Per-call overhead of the pool against the raw framed-pipe baseline, measured side by side in one run.
  *
- *   node --import tsx bench/overhead.ts [--rounds 7] [--seq 2000] [--tp 10000] [--warmup 2000] [--diagnose]
+ *   node --import tsx bench/overhead.ts [--rounds 7] [--seq 2000] [--tp 10000] [--warmup 2000] [--diagnose] [--json FILE]
  *
  * Contenders, all alive for the whole run, each a single Python process calling work.add(a, b):
  *   raw          bench/raw_worker.py driven by bench/lib/raw.ts (same pipes and msgpackr framing, no pool)
@@ -20,12 +20,14 @@
  * the throughput with 32 calls in flight.
  */
 
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Pool } from '../src/index.js';
 import { ADAPTER, PYTHON, machineInfo } from './lib/env.js';
 import { median, round, sequential, table, throughput, type Caller, type Latency } from './lib/measure.js';
 import { cpuNsOf } from './lib/procfs.js';
 import { RawWorker } from './lib/raw.js';
+import type { Cpu, OverheadResults } from './lib/results.js';
 
 const TARGET = 1.2;
 
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     tp: { type: 'string', default: '10000' },
     warmup: { type: 'string', default: '2000' },
     diagnose: { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -49,10 +52,7 @@ interface Contender {
   pid: number;
 }
 
-interface Cpu {
-  host: number[];
-  worker: number[];
-}
+
 
 /** Run `fn` (which makes `calls` calls) and add the CPU µs per call of host and worker to `cpu`. */
 async function withCpu<T>(pid: number, calls: number, cpu: Cpu, fn: () => Promise<T>): Promise<T> {
@@ -133,6 +133,25 @@ async function main(): Promise<void> {
     const verdict = (x: number): string => (x <= TARGET ? `met (${round(x, 2)}x <= ${TARGET}x)` : `MISSED (${round(x, 2)}x > ${TARGET}x)`);
     console.log(`\nsequential p50, pool c1 vs raw: ${verdict(seqRatio)}`);
     console.log(`32 in flight, pool c32 vs raw (time per call): ${verdict(tpRatio)}`);
+    if (values.json !== undefined) {
+      const out: OverheadResults = {
+        machine: m,
+        params: { rounds: ROUNDS, seq: SEQ, tp: TP, warmup: WARMUP, inFlight: 32 },
+        contenders: Object.fromEntries(
+          contenders.map((c) => [
+            c.name,
+            {
+              p50: seq.get(c.name)!.map((l) => l.p50),
+              p99: seq.get(c.name)!.map((l) => l.p99),
+              callsPerS: tp.get(c.name)!,
+              seqCpu: seqCpu.get(c.name)!,
+              tpCpu: tpCpu.get(c.name)!,
+            },
+          ]),
+        ),
+      };
+      writeFileSync(values.json, JSON.stringify(out, null, 2) + '\n');
+    }
     const spread = (xs: number[]): string => `${Math.round(Math.min(...xs))}..${Math.round(Math.max(...xs))}`;
     console.log(`\nthroughput range over rounds: ${contenders.map((c) => `${c.name} ${spread(tp.get(c.name)!)}`).join(', ')}`);
   } finally {

@@ -2,6 +2,11 @@
 calls the function named in the frame and writes the reply frame on fd 4. No threads, no validation,
 no pool: the floor that Snakepit's per-call overhead is measured against.
 
+The loop runs in a thread of its own rather than the main thread: glibc's malloc serves large blocks
+requested from the main thread with fresh mmap'd pages each time (page faults on every 8 MB array),
+while other threads reuse their arena; tools in a Snakepit worker run on executor threads, so this
+keeps the baseline from paying a cost the library does not.
+
 ``--threads N`` (diagnostic variant) hands every call to one of N executor threads through a queue and
 writes the reply from that thread under a lock, which is how the Snakepit worker runs sync tools; it
 shows what that hand-off costs on its own.
@@ -70,7 +75,7 @@ def read_exact(view: memoryview) -> None:
         view = view[got:]
 
 
-def main() -> None:
+def serve() -> None:
     handle = reply
     if len(sys.argv) > 2 and sys.argv[1] == "--threads":
         jobs: queue.SimpleQueue = queue.SimpleQueue()  # type: ignore[type-arg]
@@ -100,6 +105,12 @@ def main() -> None:
                 pos = size
             break
         buf = buf[pos:] if pos < size else b""
+
+
+def main() -> None:
+    loop = threading.Thread(target=serve, name="raw-loop")
+    loop.start()
+    loop.join()
 
 
 if __name__ == "__main__":

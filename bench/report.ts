@@ -133,6 +133,7 @@ interface Tables {
   memory: { headers: string[]; rows: Cell[][] };
   scaling: { headers: string[]; rows: Cell[][] };
   soak?: { headers: string[]; rows: Cell[][] };
+  overhead?: { headers: string[]; rows: Cell[][] };
   targets: string[];
 }
 
@@ -207,6 +208,21 @@ export function tables(r: Results): Tables {
       ],
     };
   }
+  if (r.overhead) {
+    const o = r.overhead.contenders;
+    out.overhead = {
+      headers: ['contender', 'seq p50 µs', `calls/s, ${r.overhead.params.inFlight} in flight`, 'CPU µs/call seq: host', 'seq: worker', `${r.overhead.params.inFlight} in flight: host`, `${r.overhead.params.inFlight} in flight: worker`],
+      rows: Object.entries(o).map(([n, f]) => [
+        n,
+        fmt(median(f.p50)),
+        fmt(median(f.callsPerS), 0),
+        fmt(median(f.seqCpu.host)),
+        fmt(median(f.seqCpu.worker)),
+        fmt(median(f.tpCpu.host)),
+        fmt(median(f.tpCpu.worker)),
+      ]),
+    };
+  }
   return out;
 }
 
@@ -223,6 +239,7 @@ export function printTables(r: Results): void {
   show('Start to first call', t.startup);
   show('Memory', t.memory);
   show('Scaling (efficiency = calls/s(2) / (2 x calls/s(1)))', t.scaling);
+  if (t.overhead) show('Per-call overhead diagnostic (bench/overhead.ts --diagnose)', t.overhead);
   if (t.soak) show(`Soak: ${r.soak!.calls} calls, ${r.soak!.inFlight} in flight, ${r.soak!.workers} worker`, t.soak);
   for (const [name, error] of Object.entries(r.failed ?? {})) console.log(`${name} could not be started: ${error}`);
   for (const line of t.targets) console.log(line);
@@ -340,7 +357,7 @@ ${md(t.latency)}
 
 ## Bulk data
 
-Median of ${p.payloadReps} transfers after one warm-up, including the conversion to a \`Buffer\` or
+Median of ${(p.payloadReps ?? 0) * (p.rounds ?? 0)} transfers (${p.rounds} rounds of ${p.payloadReps}, each after one warm-up transfer), including the conversion to a \`Buffer\` or
 \`Float64Array\` on the Node side and to \`bytes\` or a NumPy array on the Python side; each transfer is checked
 (length or sum).
 
@@ -368,6 +385,21 @@ CPUs shared by the Node host and the workers, linear scaling is not available he
 
 ${md(t.scaling)}
 ${
+  t.overhead
+    ? `
+## Where the per-call overhead goes
+
+\`bench/overhead.ts --diagnose\`, run as part of this run (${r.overhead!.params.rounds} rounds of ${r.overhead!.params.seq} sequential
+and ${r.overhead!.params.tp} concurrent calls, medians). Every contender is one Python process running \`add\`: **raw** is the
+raw pipe; **pool c1** and **pool c32** are Snakepit pools of size 1 with concurrency 1 and 32; **raw+thr1** and
+**raw+thr32** are the raw pipe with each call handed to one of 1 or 32 executor threads through a queue, as the
+Snakepit worker does for sync tools. CPU time per call is measured for the host (\`process.cpuUsage\`) and for
+all threads of the worker process (\`/proc/<pid>/task/*/schedstat\`).
+
+${md(t.overhead)}
+`
+    : ''
+}${
   t.soak
     ? `
 ## Soak

@@ -7,10 +7,13 @@
  *   node --import tsx bench/run.ts --full     everything, including the 1,000,000-call soak; also
  *                                             regenerates docs/benchmarks.md and docs/benchmarks.svg
  *
- * Writes bench/results/<date>-<mode>.json and prints the tables.
+ * Both end with the per-call overhead diagnostic (bench/overhead.ts --diagnose), whose figures go into
+ * the same results file. Writes bench/results/<date>-<mode>.json and prints the tables.
  */
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PayloadKind, SoakSample, StartResult } from './lib/agent.js';
@@ -18,15 +21,15 @@ import { CONTENDERS } from './lib/contenders/index.js';
 import { Agent } from './lib/driver.js';
 import { BENCH_DIR, machineInfo } from './lib/env.js';
 import type { Latency } from './lib/measure.js';
-import { MiB, type Cannot, type Results, type SoakFigures, type StartupFigures } from './lib/results.js';
+import { isCannot, MiB, type Cannot, type Results, type SoakFigures, type StartupFigures } from './lib/results.js';
 import { printTables, writeReport } from './report.js';
 
 const { values } = parseArgs({ options: { full: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const FULL = values.full === true;
 
 const params = FULL
-  ? { startupReps: 3, rounds: 7, seq: 3000, tp: 20000, warmup: 3000, payloadReps: 15, scalingRounds: 7, soakCalls: 1_000_000, soakEvery: 50_000 }
-  : { startupReps: 1, rounds: 3, seq: 1000, tp: 5000, warmup: 1000, payloadReps: 5, scalingRounds: 3, soakCalls: 0, soakEvery: 0 };
+  ? { startupReps: 3, rounds: 7, seq: 3000, tp: 20000, warmup: 3000, payloadReps: 3, scalingRounds: 7, soakCalls: 1_000_000, soakEvery: 50_000 }
+  : { startupReps: 1, rounds: 3, seq: 1000, tp: 5000, warmup: 1000, payloadReps: 2, scalingRounds: 3, soakCalls: 0, soakEvery: 0 };
 const IN_FLIGHT = 32;
 const STARTUP_WORKERS = [1, 4, 16];
 const SCALING_WORKERS = [1, 2];
@@ -118,17 +121,25 @@ async function oneWorkerPhase(results: Results, agents: Map<string, Agent>): Pro
 }
 
 async function payloadPhase(results: Results, agents: Map<string, Agent>): Promise<void> {
+  const names = PAYLOAD.filter((n) => agents.has(n));
   for (const kind of KINDS) {
     results.payload[kind] = {};
-    for (const name of PAYLOAD.filter((n) => agents.has(n))) {
-      try {
-        const r = await agents.get(name)!.request<{ ms: number[] }>({ op: 'payload', kind, reps: params.payloadReps });
-        results.payload[kind][name] = { ms: r.ms };
-      } catch (err) {
-        results.payload[kind][name] = { cannot: (err as Error).message.split('\n')[0]! };
+    for (const name of names) results.payload[kind][name] = { ms: [] };
+  }
+  for (let r = 0; r < params.rounds; r++) {
+    for (const kind of KINDS) {
+      for (const name of rotate(names, r)) {
+        const entry = results.payload[kind][name]!;
+        if (isCannot(entry)) continue;
+        try {
+          const got = await agents.get(name)!.request<{ ms: number[] }>({ op: 'payload', kind, reps: params.payloadReps });
+          entry.ms.push(...got.ms);
+        } catch (err) {
+          results.payload[kind][name] = { cannot: `failed: ${firstLine(err)}` };
+        }
       }
     }
-    log(`payload ${kind}`);
+    log(`bulk data, round ${r + 1}/${params.rounds}`);
   }
 }
 
@@ -212,6 +223,21 @@ async function soakPhase(results: Results): Promise<void> {
   log(`soak done in ${samples.at(-1)!.seconds.toFixed(1)} s`);
 }
 
+async function overheadPhase(results: Results): Promise<void> {
+  const file = path.join(os.tmpdir(), `snakepit-overhead-${process.pid}.json`);
+  const args = ['--import', 'tsx', path.join(BENCH_DIR, 'overhead.ts'), '--diagnose', '--json', file];
+  args.push('--rounds', String(params.rounds), '--seq', String(params.seq), '--tp', String(params.tp), '--warmup', String(params.warmup));
+  log('overhead diagnostic (bench/overhead.ts --diagnose)');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) {
+    log(`overhead diagnostic failed (exit code ${code})`);
+    return;
+  }
+  results.overhead = JSON.parse(readFileSync(file, 'utf8')) as Results['overhead'];
+  rmSync(file, { force: true });
+}
+
 async function main(): Promise<void> {
   const machine = machineInfo();
   const results: Results = {
@@ -256,6 +282,7 @@ async function main(): Promise<void> {
   } finally {
     for (const agent of agents.values()) await agent.close();
   }
+  await overheadPhase(results);
   if (FULL) await soakPhase(results);
   results.durationS = Math.round((performance.now() - T0) / 1000);
 

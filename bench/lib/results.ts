@@ -3,6 +3,7 @@
 import type { MachineInfo } from './env.js';
 import type { PayloadKind, SoakSample } from './agent.js';
 
+
 export interface ContenderInfo {
   binary: string;
   maxWorkers: number | null;
@@ -49,9 +50,24 @@ export interface Results {
   /** Milliseconds per transfer, by kind then contender. */
   payload: Record<PayloadKind, Record<string, { ms: number[] } | Cannot>>;
   soak?: SoakFigures;
+  /** The per-call overhead diagnostic (bench/overhead.ts --diagnose), run as part of this run. */
+  overhead?: OverheadResults;
   /** Contenders that could not be started, with the error. */
   failed: Record<string, string>;
   durationS: number;
+}
+
+/** CPU µs per call, one entry per round. */
+export interface Cpu {
+  host: number[];
+  worker: number[];
+}
+
+/** What bench/overhead.ts --json writes: per contender, one entry per round. */
+export interface OverheadResults {
+  machine: MachineInfo;
+  params: { rounds: number; seq: number; tp: number; warmup: number; inFlight: number };
+  contenders: Record<string, { p50: number[]; p99: number[]; callsPerS: number[]; seqCpu: Cpu; tpCpu: Cpu }>;
 }
 
 export function isCannot(x: unknown): x is Cannot {

@@ -229,7 +229,8 @@ export function tables(r: Results): Tables {
 export function printTables(r: Results): void {
   const t = tables(r);
   const m = r.machine;
-  console.log(`${r.mode} run, ${m.date}, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}, Python ${m.python}, ${r.durationS} s\n`);
+  console.log(`${r.mode} run, ${m.date}, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}, Python ${m.python}, ${r.durationS} s`);
+  console.log(`load average at the start ${m.loadavg.join(' ')}${r.loadavgEnd ? `, at the end ${r.loadavgEnd.join(' ')}` : ''}\n`);
   const show = (title: string, x: { headers: string[]; rows: Cell[][] }): void => {
     console.log(`${title}\n${table(x.headers, x.rows)}\n`);
   };
@@ -298,7 +299,7 @@ node --import tsx bench/overhead.ts --diagnose     # per-call overhead against t
 ## Machine
 
 - Date: ${m.date}
-- CPUs: **${m.cpus}** (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.platform}; load average at the start ${m.loadavg.join(', ')}.
+- CPUs: **${m.cpus}** (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.platform}; load average at the start ${m.loadavg.join(', ')}${r.loadavgEnd ? `, at the end ${r.loadavgEnd.join(', ')}` : ''}.
   The machine was shared with other work, so figures carry noise; each is the median of several rounds.
 - Node ${m.node}, Python ${m.python}, commit ${m.commit}.
 - Run time ${r.durationS} s. Parameters: ${Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ')}.
@@ -395,6 +396,13 @@ raw pipe; **pool c1** and **pool c32** are Snakepit pools of size 1 with concurr
 **raw+thr32** are the raw pipe with each call handed to one of 1 or 32 executor threads through a queue, as the
 Snakepit worker does for sync tools. CPU time per call is measured for the host (\`process.cpuUsage\`) and for
 all threads of the worker process (\`/proc/<pid>/task/*/schedstat\`).
+
+How to read it: **raw+thr1** and **raw+thr32** against **raw** isolate the cost of handing each call to an
+executor thread (a second thread to wake per call, and the GIL passed between threads); **pool c1** and
+**pool c32** against those show the rest of the per-call work of the pool (host side: call object, deadline
+timer, statistics, corked writes; worker side: argument binding, per-call context, bookkeeping under locks).
+Latency figures depend on how busy the machine is: every extra thread that must be woken per call waits for
+a free CPU, which costs most on a machine with few cores under load.
 
 ${md(t.overhead)}
 `

@@ -285,6 +285,7 @@ async function main(): Promise<void> {
   await overheadPhase(results);
   if (FULL) await soakPhase(results);
   results.durationS = Math.round((performance.now() - T0) / 1000);
+  results.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
 
   const dir = path.join(BENCH_DIR, 'results');
   mkdirSync(dir, { recursive: true });

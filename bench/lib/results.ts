@@ -37,6 +37,8 @@ export interface Results {
   schema: 1;
   mode: 'quick' | 'full';
   machine: MachineInfo;
+  /** Load average (1, 5, 15 min) when the run ended; the start's is in `machine`. */
+  loadavgEnd?: number[];
   params: Record<string, number>;
   command: string;
   contenders: Record<string, ContenderInfo>;

@@ -1,0 +1,17 @@
+/** The contenders by name. */
+
+import type { Contender } from '../contender.js';
+import { ncp } from './ncp.js';
+import { pyshell } from './pyshell.js';
+import { pythonia } from './pythonia.js';
+import { raw } from './raw.js';
+import { snakepit } from './snakepit.js';
+
+export const CONTENDERS: Record<string, () => Contender> = {
+  'snakepit': () => snakepit(1),
+  'snakepit c32': () => snakepit(32),
+  'raw pipe': raw,
+  'python-shell': pyshell,
+  'pythonia': pythonia,
+  'node-calls-python': ncp,
+};

@@ -1,0 +1,49 @@
+/** Paths, the Python executable and a description of the machine, shared by the benchmarks. */
+
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(BENCH_DIR, '..');
+export const ADAPTER = path.join(BENCH_DIR, 'adapter.py');
+export const PYTHON = process.env.SNAKEPIT_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
+
+export interface MachineInfo {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  platform: string;
+  node: string;
+  python: string;
+  loadavg: number[];
+  commit: string;
+}
+
+export function machineInfo(): MachineInfo {
+  let python = 'unknown';
+  let commit = 'unknown';
+  try {
+    python = execFileSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
+  } catch {
+    /* reported as unknown */
+  }
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    /* not a git checkout */
+  }
+  return {
+    date: new Date().toISOString(),
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    python,
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    commit,
+  };
+}

@@ -1,0 +1,444 @@
+/**
+ * Turns a results file of bench/run.ts into tables: printed on the console, and written as
+ * docs/benchmarks.md with the chart docs/benchmarks.svg (drawn here, no chart library).
+ *
+ *   node --import tsx bench/report.ts bench/results/<file>.json
+ *
+ * Ratios are cost ratios: Snakepit's cost divided by the other contender's cost, where cost is time per
+ * call, time per transfer, time to the first call or memory. Below 1 Snakepit is cheaper; above 1 it is
+ * dearer. Against the raw pipe this is Snakepit's overhead factor (target: at most 1.2).
+ */
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PayloadKind } from './lib/agent.js';
+import { median, round, table } from './lib/measure.js';
+import { isCannot, type Results, type StartupFigures } from './lib/results.js';
+import { chart, type Panel } from './lib/svg.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const TARGET = 1.2;
+const PEERS = ['raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
+const KIND_LABEL: Record<PayloadKind, string> = {
+  bytesTo: '1 MiB bytes, host to worker',
+  bytesFrom: '1 MiB bytes, worker to host',
+  arrayTo: '1e6 float64, host to worker',
+  arrayFrom: '1e6 float64, worker to host',
+};
+const KINDS = Object.keys(KIND_LABEL) as PayloadKind[];
+
+type Cell = number | string;
+/** A figure, or why it is missing. */
+type Fig = number | { cannot: string } | undefined;
+
+export interface Summary {
+  seqP50: Record<string, Fig>;
+  seqP99: Record<string, Fig>;
+  tp1: Record<string, Fig>;
+  scaling: Record<string, { n1: Fig; n2: Fig; efficiency: Fig }>;
+  payload: Record<PayloadKind, Record<string, Fig>>;
+  firstCall: Record<string, Record<string, Fig>>;
+  hostPerWorker: Record<string, Record<string, Fig>>;
+  workerRss: Record<string, Record<string, Fig>>;
+  workerPss: Record<string, Record<string, Fig>>;
+}
+
+const med = (xs: number[] | undefined): Fig => (xs && xs.length > 0 ? median(xs) : undefined);
+const num = (f: Fig): number | undefined => (typeof f === 'number' && Number.isFinite(f) ? f : undefined);
+
+export function summarize(r: Results): Summary {
+  const names = Object.keys(r.contenders);
+  const s: Summary = {
+    seqP50: {},
+    seqP99: {},
+    tp1: {},
+    scaling: {},
+    payload: { bytesTo: {}, bytesFrom: {}, arrayTo: {}, arrayFrom: {} },
+    firstCall: {},
+    hostPerWorker: {},
+    workerRss: {},
+    workerPss: {},
+  };
+  for (const name of names) {
+    s.seqP50[name] = med(r.latency[name]?.p50);
+    s.seqP99[name] = med(r.latency[name]?.p99);
+    const tp = r.throughput[name] ?? {};
+    s.tp1[name] = med(tp['1'] as number[] | undefined);
+    const sc = (n: number): Fig => {
+      const v = tp[`scaling:${n}`];
+      return isCannot(v) ? v : med(v);
+    };
+    const n1 = sc(1);
+    const n2 = sc(2);
+    const eff = num(n1) !== undefined && num(n2) !== undefined ? num(n2)! / (2 * num(n1)!) : isCannot(n2) ? n2 : undefined;
+    if (n1 !== undefined || n2 !== undefined) s.scaling[name] = { n1, n2, efficiency: eff };
+    for (const kind of KINDS) {
+      const p = r.payload[kind]?.[name];
+      s.payload[kind][name] = p === undefined ? undefined : isCannot(p) ? p : median(p.ms);
+    }
+    const st = r.startup[name];
+    if (st !== undefined) {
+      s.firstCall[name] = {};
+      s.hostPerWorker[name] = {};
+      s.workerRss[name] = {};
+      s.workerPss[name] = {};
+      for (const [n, f] of Object.entries(st)) {
+        if (isCannot(f)) {
+          s.firstCall[name][n] = s.hostPerWorker[name][n] = s.workerRss[name][n] = s.workerPss[name][n] = f;
+          continue;
+        }
+        const fig = f as StartupFigures;
+        s.firstCall[name][n] = med(fig.firstCallMs);
+        s.hostPerWorker[name][n] = med(fig.hostRssPerWorkerMiB);
+        s.workerRss[name][n] = med(fig.workerRssMiB);
+        s.workerPss[name][n] = med(fig.workerPssMiB);
+      }
+    }
+  }
+  return s;
+}
+
+function fmt(f: Fig, digits = 1): string {
+  if (f === undefined) return 'n/a';
+  if (typeof f !== 'number') return 'cannot';
+  if (!Number.isFinite(f)) return 'n/a';
+  if (Math.abs(f) >= 1000) return String(Math.round(f));
+  return String(round(f, digits));
+}
+
+/** Snakepit's cost over the contender's cost. */
+function ratio(snake: Fig, other: Fig, higherIsBetter = false): string {
+  if (typeof other === 'object') return 'cannot';
+  const a = num(snake);
+  const b = num(other);
+  if (a === undefined || b === undefined) return 'n/a';
+  return `${round(higherIsBetter ? b / a : a / b, 2)}x`;
+}
+
+/** Memory of one worker: host growth plus the worker's PSS (in-process: host growth only). */
+function memoryPerWorker(s: Summary, name: string, n: string): Fig {
+  const host = s.hostPerWorker[name]?.[n];
+  if (typeof host === 'object') return host;
+  const pss = s.workerPss[name]?.[n];
+  if (num(host) === undefined) return undefined;
+  return num(host)! + (num(pss) ?? 0);
+}
+
+interface Tables {
+  ratios: { headers: string[]; rows: Cell[][] };
+  latency: { headers: string[]; rows: Cell[][] };
+  payload: { headers: string[]; rows: Cell[][] };
+  startup: { headers: string[]; rows: Cell[][] };
+  memory: { headers: string[]; rows: Cell[][] };
+  scaling: { headers: string[]; rows: Cell[][] };
+  soak?: { headers: string[]; rows: Cell[][] };
+  overhead?: { headers: string[]; rows: Cell[][] };
+  targets: string[];
+}
+
+export function tables(r: Results): Tables {
+  const s = summarize(r);
+  const names = Object.keys(r.contenders);
+  const startupNames = Object.keys(r.startup);
+  const ratioRow = (label: string, pick: (name: string) => Fig, snake: string, higherIsBetter = false): Cell[] => [
+    label,
+    ...PEERS.map((p) => ratio(pick(snake), pick(p), higherIsBetter)),
+  ];
+  const ratios: Cell[][] = [
+    ratioRow('sequential call, p50', (n) => s.seqP50[n], 'snakepit'),
+    ratioRow('sequential call, p99', (n) => s.seqP99[n], 'snakepit'),
+    ratioRow(`time per call, ${r.inFlight} in flight, 1 worker`, (n) => (n === 'snakepit' ? s.tp1['snakepit c32'] : s.tp1[n]), 'snakepit', true),
+    ratioRow(`time per call, ${r.inFlight} in flight, 2 workers`, (n) => s.scaling[n === 'snakepit' ? 'snakepit c32' : n]?.n2, 'snakepit', true),
+    ...KINDS.map((k) => ratioRow(KIND_LABEL[k], (n) => s.payload[k][n], 'snakepit')),
+    ...['1', '4', '16'].map((w) => ratioRow(`start to first call, ${w} worker${w === '1' ? '' : 's'}`, (n) => s.firstCall[n]?.[w], 'snakepit')),
+    ratioRow('memory per worker (1 worker)', (n) => memoryPerWorker(s, n, '1'), 'snakepit'),
+  ];
+  const latency: Cell[][] = names.map((n) => [
+    n,
+    fmt(s.seqP50[n]),
+    fmt(s.seqP99[n]),
+    fmt(s.tp1[n], 0),
+    fmt(s.scaling[n]?.n2, 0),
+  ]);
+  const payload: Cell[][] = names
+    .filter((n) => KINDS.some((k) => s.payload[k][n] !== undefined))
+    .map((n) => [n, ...KINDS.map((k) => fmt(s.payload[k][n], 2)), r.contenders[n]!.binary]);
+  const startup: Cell[][] = startupNames.map((n) => [n, ...['1', '4', '16'].map((w) => fmt(s.firstCall[n]?.[w], 0))]);
+  const memory: Cell[][] = startupNames.map((n) => [
+    n,
+    ...['1', '4', '16'].map((w) => fmt(s.hostPerWorker[n]?.[w], 1)),
+    fmt(s.workerRss[n]?.['1']),
+    ...['1', '4', '16'].map((w) => (r.contenders[n]?.inProcess ? 'in-process' : fmt(s.workerPss[n]?.[w]))),
+  ]);
+  const scaling: Cell[][] = Object.entries(s.scaling).map(([n, f]) => [n, fmt(f.n1, 0), fmt(f.n2, 0), fmt(f.efficiency, 2)]);
+
+  const seqRatio = num(s.seqP50['snakepit']) !== undefined && num(s.seqP50['raw pipe']) !== undefined ? num(s.seqP50['snakepit'])! / num(s.seqP50['raw pipe'])! : NaN;
+  const tpRatio = num(s.tp1['snakepit c32']) !== undefined && num(s.tp1['raw pipe']) !== undefined ? num(s.tp1['raw pipe'])! / num(s.tp1['snakepit c32'])! : NaN;
+  const verdict = (x: number): string => (x <= TARGET ? `met (${round(x, 2)}x)` : `MISSED (${round(x, 2)}x, target <= ${TARGET}x)`);
+  const targets = [
+    `Sequential p50, Snakepit vs raw pipe: ${verdict(seqRatio)}`,
+    `Throughput with ${r.inFlight} in flight on one worker (Snakepit concurrency 32), time per call vs raw pipe: ${verdict(tpRatio)}`,
+  ];
+
+  const out: Tables = {
+    ratios: { headers: ['Snakepit cost / contender cost', ...PEERS], rows: ratios },
+    latency: { headers: ['contender', 'seq p50 µs', 'seq p99 µs', `calls/s, ${r.inFlight} in flight, 1 worker`, `calls/s, ${r.inFlight} in flight, 2 workers`], rows: latency },
+    payload: { headers: ['contender', ...KINDS.map((k) => `${KIND_LABEL[k]} (ms)`), 'how the data travels'], rows: payload },
+    startup: { headers: ['contender', '1 worker (ms)', '4 workers (ms)', '16 workers (ms)'], rows: startup },
+    memory: {
+      headers: ['contender', 'host MiB/worker (1)', 'host MiB/worker (4)', 'host MiB/worker (16)', 'worker RSS MiB (1)', 'worker PSS MiB (1)', 'worker PSS MiB (4)', 'worker PSS MiB (16)'],
+      rows: memory,
+    },
+    scaling: { headers: ['contender', 'calls/s, 1 worker', 'calls/s, 2 workers', 'efficiency'], rows: scaling },
+    targets,
+  };
+  if (r.soak) {
+    const first = r.soak.samples.find((x) => x.calls >= 100_000) ?? r.soak.samples[0]!;
+    const last = r.soak.samples.at(-1)!;
+    const mib = (x: number): string => fmt(x / 2 ** 20, 1);
+    const sl = r.soak.slopePer100k;
+    out.soak = {
+      headers: ['measure', `at ${first.calls} calls`, `at ${last.calls} calls`, 'slope per 100k calls'],
+      rows: [
+        ['host heap used (MiB)', mib(first.hostHeapUsed), mib(last.hostHeapUsed), fmt(sl.hostHeapUsedMiB, 3)],
+        ['host RSS (MiB)', mib(first.hostRss), mib(last.hostRss), fmt(sl.hostRssMiB, 3)],
+        ['worker RSS (MiB)', mib(first.workerRss[0] ?? NaN), mib(last.workerRss[0] ?? NaN), fmt(sl.workerRssMiB, 3)],
+        ['open file descriptors (host)', first.fds, last.fds, fmt(sl.fds, 3)],
+      ],
+    };
+  }
+  if (r.overhead) {
+    const o = r.overhead.contenders;
+    out.overhead = {
+      headers: ['contender', 'seq p50 µs', `calls/s, ${r.overhead.params.inFlight} in flight`, 'CPU µs/call seq: host', 'seq: worker', `${r.overhead.params.inFlight} in flight: host`, `${r.overhead.params.inFlight} in flight: worker`],
+      rows: Object.entries(o).map(([n, f]) => [
+        n,
+        fmt(median(f.p50)),
+        fmt(median(f.callsPerS), 0),
+        fmt(median(f.seqCpu.host)),
+        fmt(median(f.seqCpu.worker)),
+        fmt(median(f.tpCpu.host)),
+        fmt(median(f.tpCpu.worker)),
+      ]),
+    };
+  }
+  return out;
+}
+
+export function printTables(r: Results): void {
+  const t = tables(r);
+  const m = r.machine;
+  console.log(`${r.mode} run, ${m.date}, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}, Python ${m.python}, ${r.durationS} s`);
+  console.log(`load average at the start ${m.loadavg.join(' ')}${r.loadavgEnd ? `, at the end ${r.loadavgEnd.join(' ')}` : ''}\n`);
+  const show = (title: string, x: { headers: string[]; rows: Cell[][] }): void => {
+    console.log(`${title}\n${table(x.headers, x.rows)}\n`);
+  };
+  show('Ratios (Snakepit cost / contender cost; below 1: Snakepit cheaper)', t.ratios);
+  show('Sequential latency and throughput', t.latency);
+  show('Bulk data (ms per transfer, median)', t.payload);
+  show('Start to first call', t.startup);
+  show('Memory', t.memory);
+  show('Scaling (efficiency = calls/s(2) / (2 x calls/s(1)))', t.scaling);
+  if (t.overhead) show('Per-call overhead diagnostic (bench/overhead.ts --diagnose)', t.overhead);
+  if (t.soak) show(`Soak: ${r.soak!.calls} calls, ${r.soak!.inFlight} in flight, ${r.soak!.workers} worker`, t.soak);
+  for (const [name, error] of Object.entries(r.failed ?? {})) console.log(`${name} could not be started: ${error}`);
+  for (const line of t.targets) console.log(line);
+}
+
+function md(x: { headers: string[]; rows: Cell[][] }): string {
+  const esc = (c: Cell): string => String(c).replace(/\|/g, '\\|');
+  return [
+    `| ${x.headers.map(esc).join(' | ')} |`,
+    `|${x.headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...x.rows.map((row) => `| ${row.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+function panels(r: Results): Panel[] {
+  const s = summarize(r);
+  const bars = (rec: Record<string, Fig>, names: string[]) =>
+    names.map((n) => ({ label: n, value: num(rec[n]), note: typeof rec[n] === 'object' ? 'cannot' : undefined }));
+  const all = Object.keys(r.contenders);
+  const payloadNames = all.filter((n) => n !== 'snakepit c32');
+  const startupNames = Object.keys(r.startup);
+  return [
+    { title: 'Sequential call p50 (µs, lower is better)', bars: bars(s.seqP50, all) },
+    { title: `Calls/s, ${r.inFlight} in flight, 1 worker (higher is better)`, bars: bars(s.tp1, all) },
+    ...KINDS.map((k) => ({ title: `${KIND_LABEL[k]} (ms, lower is better)`, bars: bars(s.payload[k], payloadNames) })),
+    {
+      title: 'Start to first call, 4 workers (ms, lower is better)',
+      bars: bars(Object.fromEntries(startupNames.map((n) => [n, s.firstCall[n]?.['4']])), startupNames),
+    },
+    {
+      title: 'Scaling efficiency, 2 workers (1.0 is linear)',
+      bars: bars(Object.fromEntries(Object.entries(s.scaling).map(([n, f]) => [n, f.efficiency])), Object.keys(s.scaling)),
+    },
+  ];
+}
+
+export function markdown(r: Results, resultsFile: string): string {
+  const t = tables(r);
+  const m = r.machine;
+  const p = r.params;
+  const notes = Object.entries(r.contenders)
+    .map(([n, c]) => `- **${n}**: ${c.binary}${c.workersNote ? `; ${c.workersNote}` : ''}.`)
+    .join('\n');
+  return `# Benchmarks
+
+Generated by \`bench/report.ts\` from \`${resultsFile}\` (${r.mode} run). Every figure below comes from
+that file; reproduce it with:
+
+\`\`\`sh
+npm run bench:full        # writes bench/results/<date>-full.json and regenerates this page
+npm run bench             # quick run (tables on the console and a results file, no page)
+node --import tsx bench/report.ts ${resultsFile}   # this page and the chart from a results file
+node --import tsx bench/overhead.ts --diagnose     # per-call overhead against the raw pipe, in detail
+\`\`\`
+
+## Machine
+
+- Date: ${m.date}
+- CPUs: **${m.cpus}** (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.platform}; load average at the start ${m.loadavg.join(', ')}${r.loadavgEnd ? `, at the end ${r.loadavgEnd.join(', ')}` : ''}.
+  The machine was shared with other work, so figures carry noise; each is the median of several rounds.
+- Node ${m.node}, Python ${m.python}, commit ${m.commit}.
+- Run time ${r.durationS} s. Parameters: ${Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ')}.
+
+Only 1 and 2 workers were measured for scaling on this 2-core machine. **Figures for 16 cores are not
+measured yet.**
+
+## Contenders
+
+All run the same functions (\`bench/work.py\`) on the same machine in the same run, each driven from its
+own Node process (\`bench/lib/agent.ts\`), with measurements alternating between contenders round by round.
+
+- **snakepit**: \`Pool\` with the default concurrency 1 per worker; **snakepit c32**: concurrency 32 per
+  worker (used for the throughput and scaling comparisons).
+- **raw pipe**: \`bench/raw_worker.py\`, a bare single-threaded loop reading length-prefixed MessagePack
+  frames on fd 3 and answering on fd 4, driven with the same msgpackr framing and no pool: the physical
+  limit the library is measured against. With several workers, calls go to the one with the fewest outstanding.
+- **python-shell**: one \`PythonShell\` per worker in JSON mode (\`bench/peers/pyshell_worker.py\`), calls
+  multiplexed by id.
+- **pythonia**: \`python(file)\` proxies into its single Python process.
+- **node-calls-python**: CPython embedded in the Node process (native addon), asynchronous \`call\`.
+
+How bulk data travels with each:
+
+${notes}
+
+A peer that cannot do something is marked **cannot** in the tables.${
+    Object.keys(r.failed ?? {}).length > 0
+      ? `\n\nContenders that could not be started in this run (left out of the tables):\n\n${Object.entries(r.failed)
+          .map(([n, e]) => `- **${n}**: \`${e}\``)
+          .join('\n')}`
+      : ''
+  }
+
+![Benchmark chart](benchmarks.svg)
+
+## Ratios
+
+Snakepit's cost divided by the other contender's cost (time per call, time per transfer, time to the first
+call, memory). Below 1: Snakepit is cheaper; above 1: dearer. The column **raw pipe** is Snakepit's overhead
+over the physical limit. Snakepit is \`snakepit\` (concurrency 1) except for the "in flight" rows, which use
+\`snakepit c32\`.
+
+${md(t.ratios)}
+
+### Targets
+
+${t.targets.map((x) => `- ${x}`).join('\n')}
+
+## Sequential latency and throughput
+
+One call at a time (${p.seq} calls per round, after ${p.warmup} warm-up calls), and ${r.inFlight} calls in
+flight (${p.tp} calls per round). Medians over ${p.rounds} rounds (${p.scalingRounds} for 2 workers).
+
+${md(t.latency)}
+
+## Bulk data
+
+Median of ${(p.payloadReps ?? 0) * (p.rounds ?? 0)} transfers (${p.rounds} rounds of ${p.payloadReps}, each after one warm-up transfer), including the conversion to a \`Buffer\` or
+\`Float64Array\` on the Node side and to \`bytes\` or a NumPy array on the Python side; each transfer is checked
+(length or sum).
+
+${md(t.payload)}
+
+## Start to first call
+
+From the start request to the first result, in a fresh Node process, median of ${p.startupReps}. Snakepit
+starts at most 4 workers at once by default (\`startupConcurrency\`).
+
+${md(t.startup)}
+
+## Memory
+
+Host: growth of the Node process RSS per worker once the workers are up and have served calls. Worker: RSS
+of one worker process, and its PSS (shared pages divided among the processes that map them), the better
+measure with several workers.
+
+${md(t.memory)}
+
+## Scaling on this machine
+
+${r.inFlight} calls in flight spread over 1 and 2 workers; efficiency = calls/s(2) / (2 × calls/s(1)). With 2
+CPUs shared by the Node host and the workers, linear scaling is not available here.
+
+${md(t.scaling)}
+${
+  t.overhead
+    ? `
+## Where the per-call overhead goes
+
+\`bench/overhead.ts --diagnose\`, run as part of this run (${r.overhead!.params.rounds} rounds of ${r.overhead!.params.seq} sequential
+and ${r.overhead!.params.tp} concurrent calls, medians). Every contender is one Python process running \`add\`: **raw** is the
+raw pipe; **pool c1** and **pool c32** are Snakepit pools of size 1 with concurrency 1 and 32; **raw+thr1** and
+**raw+thr32** are the raw pipe with each call handed to one of 1 or 32 executor threads through a queue, as the
+Snakepit worker does for sync tools. CPU time per call is measured for the host (\`process.cpuUsage\`) and for
+all threads of the worker process (\`/proc/<pid>/task/*/schedstat\`).
+
+How to read it: **raw+thr1** and **raw+thr32** against **raw** isolate the cost of handing each call to an
+executor thread (a second thread to wake per call, and the GIL passed between threads); **pool c1** and
+**pool c32** against those show the rest of the per-call work of the pool (host side: call object, deadline
+timer, statistics, corked writes; worker side: argument binding, per-call context, bookkeeping under locks).
+Latency figures depend on how busy the machine is: every extra thread that must be woken per call waits for
+a free CPU, which costs most on a machine with few cores under load.
+
+${md(t.overhead)}
+`
+    : ''
+}${
+  t.soak
+    ? `
+## Soak
+
+${r.soak!.calls} calls through one pool (${r.soak!.workers} worker, concurrency 32, ${r.soak!.inFlight} in flight),
+sampled every ${p.soakEvery} calls after a garbage collection. Slopes are least-squares fits over the samples
+from 100k calls on.
+
+${md(t.soak)}
+`
+    : ''
+}`;
+}
+
+export function writeReport(r: Results, resultsFile: string): string[] {
+  const mdFile = path.join(ROOT, 'docs', 'benchmarks.md');
+  const svgFile = path.join(ROOT, 'docs', 'benchmarks.svg');
+  const m = r.machine;
+  mkdirSync(path.dirname(mdFile), { recursive: true });
+  writeFileSync(mdFile, markdown(r, resultsFile));
+  writeFileSync(svgFile, chart(`Snakepit and peers, ${m.cpus} CPUs, ${m.date.slice(0, 10)} (${r.mode} run)`, panels(r)));
+  return [path.relative(process.cwd(), mdFile), path.relative(process.cwd(), svgFile)];
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2];
+  if (file === undefined) {
+    console.error('usage: node --import tsx bench/report.ts bench/results/<file>.json');
+    process.exit(2);
+  }
+  const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  printTables(results);
+  console.log(`\nwrote ${writeReport(results, path.relative(ROOT, path.resolve(file))).join(', ')}`);
+}

@@ -6,8 +6,10 @@ NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
 
 .PHONY: setup demo test typecheck lint test-ts test-py test-chaos bench clean
 
+# `npm install`, not `npm ci`: some optional platform packages of msgpackr-extract are missing from
+# registry mirrors at the locked version, which makes `npm ci` refuse the lock file; install skips them.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	touch $@
 
 $(VENV)/.installed: python/pyproject.toml

@@ -199,7 +199,7 @@ export function tables(r: Results): Tables {
     const mib = (x: number): string => fmt(x / 2 ** 20, 1);
     const sl = r.soak.slopePer100k;
     out.soak = {
-      headers: ['measure', `at ${first.calls} calls`, `at ${last.calls} calls`, 'slope per 100k calls'],
+      headers: ['measure', `at ${first.calls.toLocaleString('en-US')} calls`, `at ${last.calls.toLocaleString('en-US')} calls`, 'slope per 100k calls'],
       rows: [
         ['host heap used (MiB)', mib(first.hostHeapUsed), mib(last.hostHeapUsed), fmt(sl.hostHeapUsedMiB, 3)],
         ['host RSS (MiB)', mib(first.hostRss), mib(last.hostRss), fmt(sl.hostRssMiB, 3)],
@@ -246,11 +246,13 @@ export function printTables(r: Results): void {
   for (const line of t.targets) console.log(line);
 }
 
+/** A Markdown table; the first column and any column of text are left-aligned, figures right-aligned. */
 function md(x: { headers: string[]; rows: Cell[][] }): string {
   const esc = (c: Cell): string => String(c).replace(/\|/g, '\\|');
+  const text = x.headers.map((_, i) => i === 0 || x.rows.some((r) => /[a-z]{4,}/.test(String(r[i])) && !/^cannot$/.test(String(r[i])) && !/^in-process$/.test(String(r[i]))));
   return [
     `| ${x.headers.map(esc).join(' | ')} |`,
-    `|${x.headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    `|${text.map((t) => (t ? ' --- ' : ' ---: ')).join('|')}|`,
     ...x.rows.map((row) => `| ${row.map(esc).join(' | ')} |`),
   ].join('\n');
 }
@@ -412,8 +414,8 @@ ${md(t.overhead)}
     ? `
 ## Soak
 
-${r.soak!.calls} calls through one pool (${r.soak!.workers} worker, concurrency 32, ${r.soak!.inFlight} in flight),
-sampled every ${p.soakEvery} calls after a garbage collection. Slopes are least-squares fits over the samples
+${r.soak!.calls.toLocaleString('en-US')} calls through one pool (${r.soak!.workers} worker, concurrency 32, ${r.soak!.inFlight} in flight),
+sampled every ${(p.soakEvery ?? 0).toLocaleString('en-US')} calls after a garbage collection. Slopes are least-squares fits over the samples
 from 100k calls on.
 
 ${md(t.soak)}

@@ -44,7 +44,7 @@ test-chaos: setup
 test: typecheck lint test-ts test-py
 
 bench: setup
-	node --import tsx bench/overhead.ts
+	npm run bench:overhead
 
 clean:
 	rm -rf node_modules $(VENV) dist build

@@ -22,7 +22,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Pool } from '../src/index.js';
+import { Pool } from './lib/library.js';
 import { ADAPTER, PYTHON, machineInfo } from './lib/env.js';
 import { median, round, sequential, table, throughput, type Caller, type Latency } from './lib/measure.js';
 import { cpuNsOf } from './lib/procfs.js';

@@ -1,6 +1,6 @@
 /** Snakepit: a Pool of `workers` processes, concurrency 32 per worker, the bench adapter. */
 
-import { Pool } from '../../../src/index.js';
+import { Pool } from '../library.js';
 import { asFloat64, f64Bytes, type Contender } from '../contender.js';
 import { ADAPTER, PYTHON } from '../env.js';
 

@@ -1,0 +1,18 @@
+/**
+ * The library under test, loaded from its compiled form (dist/), as users run it. Loading the
+ * TypeScript sources through tsx instead adds transpiler helpers to the hot path (about 3 us of host
+ * CPU per call), which would measure the dev loader, not the library. Types come from src/.
+ * The bench scripts build dist/ first (`npm run build`).
+ */
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const url = new URL('../../dist/index.js', import.meta.url);
+if (!existsSync(fileURLToPath(url))) {
+  throw new Error('dist/ is missing: run `npm run build` before the benchmarks');
+}
+const lib = (await import(url.href)) as typeof import('../../src/index.js');
+
+export const Pool = lib.Pool;
+export type Pool = import('../../src/index.js').Pool;

@@ -16,7 +16,7 @@ from .adapter import ToolSpec, _ToolMark
 from .allow import Allowlist
 from .codecs import Codec
 from .context import Context
-from .errors import EncodeError, PermissionDenied
+from .errors import BridgeError, EncodeError, PermissionDenied
 
 LoopFn = Callable[[], "asyncio.AbstractEventLoop | None"]
 _PLAIN = (type(None), bool, int, float, str, bytes)
@@ -45,7 +45,7 @@ def make_builtin_tools(allow: Allowlist, codec: Codec, loop: LoopFn) -> dict[str
             codec.encode(value)
         except EncodeError as exc:
             if ctx.session_id is None:
-                raise EncodeError(f"{exc}; call it in a session to get a reference instead") from None
+                raise ResultNotEncodable(f"{exc}; call it in a session to get a reference instead") from None
             return ctx.ref(value)
         return value
 
@@ -85,6 +85,12 @@ def make_builtin_tools(allow: Allowlist, codec: Codec, loop: LoopFn) -> dict[str
         "$ref.release": ref_release,
     }
     return {name: ToolSpec.from_function(fn, _ToolMark(name, None)) for name, fn in tools.items()}
+
+
+class ResultNotEncodable(BridgeError):
+    """A result with no wire encoding, outside a session (where it would have become a reference)."""
+
+    wire_kind = "encode_error"
 
 
 def _public(name: object) -> str:

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from .context import Context
 
 HOST_TOOLS = "$host.tools"
+#: Seconds past the call's deadline that a wait lasts: the host cancels the call at the deadline, and
+#: that cancel (not this timeout) should normally be what ends the wait.
+DEADLINE_MARGIN = 0.5
+
+
+def _wait_limit(ctx: Context) -> float | None:
+    remaining = ctx.remaining()
+    return None if remaining is None else remaining + DEADLINE_MARGIN
 
 
 class _SyncWaiter:
@@ -95,7 +103,7 @@ class HostCalls:
         host_id = self._start(ctx, tool, kwargs, waiter)
         remove = ctx._on_cancel(waiter.event.set)
         try:
-            if not waiter.event.wait(ctx.remaining()):
+            if not waiter.event.wait(_wait_limit(ctx)):
                 raise HostToolError("TIMEOUT", f"the call's deadline passed while host tool {tool!r} ran")
         finally:
             remove()
@@ -110,9 +118,8 @@ class HostCalls:
         waiter = _AsyncWaiter(asyncio.get_running_loop())
         host_id = self._start(ctx, tool, kwargs, waiter)
         try:
-            remaining = ctx.remaining()
             try:
-                ok, value = await asyncio.wait_for(waiter.future, remaining)
+                ok, value = await asyncio.wait_for(waiter.future, _wait_limit(ctx))
             except asyncio.TimeoutError:
                 raise HostToolError("TIMEOUT", f"the call's deadline passed while host tool {tool!r} ran") from None
         finally:

@@ -102,6 +102,7 @@ export class Call implements CallSink, Queued {
   /** Settle the caller's side with an error (no-op once settled). */
   fail(error: SnakepitError): void {
     if (this.settled) return;
+    if (this.session !== undefined) error = this.session.translate(error);
     this.settled = true;
     this.endHostCalls(error);
     this.clearCallerTimers();

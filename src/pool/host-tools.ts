@@ -11,7 +11,7 @@
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { NestedCallBlockedError, PayloadTooLargeError, SnakepitError, type ErrorFields } from '../errors.js';
+import { InvalidOptionsError, NestedCallBlockedError, PayloadTooLargeError, type ErrorFields } from '../errors.js';
 import { checkHostTool, type HostToolOptions } from '../options.js';
 import { HOST_BUILTIN_TOOLS, Msg, type HostToolFailure } from '../protocol/messages.js';
 import type { WorkerHandle } from '../worker/worker.js';
@@ -56,7 +56,7 @@ export class HostToolRegistry {
   register(name: string, fn: HostToolFn, options?: HostToolOptions): () => void {
     const { description, parameters } = checkHostTool(name, fn, options);
     if (this.tools.has(name)) {
-      throw new SnakepitError('INVALID_OPTIONS', `host tool ${name} is registered already; unregister it first`);
+      throw new InvalidOptionsError(`host tool ${name} is registered already; unregister it first`);
     }
     const required = Array.isArray(parameters.required) ? (parameters.required as string[]) : [];
     const entry: Entry = Object.freeze({ name, description, parameters, fn, required });

@@ -105,8 +105,8 @@ export class SessionCore implements RefOwner {
   }
 
   /**
-   * The consumer of one of this session's calls: results have their references turned into handles,
-   * and a worker crash becomes SESSION_LOST (the state went with the worker).
+   * The consumer of one of this session's calls: results have their references turned into handles.
+   * (A worker crash becomes SESSION_LOST in Call.fail, through `translate`, so statistics agree.)
    */
   wrap(consumer: CallConsumer): CallConsumer {
     this.active++;
@@ -129,7 +129,7 @@ export class SessionCore implements RefOwner {
       },
       fail: (error) => {
         settle();
-        consumer.fail(this.translate(error));
+        consumer.fail(error);
       },
     };
   }
@@ -144,7 +144,8 @@ export class SessionCore implements RefOwner {
     }
   }
 
-  private translate(error: SnakepitError): SnakepitError {
+  /** A worker crash under a session call means the session's state is gone: SESSION_LOST. */
+  translate(error: SnakepitError): SnakepitError {
     if (error.code !== 'WORKER_CRASHED' || this.options.onLost === 'rebind') return error;
     if (this.state === 'open' && this.worker !== undefined && error.workerId === this.worker.id) {
       this.markLost('worker-exit', `the worker of session ${JSON.stringify(this.id)} (pid ${this.worker.pid}) died; its state is lost`, error);

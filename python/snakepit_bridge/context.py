@@ -140,20 +140,6 @@ class Context:
             raise RuntimeError("host tools are not available here")
         return self._host
 
-    def _on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:
-        """Run ``hook`` (from the reader thread) when the call is cancelled; returns its remover."""
-        self._cancel_hooks.append(hook)
-        if self._cancelled.is_set():
-            hook()
-
-        def remove() -> None:
-            try:
-                self._cancel_hooks.remove(hook)
-            except ValueError:
-                pass
-
-        return remove
-
     def _cancel(self) -> None:
         self._cancelled.set()
         for hook in list(self._cancel_hooks):

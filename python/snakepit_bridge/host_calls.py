@@ -33,17 +33,26 @@ def _wait_limit(ctx: Context) -> float | None:
 
 
 class _SyncWaiter:
-    __slots__ = ("event", "done", "ok", "value")
+    """Wakes a worker thread: a lock held until the result (or a cancel) releases it."""
+
+    __slots__ = ("lock", "done", "ok", "value")
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self.lock = threading.Lock()
+        self.lock.acquire()
         self.done = False
         self.ok = False
         self.value: Any = None
 
     def deliver(self, ok: bool, value: Any) -> None:
         self.ok, self.value, self.done = ok, value, True
-        self.event.set()
+        self.wake()
+
+    def wake(self) -> None:
+        try:
+            self.lock.release()
+        except RuntimeError:
+            pass  # woken already (a cancel and the result raced)
 
 
 class _AsyncWaiter:
@@ -54,60 +63,59 @@ class _AsyncWaiter:
         self.future: asyncio.Future[tuple[bool, Any]] = loop.create_future()
 
     def deliver(self, ok: bool, value: Any) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.future, ok, value)
+        self.loop.call_soon_threadsafe(_settle, self.future, (ok, value))
 
 
-def _settle(future: asyncio.Future[tuple[bool, Any]], ok: bool, value: Any) -> None:
+def _settle(future: asyncio.Future[tuple[bool, Any]], outcome: tuple[bool, Any]) -> None:
     if not future.done():
-        future.set_result((ok, value))
+        future.set_result(outcome)
+
+
+_TIMED_OUT = (False, None)
 
 
 class HostCalls:
-    """The worker's side of host calls: ids, waiters, and delivery of results."""
+    """The worker's side of host calls: ids, waiters, and delivery of results.
+
+    Kept lean: a host call costs one frame each way and one thread wake-up."""
 
     def __init__(self, send: Callable[[list[Any]], None]) -> None:
         self._send = send
         self._ids = itertools.count(1)
         self._waiters: dict[int, _SyncWaiter | _AsyncWaiter] = {}
-        self._lock = threading.Lock()
 
     def _start(self, ctx: Context, tool: str, kwargs: dict[str, Any], waiter: _SyncWaiter | _AsyncWaiter) -> int:
-        if not isinstance(tool, str) or not tool:
+        if type(tool) is not str or not tool:
             raise TypeError("the host tool's name must be a non-empty string")
         if ctx.request_id == 0:
             raise RuntimeError("host tools can be called only while a call is running")
-        with self._lock:
-            host_id = next(self._ids)
-            self._waiters[host_id] = waiter
+        host_id = next(self._ids)  # atomic under the GIL
+        self._waiters[host_id] = waiter
         try:
             self._send([P.HOST_CALL, host_id, ctx.request_id, tool, kwargs])
         except BaseException:
-            self._forget(host_id)
+            self._waiters.pop(host_id, None)
             raise
         return host_id
 
-    def _forget(self, host_id: int) -> None:
-        with self._lock:
-            self._waiters.pop(host_id, None)
-
     def call(self, ctx: Context, tool: str, kwargs: dict[str, Any]) -> Any:
         """Blocking host call from a sync tool (its worker thread waits; nothing else does)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
+        if asyncio._get_running_loop() is not None:
             raise RuntimeError("ctx.call_host blocks its thread; in an async tool use: await ctx.acall_host(...)")
         ctx.check_cancelled()
         waiter = _SyncWaiter()
         host_id = self._start(ctx, tool, kwargs, waiter)
-        remove = ctx._on_cancel(waiter.event.set)
+        hooks = ctx._cancel_hooks
+        hooks.append(waiter.wake)
         try:
-            if not waiter.event.wait(_wait_limit(ctx)):
+            if ctx._cancelled.is_set():
+                waiter.wake()
+            limit = _wait_limit(ctx)
+            if not waiter.lock.acquire(True, -1 if limit is None else limit):
                 raise HostToolError("TIMEOUT", f"the call's deadline passed while host tool {tool!r} ran")
         finally:
-            remove()
-            self._forget(host_id)
+            hooks.remove(waiter.wake)
+            self._waiters.pop(host_id, None)
         if not waiter.done:
             raise Cancelled()
         return self._outcome(ctx, waiter.ok, waiter.value)
@@ -115,16 +123,20 @@ class HostCalls:
     async def acall(self, ctx: Context, tool: str, kwargs: dict[str, Any]) -> Any:
         """Host call from an async tool: awaits without blocking the worker's loop."""
         ctx.check_cancelled()
-        waiter = _AsyncWaiter(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        waiter = _AsyncWaiter(loop)
         host_id = self._start(ctx, tool, kwargs, waiter)
+        limit = _wait_limit(ctx)
+        timer = None if limit is None else loop.call_later(limit, _settle, waiter.future, _TIMED_OUT)
         try:
-            try:
-                ok, value = await asyncio.wait_for(waiter.future, _wait_limit(ctx))
-            except asyncio.TimeoutError:
-                raise HostToolError("TIMEOUT", f"the call's deadline passed while host tool {tool!r} ran") from None
+            outcome = await waiter.future
         finally:
-            self._forget(host_id)
-        return self._outcome(ctx, ok, value)
+            if timer is not None:
+                timer.cancel()
+            self._waiters.pop(host_id, None)
+        if outcome is _TIMED_OUT:
+            raise HostToolError("TIMEOUT", f"the call's deadline passed while host tool {tool!r} ran")
+        return self._outcome(ctx, outcome[0], outcome[1])
 
     def _outcome(self, ctx: Context, ok: bool, value: Any) -> Any:
         if ok:
@@ -137,14 +149,12 @@ class HostCalls:
     def on_result(self, msg: list[Any]) -> None:
         """A ``host_result`` arrived (reader thread)."""
         _, host_id, ok, value = msg
-        with self._lock:
-            waiter = self._waiters.pop(host_id, None)
+        waiter = self._waiters.pop(host_id, None)
         if waiter is not None:
             waiter.deliver(bool(ok), value)
 
     def fail_all(self, message: str) -> None:
         """The host went away: wake every waiter with an error."""
-        with self._lock:
-            waiters, self._waiters = self._waiters, {}
+        waiters, self._waiters = self._waiters, {}
         for waiter in waiters.values():
             waiter.deliver(False, {"code": "WORKER_STOPPING", "message": message})

@@ -48,6 +48,8 @@ export class Call implements CallSink, Queued {
   /** Made from a host tool while another call waits on it: it never queues (that could deadlock). */
   nested = false;
   private hostCalls: AbortController | undefined;
+  private hostCallsOver = false;
+  private hostCallsReason: unknown;
 
   constructor(
     private readonly host: CallHost,
@@ -90,13 +92,18 @@ export class Call implements CallSink, Queued {
    * host tools it called see their work is no longer awaited, and nested calls inherit it.
    */
   get hostSignal(): AbortSignal {
-    this.hostCalls ??= new AbortController();
+    if (this.hostCalls === undefined) {
+      this.hostCalls = new AbortController();
+      if (this.hostCallsOver) this.hostCalls.abort(this.hostCallsReason);
+    }
     return this.hostCalls.signal;
   }
 
   private endHostCalls(reason: unknown): void {
-    const controller = this.hostCalls;
-    if (controller !== undefined && !controller.signal.aborted) controller.abort(reason);
+    if (this.hostCallsOver) return;
+    this.hostCallsOver = true;
+    this.hostCallsReason = reason;
+    this.hostCalls?.abort(reason);
   }
 
   /** Settle the caller's side with an error (no-op once settled). */

@@ -133,18 +133,54 @@ function failure(err: unknown): HostToolFailure {
   return { code: 'HOST_TOOL_ERROR', message: String(err) };
 }
 
+/** The HostToolContext of one host call; its signal is made only when a tool asks for it. */
+class ToolContext implements HostToolContext {
+  readonly timeout: number | null;
+
+  constructor(
+    private readonly parent: Call,
+    private readonly worker: WorkerHandle,
+  ) {
+    this.timeout = parent.remainingMs();
+  }
+
+  get signal(): AbortSignal {
+    return this.parent.hostSignal;
+  }
+
+  get session(): Session | undefined {
+    return this.parent.session?.face;
+  }
+
+  get tool(): string {
+    return this.parent.tool;
+  }
+
+  get requestId(): number {
+    return this.parent.id;
+  }
+
+  get workerId(): number {
+    return this.worker.id;
+  }
+
+  get pid(): number | undefined {
+    return this.worker.pid;
+  }
+}
+
 export class HostCalls {
   constructor(private readonly pool: HostCallPool) {}
 
   /** A worker sent `host_call`: run the tool and answer. Never throws. */
   handle(worker: WorkerHandle, id: number, parentId: number, name: string, rawArgs: unknown): void {
     const parent = worker.pending.get(parentId) as Call | undefined;
-    if (parent === undefined || parent.hostSignal.aborted) {
+    if (parent === undefined || parent.settled) {
       this.reply(worker, id, false, { code: 'CANCELLED', message: `the call that made host call ${name} is over` });
       return;
     }
     const session = parent.session;
-    const args = session !== undefined ? (session.decode(rawArgs) as Record<string, unknown>) : (rawArgs as Record<string, unknown>);
+    const args = (session !== undefined ? session.decode(rawArgs) : rawArgs) as Record<string, unknown>;
     if (name === HOST_BUILTIN_TOOLS.LIST) {
       this.reply(worker, id, true, this.list(parent));
       return;
@@ -160,28 +196,21 @@ export class HostCalls {
       this.reply(worker, id, false, { code: 'INVALID_ARGUMENTS', message: `host tool ${name} takes keyword arguments` });
       return;
     }
-    const missing = entry.required.filter((key) => !(key in args));
-    if (missing.length > 0) {
-      this.reply(worker, id, false, { code: 'INVALID_ARGUMENTS', message: `host tool ${name} is missing ${missing.join(', ')}` });
-      return;
+    for (const key of entry.required) {
+      if (!(key in args)) {
+        const missing = entry.required.filter((k) => !(k in args));
+        this.reply(worker, id, false, { code: 'INVALID_ARGUMENTS', message: `host tool ${name} is missing ${missing.join(', ')}` });
+        return;
+      }
     }
-    const ctx: HostToolContext = {
-      signal: parent.hostSignal,
-      timeout: parent.remainingMs(),
-      session: session?.face,
-      tool: parent.tool,
-      requestId: parent.id,
-      workerId: worker.id,
-      pid: worker.pid,
-    };
     let value: unknown;
     try {
-      value = scope.run(parent, () => entry.fn(args, ctx));
+      value = scope.run(parent, entry.fn, args, new ToolContext(parent, worker));
     } catch (err) {
       this.reply(worker, id, false, failure(err));
       return;
     }
-    if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
+    if (value !== null && typeof (value as PromiseLike<unknown> | undefined)?.then === 'function') {
       (value as PromiseLike<unknown>).then(
         (v) => this.reply(worker, id, true, v),
         (err: unknown) => this.reply(worker, id, false, failure(err)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ class SessionStore:
         self._loop = loop
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._ending: queue.SimpleQueue[Session] | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -146,12 +148,28 @@ class SessionStore:
         for session in sessions:
             session._ended = True
             self._teardown(session)
+        pending = self._ending
+        while pending is not None and not pending.empty():
+            try:
+                self._teardown(pending.get_nowait())
+            except queue.Empty:
+                break
 
     def _teardown_later(self, session: Session) -> None:
+        """Tear down off the reader thread: ``teardown_session`` is adapter code and may take a while."""
         if getattr(self._target, "teardown_session", None) is None:
             self._teardown(session)
             return
-        threading.Thread(target=self._teardown, args=(session,), name="snakepit-session-end", daemon=True).start()
+        with self._lock:
+            if self._ending is None:
+                self._ending = queue.SimpleQueue()
+                threading.Thread(target=self._teardowns, name="snakepit-session-end", daemon=True).start()
+            self._ending.put(session)
+
+    def _teardowns(self) -> None:
+        assert self._ending is not None
+        while True:
+            self._teardown(self._ending.get())
 
     def _teardown(self, session: Session) -> None:
         ctx = Context(0, "$session.teardown", None, self._log, session_id=session.id)

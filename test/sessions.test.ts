@@ -184,6 +184,55 @@ describe('sessions: lost with their worker (R16)', () => {
   });
 });
 
+describe('sessions: R16 under repeated crashes', () => {
+  it('each session keeps one pid and an unbroken state until its worker dies, then only reports itself lost', async () => {
+    await withPool({ adapter, size: 3 }, async (pool) => {
+      const sessions = Array.from({ length: 6 }, () => pool.session());
+      type Outcome = { ok: true; n: number; pid: number } | { ok: false; code: string };
+      const ledgers: Outcome[][] = sessions.map(() => []);
+      let stop = false;
+      const drive = async (i: number): Promise<void> => {
+        const s = sessions[i]!;
+        for (let k = 0; k < 60 && !stop; k++) {
+          try {
+            const r = await s.execute<Incr>('incr');
+            ledgers[i]!.push({ ok: true, n: r.n, pid: r.pid });
+          } catch (err) {
+            ledgers[i]!.push({ ok: false, code: (err as { code?: string }).code ?? 'UNTYPED' });
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      };
+      const killer = (async () => {
+        for (let k = 0; k < 4; k++) {
+          await new Promise((r) => setTimeout(r, 120));
+          const pids = pool.stats().workerList.filter((w) => w.state === 'ready').map((w) => w.pid!);
+          if (pids.length > 0) process.kill(pids[k % pids.length]!, 'SIGKILL');
+        }
+      })();
+      await Promise.all([...sessions.map((_, i) => drive(i)), killer]);
+      stop = true;
+      let lostSessions = 0;
+      for (const [i, ledger] of ledgers.entries()) {
+        const oks = ledger.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
+        assert.equal(new Set(oks.map((o) => o.pid)).size <= 1, true, `session ${i} ran on one pid`);
+        assert.deepEqual(oks.map((o) => o.n), oks.map((_, k) => k + 1), `session ${i} never lost state silently`);
+        const firstLoss = ledger.findIndex((o) => !o.ok);
+        if (firstLoss !== -1) {
+          lostSessions++;
+          assert.ok(ledger.slice(firstLoss).every((o) => !o.ok && o.code === 'SESSION_LOST'), `session ${i}: only SESSION_LOST after the loss`);
+          assert.equal(sessions[i]!.state, 'lost');
+        } else {
+          assert.equal(sessions[i]!.state, 'open');
+        }
+      }
+      assert.ok(lostSessions > 0, 'the crashes hit sessions');
+      const stats = pool.stats();
+      assert.equal(stats.submitted, stats.succeeded + stats.failed, 'every call settled');
+    });
+  });
+});
+
 describe('sessions: ending', () => {
   it('close() frees the Python state at once and refuses further calls', async () => {
     await withPool({ adapter, size: 1 }, async (pool) => {

@@ -147,7 +147,7 @@ class Worker:
         ctx = Context(call_id, tool_name, deadline, self._log, session_id=session_id, host=self._host)
         if session_id is not None:
             spec = self._sessions.wrap(spec, session_id, ctx)
-        elif args and any(is_marker(v) for v in args.values()):
+        elif type(args) is dict and any(is_marker(v) for v in args.values()):
             exc = InvalidRef("a reference was passed to a call outside its session")
             self._send_quiet([P.ERROR, call_id, error_payload("python_error", exc)])
             return

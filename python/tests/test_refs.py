@@ -103,3 +103,13 @@ def test_resolve_copies_only_containers_that_hold_markers() -> None:
     assert out["refs"][0] is table.get(marker["$ref"])
     assert isinstance(out["refs"][1], tuple)
     assert mixed["refs"][0] is marker, "the input is not modified"
+
+
+def test_arguments_that_are_not_an_object_are_refused_without_harm() -> None:
+    w = start()
+    try:
+        e = err(call(w, 1, "read_counter", [1, 2]))  # type: ignore[arg-type]
+        assert e["kind"] == "invalid_arguments"
+        assert ok(call(w, 2, "pid", {})) > 0
+    finally:
+        w.close()

@@ -78,6 +78,9 @@ describe('python calls: allowed names', () => {
     assert.equal((await rejection(pool.python.call('math.sqrt', 4 as never))).code, 'INVALID_ARGUMENTS');
     assert.ok((await rejection(pool.python.call(5 as never))) instanceof InvalidArgumentsError);
     assert.match((await rejection(pool.python.call('math.sqrt', [], { kwarg: 1 } as never))).message, /call option kwarg is not known/);
+    const kwargs = await rejection(pool.python.call('math.sqrt', [], { kwargs: [1] as never }));
+    assert.match(kwargs.message, /call option kwargs must be an object of keyword arguments/);
+    assert.match((await rejection(pool.python.call('math.sqrt', [4], { timeout: -5 }))).message, /call option timeout must be/);
   });
 });
 

@@ -20,6 +20,15 @@ export const ERROR_CODES = [
   'ABORTED',
   'CANCELLED',
   'INVALID_OPTIONS',
+  // sessions, references, allowlisted calls, host tools
+  'SESSION_LOST',
+  'SESSION_CLOSED',
+  'SESSION_BUSY',
+  'TOO_MANY_SESSIONS',
+  'INVALID_REF',
+  'TOO_MANY_REFS',
+  'PERMISSION_DENIED',
+  'NESTED_CALL_BLOCKED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -203,5 +212,91 @@ export class CancelledError extends SnakepitError {
 export class InvalidOptionsError extends SnakepitError {
   constructor(message: string) {
     super('INVALID_OPTIONS', message);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Sessions, references, allowlisted calls and host tools.
+
+/** Why a session lost its Python state. */
+export type SessionLostReason = 'worker-exit' | 'expired' | 'recycled';
+
+/**
+ * The session's Python state is gone: its worker died (or was recycled), or it sat idle past
+ * `sessionTtl`. Its calls are never moved silently to another worker; open a new session.
+ */
+export class SessionLostError extends SnakepitError {
+  readonly sessionId: string;
+  readonly reason: SessionLostReason;
+  constructor(sessionId: string, reason: SessionLostReason, message: string, fields: ErrorFields = {}) {
+    super('SESSION_LOST', message, fields);
+    this.sessionId = sessionId;
+    this.reason = reason;
+  }
+}
+
+/** The session was closed with `close()`; it takes no more calls. */
+export class SessionClosedError extends SnakepitError {
+  readonly sessionId: string;
+  constructor(sessionId: string, fields: ErrorFields = {}) {
+    super('SESSION_CLOSED', `session ${JSON.stringify(sessionId)} is closed`, fields);
+    this.sessionId = sessionId;
+  }
+}
+
+/** The session's worker had no free slot and the session was opened with `{ busy: 'fail' }`. */
+export class SessionBusyError extends SnakepitError {
+  readonly sessionId: string;
+  constructor(sessionId: string, fields: ErrorFields = {}) {
+    super('SESSION_BUSY', `the worker of session ${JSON.stringify(sessionId)} is busy; the call was not run`, {
+      retryable: true,
+      ...fields,
+    });
+    this.sessionId = sessionId;
+  }
+}
+
+/** `maxSessions` sessions are open already. */
+export class TooManySessionsError extends SnakepitError {
+  readonly limit: number;
+  constructor(limit: number) {
+    super('TOO_MANY_SESSIONS', `${limit} sessions are open (maxSessions); close one before opening another`, {
+      retryable: true,
+    });
+    this.limit = limit;
+  }
+}
+
+/** A Python object reference was used after its release, outside its session, or is unknown. */
+export class InvalidRefError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('INVALID_REF', message, fields);
+  }
+}
+
+/** A session already holds `maxRefs` references; release some before creating more. */
+export class TooManyRefsError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('TOO_MANY_REFS', message, fields);
+  }
+}
+
+/** A dotted name passed to `pool.python.call` / `create` is not allowed by the pool's `allow` list. */
+export class PermissionDeniedError extends SnakepitError {
+  /** The dotted name that was refused. */
+  readonly target: string;
+  constructor(target: string, message: string, fields: ErrorFields = {}) {
+    super('PERMISSION_DENIED', message, fields);
+    this.target = target;
+  }
+}
+
+/**
+ * A host tool called Python again while no worker slot was free for the nested call. Waiting could
+ * deadlock (the slot it waits for may be held by the call that is waiting on it), so it fails at once.
+ */
+export class NestedCallBlockedError extends SnakepitError {
+  constructor(tool: string, message: string, fields: ErrorFields = {}) {
+    super('NESTED_CALL_BLOCKED', message, { tool, retryable: true, ...fields });
   }
 }

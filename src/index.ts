@@ -1,4 +1,8 @@
 export { Pool } from './pool/pool.js';
+export type { Session, SessionState } from './pool/session.js';
+export { PythonRef } from './pool/python-refs.js';
+export type { PythonCalls } from './pool/python-calls.js';
+export type { HostToolFn, HostToolContext, HostToolInfo } from './pool/host-tools.js';
 export type { ToolStream } from './pool/stream.js';
 export type { ToolInfo, ToolParameter } from './pool/tools.js';
 export type { PoolStats, WorkerStats } from './pool/stats.js';
@@ -9,6 +13,9 @@ export type {
   CallOptions,
   ExecuteOptions,
   StreamOptions,
+  SessionOptions,
+  HostToolOptions,
+  PythonCallOptions,
 } from './options.js';
 export {
   CHANNEL_NAMES,
@@ -42,5 +49,14 @@ export {
   CallAbortedError,
   CancelledError,
   InvalidOptionsError,
+  type SessionLostReason,
+  SessionLostError,
+  SessionClosedError,
+  SessionBusyError,
+  TooManySessionsError,
+  InvalidRefError,
+  TooManyRefsError,
+  PermissionDeniedError,
+  NestedCallBlockedError,
 } from './errors.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import type { CodecName } from './protocol/messages.js';
+import { checkAllowPattern } from './pool/allowlist.js';
 
 export interface PoolOptions {
   /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
@@ -41,6 +42,17 @@ export interface PoolOptions {
   codec?: 'auto' | CodecName;
   /** Chunks a stream's worker may send ahead of the consumer. Default 16. */
   streamWindow?: number;
+  /**
+   * Dotted names that `pool.python.call` and `pool.python.create` may reach: exact names
+   * (`math.sqrt`) or everything below a module (`numpy.*`). Default: none, every name is denied.
+   */
+  allow?: string[];
+  /** Milliseconds a session may stay idle before it expires and both sides free its state (0: never). Default 3600000. */
+  sessionTtl?: number;
+  /** Sessions open at once; past it `pool.session()` throws TOO_MANY_SESSIONS. Default 10000. */
+  maxSessions?: number;
+  /** Python object references one session may hold at once; past it TOO_MANY_REFS. Default 1000. */
+  maxRefs?: number;
 }
 
 export interface ResolvedPoolOptions {
@@ -60,11 +72,17 @@ export interface ResolvedPoolOptions {
   readonly killGrace: number;
   readonly codecs: readonly CodecName[];
   readonly streamWindow: number;
+  readonly allow: readonly string[];
+  readonly sessionTtl: number;
+  readonly maxSessions: number;
+  readonly maxRefs: number;
 }
 
 const KNOWN = new Set([
   'adapter', 'size', 'python', 'cwd', 'env', 'concurrency', 'maxQueue', 'queueTimeout', 'timeout',
   'startupTimeout', 'startupConcurrency', 'maxPayload', 'cancelGrace', 'killGrace', 'codec', 'streamWindow',
+  // sessions, references, allowlisted calls
+  'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
 ]);
 
 /** The largest frame the 4-byte length header can describe. */
@@ -131,6 +149,8 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     fail(`options.codec must be "auto", "msgpack" or "json", got ${describe(codec)}`);
   }
 
+  const allow = checkAllowList(options.allow);
+
   const defaultSize = Math.max(1, Math.min(4, availableParallelism()));
   return Object.freeze({
     adapter: adapterSpec,
@@ -149,7 +169,24 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     killGrace: integer(options, 'killGrace', 2_000, 0),
     codecs: Object.freeze(codec === 'auto' ? (['msgpack', 'json'] as CodecName[]) : [codec as CodecName]),
     streamWindow: integer(options, 'streamWindow', 16, 1, 65_536),
+    allow,
+    sessionTtl: integer(options, 'sessionTtl', 3_600_000, 0),
+    maxSessions: integer(options, 'maxSessions', 10_000, 1),
+    maxRefs: integer(options, 'maxRefs', 1_000, 1, 1_000_000),
   });
+}
+
+function checkAllowList(value: unknown): readonly string[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) fail(`options.allow must be an array of dotted names, got ${describe(value)}`);
+  return Object.freeze(
+    value.map((pattern: unknown, i) => {
+      if (typeof pattern !== 'string') fail(`options.allow[${i}] must be a string, got ${describe(pattern)}`);
+      const problem = checkAllowPattern(pattern);
+      if (problem !== undefined) fail(`options.allow[${i}] ${problem}`);
+      return pattern;
+    }),
+  );
 }
 
 /** Per-call options of `execute` and `stream`. */
@@ -195,4 +232,109 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('call option signal must be an AbortSignal');
   if (o.collect !== undefined && typeof o.collect !== 'boolean') fail('call option collect must be a boolean');
   return (o.timeout as number | undefined) ?? poolTimeout;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Sessions, host tools and allowlisted Python calls.
+
+export interface SessionOptions {
+  /** When the session's worker has no free slot: wait in that worker's queue, or fail with SESSION_BUSY. Default `queue`. */
+  busy?: 'queue' | 'fail';
+  /**
+   * When the session's worker dies: `fail` (the session is lost, its calls reject with SESSION_LOST), or
+   * `rebind` (for stateless uses: later calls start afresh on another worker). Default `fail`.
+   */
+  onLost?: 'fail' | 'rebind';
+}
+
+export interface ResolvedSessionOptions {
+  readonly busy: 'queue' | 'fail';
+  readonly onLost: 'fail' | 'rebind';
+}
+
+const SESSION_KEYS = new Set(['busy', 'onLost']);
+
+export function checkSessionOptions(id: unknown, options: unknown): ResolvedSessionOptions {
+  if (id !== undefined && (typeof id !== 'string' || id === '' || id.length > 256)) {
+    fail(`session id must be a non-empty string of at most 256 characters, got ${describe(id)}`);
+  }
+  if (options === undefined) return DEFAULT_SESSION_OPTIONS;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) fail('session options must be an object');
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!SESSION_KEYS.has(key)) fail(`session option ${key} is not known (known: ${[...SESSION_KEYS].join(', ')})`);
+  }
+  const busy = o.busy ?? 'queue';
+  if (busy !== 'queue' && busy !== 'fail') fail(`session option busy must be "queue" or "fail", got ${describe(busy)}`);
+  const onLost = o.onLost ?? 'fail';
+  if (onLost !== 'fail' && onLost !== 'rebind') fail(`session option onLost must be "fail" or "rebind", got ${describe(onLost)}`);
+  return Object.freeze({ busy, onLost });
+}
+
+const DEFAULT_SESSION_OPTIONS: ResolvedSessionOptions = Object.freeze({ busy: 'queue', onLost: 'fail' });
+
+export interface HostToolOptions {
+  /** Shown to Python by `ctx.host_tools()`. */
+  description?: string;
+  /**
+   * A JSON Schema of the keyword arguments, shown to Python by `ctx.host_tools()`. When it has a
+   * `required` list, a call that lacks one of them fails with INVALID_ARGUMENTS before the tool runs.
+   */
+  parameters?: Record<string, unknown>;
+}
+
+/** Validates `registerTool(name, fn, options)`. */
+export function checkHostTool(name: unknown, fn: unknown, options: unknown): { description: string; parameters: Readonly<Record<string, unknown>> } {
+  if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) {
+    fail(`host tool name must be a string of letters, digits, _ . - (at most 128, not starting with a digit or $), got ${describe(name)}`);
+  }
+  if (typeof fn !== 'function') fail(`host tool ${name}: fn must be a function, got ${describe(fn)}`);
+  if (options === undefined) return { description: '', parameters: Object.freeze({}) };
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) fail(`host tool ${name}: options must be an object`);
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (key !== 'description' && key !== 'parameters') fail(`host tool option ${key} is not known (known: description, parameters)`);
+  }
+  if (o.description !== undefined && typeof o.description !== 'string') {
+    fail(`host tool option description must be a string, got ${describe(o.description)}`);
+  }
+  const parameters = o.parameters ?? {};
+  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) {
+    fail(`host tool option parameters must be an object (a JSON Schema), got ${describe(parameters)}`);
+  }
+  const required = (parameters as { required?: unknown }).required;
+  if (required !== undefined && (!Array.isArray(required) || required.some((r) => typeof r !== 'string'))) {
+    fail('host tool option parameters.required must be an array of strings');
+  }
+  return { description: (o.description as string | undefined) ?? '', parameters: Object.freeze({ ...(parameters as Record<string, unknown>) }) };
+}
+
+/** Options of `python.call`, `python.create`, and a reference's `call` and `get`. */
+export interface PythonCallOptions extends CallOptions {
+  /** Keyword arguments of the Python callable. */
+  kwargs?: Record<string, unknown>;
+}
+
+const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs']);
+
+/** Validates PythonCallOptions; returns the keyword arguments and the plain call options. */
+export function checkPythonCallOptions(
+  options: unknown,
+  poolTimeout: number,
+): { kwargs: Record<string, unknown>; call: CallOptions; timeout: number } {
+  if (options === undefined) return { kwargs: {}, call: {}, timeout: poolTimeout };
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) fail('call options must be an object');
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!PYTHON_CALL_KEYS.has(key)) fail(`call option ${key} is not known (known: ${[...PYTHON_CALL_KEYS].join(', ')})`);
+  }
+  const kwargs = o.kwargs ?? {};
+  if (kwargs === null || typeof kwargs !== 'object' || Array.isArray(kwargs)) {
+    fail(`call option kwargs must be an object of keyword arguments, got ${describe(kwargs)}`);
+  }
+  const call: CallOptions = {};
+  if (o.timeout !== undefined) call.timeout = o.timeout as number;
+  if (o.signal !== undefined) call.signal = o.signal as AbortSignal;
+  const timeout = checkCallOptions(call, poolTimeout);
+  return { kwargs: kwargs as Record<string, unknown>, call, timeout };
 }

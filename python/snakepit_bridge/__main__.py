@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     except BaseException as exc:  # noqa: BLE001 - protocol failure: say so on stderr and leave
         sys.stderr.write(f"snakepit worker: {type(exc).__name__}: {exc}\n")
         code = 3
+    worker.end_sessions()
     try:
         worker.run_hook("teardown")
     except BaseException as exc:  # noqa: BLE001

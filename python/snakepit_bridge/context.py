@@ -6,9 +6,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Cancelled
+
+if TYPE_CHECKING:
+    from .host_calls import HostCalls
+    from .sessions import Session
 
 
 class Context:
@@ -24,6 +28,11 @@ class Context:
         "_blocking",
         "_loop",
         "_async_waiters",
+        # sessions, references and host calls
+        "session_id",
+        "_session",
+        "_host",
+        "_cancel_hooks",
     )
 
     def __init__(
@@ -33,6 +42,9 @@ class Context:
         deadline: float | None,
         log: Callable[[str, str, int | None], None],
         blocking: Callable[[], None] | None = None,
+        *,
+        session_id: str | None = None,
+        host: HostCalls | None = None,
     ) -> None:
         self.request_id = request_id
         self.tool = tool
@@ -46,6 +58,11 @@ class Context:
         self._blocking = blocking
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_waiters: list[asyncio.Future[None]] = []
+        #: The id of the session this call belongs to, or None outside a session.
+        self.session_id = session_id
+        self._session: Session | None = None
+        self._host = host
+        self._cancel_hooks: list[Callable[[], None]] = []
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (never negative), or None without a deadline."""
@@ -90,11 +107,62 @@ class Context:
         """Send a log line to the host, tagged with this call's request id."""
         self._log(level, message, self.request_id)
 
+    # ------------------------------------------------------------ sessions
+
+    @property
+    def session(self) -> Session:
+        """The session of this call: ``ctx.session.state`` is a dict kept on this worker between the
+        session's calls. Raises RuntimeError when the call was not made through a session."""
+        session = self._session
+        if session is None:
+            raise RuntimeError(f"tool {self.tool!r} was not called in a session; call it through pool.session()")
+        return session
+
+    def ref(self, obj: object, type_name: str | None = None) -> dict[str, Any]:
+        """Keep ``obj`` in this call's session and return a reference to it: the host receives a handle
+        whose ``call``, ``get`` and ``release`` act on ``obj`` here."""
+        return self.session.refs.add(obj, type_name)
+
+    # ---------------------------------------------------------- host tools
+
+    def call_host(self, tool: str, /, **kwargs: Any) -> Any:
+        """Call the TypeScript host tool ``tool`` and return its value. Blocks this sync tool only; raises
+        ``HostToolError`` (with the TypeScript error code) when the host tool fails."""
+        return self._host_calls().call(self, tool, kwargs)
+
+    async def acall_host(self, tool: str, /, **kwargs: Any) -> Any:
+        """Call the TypeScript host tool ``tool`` from an async tool."""
+        return await self._host_calls().acall(self, tool, kwargs)
+
+    def host_tools(self) -> list[dict[str, Any]]:
+        """The host tools this call may use: name, description and parameters of each."""
+        from .host_calls import HOST_TOOLS
+
+        host = self._host_calls()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return list(host.call(self, HOST_TOOLS, {}))
+        raise RuntimeError("in an async tool use: await ctx.ahost_tools()")
+
+    async def ahost_tools(self) -> list[dict[str, Any]]:
+        """``host_tools()`` for async tools."""
+        from .host_calls import HOST_TOOLS
+
+        return list(await self._host_calls().acall(self, HOST_TOOLS, {}))
+
+    def _host_calls(self) -> HostCalls:
+        if self._host is None:
+            raise RuntimeError("host tools are not available here")
+        return self._host
+
     def _cancel(self) -> None:
         self._cancelled = True
         event = self._event
         if event is not None:
             event.set()
+        for hook in list(self._cancel_hooks):
+            hook()
         loop = self._loop
         if loop is not None and self._async_waiters:
             waiters, self._async_waiters = self._async_waiters, []

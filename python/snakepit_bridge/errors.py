@@ -42,11 +42,54 @@ class HostToolError(Exception):
         self.message = message
 
 
+class BridgeError(Exception):
+    """An error of the bridge itself that the host turns into its own typed error (``wire_kind``)."""
+
+    wire_kind = "python_error"
+
+    def wire_fields(self) -> dict[str, Any]:
+        return {}
+
+
+class PermissionDenied(BridgeError):
+    """A dotted name is not allowed by the pool's ``allow`` list (nothing was imported)."""
+
+    wire_kind = "permission_denied"
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(message)
+        self.target = target
+
+    def wire_fields(self) -> dict[str, Any]:
+        return {"target": self.target}
+
+
+class InvalidRef(BridgeError):
+    """A reference was used after its release, outside its session, or is unknown."""
+
+    wire_kind = "invalid_ref"
+
+
+class TooManyRefs(BridgeError):
+    """The session already holds its maximum number of references."""
+
+    wire_kind = "too_many_refs"
+
+
 def error_payload(kind: str, exc: BaseException | None = None, message: str | None = None) -> dict[str, Any]:
     """The dictionary sent in an ``error`` or ``fatal`` message."""
     if exc is None:
         return {"kind": kind, "type": None, "module": None, "message": message or "", "traceback": ""}
     cls = type(exc)
+    if kind == "python_error" and isinstance(exc, BridgeError):
+        return {
+            "kind": exc.wire_kind,
+            "type": cls.__qualname__,
+            "module": cls.__module__,
+            "message": message if message is not None else str(exc),
+            "traceback": "".join(traceback.format_exception(exc)),
+            **exc.wire_fields(),
+        }
     return {
         "kind": kind,
         "type": cls.__qualname__,

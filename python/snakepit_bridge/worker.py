@@ -28,10 +28,15 @@ from typing import Any
 
 from . import protocol as P
 from .adapter import ToolSpec
+from .allow import Allowlist
+from .builtin_tools import make_builtin_tools
 from .codecs import Codec
 from .context import Context, make_log_sender
-from .errors import Cancelled, EncodeError, FrameTooLarge, InvalidArguments, error_payload
+from .errors import Cancelled, EncodeError, FrameTooLarge, InvalidArguments, InvalidRef, error_payload
 from .framing import FrameReader, FrameWriter
+from .host_calls import HostCalls
+from .refs import is_marker
+from .sessions import SessionStore
 
 #: How often the watchdog checks whether a sync call has held the reader role too long.
 INLINE_CHECK_SECONDS = 0.005
@@ -74,6 +79,12 @@ class Worker:
         self._calls_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log = make_log_sender(self._send_quiet, P.LOG)
+        # Sessions, references, allowlisted calls and host calls (sessions.py, builtin_tools.py, host_calls.py).
+        self._host = HostCalls(self.send)
+        self._sessions = SessionStore(
+            target, int(os.environ.get("SNAKEPIT_MAX_REFS") or 1000), self._log, lambda: self._loop
+        )
+        self._builtins = make_builtin_tools(Allowlist.from_env(), codec, lambda: self._loop)
         self._frames: Iterator[bytes | bytearray] = reader.frames()
         # Reader role and thread pool state, all under ``_lock``.
         self._lock = threading.Lock()
@@ -121,8 +132,8 @@ class Worker:
     def serve(self) -> None:
         """Serve until the host closes the pipe or asks for shutdown; re-raises a reading failure."""
         self._spawn(self._idle_loop, claim_reader=True)
-        if any(not t.is_async for t in self._tools.values()):
-            threading.Thread(target=self._watchdog, name="snakepit-watchdog", daemon=True).start()
+        # Always: built-in tools are sync even when every adapter tool is async. It sleeps when idle.
+        threading.Thread(target=self._watchdog, name="snakepit-watchdog", daemon=True).start()
         self._done.wait()
         if self._failure is not None:
             raise self._failure
@@ -153,6 +164,10 @@ class Worker:
                     self._on_cancel(msg[1])
                 elif kind == P.CREDIT:
                     self._on_credit(msg[1], msg[2])
+                elif kind == P.HOST_RESULT:
+                    self._host.on_result(msg)
+                elif kind == P.SESSION_END:
+                    self._sessions.end(msg[1])
                 elif kind == P.SHUTDOWN:
                     break
                 # Unknown kinds from a newer host are ignored on purpose.
@@ -242,8 +257,10 @@ class Worker:
 
     def _on_call(self, msg: list[Any]) -> _Call | None:
         """Check and start a call. Returns it when it is a sync call for the reader to run inline."""
-        _, call_id, tool_name, args, timeout_ms, _session, window = msg
+        _, call_id, tool_name, args, timeout_ms, session_id, window = msg
         spec = self._tools.get(tool_name)
+        if spec is None and str(tool_name).startswith("$"):
+            spec = self._builtins.get(tool_name)
         deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
         if spec is None:
             known = ", ".join(sorted(self._tools))
@@ -251,7 +268,15 @@ class Worker:
                 [P.ERROR, call_id, error_payload("tool_not_found", None, f"no tool {tool_name!r}; tools: {known}")]
             )
             return None
-        ctx = Context(call_id, tool_name, deadline, self._log, self.release_reader)
+        ctx = Context(
+            call_id, tool_name, deadline, self._log, self.release_reader, session_id=session_id, host=self._host
+        )
+        if session_id is not None:
+            spec = self._sessions.wrap(spec, session_id, ctx)
+        elif type(args) is dict and any(is_marker(v) for v in args.values()):
+            exc = InvalidRef("a reference was passed to a call outside its session")
+            self._send_quiet([P.ERROR, call_id, error_payload("python_error", exc)])
+            return None
         call = _Call(call_id, spec, ctx, int(window or 0))
         if bool(call.window) != spec.is_stream:
             text = "is a generator: consume it as a stream" if spec.is_stream else "is not a generator"
@@ -447,6 +472,11 @@ class Worker:
                 asyncio.run_coroutine_threadsafe(_await(result), self._loop).result()
             else:
                 asyncio.run(_await(result))
+
+    def end_sessions(self) -> None:
+        """Tear down every live session (``teardown_session``) and wake host calls still waiting."""
+        self._host.fail_all("the worker is stopping")
+        self._sessions.end_all()
 
     def stop(self) -> None:
         self._finish_serving()

@@ -13,6 +13,7 @@ import {
 import type { WireError } from '../protocol/messages.js';
 import type { CallSink, WorkerHandle } from '../worker/worker.js';
 import type { Queued } from './queue.js';
+import type { SessionCore } from './session.js';
 
 /** What a call needs from its pool. */
 export interface CallHost {
@@ -41,6 +42,14 @@ export class Call implements CallSink, Queued {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  // Sessions and host calls (session.ts, host-tools.ts).
+  /** The session this call belongs to: it runs on the session's worker only. */
+  session: SessionCore | undefined;
+  /** Made from a host tool while another call waits on it: it never queues (that could deadlock). */
+  nested = false;
+  private hostCalls: AbortController | undefined;
+  private hostCallsOver = false;
+  private hostCallsReason: unknown;
 
   constructor(
     private readonly host: CallHost,
@@ -78,10 +87,31 @@ export class Call implements CallSink, Queued {
     }
   }
 
+  /**
+   * Aborted once the call is over on either side (answered, failed, timed out, aborted, worker lost):
+   * host tools it called see their work is no longer awaited, and nested calls inherit it.
+   */
+  get hostSignal(): AbortSignal {
+    if (this.hostCalls === undefined) {
+      this.hostCalls = new AbortController();
+      if (this.hostCallsOver) this.hostCalls.abort(this.hostCallsReason);
+    }
+    return this.hostCalls.signal;
+  }
+
+  private endHostCalls(reason: unknown): void {
+    if (this.hostCallsOver) return;
+    this.hostCallsOver = true;
+    this.hostCallsReason = reason;
+    this.hostCalls?.abort(reason);
+  }
+
   /** Settle the caller's side with an error (no-op once settled). */
   fail(error: SnakepitError): void {
     if (this.settled) return;
+    if (this.session !== undefined) error = this.session.translate(error);
     this.settled = true;
+    this.endHostCalls(error);
     this.clearCallerTimers();
     this.host.recordSettled(this, error);
     this.consumer.fail(error);
@@ -174,6 +204,7 @@ export class Call implements CallSink, Queued {
   }
 
   private endWorkerSide(): void {
+    this.endHostCalls(undefined);
     if (this.graceTimer !== undefined) {
       clearTimeout(this.graceTimer);
       this.graceTimer = undefined;

@@ -26,6 +26,11 @@ import { CallQueue } from './queue.js';
 import { ToolStream } from './stream.js';
 import { toolInfo, type ToolInfo } from './tools.js';
 import type { PoolStats } from './stats.js';
+// Sessions, references, allowlisted calls and host tools.
+import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
+import type { CallRoute, SessionCore } from './session.js';
+import { SessionManager, type SessionHost } from './session-manager.js';
+import { workerEnv } from './python-calls.js';
 
 const RESTART_BASE_MS = 100;
 const RESTART_MAX_MS = 5_000;
@@ -34,7 +39,10 @@ const MAX_FAILED_RESTARTS = 5;
 
 let jsonFallbackWarned = false;
 
-export class PoolCore implements CallHost, WorkerHooks {
+/** The catalogue entry of the built-in tools (`$python.*`, `$ref.*`), which are never streams. */
+const BUILTIN_INFO: ToolInfo = Object.freeze({ name: '$builtin', doc: '', parameters: [], returns: null, async: false, stream: false });
+
+export class PoolCore implements CallHost, WorkerHooks, SessionHost {
   state: PoolState = 'starting';
   readonly workers: WorkerHandle[] = [];
   private catalogue = new Map<string, ToolInfo>();
@@ -56,6 +64,11 @@ export class PoolCore implements CallHost, WorkerHooks {
   private readonly runTime = new Histogram();
   private restarts = 0;
   private crashes = 0;
+
+  // sessions and host tools
+  readonly sessions = new SessionManager(this);
+  readonly hostTools = new HostToolRegistry();
+  private readonly hostCalls = new HostCalls(this);
 
   constructor(
     readonly options: ResolvedPoolOptions,
@@ -97,7 +110,7 @@ export class PoolCore implements CallHost, WorkerHooks {
         python: o.python,
         adapter: o.adapter,
         cwd: o.cwd,
-        env: o.env,
+        env: workerEnv(o),
         concurrency: o.concurrency,
         maxPayload: o.maxPayload,
         codecs: o.codecs,
@@ -134,19 +147,20 @@ export class PoolCore implements CallHost, WorkerHooks {
       codec: info.codec,
       startMs: Math.round(performance.now() - worker.startedAt),
     });
+    if (this.state !== 'starting') this.sessions.onWorkerReady(worker);
     if (this.state !== 'starting') this.pump();
   }
 
   // ----------------------------------------------------------------- calling
 
-  private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean): ToolInfo {
+  private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean, route?: CallRoute): ToolInfo {
     if (this.state !== 'ready') {
       throw this.state === 'failed'
         ? new PoolClosedError(`pool has failed: ${this.lastStartError?.message ?? 'no worker could be started'}`, { cause: this.lastStartError })
         : new PoolClosedError(`pool is ${this.state}; no new calls are accepted`);
     }
     if (typeof tool !== 'string') throw new InvalidArgumentsError(`tool name must be a string, got ${typeof tool}`);
-    const info = this.catalogue.get(tool);
+    const info = route?.builtin === true ? BUILTIN_INFO : this.catalogue.get(tool);
     if (info === undefined) throw new ToolNotFoundError(tool, this.toolNames());
     if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args))) {
       throw new InvalidArgumentsError(`arguments of ${tool} must be an object of keyword arguments`, { tool });
@@ -160,17 +174,17 @@ export class PoolCore implements CallHost, WorkerHooks {
     return info;
   }
 
-  execute(tool: string, args: Record<string, unknown> | undefined, opts?: ExecuteOptions): Promise<unknown> {
+  execute(tool: string, args: Record<string, unknown> | undefined, opts?: ExecuteOptions, route?: CallRoute): Promise<unknown> {
     let info: ToolInfo;
     let timeout: number;
     try {
       timeout = checkCallOptions(opts, this.options.timeout);
-      info = this.admit(tool, args, false, opts?.collect === true);
+      info = this.admit(tool, args, false, opts?.collect === true, route);
     } catch (err) {
       return Promise.reject(err);
     }
     if (info.stream) {
-      const stream = this.openStream(tool, args, timeout, opts as StreamOptions | undefined);
+      const stream = this.openStream(tool, args, timeout, opts as StreamOptions | undefined, route);
       return (async () => {
         const out: unknown[] = [];
         for await (const chunk of stream) out.push(chunk);
@@ -179,14 +193,14 @@ export class PoolCore implements CallHost, WorkerHooks {
     }
     return new Promise((resolve, reject) => {
       const consumer: CallConsumer = { value: resolve, chunk() {}, end() {}, fail: reject };
-      this.submit(new Call(this, this.nextCallId++, tool, args ?? {}, timeout, 0, opts?.signal, consumer));
+      this.submit(this.makeCall(tool, args, timeout, 0, opts?.signal, consumer, route?.session));
     });
   }
 
-  stream<T>(tool: string, args: Record<string, unknown> | undefined, opts?: StreamOptions): ToolStream<T> {
+  stream<T>(tool: string, args: Record<string, unknown> | undefined, opts?: StreamOptions, route?: CallRoute): ToolStream<T> {
     const timeout = checkCallOptions(opts, this.options.timeout);
-    this.admit(tool, args, true, false);
-    return this.openStream<T>(tool, args, timeout, opts);
+    this.admit(tool, args, true, false, route);
+    return this.openStream<T>(tool, args, timeout, opts, route);
   }
 
   private openStream<T>(
@@ -194,27 +208,58 @@ export class PoolCore implements CallHost, WorkerHooks {
     args: Record<string, unknown> | undefined,
     timeout: number,
     opts: StreamOptions | undefined,
+    route?: CallRoute,
   ): ToolStream<T> {
     const window = opts?.window ?? this.options.streamWindow;
     let call: Call | undefined;
     const stream = new ToolStream<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
-    call = new Call(this, this.nextCallId++, tool, args ?? {}, timeout, window, opts?.signal, stream);
+    call = this.makeCall(tool, args, timeout, window, opts?.signal, stream, route?.session);
     stream.attach(call);
     this.submit(call);
     return stream;
   }
 
+  /**
+   * A new call: in a session its consumer sees handles for references and SESSION_LOST for a crash;
+   * made from a host tool it inherits the calling call's deadline and signal, and never queues.
+   */
+  private makeCall(
+    tool: string,
+    args: Record<string, unknown> | undefined,
+    timeout: number,
+    window: number,
+    signal: AbortSignal | undefined,
+    consumer: CallConsumer,
+    session: SessionCore | undefined,
+  ): Call {
+    const parent = currentHostCall();
+    if (parent !== undefined) ({ timeout, signal } = nestedLimits(parent, timeout, signal));
+    const sink = session === undefined ? consumer : session.wrap(consumer);
+    const call = new Call(this, this.nextCallId++, tool, args ?? {}, timeout, window, signal, sink);
+    call.session = session;
+    call.nested = parent !== undefined;
+    return call;
+  }
+
   private submit(call: Call): void {
     this.submitted++;
     if (call.settled) return; // aborted before submission
-    if (this.queue.length === 0) {
+    if (call.session !== undefined) {
+      this.sessions.submit(call);
+      return;
+    }
+    if (this.queue.length === 0 || call.nested) {
       const worker = this.pickWorker();
       if (worker !== undefined) {
         this.dispatch(call, worker);
         return;
       }
     }
-    if (this.queue.length >= this.options.maxQueue) {
+    if (call.nested) {
+      call.fail(nestedBlocked(call.tool, 'any worker', { requestId: call.id }));
+      return;
+    }
+    if (this.queue.length + this.sessions.queued >= this.options.maxQueue) {
       call.fail(new PoolSaturatedError(this.options.maxQueue, { requestId: call.id }));
       return;
     }
@@ -235,10 +280,12 @@ export class PoolCore implements CallHost, WorkerHooks {
     return best;
   }
 
-  private dispatch(call: Call, worker: WorkerHandle): void {
+  /** Send `call` to `worker` (which has a free slot). Used by the session layer too. */
+  dispatch(call: Call, worker: WorkerHandle): void {
     let frame: Buffer;
     try {
-      frame = worker.encode([Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), null, call.window]);
+      const session = call.session?.id ?? null;
+      frame = worker.encode([Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window]);
       if (frame.length - 4 > this.options.maxPayload) {
         throw new PayloadTooLargeError(frame.length - 4, this.options.maxPayload, `arguments of ${call.tool}`, {
           tool: call.tool,
@@ -271,7 +318,15 @@ export class PoolCore implements CallHost, WorkerHooks {
   }
 
   unqueue(call: Call): boolean {
-    return this.queue.remove(call);
+    return call.session !== undefined ? this.sessions.unqueue(call) : this.queue.remove(call);
+  }
+
+  get queuedCalls(): number {
+    return this.queue.length;
+  }
+
+  openPrivateSession(): SessionCore {
+    return this.sessions.openPrivate();
   }
 
   wireError(call: Call, wire: WireError): SnakepitError {
@@ -298,7 +353,8 @@ export class PoolCore implements CallHost, WorkerHooks {
     this.publish('workerSpawn', { type: 'workerSpawn', workerId: worker.id, pid: worker.pid! });
   }
 
-  onSettled(_worker: WorkerHandle, _sink: CallSink): void {
+  onSettled(worker: WorkerHandle, _sink: CallSink): void {
+    if (this.sessions.queued > 0) this.sessions.onSlotFree(worker);
     if (this.queue.length > 0) this.pump();
     else if (this.drained !== undefined) this.checkDrained();
   }
@@ -306,6 +362,7 @@ export class PoolCore implements CallHost, WorkerHooks {
   onExit(worker: WorkerHandle, info: ExitInfo): void {
     const index = this.workers.indexOf(worker);
     if (index !== -1) this.workers.splice(index, 1);
+    this.sessions.onWorkerExit(worker);
     this.publish('workerExit', {
       type: 'workerExit',
       workerId: worker.id,
@@ -320,6 +377,10 @@ export class PoolCore implements CallHost, WorkerHooks {
     const active = this.state === 'ready' || (this.state === 'draining' && this.queue.length > 0);
     if (active && unexpected && worker.info !== undefined) this.scheduleReplacement();
     this.checkDrained();
+  }
+
+  onHostCall(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>): void {
+    this.hostCalls.handle(worker, id, parent, tool, args);
   }
 
   onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number): void {
@@ -368,6 +429,7 @@ export class PoolCore implements CallHost, WorkerHooks {
     this.setState('failed');
     const error = new WorkerStartError(`pool failed: workers cannot be started: ${cause.message}`, { cause });
     for (const call of this.queue.drain()) call.fail(error);
+    this.sessions.failAllQueued(error);
   }
 
   // ------------------------------------------------------------------ stopping
@@ -380,6 +442,7 @@ export class PoolCore implements CallHost, WorkerHooks {
       this.drained = resolve;
       this.checkDrained();
     }).then(async () => {
+      this.sessions.closeAll();
       await Promise.all(this.workers.map((w) => w.shutdown()));
       this.setState('closed');
     });
@@ -388,11 +451,12 @@ export class PoolCore implements CallHost, WorkerHooks {
 
   private checkDrained(): void {
     if (this.drained === undefined) return;
-    if (this.queue.length > 0) {
+    if (this.queue.length > 0 || this.sessions.queued > 0) {
       if (this.workers.length === 0 && this.restartTimer === undefined) {
         // Nothing can run what is left: fail it rather than wait forever.
         const error = new PoolClosedError('pool closed with no worker left to run queued calls');
         for (const call of this.queue.drain()) call.fail(error);
+        this.sessions.failAllQueued(error);
       } else {
         return;
       }
@@ -410,6 +474,8 @@ export class PoolCore implements CallHost, WorkerHooks {
     if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
     const error = new PoolClosedError('pool was destroyed');
     for (const call of this.queue.drain()) call.fail(error);
+    this.sessions.failAllQueued(error);
+    this.sessions.closeAll();
     for (const worker of this.workers) {
       for (const sink of worker.pending.values()) (sink as Call).fail(error);
     }

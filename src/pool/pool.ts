@@ -13,21 +13,28 @@ import type { PoolEventMap, PoolState } from '../events.js';
 import {
   resolvePoolOptions,
   type ExecuteOptions,
+  type HostToolOptions,
   type PoolOptions,
   type ResolvedPoolOptions,
+  type SessionOptions,
   type StreamOptions,
 } from '../options.js';
 import { PoolCore } from './core.js';
+import type { HostToolFn, HostToolInfo } from './host-tools.js';
+import { PythonCalls } from './python-calls.js';
+import type { Session } from './session.js';
 import type { PoolStats } from './stats.js';
 import type { ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
 
 export class Pool extends EventEmitter<PoolEventMap> {
   readonly #core: PoolCore;
+  readonly #python: PythonCalls;
 
   private constructor(options: ResolvedPoolOptions) {
     super();
     this.#core = new PoolCore(options, this);
+    this.#python = new PythonCalls(this.#core, undefined);
   }
 
   /**
@@ -49,6 +56,37 @@ export class Pool extends EventEmitter<PoolEventMap> {
   /** Consume a generator tool chunk by chunk: `for await (const chunk of pool.stream(...))`. */
   stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: StreamOptions): ToolStream<T> {
     return this.#core.stream<T>(tool, args, options);
+  }
+
+  /**
+   * A session: every call runs on one worker, which keeps `ctx.session.state` and the session's
+   * references. With an `id` of an open session, returns that session. Throws TOO_MANY_SESSIONS past
+   * `maxSessions`. See docs/sessions.md.
+   */
+  session(id?: string, options?: SessionOptions): Session {
+    return this.#core.sessions.open(id, options);
+  }
+
+  /** Allowlisted calls of Python functions and classes by dotted name (deny by default: `allow`). */
+  get python(): PythonCalls {
+    return this.#python;
+  }
+
+  /**
+   * Register a host tool that Python calls with `ctx.call_host(name, **kwargs)`. Returns a function
+   * that unregisters it.
+   */
+  registerTool(name: string, fn: HostToolFn, options?: HostToolOptions): () => void {
+    return this.#core.hostTools.register(name, fn, options);
+  }
+
+  unregisterTool(name: string): boolean {
+    return this.#core.hostTools.unregister(name);
+  }
+
+  /** The pool's host tools. */
+  hostTools(): readonly HostToolInfo[] {
+    return this.#core.hostTools.list();
   }
 
   /** The tool catalogue read from the adapter's signatures and docstrings. */

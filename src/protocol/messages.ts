@@ -77,3 +77,45 @@ export type CallMessage = [
   session: string | null,
   streamWindow: number,
 ];
+
+// ------------------------------------------------------------------------------------------------
+// Sessions, references and host calls (protocol.json "sessions").
+
+/** `[SESSION_END, session]`: the host ended a session; the worker frees its state. */
+export type SessionEndMessage = [typeof Msg.SESSION_END, session: string];
+
+/** `[HOST_CALL, id, parent, tool, args]`: Python calls a host tool while request `parent` runs. */
+export type HostCallMessage = [typeof Msg.HOST_CALL, id: number, parent: number, tool: string, args: Record<string, unknown>];
+
+/** `[HOST_RESULT, id, ok, value]`: the host tool's value, or a `HostToolFailure` when `ok` is false. */
+export type HostResultMessage = [typeof Msg.HOST_RESULT, id: number, ok: boolean, value: unknown];
+
+/** The `value` of a failed `host_result`: Python raises `HostToolError(code, message)`. */
+export interface HostToolFailure {
+  code: string;
+  message: string;
+}
+
+/** Keys of the map that stands for a Python object reference on the wire, in both codecs. */
+export const REF_MARKER_KEYS = ['$ref', 'session', 'type'] as const;
+
+/** A Python object reference as it travels: `{"$ref": id, "session": sessionId, "type": "module.Class"}`. */
+export interface RefMarker {
+  $ref: number;
+  session: string;
+  type: string;
+}
+
+/** Tools every worker has besides the adapter's: operations on references and allowlisted calls. */
+export const BUILTIN_TOOLS = {
+  PYTHON_CALL: '$python.call',
+  PYTHON_CREATE: '$python.create',
+  REF_CALL: '$ref.call',
+  REF_GET: '$ref.get',
+  REF_RELEASE: '$ref.release',
+} as const;
+
+/** Host tools the host always answers: `$host.tools` lists the host tools a call may use. */
+export const HOST_BUILTIN_TOOLS = {
+  LIST: '$host.tools',
+} as const;

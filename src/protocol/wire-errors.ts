@@ -4,12 +4,15 @@ import {
   CancelledError,
   EncodeError,
   InvalidArgumentsError,
+  InvalidRefError,
   NotStreamingError,
+  PermissionDeniedError,
   PayloadTooLargeError,
   ProtocolError,
   PythonError,
   SnakepitError,
   ToolNotFoundError,
+  TooManyRefsError,
   type ErrorFields,
 } from '../errors.js';
 import type { WireError } from './messages.js';
@@ -41,6 +44,12 @@ export function fromWireError(
       const w = wire as WireError & { size?: number; limit?: number };
       return new PayloadTooLargeError(w.size ?? -1, w.limit ?? -1, `result of ${tool}`, { tool, ...fields });
     }
+    case 'permission_denied':
+      return new PermissionDeniedError(String((wire as WireError & { target?: unknown }).target ?? ''), message, { tool, ...fields });
+    case 'invalid_ref':
+      return new InvalidRefError(message, { tool, ...fields });
+    case 'too_many_refs':
+      return new TooManyRefsError(message, { tool, ...fields });
     default:
       return new ProtocolError(`worker sent an error of unknown kind ${JSON.stringify(wire?.kind)}: ${message}`, {
         tool,

@@ -48,6 +48,8 @@ export interface WorkerHooks {
   onSettled(worker: WorkerHandle, sink: CallSink): void;
   onExit(worker: WorkerHandle, info: ExitInfo): void;
   onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number): void;
+  /** Python called host tool `tool` (host call `id`) while request `parent` runs; answer with `host_result`. */
+  onHostCall?(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>): void;
 }
 
 export interface WorkerSpec {
@@ -294,6 +296,9 @@ export class WorkerHandle {
       }
       case Msg.PONG:
         if (this.state === 'starting' && msg[1] === this.pingNonce) this.becomeReady();
+        return;
+      case Msg.HOST_CALL:
+        this.hooks.onHostCall?.(this, msg[1], msg[2], msg[3], msg[4]);
         return;
       case Msg.LOG:
         this.hooks.onLog(this, 'worker', String(msg[2]), String(msg[1]), msg[3] ?? undefined);

@@ -3,13 +3,13 @@
  * side by side in one run: interleaved rounds of sequential calls, medians of the per-call times.
  * Target: a call that makes one callback costs at most 1.5x a plain call.
  *
- *   node --import tsx bench/callback.ts [--rounds 15] [--calls 300]
+ *   npm run build && node --import tsx bench/callback.ts [--rounds 15] [--calls 300]
  */
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Pool } from '../src/index.js';
+import { Pool } from './lib/library.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TARGET = 1.5;

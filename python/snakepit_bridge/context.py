@@ -33,6 +33,7 @@ class Context:
         "_session",
         "_host",
         "_cancel_hooks",
+        "_read_while",
     )
 
     def __init__(
@@ -45,6 +46,7 @@ class Context:
         *,
         session_id: str | None = None,
         host: HostCalls | None = None,
+        read_while: Callable[[Callable[[], bool], float | None], bool] | None = None,
     ) -> None:
         self.request_id = request_id
         self.tool = tool
@@ -63,6 +65,8 @@ class Context:
         self._session: Session | None = None
         self._host = host
         self._cancel_hooks: list[Callable[[], None]] = []
+        # Reads the worker's pipe on this thread while a condition holds, when this thread is the reader.
+        self._read_while = read_while
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (never negative), or None without a deadline."""

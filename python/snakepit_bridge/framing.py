@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import struct
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,20 @@ class FrameReader:
     def __init__(self, fd: int, max_payload: int) -> None:
         self._fd = fd
         self._max = max_payload
+        #: Bytes read from the pipe and not yet yielded as frames.
+        self.buffered = 0
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    def wait_readable(self, timeout: float) -> bool:
+        """True when the next frame can be read without waiting longer than ``timeout`` seconds for
+        the pipe (bytes already buffered count as readable)."""
+        if self.buffered:
+            return True
+        ready, _, _ = select.select([self._fd], [], [], max(0.0, timeout))
+        return bool(ready)
 
     def frames(self) -> Iterator[bytes | bytearray]:
         fd, max_payload = self._fd, self._max
@@ -36,6 +51,7 @@ class FrameReader:
                     raise FrameTooLarge(n, max_payload)
                 end = pos + 4 + n
                 if end <= size:
+                    self.buffered = size - end
                     yield buf[pos + 4 : end]
                     pos = end
                     continue
@@ -45,6 +61,7 @@ class FrameReader:
                     have = size - pos - 4
                     payload[:have] = buf[pos + 4 :]
                     self._read_exact(memoryview(payload)[have:])
+                    self.buffered = 0
                     yield payload
                     pos = size
                 break

@@ -110,10 +110,14 @@ class HostCalls:
         try:
             if ctx._cancelled:
                 waiter.wake()
-            if ctx._blocking is not None:
-                ctx._blocking()  # this thread may hold the reader role: hand it over before waiting
+            # On the reader thread, read the pipe here until the result (or a cancel) arrives: no thread
+            # wake-up on either side. Elsewhere, block until the reader thread delivers.
             limit = _wait_limit(ctx)
-            if not waiter.lock.acquire(True, -1 if limit is None else limit):
+            read_while = ctx._read_while
+            if read_while is None or not read_while(lambda: not waiter.done and not ctx._cancelled, limit):
+                if not waiter.lock.acquire(True, -1 if limit is None else limit):
+                    raise HostToolError("TIMEOUT", f"the call's deadline passed while host tool {tool!r} ran")
+            elif not waiter.done and not ctx._cancelled:
                 raise HostToolError("TIMEOUT", f"the call's deadline passed while host tool {tool!r} ran")
         finally:
             hooks.remove(waiter.wake)

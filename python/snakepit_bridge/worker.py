@@ -59,6 +59,10 @@ class _Call:
         self.task: asyncio.Task[None] | None = None
 
 
+#: Returned by ``_dispatch`` for a shutdown message.
+_STOP = _Call.__new__(_Call)
+
+
 class Worker:
     def __init__(
         self,
@@ -146,34 +150,87 @@ class Worker:
     def _read_loop(self) -> None:
         """Read and dispatch frames while this thread holds the reader role."""
         me = threading.get_ident()
-        decode = self._codec.decode
         try:
             for frame in self._frames:
-                msg = decode(frame)
-                kind = msg[0]
-                if kind == P.CALL:
-                    call = self._on_call(msg)
-                    if call is not None:
-                        self._run_inline(call, me)
-                        with self._lock:
-                            if self._reader_ident != me:
-                                return  # the role moved on while the call ran
-                elif kind == P.PING:
-                    self._send_quiet([P.PONG, msg[1]])
-                elif kind == P.CANCEL:
-                    self._on_cancel(msg[1])
-                elif kind == P.CREDIT:
-                    self._on_credit(msg[1], msg[2])
-                elif kind == P.HOST_RESULT:
-                    self._host.on_result(msg)
-                elif kind == P.SESSION_END:
-                    self._sessions.end(msg[1])
-                elif kind == P.SHUTDOWN:
-                    break
-                # Unknown kinds from a newer host are ignored on purpose.
+                call = self._dispatch(frame)
+                if call is not None:
+                    if call is _STOP:
+                        break
+                    self._run_inline(call, me)
+                    with self._lock:
+                        if self._reader_ident != me:
+                            return  # the role moved on while the call ran
         except BaseException as exc:  # noqa: BLE001 - reported by serve() on the main thread
             self._failure = exc
         self._finish_serving()
+
+    def _dispatch(self, frame: bytes | bytearray) -> _Call | None:
+        """Handle one frame; returns a sync call for the reader to run, or _STOP at shutdown."""
+        msg = self._codec.decode(frame)
+        kind = msg[0]
+        if kind == P.CALL:
+            return self._on_call(msg)
+        if kind == P.PING:
+            self._send_quiet([P.PONG, msg[1]])
+        elif kind == P.CANCEL:
+            self._on_cancel(msg[1])
+        elif kind == P.CREDIT:
+            self._on_credit(msg[1], msg[2])
+        elif kind == P.HOST_RESULT:
+            self._host.on_result(msg)
+        elif kind == P.SESSION_END:
+            self._sessions.end(msg[1])
+        elif kind == P.SHUTDOWN:
+            return _STOP
+        # Unknown kinds from a newer host are ignored on purpose.
+        return None
+
+    def read_while(self, waiting: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Called by a sync tool that waits on the host. When this thread holds the reader role, it
+        reads and dispatches frames itself while ``waiting()`` is true (calls that arrive meanwhile go
+        to pooled threads), which saves two thread wake-ups per host call; it stops after ``timeout``
+        seconds without the condition clearing. Returns False, having done nothing, when another
+        thread reads: the caller then blocks until that thread delivers."""
+        me = threading.get_ident()
+        with self._lock:
+            if self._reader_ident != me:
+                return False
+            inline = self._inline if self._inline_owner == me else None
+            # Reading, not running tool code: the watchdog must not move the role.
+            self._inline = self._inline_owner = None
+        until = None if timeout is None else time.monotonic() + timeout
+        try:
+            while waiting():
+                if until is not None and not self._reader.wait_readable(until - time.monotonic()):
+                    break
+                frame = next(self._frames, None)
+                if frame is None:
+                    self._finish_serving()
+                    break
+                call = self._dispatch(frame)
+                if call is _STOP:
+                    self._finish_serving()
+                    break
+                if call is not None:
+                    self._submit_job(call)
+        except BaseException as exc:  # noqa: BLE001 - reported by serve() on the main thread
+            self._failure = exc
+            self._finish_serving()
+        finally:
+            with self._lock:
+                if inline is not None and self._reader_ident == me:
+                    self._inline, self._inline_owner = inline, me
+                    self._inline_seq += 1
+        return True
+
+    def _submit_job(self, call: _Call) -> None:
+        """Run ``call`` on a pooled thread (sync generators, and calls read while a tool waits)."""
+        with self._lock:
+            self._jobs.append(call)
+            if self._idle > 0:
+                self._wake.notify_all()
+            else:
+                self._spawn(self._idle_loop)
 
     def _finish_serving(self) -> None:
         with self._lock:
@@ -197,7 +254,10 @@ class Worker:
                     self._reader_ident = me
             if job is not None:
                 try:
-                    self._run_sync_stream(job)
+                    if job.spec.is_stream:
+                        self._run_sync_stream(job)
+                    else:
+                        self._run_sync(job)
                 finally:
                     self._finish(job)
             else:
@@ -269,7 +329,14 @@ class Worker:
             )
             return None
         ctx = Context(
-            call_id, tool_name, deadline, self._log, self.release_reader, session_id=session_id, host=self._host
+            call_id,
+            tool_name,
+            deadline,
+            self._log,
+            self.release_reader,
+            session_id=session_id,
+            host=self._host,
+            read_while=self.read_while,
         )
         if session_id is not None:
             spec = self._sessions.wrap(spec, session_id, ctx)
@@ -298,12 +365,7 @@ class Worker:
             self._loop.call_soon_threadsafe(self._start_task, call)
             return None
         if spec.is_stream:
-            with self._lock:
-                self._jobs.append(call)
-                if self._idle > 0:
-                    self._wake.notify_all()
-                else:
-                    self._spawn(self._idle_loop)
+            self._submit_job(call)
             return None
         return call
 

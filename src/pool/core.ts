@@ -19,6 +19,7 @@ import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { Msg, type WireError } from '../protocol/messages.js';
+import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
 import { Histogram } from './histogram.js';
@@ -236,7 +237,7 @@ export class PoolCore implements CallHost, WorkerHooks {
   }
 
   private dispatch(call: Call, worker: WorkerHandle): void {
-    let frame: Buffer;
+    let frame: Frame;
     try {
       frame = worker.encode([Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), null, call.window]);
       if (frame.length - 4 > this.options.maxPayload) {

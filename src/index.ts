@@ -44,3 +44,5 @@ export {
   InvalidOptionsError,
 } from './errors.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
+export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
+export { Decimal } from './protocol/decimal.js';

@@ -4,7 +4,7 @@
  * included, so a send is one write (or one corked group of writes when the frame has attachments).
  */
 
-import type { Frame } from './frames.js';
+import { frameBytes, type Frame } from './frames.js';
 import { JsonCodec } from './json-codec.js';
 import type { CodecName } from './messages.js';
 import { decodeMsgpack } from './msgpack-decode.js';
@@ -12,8 +12,13 @@ import { MsgpackEncoder } from './msgpack-encode.js';
 
 export interface Codec {
   readonly name: CodecName;
-  /** Encode a message as a complete frame (length header + payload). Throws EncodeError. */
-  encodeFrame(message: unknown): Frame;
+  /**
+   * Encode a message as a complete frame (length header + payload), possibly in several parts that
+   * refer to the caller's binary values without copying them. Throws EncodeError.
+   */
+  encode(message: unknown): Frame;
+  /** Encode a message as a complete frame in one buffer. Throws EncodeError. */
+  encodeFrame(message: unknown): Buffer;
   /** Decode one frame's payload. Throws ProtocolError. */
   decode(payload: Buffer): unknown;
 }
@@ -22,8 +27,12 @@ export class MsgpackCodec implements Codec {
   readonly name: CodecName = 'msgpack';
   private readonly encoder = new MsgpackEncoder();
 
-  encodeFrame(message: unknown): Frame {
+  encode(message: unknown): Frame {
     return this.encoder.encodeFrame(message);
+  }
+
+  encodeFrame(message: unknown): Buffer {
+    return frameBytes(this.encoder.encodeFrame(message));
   }
 
   decode(payload: Buffer): unknown {

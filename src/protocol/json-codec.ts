@@ -59,7 +59,7 @@ export function toJsonValue(value: unknown, depth = 0): unknown {
     case 'bigint':
       return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
         ? Number(value)
-        : { $bigint: value.toString() };
+        : { $bigint: value < 0n ? `-0x${(-value).toString(16)}` : `0x${value.toString(16)}` };
     case 'object':
       break;
     default:
@@ -192,8 +192,8 @@ function fromTag(tag: string, body: unknown): unknown {
         return malformed(`invalid decimal ${JSON.stringify(body.slice(0, 40))}`);
       }
     case '$bigint':
-      if (typeof body !== 'string' || !/^-?\d+$/.test(body)) malformed('$bigint must be a string of digits');
-      return BigInt(body);
+      if (typeof body !== 'string' || !/^-?0x[0-9a-f]+$/i.test(body)) malformed('$bigint must be a hexadecimal string');
+      return body.startsWith('-') ? -BigInt(body.slice(1)) : BigInt(body);
     case '$float': {
       if (typeof body !== 'string') malformed('$float must be a string');
       const n = Number(body);
@@ -230,6 +230,10 @@ function reviver(_key: string, value: unknown): unknown {
 
 export class JsonCodec {
   readonly name: CodecName = 'json';
+
+  encode(message: unknown): Buffer {
+    return this.encodeFrame(message);
+  }
 
   encodeFrame(message: unknown): Buffer {
     let text: string;

@@ -226,7 +226,7 @@ export class WorkerHandle {
   }
 
   encode(message: unknown): Frame {
-    return this.codec.encodeFrame(message);
+    return this.codec.encode(message);
   }
 
   get codecName(): CodecName {

@@ -44,8 +44,10 @@ from .json_codec import JsonCodec
 
 __all__ = ["Codec", "DecodeError", "JsonCodec", "MsgpackCodec", "available_codecs", "choose_codec", "make_codec"]
 
-#: Nodes of a message searched for large binary values to send as attachments; past it they go inline.
+#: Nodes of a message searched for large binary values to send as attachments, and how deep; values
+#: past these bounds go inline (correct, with one more copy).
 _LIFT_BUDGET = 4096
+_LIFT_DEPTH = 32
 
 
 class Codec(Protocol):
@@ -65,7 +67,7 @@ class _Ref:
         self.index = index
 
 
-def _lift(value: Any, blobs: list[memoryview], budget: list[int]) -> Any:
+def _lift(value: Any, blobs: list[memoryview], budget: list[int], depth: int = 0) -> Any:
     """``value`` with each large ``bytes``-like replaced by a ``_Ref`` to ``blobs`` (copied containers
     only where something changed). Non-contiguous memoryviews become bytes."""
     budget[0] -= 1
@@ -79,12 +81,14 @@ def _lift(value: Any, blobs: list[memoryview], budget: list[int]) -> Any:
             blobs.append(view.cast("B") if view.format != "B" or view.ndim != 1 else view)
             return _Ref(len(blobs) - 1)
         return value
+    if depth >= _LIFT_DEPTH:
+        return value
     if t is list or t is tuple:
         out: list[Any] | None = None
         for i, item in enumerate(value):
             if budget[0] <= 0:
                 break
-            new = _lift(item, blobs, budget)
+            new = _lift(item, blobs, budget, depth + 1)
             if new is not item:
                 if out is None:
                     out = list(value)
@@ -95,7 +99,7 @@ def _lift(value: Any, blobs: list[memoryview], budget: list[int]) -> Any:
         for key, item in value.items():
             if budget[0] <= 0:
                 break
-            new = _lift(item, blobs, budget)
+            new = _lift(item, blobs, budget, depth + 1)
             if new is not item:
                 if changed is None:
                     changed = dict(value)

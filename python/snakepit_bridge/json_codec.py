@@ -55,17 +55,26 @@ def to_json_value(value: Any, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         raise EncodeError(f"cannot encode a value nested more than {MAX_DEPTH} levels deep (is it cyclic?)")
     inner = depth + 1
+    # Plain loops rather than comprehensions: one stack frame per level of nesting.
     if t is list or t is tuple:
-        return [to_json_value(item, inner) for item in value]
+        items = []
+        for item in value:
+            items.append(to_json_value(item, inner))
+        return items
     if t is dict:
         if all(type(k) is str for k in value):
-            out = {k: to_json_value(v, inner) for k, v in value.items()}
+            out = {}
+            for k, v in value.items():
+                out[k] = to_json_value(v, inner)
             if len(out) == 1:
                 ((key, item),) = out.items()
                 if key.startswith("$"):
                     return {"$object": [[key, item]]}
             return out
-        return {"$map": [[to_json_value(k, inner), to_json_value(v, inner)] for k, v in value.items()]}
+        pairs = []
+        for k, v in value.items():
+            pairs.append([to_json_value(k, inner), to_json_value(v, inner)])
+        return {"$map": pairs}
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"$bytes": _b64(value if not isinstance(value, memoryview) else value.tobytes())}
     if isinstance(value, _dt.datetime):
@@ -75,7 +84,7 @@ def to_json_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Decimal):
         return {"$decimal": str(value)}
     if isinstance(value, (set, frozenset)):
-        return {"$set": [to_json_value(item, inner) for item in value]}
+        return {"$set": to_json_value(list(value), depth)}
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -186,7 +195,9 @@ class JsonCodec:
             raise
         except UnicodeEncodeError:
             raise EncodeError("cannot encode a str with unpaired surrogates") from None
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            raise EncodeError("cannot encode a value nested too deeply (is it cyclic?)") from None
+        except ValueError as exc:
             raise EncodeError(f"cannot encode value as JSON: {exc}") from None
 
     def decode(self, data: bytes | bytearray | memoryview) -> Any:

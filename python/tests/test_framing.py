@@ -1,0 +1,117 @@
+"""Frames on a real pipe: parts written without copies, large frames, limits and truncation."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from snakepit_bridge import framing
+from snakepit_bridge.errors import FrameTooLarge
+from snakepit_bridge.framing import FrameParts, FrameReader, FrameWriter, TruncatedFrame
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    r, w = os.pipe()
+    yield r, w
+    for fd in (r, w):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def write_in_thread(fn: object) -> threading.Thread:
+    thread = threading.Thread(target=fn, daemon=True)  # type: ignore[arg-type]
+    thread.start()
+    return thread
+
+
+def test_parts_and_plain_payloads_arrive_as_whole_frames(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    writer = FrameWriter(w, 64 << 20)
+    big = bytes(range(256)) * 40_000
+    payloads: list[bytes | FrameParts] = [
+        b"small",
+        b"",
+        big,
+        FrameParts([b"head", memoryview(big), b"", bytearray(b"tail")], 8 + len(big)),
+        memoryview(big)[: 3 << 20],
+    ]
+    expected = [b"small", b"", big, b"head" + big + b"tail", big[: 3 << 20]]
+
+    def produce() -> None:
+        for p in payloads:
+            writer.write(p)
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    got = [bytes(f) for f in FrameReader(r, 64 << 20).frames()]
+    thread.join()
+    assert got == expected
+
+
+def test_large_frames_are_read_into_a_private_mapping(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    size = 3 << 20
+
+    def produce() -> None:
+        FrameWriter(w, 64 << 20).write(b"\x05" * size)
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    (frame,) = list(FrameReader(r, 64 << 20).frames())
+    thread.join()
+    assert isinstance(frame, memoryview) and isinstance(frame.obj, mmap.mmap)
+    assert not frame.readonly and frame.nbytes == size and frame[size - 1] == 5
+
+
+def test_a_length_over_the_limit_is_refused_before_allocating(
+    pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, w = pipe
+
+    def no_allocation(n: int) -> memoryview:
+        raise AssertionError(f"allocated {n} bytes")
+
+    monkeypatch.setattr(framing, "allocate", no_allocation)
+    os.write(w, struct.pack(">I", 0xFFFFFFFF) + b"x" * 100)
+    with pytest.raises(FrameTooLarge) as info:
+        next(FrameReader(r, 1 << 20).frames())
+    assert info.value.size == 0xFFFFFFFF and info.value.limit == 1 << 20
+
+
+def test_the_writer_refuses_payloads_over_the_limit(pipe: tuple[int, int]) -> None:
+    _, w = pipe
+    writer = FrameWriter(w, 1000)
+    with pytest.raises(FrameTooLarge):
+        writer.write(b"x" * 1001)
+    with pytest.raises(FrameTooLarge):
+        writer.write(FrameParts([b"x"], 5 << 30))
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"\x00\x00", None),
+        (b"\x00\x00\x00\x09abc", 9),
+        (struct.pack(">I", 300_000) + b"y" * 1000, 300_000),
+    ],
+)
+def test_a_pipe_closed_inside_a_frame_is_a_truncated_frame(
+    pipe: tuple[int, int], data: bytes, expected: int | None
+) -> None:
+    r, w = pipe
+    os.write(w, struct.pack(">I", 1) + b"k" + data)
+    os.close(w)
+    frames = FrameReader(r, 1 << 20).frames()
+    assert next(frames) == b"k"
+    with pytest.raises(TruncatedFrame) as info:
+        next(frames)
+    assert info.value.expected == expected
+    assert isinstance(info.value, EOFError)

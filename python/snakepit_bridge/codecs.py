@@ -13,6 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
+from .buffers import new_bytes
 from .datatypes import (
     ATTACHMENT_MARKER,
     ATTACHMENT_MIN,
@@ -23,6 +24,7 @@ from .datatypes import (
     EXT_NDARRAY,
     EXT_SET,
     NDARRAY_ATTACHED,
+    ArrayHeader,
     DecodeError,
     align_up,
     array_header,
@@ -33,13 +35,14 @@ from .datatypes import (
     days_to_date,
     decode_array,
     is_numpy,
+    new_array,
     numpy_scalar,
     parse_decimal,
     unencodable,
     utc_datetime,
 )
 from .errors import EncodeError
-from .framing import FrameParts
+from .framing import AttachedFrame, FrameParts
 from .json_codec import JsonCodec
 
 __all__ = ["Codec", "DecodeError", "JsonCodec", "MsgpackCodec", "available_codecs", "choose_codec", "make_codec"]
@@ -55,7 +58,11 @@ class Codec(Protocol):
 
     def encode(self, value: Any) -> bytes | FrameParts: ...
 
-    def decode(self, data: bytes | bytearray | memoryview) -> Any: ...
+    def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any: ...
+
+
+class _NeedWhole(Exception):
+    """An attachment cannot be read in place: decode the frame from one buffer instead."""
 
 
 class _Ref:
@@ -185,19 +192,67 @@ class MsgpackCodec:
     # ---------------------------------------------------------------- decode
 
     def _ext_hook_for(self, frame: memoryview | None, table: list[tuple[int, int]]) -> Callable[[int, bytes], Any]:
+        """The extension hook for a payload in memory (``frame``, with its attachment table)."""
+
         def attachment(index: int) -> memoryview:
             if frame is None or index >= len(table):
                 raise DecodeError(f"reference to attachment {index} of {len(table)}")
             offset, length = table[index]
             return frame[offset : offset + length]
 
+        def attached_bytes(index: int) -> bytes:
+            return bytes(attachment(index))
+
+        def attached_array(head: ArrayHeader, data: bytes) -> Any:
+            return decode_array(data, attachment)
+
+        return self._hook(attached_bytes, attached_array)
+
+    def _streaming_hook(self, frame: AttachedFrame, targets: dict[int, memoryview]) -> Callable[[int, bytes], Any]:
+        """The extension hook for a frame whose attachments are still in the pipe: each referenced
+        attachment gets the object it becomes, and ``targets`` its buffer, for ``frame.fill``."""
+        table = frame.table
+
+        def claim(index: int) -> int:
+            if index >= len(table):
+                raise DecodeError(f"reference to attachment {index} of {len(table)}")
+            if index in targets:
+                raise DecodeError(f"attachment {index} is referenced twice")
+            return table[index][1]
+
+        def attached_bytes(index: int) -> bytes:
+            length = claim(index)
+            assert new_bytes is not None
+            obj, view = new_bytes(length)
+            targets[index] = view
+            return obj
+
+        def attached_array(head: ArrayHeader, data: bytes) -> Any:
+            index = head.attachment_index(data)
+            length = claim(index)
+            if length != head.nbytes:
+                raise DecodeError(
+                    f"array of shape {head.shape} and dtype {head.dtype} needs {head.nbytes} bytes, got {length}"
+                )
+            made = new_array(head)
+            if made is None:
+                raise _NeedWhole()
+            targets[index] = made[1]
+            return made[0]
+
+        return self._hook(attached_bytes, attached_array)
+
+    def _hook(
+        self, attached_bytes: Callable[[int], bytes], attached_array: Callable[[ArrayHeader, bytes], Any]
+    ) -> Callable[[int, bytes], Any]:
         def hook(code: int, data: bytes) -> Any:
             if code == EXT_NDARRAY:
-                return decode_array(data, attachment)
+                head = ArrayHeader(data)
+                return attached_array(head, data) if head.attached else decode_array(data, _no_attachment)
             if code == EXT_BYTES_REF:
                 if len(data) != 4:
                     raise DecodeError("bytes reference must be 4 bytes")
-                return bytes(attachment(int.from_bytes(data, "big")))
+                return attached_bytes(int.from_bytes(data, "big"))
             if code == EXT_BIGINT:
                 return bytes_to_bigint(data)
             if code == EXT_DECIMAL:
@@ -218,7 +273,9 @@ class MsgpackCodec:
     def _unpack(self, data: bytes | bytearray | memoryview, hook: Callable[[int, bytes], Any]) -> Any:
         return self._unpackb(data, raw=False, strict_map_key=False, timestamp=3, ext_hook=hook)
 
-    def decode(self, data: bytes | bytearray | memoryview) -> Any:
+    def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any:
+        if isinstance(data, AttachedFrame):
+            return self._decode_streaming(data)
         try:
             if len(data) > 0 and data[0] == ATTACHMENT_MARKER:
                 frame = memoryview(data).cast("B")
@@ -230,6 +287,28 @@ class MsgpackCodec:
         except Exception as exc:  # noqa: BLE001 - any failure of the unpacker means a malformed payload
             what = f"{type(exc).__name__}: {exc}"
             raise DecodeError(f"invalid MessagePack payload of {len(data)} bytes: {what}") from None
+
+    def _decode_streaming(self, frame: AttachedFrame) -> Any:
+        """Decode the message, then read each attachment into the object it became: received bytes
+        and arrays are the only copies of their data."""
+        if new_bytes is None:
+            return self.decode(bytes(frame))
+        targets: dict[int, memoryview] = {}
+        try:
+            value = self._unpack(frame.body, self._streaming_hook(frame, targets))
+        except _NeedWhole:
+            return self.decode(bytes(frame))
+        except DecodeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of the unpacker means a malformed payload
+            what = f"{type(exc).__name__}: {exc}"
+            raise DecodeError(f"invalid MessagePack payload of {frame.size} bytes: {what}") from None
+        frame.fill(targets)
+        return value
+
+
+def _no_attachment(index: int) -> memoryview:
+    raise DecodeError(f"reference to attachment {index} outside an attachment frame")
 
 
 def _assemble(body: bytes, blobs: list[memoryview]) -> FrameParts:

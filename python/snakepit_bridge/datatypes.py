@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from . import protocol
+from .buffers import new_bytearray
 from .errors import EncodeError
 
 _DATA: Final[dict[str, Any]] = protocol.spec()["data"]
@@ -148,6 +149,24 @@ def _is_ndarray(value: Any) -> bool:
     return isinstance(value, (np.ndarray, np.generic))
 
 
+# ---------------------------------------------------------------- receiving in place
+
+
+def new_array(head: ArrayHeader) -> tuple[Any, memoryview] | None:
+    """An array (a memoryview without NumPy) over a new buffer, and a writable view of that buffer
+    to read the data into; None when the data could not be used as read (foreign byte order without
+    NumPy). The buffer is an uninitialised ``bytearray`` rather than ``np.empty``: NumPy advises large
+    allocations for transparent huge pages, whose first touch was measured much slower here."""
+    buf = new_bytearray(head.nbytes)
+    np = numpy_module()
+    if np is not None:
+        arr = np.frombuffer(buf, dtype=np.dtype(head.dtype), count=head.size).reshape(head.shape)
+        return arr, memoryview(buf)
+    if not head.native:
+        return None
+    return _as_memoryview(memoryview(buf), head.dtype, head.shape, head.size), memoryview(buf)
+
+
 # ---------------------------------------------------------------- arrays
 
 
@@ -174,41 +193,66 @@ def array_header(flags: int, dtype: str, shape: tuple[int, ...]) -> bytes:
     return b"".join((bytes((flags, len(code))), code, bytes((len(shape),)), *(_DIMS.pack(d) for d in shape)))
 
 
-def decode_array(data: bytes, attachment: Callable[[int], memoryview]) -> Any:
-    """An ndarray (a memoryview without NumPy) from an NDARRAY extension payload."""
-    try:
-        flags, n = data[0], data[1]
-        dtype = data[2 : 2 + n].decode("ascii")
-        ndim = data[2 + n]
-    except (IndexError, UnicodeDecodeError):
-        raise DecodeError("truncated or invalid array header") from None
-    p = 3 + n
-    if ndim > 64 or len(data) < p + 8 * ndim:
-        raise DecodeError("invalid array shape")
-    shape = tuple(_DIMS.unpack_from(data, p + 8 * i)[0] for i in range(ndim))
-    p += 8 * ndim
-    order, code = dtype[:1], dtype[1:]
-    if code not in DTYPE_CODES or order not in "<>|=" or not order or (order == "|" and code[1] != "1"):
-        raise DecodeError(f"unsupported dtype {dtype!r}")
-    size = 1
-    for d in shape:
-        size *= d
-    nbytes = size * int(code[1])
-    view: memoryview
-    if flags & NDARRAY_ATTACHED:
-        if len(data) - p != 4:
+class ArrayHeader:
+    """The parsed head of an NDARRAY extension: flags, dtype, shape, and where the data starts."""
+
+    __slots__ = ("attached", "dtype", "shape", "size", "nbytes", "data_offset")
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            flags, n = data[0], data[1]
+            dtype = data[2 : 2 + n].decode("ascii")
+            ndim = data[2 + n]
+        except (IndexError, UnicodeDecodeError):
+            raise DecodeError("truncated or invalid array header") from None
+        p = 3 + n
+        if ndim > 64 or len(data) < p + 8 * ndim:
+            raise DecodeError("invalid array shape")
+        self.shape = tuple(_DIMS.unpack_from(data, p + 8 * i)[0] for i in range(ndim))
+        order, code = dtype[:1], dtype[1:]
+        if code not in DTYPE_CODES or not order or order not in "<>|=" or (order == "|" and code[1] != "1"):
+            raise DecodeError(f"unsupported dtype {dtype!r}")
+        size = 1
+        for d in self.shape:
+            size *= d
+        self.attached = bool(flags & NDARRAY_ATTACHED)
+        self.dtype = dtype
+        self.size = size
+        self.nbytes = size * int(code[1])
+        self.data_offset = p + 8 * ndim
+
+    @property
+    def native(self) -> bool:
+        """Is the data in this host's byte order (or made of single bytes)?"""
+        return self.dtype[0] in (_NATIVE, "|", "=") or self.dtype[2] == "1"
+
+    def attachment_index(self, data: bytes) -> int:
+        if len(data) - self.data_offset != 4:
             raise DecodeError("array attachment reference must be 4 bytes")
-        view = attachment(int.from_bytes(data[p : p + 4], "big"))
-    else:
-        view = memoryview(data)[p:]
-    if view.nbytes != nbytes:
-        raise DecodeError(f"array of shape {shape} and dtype {dtype} needs {nbytes} bytes, got {view.nbytes}")
+        return int.from_bytes(data[self.data_offset :], "big")
+
+
+def decode_array(data: bytes, attachment: Callable[[int], memoryview]) -> Any:
+    """An ndarray (a memoryview without NumPy) from an NDARRAY extension payload whose data is
+    inline or in an attachment already in memory."""
+    head = ArrayHeader(data)
+    view = attachment(head.attachment_index(data)) if head.attached else memoryview(data)[head.data_offset :]
+    if view.nbytes != head.nbytes:
+        raise DecodeError(
+            f"array of shape {head.shape} and dtype {head.dtype} needs {head.nbytes} bytes, got {view.nbytes}"
+        )
     np = numpy_module()
     if np is not None:
-        arr = np.frombuffer(view, dtype=np.dtype(dtype), count=size).reshape(shape)
+        arr = np.frombuffer(view, dtype=np.dtype(head.dtype), count=head.size).reshape(head.shape)
         # Inline data lives in a temporary bytes object, and a read-only frame gives a read-only
         # array: copy those so that every array received is writable.
         return arr if arr.flags.writeable else arr.copy()
+    return _as_memoryview(view, head.dtype, head.shape, head.size)
+
+
+def _as_memoryview(view: memoryview, dtype: str, shape: tuple[int, ...], size: int) -> memoryview:
+    """The array as a typed memoryview, for interpreters without NumPy."""
+    order, code = dtype[:1], dtype[1:]
     fmt = _FORMATS[code]
     if order not in (_NATIVE, "|", "=") and code[1] != "1":
         import array as _array
@@ -218,4 +262,5 @@ def decode_array(data: bytes, attachment: Callable[[int], memoryview]) -> Any:
         view = memoryview(swapped).cast("B")
     flat: Any = view.cast("B")
     # memoryview cannot describe a shape with a zero in it: an empty array arrives one-dimensional.
-    return flat.cast(fmt) if size == 0 else flat.cast(fmt, shape)
+    result: memoryview = flat.cast(fmt) if size == 0 else flat.cast(fmt, shape)
+    return result

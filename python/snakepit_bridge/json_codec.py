@@ -25,6 +25,7 @@ from .datatypes import (
     utc_datetime,
 )
 from .errors import EncodeError
+from .framing import AttachedFrame
 
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_DEPTH: int = int(protocol.spec()["data"]["max_encode_depth"])
@@ -200,7 +201,7 @@ class JsonCodec:
         except ValueError as exc:
             raise EncodeError(f"cannot encode value as JSON: {exc}") from None
 
-    def decode(self, data: bytes | bytearray | memoryview) -> Any:
+    def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any:
         try:
             return self._decoder.decode(bytes(data).decode("utf-8"))
         except DecodeError:

@@ -116,6 +116,8 @@ class Worker:
             elif kind == P.SHUTDOWN:
                 return
             # Unknown kinds from a newer host are ignored on purpose.
+            # Drop the message before waiting for the next: an idle worker keeps no call's data alive.
+            del frame, msg
 
     def _on_call(self, msg: list[Any]) -> None:
         _, call_id, tool_name, args, timeout_ms, _session, window = msg
@@ -193,6 +195,7 @@ class Worker:
                     self._run_sync(call)
             finally:
                 self._finish(call)
+            del call  # the finished call's arguments are not kept alive until the next call
 
     def _run_sync(self, call: _Call) -> None:
         try:

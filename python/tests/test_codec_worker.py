@@ -56,8 +56,6 @@ def test_large_arrays_both_ways(host: Host) -> None:
     arr = np.arange(1_000_000, dtype="<f8")
     kind, _, info = host.call("nbytes", data=arr)
     assert kind == P.RESULT and info["nbytes"] == arr.nbytes and info["sum"] == float(arr.sum())
-    # On the MessagePack path the worker's array is a view over the frame it received.
-    assert info["owndata"] is (host.codec.name == "json")
     kind, _, ones = host.call("ones", n=1_000_000)
     assert kind == P.RESULT and ones.shape == (1_000_000,) and ones.sum() == 1_000_000
 

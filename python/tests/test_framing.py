@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 import threading
 from collections.abc import Iterator
+from typing import Any
 
+import numpy as np
 import pytest
 
 from snakepit_bridge import framing
+from snakepit_bridge.codecs import DecodeError, MsgpackCodec
 from snakepit_bridge.errors import FrameTooLarge
-from snakepit_bridge.framing import FrameParts, FrameReader, FrameWriter, TruncatedFrame
+from snakepit_bridge.framing import AttachedFrame, FrameParts, FrameReader, FrameWriter, TruncatedFrame
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def test_parts_and_plain_payloads_arrive_as_whole_frames(pipe: tuple[int, int]) 
     assert got == expected
 
 
-def test_large_frames_are_read_into_a_private_mapping(pipe: tuple[int, int]) -> None:
+def test_large_frames_are_read_into_one_writable_buffer(pipe: tuple[int, int]) -> None:
     r, w = pipe
     size = 3 << 20
 
@@ -67,7 +69,7 @@ def test_large_frames_are_read_into_a_private_mapping(pipe: tuple[int, int]) -> 
     thread = write_in_thread(produce)
     (frame,) = list(FrameReader(r, 64 << 20).frames())
     thread.join()
-    assert isinstance(frame, memoryview) and isinstance(frame.obj, mmap.mmap)
+    assert isinstance(frame, memoryview) and isinstance(frame.obj, bytearray)
     assert not frame.readonly and frame.nbytes == size and frame[size - 1] == 5
 
 
@@ -115,3 +117,94 @@ def test_a_pipe_closed_inside_a_frame_is_a_truncated_frame(
         next(frames)
     assert info.value.expected == expected
     assert isinstance(info.value, EOFError)
+
+
+def _attachment_frame() -> tuple[FrameParts, list[Any]]:
+    value: list[Any] = [21, 7, {"blob": bytes(range(256)) * 400, "arr": np.arange(30_000, dtype="<f8"), "n": 1}]
+    encoded = MsgpackCodec().encode(value)
+    assert isinstance(encoded, FrameParts)
+    return encoded, value
+
+
+def test_attachments_are_read_from_the_pipe_into_the_objects_they_become(
+    pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, w = pipe
+    encoded, value = _attachment_frame()
+
+    def no_frame_buffer(n: int) -> memoryview:
+        raise AssertionError(f"a buffer of {n} bytes was allocated for the whole frame")
+
+    monkeypatch.setattr(framing, "allocate", no_frame_buffer)
+
+    def produce() -> None:
+        writer = FrameWriter(w, 64 << 20)
+        writer.write(encoded)
+        writer.write(b"next")
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frames = FrameReader(r, 64 << 20).frames()
+    frame = next(frames)
+    assert isinstance(frame, AttachedFrame) and len(frame) == encoded.size
+    got = MsgpackCodec().decode(frame)
+    assert got[2]["blob"] == value[2]["blob"] and type(got[2]["blob"]) is bytes
+    assert np.array_equal(got[2]["arr"], value[2]["arr"]) and got[2]["arr"].flags.writeable
+    assert got[2]["n"] == 1
+    assert next(frames) == b"next", "the stream continues right after the attachments"
+    thread.join()
+
+
+def test_attachments_nobody_reads_are_skipped(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    encoded, _ = _attachment_frame()
+
+    def produce() -> None:
+        writer = FrameWriter(w, 64 << 20)
+        writer.write(encoded)
+        writer.write(b"next")
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frames = FrameReader(r, 64 << 20).frames()
+    assert isinstance(next(frames), AttachedFrame)
+    assert next(frames) == b"next"
+    thread.join()
+
+
+def test_a_malformed_attachment_table_is_a_decode_error_and_framing_holds(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    payload = bytearray(_attachment_frame()[0].tobytes())
+    body_end = 5 + int.from_bytes(payload[1:5], "big")
+    payload[body_end + 4 : body_end + 8] = (len(payload) - 10).to_bytes(4, "big")  # offset runs past the end
+
+    def produce() -> None:
+        writer = FrameWriter(w, 64 << 20)
+        writer.write(bytes(payload))
+        writer.write(b"next")
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frames = FrameReader(r, 64 << 20).frames()
+    frame = next(frames)
+    assert not isinstance(frame, AttachedFrame)
+    with pytest.raises(DecodeError, match="runs past the payload"):
+        MsgpackCodec().decode(frame)
+    assert next(frames) == b"next"
+    thread.join()
+
+
+def test_a_pipe_closed_inside_an_attachment_is_a_truncated_frame(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    data = struct.pack(">I", _attachment_frame()[0].size) + _attachment_frame()[0].tobytes()
+    half = data[: len(data) // 2]
+
+    def produce() -> None:
+        os.write(w, half)
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frame = next(FrameReader(r, 64 << 20).frames())
+    with pytest.raises(TruncatedFrame):
+        MsgpackCodec().decode(frame)
+    thread.join()

@@ -76,11 +76,9 @@ def same(a: Any, b: Any) -> bool:
             and np.array_equal(a, b, equal_nan=True)
         )
     if isinstance(a, float):
-        return (
-            isinstance(b, float)
-            and (a == b or (math.isnan(a) and math.isnan(b)))
-            and math.copysign(1, a) == math.copysign(1, b)
-        )
+        if math.isnan(a):
+            return isinstance(b, float) and math.isnan(b)  # the sign of a NaN is not kept
+        return isinstance(b, float) and a == b and math.copysign(1, a) == math.copysign(1, b)
     if isinstance(a, Decimal):
         return isinstance(b, Decimal) and (a == b or (a.is_nan() and b.is_nan())) and str(a) == str(b)
     if isinstance(a, (list, tuple)):

@@ -245,30 +245,7 @@ class MsgpackCodec:
     def _hook(
         self, attached_bytes: Callable[[int], bytes], attached_array: Callable[[ArrayHeader, bytes], Any]
     ) -> Callable[[int, bytes], Any]:
-        def hook(code: int, data: bytes) -> Any:
-            if code == EXT_NDARRAY:
-                head = ArrayHeader(data)
-                return attached_array(head, data) if head.attached else decode_array(data, _no_attachment)
-            if code == EXT_BYTES_REF:
-                if len(data) != 4:
-                    raise DecodeError("bytes reference must be 4 bytes")
-                return attached_bytes(int.from_bytes(data, "big"))
-            if code == EXT_BIGINT:
-                return bytes_to_bigint(data)
-            if code == EXT_DECIMAL:
-                return parse_decimal(data.decode("ascii"))
-            if code == EXT_SET:
-                items = self._unpack(data, hook)
-                if not isinstance(items, list):
-                    raise DecodeError("a set must hold an array")
-                return set(items)
-            if code == EXT_DATE:
-                if len(data) != 4:
-                    raise DecodeError("date must be 4 bytes")
-                return days_to_date(int.from_bytes(data, "big", signed=True))
-            raise DecodeError(f"unknown extension type {code}")
-
-        return hook
+        return _ExtHook(self, attached_bytes, attached_array)
 
     def _unpack(self, data: bytes | bytearray | memoryview, hook: Callable[[int, bytes], Any]) -> Any:
         return self._unpackb(data, raw=False, strict_map_key=False, timestamp=3, ext_hook=hook)
@@ -304,7 +281,49 @@ class MsgpackCodec:
             what = f"{type(exc).__name__}: {exc}"
             raise DecodeError(f"invalid MessagePack payload of {frame.size} bytes: {what}") from None
         frame.fill(targets)
+        targets.clear()
         return value
+
+
+class _ExtHook:
+    """The unpacker's extension hook. A class rather than a closure: a closure that refers to itself
+    (sets nest) forms a reference cycle, which would keep received buffers alive until the cyclic
+    garbage collector runs."""
+
+    __slots__ = ("_codec", "_bytes", "_array")
+
+    def __init__(
+        self,
+        codec: MsgpackCodec,
+        attached_bytes: Callable[[int], bytes],
+        attached_array: Callable[[ArrayHeader, bytes], Any],
+    ) -> None:
+        self._codec = codec
+        self._bytes = attached_bytes
+        self._array = attached_array
+
+    def __call__(self, code: int, data: bytes) -> Any:
+        if code == EXT_NDARRAY:
+            head = ArrayHeader(data)
+            return self._array(head, data) if head.attached else decode_array(data, _no_attachment)
+        if code == EXT_BYTES_REF:
+            if len(data) != 4:
+                raise DecodeError("bytes reference must be 4 bytes")
+            return self._bytes(int.from_bytes(data, "big"))
+        if code == EXT_BIGINT:
+            return bytes_to_bigint(data)
+        if code == EXT_DECIMAL:
+            return parse_decimal(data.decode("ascii"))
+        if code == EXT_SET:
+            items = self._codec._unpack(data, self)
+            if not isinstance(items, list):
+                raise DecodeError("a set must hold an array")
+            return set(items)
+        if code == EXT_DATE:
+            if len(data) != 4:
+                raise DecodeError("date must be 4 bytes")
+            return days_to_date(int.from_bytes(data, "big", signed=True))
+        raise DecodeError(f"unknown extension type {code}")
 
 
 def _no_attachment(index: int) -> memoryview:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import struct
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -208,3 +210,36 @@ def test_a_pipe_closed_inside_an_attachment_is_a_truncated_frame(pipe: tuple[int
     with pytest.raises(TruncatedFrame):
         MsgpackCodec().decode(frame)
     thread.join()
+
+
+def test_received_data_is_released_with_its_value_without_waiting_for_the_garbage_collector(
+    pipe: tuple[int, int],
+) -> None:
+    r, w = pipe
+    encoded, _ = _attachment_frame()
+
+    def produce() -> None:
+        writer = FrameWriter(w, 64 << 20)
+        writer.write(encoded)
+        writer.write(encoded)
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frames = FrameReader(r, 64 << 20).frames()
+    codec = MsgpackCodec()
+    codec.decode(next(frames))  # warm up caches before measuring
+    gc.disable()
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        value = codec.decode(next(frames))
+        held = tracemalloc.get_traced_memory()[0] - baseline
+        del value
+        left = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    thread.join()
+    assert held > 300_000, "the attachments were received"
+    # What may remain is the last chunk read from the pipe (64 KiB), never the attachments.
+    assert left < 100_000, f"{left} bytes still held after the value was dropped"

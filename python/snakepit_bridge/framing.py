@@ -11,6 +11,7 @@ attachment from the pipe straight into the object it becomes (a ``bytes`` or a N
 from __future__ import annotations
 
 import os
+import select
 import struct
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -189,6 +190,20 @@ class FrameReader:
     def __init__(self, fd: int, max_payload: int) -> None:
         self._fd = fd
         self._max = max_payload
+        #: Bytes read from the pipe and not yet yielded as frames.
+        self.buffered = 0
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    def wait_readable(self, timeout: float) -> bool:
+        """True when the next frame can be read without waiting longer than ``timeout`` seconds for
+        the pipe (bytes already buffered count as readable)."""
+        if self.buffered:
+            return True
+        ready, _, _ = select.select([self._fd], [], [], max(0.0, timeout))
+        return bool(ready)
 
     def frames(self) -> Iterator[bytes | memoryview | AttachedFrame]:
         fd, max_payload = self._fd, self._max
@@ -208,10 +223,12 @@ class FrameReader:
                     raise FrameTooLarge(n, max_payload)
                 end = pos + 4 + n
                 if end <= size:
+                    self.buffered = size - end
                     yield buf[pos + 4 : end]
                     pos = end
                     continue
                 if n > _READ_SIZE:
+                    self.buffered = 0
                     yield from self._large(memoryview(buf)[pos + 4 :], n)
                     pos = size
                 break

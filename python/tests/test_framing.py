@@ -243,3 +243,14 @@ def test_received_data_is_released_with_its_value_without_waiting_for_the_garbag
     assert held > 300_000, "the attachments were received"
     # What may remain is the last chunk read from the pipe (64 KiB), never the attachments.
     assert left < 100_000, f"{left} bytes still held after the value was dropped"
+
+
+def test_buffered_counts_bytes_read_but_not_yet_yielded(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    os.write(w, struct.pack(">I", 1) + b"a" + struct.pack(">I", 2) + b"bc" + struct.pack(">I", 9))
+    reader = FrameReader(r, 1 << 20)
+    frames = reader.frames()
+    assert next(frames) == b"a"
+    assert reader.buffered == 10 and reader.wait_readable(0)
+    assert next(frames) == b"bc"
+    assert reader.buffered == 4

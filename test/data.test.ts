@@ -4,6 +4,9 @@
  */
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Decimal, NDArray, type Pool } from '../src/index.js';
 import { fixture, rejection, startPool } from './helpers.js';
@@ -301,5 +304,30 @@ describe('maxPayload bounds bulk data both ways', () => {
     const err = await rejection(pool.execute('blob', { n: 2 * 1024 * 1024 }));
     assert.equal(err.code, 'PAYLOAD_TOO_LARGE');
     assert.equal(((await pool.execute('blob', { n: 512 * 1024 })) as Buffer).length, 512 * 1024);
+  });
+});
+
+describe('arrays in a worker without NumPy', () => {
+  let pool: Pool;
+  before(async () => {
+    // A folder with a numpy module that fails to import shadows the real one.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'snakepit-nonumpy-'));
+    writeFileSync(path.join(dir, 'numpy.py'), 'raise ImportError("numpy is not installed here")\n');
+    pool = await startPool({ adapter: fixture('plain_tools.py'), env: { PYTHONPATH: dir } });
+  });
+  after(() => pool.destroy());
+
+  it('arrive as typed memoryviews, small or large', async () => {
+    const small = (await pool.execute('describe', { value: new NDArray(new Int32Array([1, 2, 3, 4, 5, 6]), [2, 3]) })) as Record<string, unknown>;
+    assert.deepEqual(small, { type: 'memoryview', format: 'i', shape: [2, 3], values: [[1, 2, 3], [4, 5, 6]] });
+    const large = (await pool.execute('describe', { value: new Float64Array(20_000).fill(0.5) })) as { format: string; shape: number[]; values: number[] };
+    assert.equal(large.format, 'd');
+    assert.deepEqual(large.shape, [20_000]);
+    assert.equal(large.values[19_999], 0.5);
+  });
+
+  it('a memoryview sent back is bytes', async () => {
+    const back = await pool.execute('echo', { value: new Uint16Array([1, 2]) });
+    assert.deepEqual(back, Buffer.from([1, 0, 2, 0]));
   });
 });

@@ -172,22 +172,20 @@ class MsgpackCodec:
 
     def encode(self, value: Any) -> bytes | FrameParts:
         blobs: list[memoryview] = []
-        lifted = _lift(value, blobs, [_LIFT_BUDGET])
         try:
+            lifted = _lift(value, blobs, [_LIFT_BUDGET])
             body = self._pack(lifted, self._default_for(blobs))
+            return _assemble(body, blobs) if blobs else body
         except EncodeError:
             raise
         except UnicodeEncodeError:
             raise EncodeError("cannot encode a str with unpaired surrogates") from None
-        except OverflowError as exc:
-            raise EncodeError(f"cannot encode value: {exc}") from None
         except (ValueError, TypeError, BufferError) as exc:
             if "recursion" in str(exc):
                 raise EncodeError("cannot encode a value nested too deeply (is it cyclic?)") from None
             raise EncodeError(f"cannot encode value: {exc}") from None
-        if not blobs:
-            return body
-        return _assemble(body, blobs)
+        except Exception as exc:  # noqa: BLE001 - whatever fails (memory, a broken object) is an encode error
+            raise EncodeError(f"cannot encode value: {type(exc).__name__}: {exc}") from None
 
     # ---------------------------------------------------------------- decode
 

@@ -198,8 +198,8 @@ class JsonCodec:
             raise EncodeError("cannot encode a str with unpaired surrogates") from None
         except RecursionError:
             raise EncodeError("cannot encode a value nested too deeply (is it cyclic?)") from None
-        except ValueError as exc:
-            raise EncodeError(f"cannot encode value as JSON: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever fails (memory, a broken object) is an encode error
+            raise EncodeError(f"cannot encode value as JSON: {type(exc).__name__}: {exc}") from None
 
     def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any:
         try:

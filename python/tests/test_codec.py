@@ -261,3 +261,14 @@ def test_sets_from_node_decode() -> None:
 def test_msgpack_timestamps_decode_as_aware_datetimes() -> None:
     ts = msgpack.packb(msgpack.Timestamp(1, 0))
     assert MsgpackCodec().decode(ts) == dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
+
+
+class BrokenZone(dt.tzinfo):
+    def utcoffset(self, d: dt.datetime | None) -> dt.timedelta:
+        raise RuntimeError("this time zone is broken")
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_any_failure_while_encoding_is_an_encode_error(codec: str) -> None:
+    with pytest.raises(EncodeError, match="RuntimeError: this time zone is broken"):
+        make_codec(codec).encode([21, 1, {"when": dt.datetime(2020, 1, 1, tzinfo=BrokenZone())}])

@@ -60,3 +60,5 @@ export {
   NestedCallBlockedError,
 } from './errors.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
+export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
+export { Decimal } from './protocol/decimal.js';

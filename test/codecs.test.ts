@@ -36,11 +36,13 @@ describe('codec negotiation', () => {
     }
   });
 
-  it('the JSON codec can be chosen explicitly and refuses NaN with a typed error', async () => {
+  it('the JSON codec can be chosen explicitly; it carries NaN and big integers, and refuses functions', async () => {
     await withPool({ codec: 'json' }, async (pool) => {
+      assert.deepEqual(pool.stats().workerList.map((w) => w.codec), ['json']);
       assert.equal(await pool.execute('add', { a: 1, b: 1 }), 2);
-      await assert.rejects(pool.execute('echo', { value: Number.NaN }), { code: 'ENCODE_ERROR' });
-      await assert.rejects(pool.execute('echo', { value: 10n }), { code: 'ENCODE_ERROR' });
+      assert.ok(Number.isNaN(await pool.execute('echo', { value: Number.NaN })));
+      assert.equal(await pool.execute('echo', { value: 2n ** 70n }), 2n ** 70n);
+      await assert.rejects(pool.execute('echo', { value: () => 1 }), { code: 'ENCODE_ERROR' });
     });
   });
 });

@@ -33,7 +33,7 @@ from .builtin_tools import make_builtin_tools
 from .codecs import Codec
 from .context import Context, make_log_sender
 from .errors import Cancelled, EncodeError, FrameTooLarge, InvalidArguments, InvalidRef, error_payload
-from .framing import FrameReader, FrameWriter
+from .framing import AttachedFrame, FrameReader, FrameWriter
 from .host_calls import HostCalls
 from .refs import is_marker
 from .sessions import SessionStore
@@ -89,7 +89,7 @@ class Worker:
             target, int(os.environ.get("SNAKEPIT_MAX_REFS") or 1000), self._log, lambda: self._loop
         )
         self._builtins = make_builtin_tools(Allowlist.from_env(), codec, lambda: self._loop)
-        self._frames: Iterator[bytes | bytearray] = reader.frames()
+        self._frames: Iterator[bytes | memoryview | AttachedFrame] = reader.frames()
         # Reader role and thread pool state, all under ``_lock``.
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -153,10 +153,13 @@ class Worker:
         try:
             for frame in self._frames:
                 call = self._dispatch(frame)
+                # Drop the frame before waiting for the next: an idle worker keeps no call's data alive.
+                frame = None  # type: ignore[assignment]
                 if call is not None:
                     if call is _STOP:
                         break
                     self._run_inline(call, me)
+                    call = None
                     with self._lock:
                         if self._reader_ident != me:
                             return  # the role moved on while the call ran
@@ -164,7 +167,7 @@ class Worker:
             self._failure = exc
         self._finish_serving()
 
-    def _dispatch(self, frame: bytes | bytearray) -> _Call | None:
+    def _dispatch(self, frame: bytes | memoryview | AttachedFrame) -> _Call | None:
         """Handle one frame; returns a sync call for the reader to run, or _STOP at shutdown."""
         msg = self._codec.decode(frame)
         kind = msg[0]
@@ -260,6 +263,7 @@ class Worker:
                         self._run_sync(job)
                 finally:
                     self._finish(job)
+                job = None  # the finished call's arguments are not kept alive while this thread idles
             else:
                 self._read_loop()
 

@@ -19,6 +19,7 @@ import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { Msg, type WireError } from '../protocol/messages.js';
+import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
 import { Histogram } from './histogram.js';
@@ -282,7 +283,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
 
   /** Send `call` to `worker` (which has a free slot). Used by the session layer too. */
   dispatch(call: Call, worker: WorkerHandle): void {
-    let frame: Buffer;
+    let frame: Frame;
     try {
       const session = call.session?.id ?? null;
       frame = worker.encode([Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window]);

@@ -13,6 +13,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidOptionsError, NestedCallBlockedError, PayloadTooLargeError, type ErrorFields } from '../errors.js';
 import { checkHostTool, type HostToolOptions } from '../options.js';
+import type { Frame } from '../protocol/frames.js';
 import { HOST_BUILTIN_TOOLS, Msg, type HostToolFailure } from '../protocol/messages.js';
 import type { WorkerHandle } from '../worker/worker.js';
 import type { Call } from './call.js';
@@ -228,7 +229,7 @@ export class HostCalls {
 
   private reply(worker: WorkerHandle, id: number, ok: boolean, value: unknown): void {
     if (worker.state === 'exited') return;
-    let frame: Buffer;
+    let frame: Frame;
     try {
       frame = worker.encode([Msg.HOST_RESULT, id, ok, value]);
       const limit = this.pool.options.maxPayload;

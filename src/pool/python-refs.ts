@@ -57,6 +57,11 @@ export class PythonRef {
     return this.$ref;
   }
 
+  /** The wire form: a reference travels as its marker map, in both codecs. */
+  toJSON(): RefMarker {
+    return { $ref: this.$ref, session: this.session, type: this.type };
+  }
+
   /** True once released, or when its session is closed or lost. */
   get released(): boolean {
     return this.#released || this.#owner.refProblem(this.#generation) !== undefined;

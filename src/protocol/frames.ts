@@ -1,11 +1,17 @@
 /**
  * Length-prefixed frames: a 4-byte big-endian length, then the encoded message. A length above the
  * maximum is refused before anything is allocated for it.
+ *
+ * A frame is written either as one buffer or as several parts back to back (`FrameParts`): large
+ * binary values travel as attachments that are written straight from the caller's memory.
  */
 
+import type { Writable } from 'node:stream';
 import { ProtocolError } from '../errors.js';
 
 export const HEADER_BYTES = 4;
+/** The largest payload the 4-byte header can describe. */
+export const MAX_FRAME_PAYLOAD = 0xffff_ffff;
 /** Frames above this size are assembled in one buffer of exactly their size. */
 const LARGE_FRAME = 64 * 1024;
 
@@ -16,6 +22,35 @@ export class FrameTooLargeError extends ProtocolError {
   ) {
     super(`frame of ${size} bytes announced; the maximum payload is ${limit} bytes`);
   }
+}
+
+/**
+ * A frame made of several buffers written in order: the first holds the length header. `length` is
+ * the size of the whole frame, header included, like `Buffer.length` for a one-buffer frame.
+ */
+export class FrameParts {
+  constructor(
+    readonly parts: readonly Uint8Array[],
+    readonly length: number,
+  ) {}
+}
+
+/** An encoded frame, header included. */
+export type Frame = Buffer | FrameParts;
+
+/** Writes a frame to a stream (the stream keeps references to the parts until they are written). */
+export function writeFrame(out: Writable, frame: Frame): void {
+  if (frame instanceof FrameParts) {
+    for (const part of frame.parts) out.write(part);
+  } else {
+    out.write(frame);
+  }
+}
+
+/** All bytes of a frame in one buffer (copies when the frame has several parts). */
+export function frameBytes(frame: Frame): Buffer {
+  if (!(frame instanceof FrameParts)) return frame;
+  return Buffer.concat(frame.parts, frame.length);
 }
 
 export class FrameDecoder {
@@ -73,5 +108,21 @@ export class FrameDecoder {
       break;
     }
     if (off < size) this.rest = data.subarray(off);
+  }
+
+  /**
+   * The stream ended: throws a ProtocolError if it stopped in the middle of a frame (a truncated
+   * frame), and forgets what was buffered.
+   */
+  end(): void {
+    const pending = this.pendingBytes;
+    const expected = this.large?.length;
+    this.rest = null;
+    this.large = null;
+    this.largeFilled = 0;
+    if (pending > 0) {
+      const what = expected !== undefined ? `a frame of ${expected} bytes` : 'a frame';
+      throw new ProtocolError(`the stream ended in the middle of ${what} (${pending} bytes received)`);
+    }
   }
 }

@@ -14,7 +14,7 @@ import {
   WorkerStartError,
 } from '../errors.js';
 import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
-import { FrameDecoder } from '../protocol/frames.js';
+import { FrameDecoder, writeFrame, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
 import { Msg, type CodecName, type HelloInfo, type WireError } from '../protocol/messages.js';
 import { LineTail, readLines } from './lines.js';
@@ -210,7 +210,7 @@ export class WorkerHandle {
   // ------------------------------------------------------------------ sending
 
   /** Write one complete frame. Throws WorkerCrashedError if the worker is gone. */
-  send(frame: Buffer): void {
+  send(frame: Frame): void {
     const out = this.toWorker;
     if (this.state === 'exited' || out === undefined || out.destroyed) {
       throw new WorkerCrashedError(`worker ${this.id} is not running`, { workerId: this.id, pid: this.pid });
@@ -220,7 +220,7 @@ export class WorkerHandle {
       out.cork();
       process.nextTick(this.uncork);
     }
-    out.write(frame);
+    writeFrame(out, frame);
   }
 
   private readonly uncork = (): void => {
@@ -229,14 +229,14 @@ export class WorkerHandle {
   };
 
   /** Send a call's frame and track it until the worker answers or dies. */
-  dispatch(sink: CallSink, frame: Buffer): void {
+  dispatch(sink: CallSink, frame: Frame): void {
     this.send(frame);
     this.pending.set(sink.id, sink);
     this.setRef(true);
   }
 
-  encode(message: unknown): Buffer {
-    return this.codec.encodeFrame(message);
+  encode(message: unknown): Frame {
+    return this.codec.encode(message);
   }
 
   get codecName(): CodecName {

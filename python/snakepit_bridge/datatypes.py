@@ -1,0 +1,266 @@
+"""Values that need more than plain MessagePack or JSON: NumPy arrays, big integers, dates, decimals.
+
+Shared by both codecs. The constants come from the ``data`` section of ``protocol.json``, the
+definition shared with the Node side; docs/data.md describes the mapping and the byte layouts."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import struct
+import sys
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from . import protocol
+from .buffers import new_bytearray
+from .errors import EncodeError
+
+_DATA: Final[dict[str, Any]] = protocol.spec()["data"]
+_EXT: Final[dict[str, int]] = _DATA["ext"]
+
+EXT_TIMESTAMP: Final[int] = _EXT["timestamp"]
+EXT_NDARRAY: Final[int] = _EXT["ndarray"]
+EXT_BYTES_REF: Final[int] = _EXT["bytes_ref"]
+EXT_BIGINT: Final[int] = _EXT["bigint"]
+EXT_DECIMAL: Final[int] = _EXT["decimal"]
+EXT_SET: Final[int] = _EXT["set"]
+EXT_DATE: Final[int] = _EXT["date"]
+
+ATTACHMENT_MARKER: Final[int] = int(_DATA["attachment_marker"])
+ATTACHMENT_ALIGN: Final[int] = int(_DATA["attachment_align"])
+ATTACHMENT_MIN: Final[int] = int(_DATA["attachment_min"])
+NDARRAY_ATTACHED: Final[int] = int(_DATA["ndarray_attached"])
+DTYPE_CODES: Final[frozenset[str]] = frozenset(_DATA["dtypes"])
+
+#: Struct format character of each dtype, for the memoryview used when NumPy is absent.
+_FORMATS: Final[dict[str, str]] = {
+    "b1": "?",
+    "i1": "b",
+    "u1": "B",
+    "i2": "h",
+    "u2": "H",
+    "i4": "i",
+    "u4": "I",
+    "i8": "q",
+    "u8": "Q",
+    "f4": "f",
+    "f8": "d",
+}
+_NATIVE: Final[str] = "<" if sys.byteorder == "little" else ">"
+_EPOCH_ORDINAL: Final[int] = _dt.date(1970, 1, 1).toordinal()
+_DIMS = struct.Struct(">Q")
+
+
+class DecodeError(ValueError):
+    """A payload is not a valid message: malformed bytes, an unknown extension, a bad attachment."""
+
+
+def type_name(value: Any) -> str:
+    cls = type(value)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def unencodable(value: Any) -> EncodeError:
+    return EncodeError(f"cannot encode a value of Python type {type_name(value)}")
+
+
+def align_up(n: int) -> int:
+    return (n + ATTACHMENT_ALIGN - 1) // ATTACHMENT_ALIGN * ATTACHMENT_ALIGN
+
+
+# ---------------------------------------------------------------- scalars
+
+
+def bigint_to_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 8) // 8, "big", signed=True)
+
+
+def bytes_to_bigint(data: bytes) -> int:
+    if not data:
+        raise DecodeError("empty big integer")
+    return int.from_bytes(data, "big", signed=True)
+
+
+def utc_datetime(value: _dt.datetime) -> _dt.datetime:
+    """The datetime in UTC; a naive datetime is refused (its time zone would be a guess)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise EncodeError(
+            f"cannot encode naive datetime {value.isoformat()}: attach a time zone, "
+            "for example value.replace(tzinfo=datetime.timezone.utc)"
+        )
+    return value.astimezone(_dt.timezone.utc)
+
+
+def date_to_days(value: _dt.date) -> int:
+    return value.toordinal() - _EPOCH_ORDINAL
+
+
+def days_to_date(days: int) -> _dt.date:
+    try:
+        return _dt.date.fromordinal(days + _EPOCH_ORDINAL)
+    except (ValueError, OverflowError):
+        raise DecodeError(f"date {days} days from 1970-01-01 is out of range") from None
+
+
+def parse_decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise DecodeError(f"invalid decimal {text[:40]!r}") from None
+
+
+def numpy_scalar(value: Any) -> Any:
+    """A NumPy scalar as the Python number it stands for; other NumPy scalars are refused."""
+    import numpy as np
+
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    raise EncodeError(f"cannot encode a NumPy scalar of dtype {value.dtype}")
+
+
+def numpy_module() -> Any:
+    """NumPy if it is importable (imported at first use), else None."""
+    global _numpy
+    if _numpy is False:
+        try:
+            import numpy
+
+            _numpy = numpy
+        except ImportError:
+            _numpy = None
+    return _numpy
+
+
+_numpy: Any = False
+
+
+def is_numpy(value: Any) -> bool:
+    """Is this a NumPy array or scalar? Never imports NumPy (it is loaded if such a value exists)."""
+    return type(value).__module__ == "numpy" or ("numpy" in sys.modules and _is_ndarray(value))
+
+
+def _is_ndarray(value: Any) -> bool:
+    np = sys.modules["numpy"]
+    return isinstance(value, (np.ndarray, np.generic))
+
+
+# ---------------------------------------------------------------- receiving in place
+
+
+def new_array(head: ArrayHeader) -> tuple[Any, memoryview] | None:
+    """An array (a memoryview without NumPy) over a new buffer, and a writable view of that buffer
+    to read the data into; None when the data could not be used as read (foreign byte order without
+    NumPy). The buffer is an uninitialised ``bytearray`` rather than ``np.empty``: NumPy advises large
+    allocations for transparent huge pages, whose first touch was measured much slower here."""
+    buf = new_bytearray(head.nbytes)
+    np = numpy_module()
+    if np is not None:
+        arr = np.frombuffer(buf, dtype=np.dtype(head.dtype), count=head.size).reshape(head.shape)
+        return arr, memoryview(buf)
+    if not head.native:
+        return None
+    return _as_memoryview(memoryview(buf), head.dtype, head.shape, head.size), memoryview(buf)
+
+
+# ---------------------------------------------------------------- arrays
+
+
+def array_payload(arr: Any) -> tuple[str, tuple[int, ...], memoryview]:
+    """dtype string, shape and the C-ordered bytes of an array. Non-contiguous arrays are copied."""
+    import numpy as np
+
+    if isinstance(arr, np.ma.MaskedArray):
+        raise EncodeError("cannot encode a NumPy masked array: fill it (arr.filled()) or send data and mask apart")
+    dtype = arr.dtype
+    code = dtype.str[1:]
+    if dtype.fields is not None or dtype.kind not in "biuf" or code not in DTYPE_CODES:
+        raise EncodeError(
+            f"cannot encode a NumPy array of dtype {dtype} ({dtype.str}): the supported dtypes are "
+            "bool, int8 to int64, uint8 to uint64, float32 and float64"
+        )
+    contiguous = np.ascontiguousarray(arr)
+    data: memoryview = contiguous.reshape(-1).view(np.uint8).data
+    return dtype.str, tuple(int(d) for d in arr.shape), data
+
+
+def array_header(flags: int, dtype: str, shape: tuple[int, ...]) -> bytes:
+    code = dtype.encode("ascii")
+    return b"".join((bytes((flags, len(code))), code, bytes((len(shape),)), *(_DIMS.pack(d) for d in shape)))
+
+
+class ArrayHeader:
+    """The parsed head of an NDARRAY extension: flags, dtype, shape, and where the data starts."""
+
+    __slots__ = ("attached", "dtype", "shape", "size", "nbytes", "data_offset")
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            flags, n = data[0], data[1]
+            dtype = data[2 : 2 + n].decode("ascii")
+            ndim = data[2 + n]
+        except (IndexError, UnicodeDecodeError):
+            raise DecodeError("truncated or invalid array header") from None
+        p = 3 + n
+        if ndim > 64 or len(data) < p + 8 * ndim:
+            raise DecodeError("invalid array shape")
+        self.shape = tuple(_DIMS.unpack_from(data, p + 8 * i)[0] for i in range(ndim))
+        order, code = dtype[:1], dtype[1:]
+        if code not in DTYPE_CODES or not order or order not in "<>|=" or (order == "|" and code[1] != "1"):
+            raise DecodeError(f"unsupported dtype {dtype!r}")
+        size = 1
+        for d in self.shape:
+            size *= d
+        self.attached = bool(flags & NDARRAY_ATTACHED)
+        self.dtype = dtype
+        self.size = size
+        self.nbytes = size * int(code[1])
+        self.data_offset = p + 8 * ndim
+
+    @property
+    def native(self) -> bool:
+        """Is the data in this host's byte order (or made of single bytes)?"""
+        return self.dtype[0] in (_NATIVE, "|", "=") or self.dtype[2] == "1"
+
+    def attachment_index(self, data: bytes) -> int:
+        if len(data) - self.data_offset != 4:
+            raise DecodeError("array attachment reference must be 4 bytes")
+        return int.from_bytes(data[self.data_offset :], "big")
+
+
+def decode_array(data: bytes, attachment: Callable[[int], memoryview]) -> Any:
+    """An ndarray (a memoryview without NumPy) from an NDARRAY extension payload whose data is
+    inline or in an attachment already in memory."""
+    head = ArrayHeader(data)
+    view = attachment(head.attachment_index(data)) if head.attached else memoryview(data)[head.data_offset :]
+    if view.nbytes != head.nbytes:
+        raise DecodeError(
+            f"array of shape {head.shape} and dtype {head.dtype} needs {head.nbytes} bytes, got {view.nbytes}"
+        )
+    np = numpy_module()
+    if np is not None:
+        arr = np.frombuffer(view, dtype=np.dtype(head.dtype), count=head.size).reshape(head.shape)
+        # Inline data lives in a temporary bytes object, and a read-only frame gives a read-only
+        # array: copy those so that every array received is writable.
+        return arr if arr.flags.writeable else arr.copy()
+    return _as_memoryview(view, head.dtype, head.shape, head.size)
+
+
+def _as_memoryview(view: memoryview, dtype: str, shape: tuple[int, ...], size: int) -> memoryview:
+    """The array as a typed memoryview, for interpreters without NumPy."""
+    order, code = dtype[:1], dtype[1:]
+    fmt = _FORMATS[code]
+    if order not in (_NATIVE, "|", "=") and code[1] != "1":
+        import array as _array
+
+        swapped = _array.array(fmt, view.tobytes())
+        swapped.byteswap()
+        view = memoryview(swapped).cast("B")
+    flat: Any = view.cast("B")
+    # memoryview cannot describe a shape with a zero in it: an empty array arrives one-dimensional.
+    result: memoryview = flat.cast(fmt) if size == 0 else flat.cast(fmt, shape)
+    return result

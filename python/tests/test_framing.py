@@ -1,0 +1,256 @@
+"""Frames on a real pipe: parts written without copies, large frames, limits and truncation."""
+
+from __future__ import annotations
+
+import gc
+import os
+import struct
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from snakepit_bridge import framing
+from snakepit_bridge.codecs import DecodeError, MsgpackCodec
+from snakepit_bridge.errors import FrameTooLarge
+from snakepit_bridge.framing import AttachedFrame, FrameParts, FrameReader, FrameWriter, TruncatedFrame
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    r, w = os.pipe()
+    yield r, w
+    for fd in (r, w):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def write_in_thread(fn: object) -> threading.Thread:
+    thread = threading.Thread(target=fn, daemon=True)  # type: ignore[arg-type]
+    thread.start()
+    return thread
+
+
+def test_parts_and_plain_payloads_arrive_as_whole_frames(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    writer = FrameWriter(w, 64 << 20)
+    big = bytes(range(256)) * 40_000
+    payloads: list[bytes | FrameParts] = [
+        b"small",
+        b"",
+        big,
+        FrameParts([b"head", memoryview(big), b"", bytearray(b"tail")], 8 + len(big)),
+        memoryview(big)[: 3 << 20],
+    ]
+    expected = [b"small", b"", big, b"head" + big + b"tail", big[: 3 << 20]]
+
+    def produce() -> None:
+        for p in payloads:
+            writer.write(p)
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    got = [bytes(f) for f in FrameReader(r, 64 << 20).frames()]
+    thread.join()
+    assert got == expected
+
+
+def test_large_frames_are_read_into_one_writable_buffer(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    size = 3 << 20
+
+    def produce() -> None:
+        FrameWriter(w, 64 << 20).write(b"\x05" * size)
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    (frame,) = list(FrameReader(r, 64 << 20).frames())
+    thread.join()
+    assert isinstance(frame, memoryview) and isinstance(frame.obj, bytearray)
+    assert not frame.readonly and frame.nbytes == size and frame[size - 1] == 5
+
+
+def test_a_length_over_the_limit_is_refused_before_allocating(
+    pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, w = pipe
+
+    def no_allocation(n: int) -> memoryview:
+        raise AssertionError(f"allocated {n} bytes")
+
+    monkeypatch.setattr(framing, "allocate", no_allocation)
+    os.write(w, struct.pack(">I", 0xFFFFFFFF) + b"x" * 100)
+    with pytest.raises(FrameTooLarge) as info:
+        next(FrameReader(r, 1 << 20).frames())
+    assert info.value.size == 0xFFFFFFFF and info.value.limit == 1 << 20
+
+
+def test_the_writer_refuses_payloads_over_the_limit(pipe: tuple[int, int]) -> None:
+    _, w = pipe
+    writer = FrameWriter(w, 1000)
+    with pytest.raises(FrameTooLarge):
+        writer.write(b"x" * 1001)
+    with pytest.raises(FrameTooLarge):
+        writer.write(FrameParts([b"x"], 5 << 30))
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"\x00\x00", None),
+        (b"\x00\x00\x00\x09abc", 9),
+        (struct.pack(">I", 300_000) + b"y" * 1000, 300_000),
+    ],
+)
+def test_a_pipe_closed_inside_a_frame_is_a_truncated_frame(
+    pipe: tuple[int, int], data: bytes, expected: int | None
+) -> None:
+    r, w = pipe
+    os.write(w, struct.pack(">I", 1) + b"k" + data)
+    os.close(w)
+    frames = FrameReader(r, 1 << 20).frames()
+    assert next(frames) == b"k"
+    with pytest.raises(TruncatedFrame) as info:
+        next(frames)
+    assert info.value.expected == expected
+    assert isinstance(info.value, EOFError)
+
+
+def _attachment_frame() -> tuple[FrameParts, list[Any]]:
+    value: list[Any] = [21, 7, {"blob": bytes(range(256)) * 400, "arr": np.arange(30_000, dtype="<f8"), "n": 1}]
+    encoded = MsgpackCodec().encode(value)
+    assert isinstance(encoded, FrameParts)
+    return encoded, value
+
+
+def test_attachments_are_read_from_the_pipe_into_the_objects_they_become(
+    pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, w = pipe
+    encoded, value = _attachment_frame()
+
+    def no_frame_buffer(n: int) -> memoryview:
+        raise AssertionError(f"a buffer of {n} bytes was allocated for the whole frame")
+
+    monkeypatch.setattr(framing, "allocate", no_frame_buffer)
+
+    def produce() -> None:
+        writer = FrameWriter(w, 64 << 20)
+        writer.write(encoded)
+        writer.write(b"next")
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frames = FrameReader(r, 64 << 20).frames()
+    frame = next(frames)
+    assert isinstance(frame, AttachedFrame) and len(frame) == encoded.size
+    got = MsgpackCodec().decode(frame)
+    assert got[2]["blob"] == value[2]["blob"] and type(got[2]["blob"]) is bytes
+    assert np.array_equal(got[2]["arr"], value[2]["arr"]) and got[2]["arr"].flags.writeable
+    assert got[2]["n"] == 1
+    assert next(frames) == b"next", "the stream continues right after the attachments"
+    thread.join()
+
+
+def test_attachments_nobody_reads_are_skipped(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    encoded, _ = _attachment_frame()
+
+    def produce() -> None:
+        writer = FrameWriter(w, 64 << 20)
+        writer.write(encoded)
+        writer.write(b"next")
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frames = FrameReader(r, 64 << 20).frames()
+    assert isinstance(next(frames), AttachedFrame)
+    assert next(frames) == b"next"
+    thread.join()
+
+
+def test_a_malformed_attachment_table_is_a_decode_error_and_framing_holds(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    payload = bytearray(_attachment_frame()[0].tobytes())
+    body_end = 5 + int.from_bytes(payload[1:5], "big")
+    payload[body_end + 4 : body_end + 8] = (len(payload) - 10).to_bytes(4, "big")  # offset runs past the end
+
+    def produce() -> None:
+        writer = FrameWriter(w, 64 << 20)
+        writer.write(bytes(payload))
+        writer.write(b"next")
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frames = FrameReader(r, 64 << 20).frames()
+    frame = next(frames)
+    assert not isinstance(frame, AttachedFrame)
+    with pytest.raises(DecodeError, match="runs past the payload"):
+        MsgpackCodec().decode(frame)
+    assert next(frames) == b"next"
+    thread.join()
+
+
+def test_a_pipe_closed_inside_an_attachment_is_a_truncated_frame(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    data = struct.pack(">I", _attachment_frame()[0].size) + _attachment_frame()[0].tobytes()
+    half = data[: len(data) // 2]
+
+    def produce() -> None:
+        os.write(w, half)
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frame = next(FrameReader(r, 64 << 20).frames())
+    with pytest.raises(TruncatedFrame):
+        MsgpackCodec().decode(frame)
+    thread.join()
+
+
+def test_received_data_is_released_with_its_value_without_waiting_for_the_garbage_collector(
+    pipe: tuple[int, int],
+) -> None:
+    r, w = pipe
+    encoded, _ = _attachment_frame()
+
+    def produce() -> None:
+        writer = FrameWriter(w, 64 << 20)
+        writer.write(encoded)
+        writer.write(encoded)
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    frames = FrameReader(r, 64 << 20).frames()
+    codec = MsgpackCodec()
+    codec.decode(next(frames))  # warm up caches before measuring
+    gc.disable()
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        value = codec.decode(next(frames))
+        held = tracemalloc.get_traced_memory()[0] - baseline
+        del value
+        left = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    thread.join()
+    assert held > 300_000, "the attachments were received"
+    # What may remain is the last chunk read from the pipe (64 KiB), never the attachments.
+    assert left < 100_000, f"{left} bytes still held after the value was dropped"
+
+
+def test_buffered_counts_bytes_read_but_not_yet_yielded(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    os.write(w, struct.pack(">I", 1) + b"a" + struct.pack(">I", 2) + b"bc" + struct.pack(">I", 9))
+    reader = FrameReader(r, 1 << 20)
+    frames = reader.frames()
+    assert next(frames) == b"a"
+    assert reader.buffered == 10 and reader.wait_readable(0)
+    assert next(frames) == b"bc"
+    assert reader.buffered == 4

@@ -1,0 +1,530 @@
+/**
+ * MessagePack encoder for the wire protocol. It writes whole frames (length header included) into a
+ * reused scratch buffer, maps JavaScript values as docs/data.md describes, and refuses anything else
+ * with an EncodeError naming the type. Binary values of ATTACHMENT_MIN bytes or more are not copied:
+ * they become attachments, written after the message straight from the caller's memory.
+ */
+
+import { EncodeError, PayloadTooLargeError } from '../errors.js';
+import {
+  ATTACHMENT_MARKER,
+  ATTACHMENT_MIN,
+  DATETIME_MAX_MS,
+  DATETIME_MIN_MS,
+  Ext,
+  MAX_ENCODE_DEPTH,
+  NDARRAY_ATTACHED,
+  alignUp,
+  bigintToBytes,
+  describeType,
+  hashableKind,
+} from './data-format.js';
+import { Decimal } from './decimal.js';
+import { FrameParts, HEADER_BYTES, MAX_FRAME_PAYLOAD, type Frame } from './frames.js';
+import { DTYPES, NDArray, dtypeOfTypedArray, wireDType, type DTypeInfo } from './ndarray.js';
+
+const CHUNK = 64 * 1024;
+/** A scratch buffer grown past this is dropped after the frame instead of being reused. */
+const KEEP_LIMIT = 1024 * 1024;
+/** Room kept in front of the body: frame header, attachment marker, body length. */
+const RESERVED = HEADER_BYTES + 1 + 4;
+const ZEROS = Buffer.alloc(64);
+const TWO_32 = 4294967296;
+
+const TypedArray = Object.getPrototypeOf(Int8Array) as abstract new () => ArrayBufferView;
+
+function fail(message: string): never {
+  throw new EncodeError(message);
+}
+
+export class MsgpackEncoder {
+  private buf: Buffer = Buffer.allocUnsafe(CHUNK);
+  private pos = 0;
+  private start = 0;
+  private attachments: Uint8Array[] = [];
+  private busy = false;
+
+  /** Encode one message as a frame. Throws EncodeError, or PayloadTooLargeError past 4 GiB. */
+  encodeFrame(value: unknown): Frame {
+    // A toJSON() that itself sends a message re-enters here: give it an encoder of its own.
+    if (this.busy) return new MsgpackEncoder().encodeFrame(value);
+    this.busy = true;
+    try {
+      this.begin();
+      this.write(value, 0);
+      return this.finish();
+    } catch (err) {
+      this.pos = this.start;
+      if (err instanceof EncodeError || err instanceof PayloadTooLargeError) throw err;
+      if (err instanceof RangeError && /call stack/i.test(err.message)) {
+        throw new EncodeError(`cannot encode a value nested too deeply (more than ${MAX_ENCODE_DEPTH} levels)`, { cause: err });
+      }
+      const detail = err instanceof Error ? err.message : String(err);
+      throw new EncodeError(`cannot encode the value: ${detail}`, { cause: err });
+    } finally {
+      this.attachments = [];
+      this.busy = false;
+    }
+  }
+
+  private begin(): void {
+    if (this.buf.length - this.pos < 1024) {
+      this.buf = Buffer.allocUnsafe(CHUNK);
+      this.pos = 0;
+    }
+    this.pos = (this.pos + 7) & ~7;
+    this.start = this.pos;
+    this.pos += RESERVED;
+  }
+
+  private finish(): Frame {
+    const { buf, start } = this;
+    const bodyStart = start + RESERVED;
+    const bodyLength = this.pos - bodyStart;
+    const count = this.attachments.length;
+    let frame: Frame;
+    if (count === 0) {
+      if (bodyLength > MAX_FRAME_PAYLOAD) throw new PayloadTooLargeError(bodyLength, MAX_FRAME_PAYLOAD, 'message');
+      buf.writeUInt32BE(bodyLength, bodyStart - HEADER_BYTES);
+      frame = buf.subarray(bodyStart - HEADER_BYTES, this.pos);
+    } else {
+      // payload: marker, body length, body, attachment count, table of (offset, length), padding, attachments
+      const headLength = 1 + 4 + bodyLength + 4 + 8 * count;
+      let offset = alignUp(headLength);
+      const table: number[] = [];
+      for (const att of this.attachments) {
+        table.push(offset, att.byteLength);
+        offset = alignUp(offset + att.byteLength);
+      }
+      const payloadLength = table[table.length - 2]! + table[table.length - 1]!;
+      if (payloadLength > MAX_FRAME_PAYLOAD) {
+        throw new PayloadTooLargeError(payloadLength, MAX_FRAME_PAYLOAD, 'message');
+      }
+      this.ensure(4 + 8 * count + 64);
+      this.u32(count);
+      for (const n of table) this.u32(n);
+      const headPad = alignUp(headLength) - headLength;
+      this.buf.fill(0, this.pos, this.pos + headPad);
+      this.pos += headPad;
+      const head = this.buf;
+      head.writeUInt32BE(payloadLength, this.start);
+      head[this.start + HEADER_BYTES] = ATTACHMENT_MARKER;
+      head.writeUInt32BE(bodyLength, this.start + HEADER_BYTES + 1);
+      const parts: Uint8Array[] = [head.subarray(this.start, this.pos)];
+      for (let i = 0; i < count; i++) {
+        const att = this.attachments[i]!;
+        parts.push(att);
+        const end = table[2 * i]! + att.byteLength;
+        const pad = i + 1 < count ? table[2 * i + 2]! - end : 0;
+        if (pad > 0) parts.push(ZEROS.subarray(0, pad));
+      }
+      frame = new FrameParts(parts, HEADER_BYTES + payloadLength);
+    }
+    if (this.buf.length > KEEP_LIMIT) {
+      this.buf = Buffer.allocUnsafe(CHUNK);
+      this.pos = 0;
+    }
+    return frame;
+  }
+
+  // ------------------------------------------------------------ buffer
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const used = this.pos - this.start;
+    const size = Math.max(CHUNK, 2 ** Math.ceil(Math.log2(used + n + 1)));
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, this.start, this.pos);
+    this.buf = next;
+    this.start = 0;
+    this.pos = used;
+  }
+
+  private u8(n: number): void {
+    this.buf[this.pos++] = n;
+  }
+
+  private u16(n: number): void {
+    this.buf.writeUInt16BE(n, this.pos);
+    this.pos += 2;
+  }
+
+  private u32(n: number): void {
+    this.buf.writeUInt32BE(n, this.pos);
+    this.pos += 4;
+  }
+
+  // ------------------------------------------------------------ values
+
+  private write(value: unknown, depth: number): void {
+    switch (typeof value) {
+      case 'string':
+        this.string(value);
+        return;
+      case 'number':
+        this.number(value);
+        return;
+      case 'boolean':
+        this.ensure(1);
+        this.u8(value ? 0xc3 : 0xc2);
+        return;
+      case 'undefined':
+        this.ensure(1);
+        this.u8(0xc0);
+        return;
+      case 'bigint':
+        this.bigint(value);
+        return;
+      case 'object':
+        if (value === null) {
+          this.ensure(1);
+          this.u8(0xc0);
+          return;
+        }
+        if (depth >= MAX_ENCODE_DEPTH) {
+          fail(`cannot encode a value nested more than ${MAX_ENCODE_DEPTH} levels deep (is it cyclic?)`);
+        }
+        this.object(value, depth + 1);
+        return;
+      default:
+        fail(`cannot encode a value of JavaScript type ${typeof value}`);
+    }
+  }
+
+  private number(n: number): void {
+    this.ensure(9);
+    if (Number.isInteger(n) && !Object.is(n, -0)) {
+      if (n >= 0) {
+        if (n < 0x80) this.u8(n);
+        else if (n < 0x100) {
+          this.u8(0xcc);
+          this.u8(n);
+        } else if (n < 0x10000) {
+          this.u8(0xcd);
+          this.u16(n);
+        } else if (n < TWO_32) {
+          this.u8(0xce);
+          this.u32(n);
+        } else if (n <= Number.MAX_SAFE_INTEGER) {
+          this.u8(0xcf);
+          this.u32(Math.floor(n / TWO_32));
+          this.u32(n % TWO_32);
+        } else this.float(n);
+        return;
+      }
+      if (n >= -0x20) this.u8(n & 0xff);
+      else if (n >= -0x80) {
+        this.u8(0xd0);
+        this.buf.writeInt8(n, this.pos++);
+      } else if (n >= -0x8000) {
+        this.u8(0xd1);
+        this.buf.writeInt16BE(n, this.pos);
+        this.pos += 2;
+      } else if (n >= -0x80000000) {
+        this.u8(0xd2);
+        this.buf.writeInt32BE(n, this.pos);
+        this.pos += 4;
+      } else if (n >= Number.MIN_SAFE_INTEGER) {
+        this.u8(0xd3);
+        this.buf.writeBigInt64BE(BigInt(n), this.pos);
+        this.pos += 8;
+      } else this.float(n);
+      return;
+    }
+    this.float(n);
+  }
+
+  private float(n: number): void {
+    this.u8(0xcb);
+    this.buf.writeDoubleBE(n, this.pos);
+    this.pos += 8;
+  }
+
+  private bigint(n: bigint): void {
+    if (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER)) {
+      this.number(Number(n));
+      return;
+    }
+    this.ensure(9);
+    if (n >= -(1n << 63n) && n < 1n << 63n) {
+      this.u8(0xd3);
+      this.buf.writeBigInt64BE(n, this.pos);
+      this.pos += 8;
+    } else if (n >= 0n && n < 1n << 64n) {
+      this.u8(0xcf);
+      this.buf.writeBigUInt64BE(n, this.pos);
+      this.pos += 8;
+    } else {
+      const bytes = bigintToBytes(n);
+      this.extHeader(Ext.BIGINT, bytes.length);
+      this.raw(bytes);
+    }
+  }
+
+  private string(s: string): void {
+    const len = s.length;
+    if (len < 24) {
+      this.ensure(1 + 3 * len);
+      const at = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[at + i] = c;
+      }
+      if (i === len) {
+        this.u8(0xa0 | len);
+        this.pos += len;
+        return;
+      }
+    }
+    const max = 3 * len;
+    const header = max < 0x20 ? 1 : max < 0x100 ? 2 : max < 0x10000 ? 3 : 5;
+    this.ensure(header + max);
+    const n = this.buf.write(s, this.pos + header, 'utf8');
+    if (header === 1) this.u8(0xa0 | n);
+    else if (header === 2) {
+      this.u8(0xd9);
+      this.u8(n);
+    } else if (header === 3) {
+      this.u8(0xda);
+      this.u16(n);
+    } else {
+      this.u8(0xdb);
+      this.u32(n);
+    }
+    this.pos += n;
+  }
+
+  private raw(bytes: Uint8Array): void {
+    this.ensure(bytes.byteLength);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.byteLength;
+  }
+
+  private extHeader(type: number, length: number): void {
+    this.ensure(6);
+    if (length < 0x100) {
+      this.u8(0xc7);
+      this.u8(length);
+    } else if (length < 0x10000) {
+      this.u8(0xc8);
+      this.u16(length);
+    } else {
+      this.u8(0xc9);
+      this.u32(length);
+    }
+    this.u8(type & 0xff);
+  }
+
+  private attach(bytes: Uint8Array): number {
+    this.attachments.push(bytes);
+    return this.attachments.length - 1;
+  }
+
+  private bytes(view: Uint8Array): void {
+    const n = view.byteLength;
+    if (n >= ATTACHMENT_MIN) {
+      const index = this.attach(view);
+      this.extHeader(Ext.BYTES_REF, 4);
+      this.u32(index);
+      return;
+    }
+    this.ensure(5 + n);
+    if (n < 0x100) {
+      this.u8(0xc4);
+      this.u8(n);
+    } else if (n < 0x10000) {
+      this.u8(0xc5);
+      this.u16(n);
+    } else {
+      this.u8(0xc6);
+      this.u32(n);
+    }
+    this.raw(view);
+  }
+
+  private object(value: object, depth: number): void {
+    if (Array.isArray(value)) {
+      this.array(value, depth);
+      return;
+    }
+    const proto = Object.getPrototypeOf(value) as object | null;
+    if (proto === Object.prototype || proto === null) {
+      this.plainObject(value as Record<string, unknown>, depth);
+      return;
+    }
+    if (ArrayBuffer.isView(value)) {
+      if (value instanceof Uint8Array) this.bytes(value);
+      else if (value instanceof DataView) this.bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      else {
+        const info = value instanceof TypedArray ? dtypeOfTypedArray(value) : undefined;
+        if (info === undefined) fail(`cannot encode a value of JavaScript type ${describeType(value)}`);
+        this.ndarray(info, [(value as unknown as { length: number }).length], value);
+      }
+      return;
+    }
+    if (value instanceof NDArray) {
+      this.ndarray(DTYPES.get(value.dtype)!, value.shape, value.data);
+      return;
+    }
+    if (value instanceof Date) {
+      this.date(value);
+      return;
+    }
+    if (value instanceof Map) {
+      this.map(value, depth);
+      return;
+    }
+    if (value instanceof Set) {
+      this.set(value, depth);
+      return;
+    }
+    if (value instanceof Decimal) {
+      const text = Buffer.from(value.value, 'latin1');
+      this.extHeader(Ext.DECIMAL, text.length);
+      this.raw(text);
+      return;
+    }
+    if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)) {
+      this.bytes(new Uint8Array(value));
+      return;
+    }
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      this.write(toJSON.call(value), depth);
+      return;
+    }
+    fail(
+      `cannot encode a value of JavaScript type ${describeType(value)}: only plain objects, arrays, Map, Set, Date, ` +
+        'Buffer, TypedArrays, NDArray, Decimal and objects with toJSON() have a mapping',
+    );
+  }
+
+  private array(items: unknown[], depth: number): void {
+    const n = items.length;
+    this.ensure(5);
+    if (n < 0x10) this.u8(0x90 | n);
+    else if (n < 0x10000) {
+      this.u8(0xdc);
+      this.u16(n);
+    } else {
+      this.u8(0xdd);
+      this.u32(n);
+    }
+    for (let i = 0; i < n; i++) this.write(items[i], depth);
+  }
+
+  private plainObject(obj: Record<string, unknown>, depth: number): void {
+    const keys = Object.keys(obj);
+    const n = keys.length;
+    this.ensure(5);
+    // Offsets are kept relative to the frame start: `ensure` may move the frame to a larger buffer.
+    const rel = this.pos - this.start;
+    // Properties holding undefined are left out (as JSON does), so the count is patched afterwards.
+    if (n < 0x10) this.pos += 1;
+    else if (n < 0x10000) this.pos += 3;
+    else this.pos += 5;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const key = keys[i]!;
+      const item = obj[key];
+      if (item === undefined) continue;
+      this.string(key);
+      this.write(item, depth);
+      count++;
+    }
+    const at = this.start + rel;
+    if (n < 0x10) this.buf[at] = 0x80 | count;
+    else if (n < 0x10000) {
+      this.buf[at] = 0xde;
+      this.buf.writeUInt16BE(count, at + 1);
+    } else {
+      this.buf[at] = 0xdf;
+      this.buf.writeUInt32BE(count, at + 1);
+    }
+  }
+
+  private map(map: Map<unknown, unknown>, depth: number): void {
+    const n = map.size;
+    this.ensure(5);
+    if (n < 0x10) this.u8(0x80 | n);
+    else if (n < 0x10000) {
+      this.u8(0xde);
+      this.u16(n);
+    } else {
+      this.u8(0xdf);
+      this.u32(n);
+    }
+    for (const [key, item] of map) {
+      if (!hashableKind(key)) fail(`cannot encode a Map key of JavaScript type ${describeType(key)}: Python dict keys must be hashable`);
+      this.write(key, depth);
+      this.write(item, depth);
+    }
+  }
+
+  private set(set: Set<unknown>, depth: number): void {
+    this.ensure(6);
+    this.u8(0xc9);
+    const lengthRel = this.pos - this.start;
+    this.pos += 4;
+    this.u8(Ext.SET);
+    const bodyRel = this.pos - this.start;
+    this.array([...set].map((item) => {
+      if (!hashableKind(item)) fail(`cannot encode a Set element of JavaScript type ${describeType(item)}: Python set elements must be hashable`);
+      return item;
+    }), depth);
+    this.buf.writeUInt32BE(this.pos - this.start - bodyRel, this.start + lengthRel);
+  }
+
+  private date(date: Date): void {
+    const ms = date.getTime();
+    if (!Number.isFinite(ms)) fail('cannot encode an invalid Date');
+    if (ms < DATETIME_MIN_MS || ms > DATETIME_MAX_MS) {
+      fail(`cannot encode Date ${date.toISOString()}: Python datetime holds years 1 to 9999 only`);
+    }
+    const seconds = Math.floor(ms / 1000);
+    const nanos = (ms - seconds * 1000) * 1_000_000;
+    this.ensure(15);
+    if (seconds >= 0 && seconds < 2 ** 34) {
+      if (nanos === 0 && seconds < TWO_32) {
+        this.u8(0xd6);
+        this.u8(0xff);
+        this.u32(seconds);
+      } else {
+        // timestamp 64: 30 bits of nanoseconds, 34 bits of seconds
+        this.u8(0xd7);
+        this.u8(0xff);
+        this.u32(nanos * 4 + Math.floor(seconds / TWO_32));
+        this.u32(seconds % TWO_32);
+      }
+      return;
+    }
+    this.u8(0xc7);
+    this.u8(12);
+    this.u8(0xff);
+    this.u32(nanos);
+    this.buf.writeBigInt64BE(BigInt(seconds), this.pos);
+    this.pos += 8;
+  }
+
+  private ndarray(info: DTypeInfo, shape: readonly number[], data: ArrayBufferView): void {
+    const dtype = wireDType(info);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const attached = bytes.byteLength >= ATTACHMENT_MIN;
+    const headerLength = 1 + 1 + dtype.length + 1 + 8 * shape.length;
+    const length = headerLength + (attached ? 4 : bytes.byteLength);
+    this.extHeader(Ext.NDARRAY, length);
+    this.ensure(headerLength + 4);
+    this.u8(attached ? NDARRAY_ATTACHED : 0);
+    this.u8(dtype.length);
+    this.pos += this.buf.write(dtype, this.pos, 'latin1');
+    this.u8(shape.length);
+    for (const dim of shape) {
+      this.u32(Math.floor(dim / TWO_32));
+      this.u32(dim % TWO_32);
+    }
+    if (attached) this.u32(this.attach(bytes));
+    else this.raw(bytes);
+  }
+}

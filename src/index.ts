@@ -3,8 +3,11 @@ export type { ToolStream } from './pool/stream.js';
 export type { ToolInfo, ToolParameter } from './pool/tools.js';
 export type { PoolStats, WorkerStats } from './pool/stats.js';
 export type { Summary } from './pool/histogram.js';
+export type { PoolEventIterator, PoolIteratorEvent, EventsDroppedEvent, EventsOptions } from './pool/event-iterator.js';
 export type {
   PoolOptions,
+  RestartOptions,
+  ResolvedRestartOptions,
   ResolvedPoolOptions,
   CallOptions,
   ExecuteOptions,
@@ -15,6 +18,11 @@ export {
   type PoolEvent,
   type PoolEventMap,
   type PoolState,
+  type PoolEventType,
+  type WorkerExitReason,
+  type RecycleReason,
+  type WorkerRecycleEvent,
+  type WorkerRestartEvent,
   type WorkerSpawnEvent,
   type WorkerReadyEvent,
   type WorkerExitEvent,
@@ -31,6 +39,7 @@ export {
   QueueTimeoutError,
   PoolSaturatedError,
   PoolClosedError,
+  PoolFailedError,
   WorkerCrashedError,
   WorkerStartError,
   ToolNotFoundError,

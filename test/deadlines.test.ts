@@ -108,8 +108,8 @@ describe('deadlines and cancellation', () => {
       const signal = ctl.signal;
       const origAdd = signal.addEventListener.bind(signal);
       const origRemove = signal.removeEventListener.bind(signal);
-      signal.addEventListener = ((type: string, ...rest: never[]) => (added.push(type), origAdd(type, ...rest))) as never;
-      signal.removeEventListener = ((type: string, ...rest: never[]) => (removed.push(type), origRemove(type, ...rest))) as never;
+      signal.addEventListener = ((type: string, fn: never, opts?: never) => (added.push(type), origAdd(type, fn, opts))) as never;
+      signal.removeEventListener = ((type: string, fn: never, opts?: never) => (removed.push(type), origRemove(type, fn, opts))) as never;
       for (let i = 0; i < 5; i++) await pool.execute('add', { a: i, b: 1 }, { signal });
       await rejection(pool.execute('boom', { message: 'x' }, { signal }));
       assert.deepEqual(added, Array(6).fill('abort'));

@@ -47,10 +47,15 @@ def error_payload(kind: str, exc: BaseException | None = None, message: str | No
     if exc is None:
         return {"kind": kind, "type": None, "module": None, "message": message or "", "traceback": ""}
     cls = type(exc)
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except MemoryError:
+        # Out of memory (a worker at its memory limit): the error must still reach the host.
+        text = f"{cls.__qualname__} (traceback unavailable: out of memory)"
     return {
         "kind": kind,
         "type": cls.__qualname__,
         "module": cls.__module__,
         "message": message if message is not None else str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
+        "traceback": text,
     }

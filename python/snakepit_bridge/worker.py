@@ -63,6 +63,8 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log = make_log_sender(self._send_quiet, P.LOG)
+        #: The host asked for shutdown (as opposed to its pipe reaching EOF because it died).
+        self.shutdown_requested = False
         if any(not t.is_async for t in tools.values()):
             for i in range(concurrency):
                 t = threading.Thread(target=self._executor, name=f"snakepit-exec-{i}", daemon=True)
@@ -114,6 +116,7 @@ class Worker:
             elif kind == P.CREDIT:
                 self._on_credit(msg[1], msg[2])
             elif kind == P.SHUTDOWN:
+                self.shutdown_requested = True
                 return
             # Unknown kinds from a newer host are ignored on purpose.
 

@@ -157,6 +157,10 @@ export class Supervisor {
     }
     this.host.workerReady(worker);
     if (old !== undefined && old.state !== 'exited' && !old.retiring) this.retire(old);
+    // Workers due for recycling kept serving only because nobody else did: now someone does.
+    for (const due of this.recycling.keys()) {
+      if (due !== worker && due.state === 'ready' && !due.retiring) this.retire(due);
+    }
     if (kind === 'restart') {
       this.restarts++;
       const now = performance.now();

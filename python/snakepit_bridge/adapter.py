@@ -32,9 +32,7 @@ def tool(fn: F, /) -> F: ...
 def tool(*, name: str | None = None, description: str | None = None) -> Callable[[F], F]: ...
 
 
-def tool(
-    fn: F | None = None, /, *, name: str | None = None, description: str | None = None
-) -> F | Callable[[F], F]:
+def tool(fn: F | None = None, /, *, name: str | None = None, description: str | None = None) -> F | Callable[[F], F]:
     """Mark a function or method as a tool the host can call.
 
     ``@tool`` or ``@tool(name="other", description="...")``. Plain functions, ``async def``,
@@ -73,9 +71,7 @@ def _is_context_param(param: inspect.Parameter) -> bool:
         return True
     if isinstance(ann, str):
         return ann.rsplit(".", 1)[-1] == "Context"
-    return getattr(ann, "__name__", None) == "Context" and getattr(ann, "__module__", "").startswith(
-        "snakepit_bridge"
-    )
+    return getattr(ann, "__name__", None) == "Context" and getattr(ann, "__module__", "").startswith("snakepit_bridge")
 
 
 _PLAIN_DEFAULTS = (type(None), bool, int, float, str)
@@ -129,8 +125,7 @@ class ToolSpec:
             entry: dict[str, Any] = {
                 "name": p.name,
                 "type": _annotation_text(p.annotation),
-                "required": p.default is inspect.Parameter.empty
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
+                "required": p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
                 "kind": p.kind.name.lower(),
             }
             if p.default is not inspect.Parameter.empty:

@@ -17,25 +17,35 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 class WorkerProcess:
-    def __init__(self, adapter: str, codecs: str = "msgpack,json", env: dict[str, str] | None = None,
-                 concurrency: int = 1, max_payload: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        adapter: str,
+        codecs: str = "msgpack,json",
+        env: dict[str, str] | None = None,
+        concurrency: int = 1,
+        max_payload: int = 1 << 20,
+    ) -> None:
         to_worker_r, self._w = os.pipe()
         self._r, from_worker_w = os.pipe()
         full_env = dict(os.environ)
-        full_env.update({
-            "PYTHONPATH": str(PYTHON_DIR),
-            "SNAKEPIT_RFD": str(to_worker_r),
-            "SNAKEPIT_WFD": str(from_worker_w),
-            "SNAKEPIT_CODECS": codecs,
-            "SNAKEPIT_CONCURRENCY": str(concurrency),
-            "SNAKEPIT_MAX_PAYLOAD": str(max_payload),
-            "SNAKEPIT_HOST_PID": str(os.getpid()),
-        })
+        full_env.update(
+            {
+                "PYTHONPATH": str(PYTHON_DIR),
+                "SNAKEPIT_RFD": str(to_worker_r),
+                "SNAKEPIT_WFD": str(from_worker_w),
+                "SNAKEPIT_CODECS": codecs,
+                "SNAKEPIT_CONCURRENCY": str(concurrency),
+                "SNAKEPIT_MAX_PAYLOAD": str(max_payload),
+                "SNAKEPIT_HOST_PID": str(os.getpid()),
+            }
+        )
         full_env.update(env or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "snakepit_bridge", "--adapter", adapter],
-            env=full_env, pass_fds=(to_worker_r, from_worker_w),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=full_env,
+            pass_fds=(to_worker_r, from_worker_w),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         os.close(to_worker_r)
         os.close(from_worker_w)

@@ -32,6 +32,21 @@ export class ControlDir {
     }
     return out;
   }
+  /** Pid of the worker that last recorded `token`, if any. */
+  executedBy(token: string): number | undefined {
+    let text = '';
+    try {
+      text = readFileSync(path.join(this.path, 'exec.log'), 'utf8');
+    } catch {
+      return undefined;
+    }
+    let pid: number | undefined;
+    for (const line of text.split('\n')) {
+      const [t, p] = line.split(' ');
+      if (t === token) pid = Number(p);
+    }
+    return pid;
+  }
   grandchildren(): number[] {
     return readdirSync(this.path)
       .filter((n) => n.startsWith('grandchild-'))

@@ -236,6 +236,8 @@ export function steadyLoad(
         { limitMs: options.limitMs, check: (v) => v.token === token },
       );
       if (error !== undefined) {
+        // A closed pool (the scenario ended, perhaps by a failed assertion) ends the load.
+        if (error.code === 'POOL_CLOSED') break;
         options.onError?.(error, idempotent);
         // A failed pool rejects at once: do not spin.
         if (error.code === 'POOL_FAILED') await sleep(20);

@@ -156,6 +156,17 @@ export class HostProcess {
   survivors(): number[] {
     return processesWithEnv('SNAKEPIT_TEST_MARK', this.marker, [this.child.pid!]);
   }
+
+  /** Worker processes (python -m snakepit_bridge) of this host that are running. */
+  workers(): number[] {
+    return this.survivors().filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('snakepit_bridge');
+      } catch {
+        return false;
+      }
+    });
+  }
 }
 
 /** Polls until `fn()` returns an empty list or `timeoutMs` passes; returns the last list and the time it took. */

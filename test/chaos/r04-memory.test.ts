@@ -16,20 +16,16 @@ describe('chaos: memory', () => {
   it('R4: MemoryError at memoryLimit recycles the worker; an abort on OOM is a crash; maxRss recycles', async () => {
     const scenario = new Scenario('R04', 'worker exceeds its memory limit');
     const ctl = new ControlDir();
-    const pool = await startPool({
-      adapter: fixture('chaos.py'),
-      size: 2,
-      env: { CHAOS_DIR: ctl.path },
-      memoryLimit: 320 * MiB,
-      maxRss: 120 * MiB,
-      heartbeatInterval: 200,
-      restart: { maxFailures: 1000 },
-      timeout: 30_000,
-    });
+    const common = { adapter: fixture('chaos.py'), size: 2, env: { CHAOS_DIR: ctl.path }, heartbeatInterval: 200, restart: { maxFailures: 1000 }, timeout: 30_000 };
+    // One pool with an address-space limit, one with a resident-set limit, so each recycle has one cause.
+    const pool = await startPool({ ...common, memoryLimit: 320 * MiB });
+    const rssPool = await startPool({ ...common, maxRss: 120 * MiB });
     const capacity = new CapacityWatch(pool);
     const recycles: RecycleReason[] = [];
     pool.on('workerRecycle', (e) => recycles.push(e.reason));
+    rssPool.on('workerRecycle', (e) => recycles.push(e.reason));
     const background = steadyLoad(pool, scenario, { clients: 1, limitMs: 35_000, prefix: 'bg' });
+    const rssBackground = steadyLoad(rssPool, scenario, { clients: 1, limitMs: 35_000, prefix: 'rssbg' });
     try {
       for (let i = 0; i < 3; i++) {
         await waitFor(() => pool.state === 'ready' && pool.stats().workers.retiring === 0, 20_000, 'ready');
@@ -51,12 +47,13 @@ describe('chaos: memory', () => {
         scenario.deathToRejection.push(performance.now() - at);
       }
       for (let i = 0; i < 2; i++) {
-        await waitFor(() => pool.state === 'ready' && pool.stats().workers.retiring === 0, 20_000, 'ready');
-        const { value: fat } = await scenario.ledger.track(pool.execute<number>('hold', { mb: 160 }), { limitMs: 35_000 });
+        await waitFor(() => rssPool.state === 'ready' && rssPool.stats().workers.retiring === 0, 20_000, 'ready');
+        const { value: fat } = await scenario.ledger.track(rssPool.execute<number>('hold', { mb: 160 }), { limitMs: 35_000 });
         scenario.fault('resident set over maxRss');
-        await waitFor(() => !workerPids(pool).includes(fat!) && pool.state === 'ready', 20_000, 'rss recycle');
+        await waitFor(() => !workerPids(rssPool).includes(fat!) && rssPool.state === 'ready', 20_000, 'rss recycle');
       }
       await background.stop();
+      await rssBackground.stop();
       await waitFor(() => pool.state === 'ready' && capacity.outstanding === 0, 20_000, 'full capacity');
       await scenario.ledger.drain();
       scenario.capacity.push(...capacity.durations);
@@ -68,6 +65,7 @@ describe('chaos: memory', () => {
     } finally {
       scenario.save();
       await pool.destroy();
+      await rssPool.destroy();
       ctl.dispose();
     }
   });

@@ -204,3 +204,33 @@ describe('supervision: events', () => {
     assert.deepEqual(await local.events().next(), { value: undefined, done: true });
   });
 });
+
+describe('supervision: start', () => {
+  it('a worker that dies while the others still start is replaced once the pool is ready', async () => {
+    const ctl = new ControlDir();
+    let pool: Pool | undefined;
+    let first: number | undefined;
+    const onReady = (m: unknown): void => {
+      const e = m as { pid: number };
+      if (first !== undefined) return;
+      first = e.pid;
+      process.kill(e.pid, 'SIGKILL'); // the second worker is still in its slow setup
+    };
+    diagnostics_channel.subscribe(CHANNEL_NAMES.workerReady, onReady);
+    try {
+      pool = await startPool({
+        ...chaosOptions(ctl, { size: 2, startupConcurrency: 1 }),
+        env: { CHAOS_DIR: ctl.path, CHAOS_SETUP_SLEEP: '0.5' },
+      });
+      diagnostics_channel.unsubscribe(CHANNEL_NAMES.workerReady, onReady);
+      assert.ok(first !== undefined);
+      await waitFor(() => pool!.state === 'ready' && pool!.stats().workers.ready === 2, 15_000, 'slot refilled');
+      assert.ok(!pids(pool).includes(first!));
+      assert.equal(pool.stats().restarts, 1);
+    } finally {
+      diagnostics_channel.unsubscribe(CHANNEL_NAMES.workerReady, onReady);
+      await pool?.destroy();
+      ctl.dispose();
+    }
+  });
+});

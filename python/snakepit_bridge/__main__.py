@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 3
     if code == 0 and not worker.shutdown_requested:
         # EOF without a shutdown message: the host is gone. Take the process group down now.
-        lifeline.host_gone()
+        lifeline.host_gone(0)
     try:
         worker.run_hook("teardown")
     except BaseException as exc:  # noqa: BLE001

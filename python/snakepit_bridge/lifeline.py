@@ -3,7 +3,8 @@
 Three independent tripwires, any one of which is enough:
 
 - EOF on the inbound pipe (the kernel closes it when the host dies, even by SIGKILL) ends the main
-  loop; the worker then calls :func:`host_gone`.
+  loop; the worker then calls :func:`host_gone` (exit status 0 when it does not lead a group: the
+  input simply ended).
 - On Linux, ``PR_SET_PDEATHSIG`` makes the kernel send SIGHUP when the parent dies; the handler calls
   :func:`host_gone`. The parent is re-checked right after arming, in case it died before.
 - A watcher thread polls ``getppid()`` (or, when the worker was started through a wrapper that did
@@ -32,14 +33,15 @@ _PR_SET_PDEATHSIG = 1
 HOST_GONE_EXIT = 70
 
 
-def host_gone() -> None:
-    """The host is gone: take the worker's process group down (when it leads one) and exit now."""
+def host_gone(exit_code: int = HOST_GONE_EXIT) -> None:
+    """The host is gone: take the worker's process group down (when it leads one, as it does when the
+    host started it; the worker dies with it, by SIGKILL), or else exit at once with ``exit_code``."""
     try:
         if os.getpgid(0) == os.getpid():
             os.killpg(os.getpid(), signal.SIGKILL)
     except OSError:
         pass
-    os._exit(HOST_GONE_EXIT)
+    os._exit(exit_code)
 
 
 def _alive(pid: int) -> bool:

@@ -97,7 +97,7 @@ export class PoolCore implements CallHost, WorkerHooks, SupervisorHost {
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined || this.state !== 'starting') {
       this.supervisor.stop();
-      this.setState('failed', 'start failed');
+      if (this.state !== 'closed') this.setState('failed', 'start failed');
       await Promise.all(this.workers.map((w) => w.kill('start-failed')));
       this.registry?.close();
       throw failure?.reason ?? new PoolClosedError('pool was destroyed while it started');

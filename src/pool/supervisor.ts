@@ -119,6 +119,11 @@ export class Supervisor {
     this.lastTick = performance.now();
     this.tickTimer = setInterval(() => this.tick(), interval);
     this.tickTimer.unref();
+    // A worker that died while the others were starting left its slot empty.
+    for (const slot of this.slots) {
+      if (slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
+    }
+    this.updateHealth();
   }
 
   private tickInterval(): number {

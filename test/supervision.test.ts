@@ -116,9 +116,9 @@ describe('supervision: heartbeats (R12)', () => {
   });
 
   it('a long CPU-bound call that still answers pings is not wedged', async () => {
-    await withChaos({ size: 1, heartbeatInterval: 50, heartbeatTimeout: 500 }, async (pool) => {
+    await withChaos({ size: 1, heartbeatInterval: 50, heartbeatTimeout: 1_500 }, async (pool) => {
       const [pid] = pids(pool);
-      const n = await pool.execute<number>('spin', { seconds: 2 });
+      const n = await pool.execute<number>('spin', { seconds: 3 }); // twice the heartbeat timeout
       assert.ok(n > 0);
       assert.equal(pool.stats().wedged, 0);
       assert.deepEqual(pids(pool), [pid]);
@@ -230,6 +230,23 @@ describe('supervision: start', () => {
     } finally {
       diagnostics_channel.unsubscribe(CHANNEL_NAMES.workerReady, onReady);
       await pool?.destroy();
+      ctl.dispose();
+    }
+  });
+});
+
+describe('supervision: stopping workers', () => {
+  it('destroy escalates to SIGKILL for a worker that ignores SIGTERM, and waits for the real exit', async () => {
+    const ctl = new ControlDir();
+    const pool = await startPool(chaosOptions(ctl, { size: 1, killGrace: 300 }));
+    try {
+      const pid = await pool.execute<number>('ignore_sigterm');
+      const exits: (string | null)[] = [];
+      pool.on('workerExit', (e) => exits.push(e.signal));
+      await pool.destroy();
+      assert.equal(running(pid), false, 'the process is gone when destroy resolves');
+      assert.deepEqual(exits, ['SIGKILL']);
+    } finally {
       ctl.dispose();
     }
   });

@@ -28,6 +28,8 @@ describe('chaos: deadlines and cancellation', () => {
       timeout: 30_000,
     });
     const capacity = new CapacityWatch(pool);
+    const exitSignals = new Map<number, string | null>();
+    pool.on('workerExit', (e) => exitSignals.set(e.pid!, e.signal));
     const finallies = new Set<number>();
     pool.on('log', (e: LogEvent) => {
       const m = /hang finally ran for request (\d+)/.exec(e.line);
@@ -50,17 +52,20 @@ describe('chaos: deadlines and cancellation', () => {
       // R11: a handler that ignores cancellation (pure Python spin, then one holding the GIL).
       for (const [tool, args] of [
         ['spin', { seconds: 30 }],
-        ['spin', { seconds: 30 }],
+        ['spin', { seconds: 30, ignore_term: true }], // SIGTERM ignored: SIGKILL after killGrace
         ['spin_gil', { n: 2 ** 31 - 1 }], // about 20 s in one C call
       ] as const) {
         await waitFor(() => pool.state === 'ready', 20_000, 'ready');
         const t0 = performance.now();
         const { error } = await scenario.ledger.track(pool.execute(tool, args, { timeout: 200 }), { limitMs: 200 + CANCEL_GRACE + KILL_GRACE + 5_000 });
         deadlineErrors.push(performance.now() - t0 - 200);
-        scenario.fault(`${tool} ignoring cancellation`);
+        const ignoresTerm = 'ignore_term' in args;
+        scenario.fault(`${tool} ignoring cancellation${ignoresTerm ? ' and SIGTERM' : ''}`);
         assert.ok(error instanceof CallTimeoutError, String(error));
         capacity.death(error.pid!, t0 + 200 + CANCEL_GRACE);
         await waitFor(() => !workerPids(pool).includes(error.pid!), 10_000, 'spinning worker killed');
+        await waitFor(() => exitSignals.has(error.pid!), 10_000, 'exit reported');
+        assert.equal(exitSignals.get(error.pid!), ignoresTerm ? 'SIGKILL' : 'SIGTERM');
       }
       await waitFor(() => pool.state === 'ready' && pool.stats().inFlight <= 2, 20_000, 'no capacity leak');
       // R13: the deadline passes while queued: never executed.

@@ -74,7 +74,7 @@ lines.push(`| unhandled rejections | ${totals.unhandled} |`);
 lines.push(`| worker death → caller rejection, R1 kill -9 under load (p50 / p99) | ${ms(r1?.deathToRejection.p50 ?? null)} / ${ms(r1?.deathToRejection.p99 ?? null)} |`);
 lines.push(`| worker death → caller rejection, R9 every worker at once (p50 / p99) | ${ms(results.find((r) => r.id === 'R09')?.deathToRejection.p50 ?? null)} / ${ms(results.find((r) => r.id === 'R09')?.deathToRejection.p99 ?? null)} |`);
 lines.push(`| worker death → caller rejection, all crash scenarios (p50 / p99, n=${deaths.length}; R2-R4, R8 include the faulty call's own run) | ${ms(percentile(deaths, 50))} / ${ms(percentile(deaths, 99))} |`);
-lines.push(`| wedged worker (SIGSTOP) → caller rejection, R12 (p50 / p99; heartbeatTimeout 1000 ms) | ${ms(r12?.deathToRejection.p50 ?? null)} / ${ms(r12?.deathToRejection.p99 ?? null)} |`);
+lines.push(`| wedged worker (SIGSTOP) → caller rejection, R12 (p50 / p99; heartbeatTimeout 1500 ms) | ${ms(r12?.deathToRejection.p50 ?? null)} / ${ms(r12?.deathToRejection.p99 ?? null)} |`);
 lines.push(`| time back to full capacity, R1 (p50 / p99) | ${ms(r1?.capacity.p50 ?? null)} / ${ms(r1?.capacity.p99 ?? null)} |`);
 lines.push(`| time back to full capacity, all scenarios (p50 / p99, n=${capacity.length}) | ${ms(percentile(capacity, 50))} / ${ms(percentile(capacity, 99))} |`);
 lines.push(`| orphans after host exits | ${totals.orphans} |`);

@@ -43,7 +43,7 @@ test-chaos: setup
 	node --import tsx test/chaos/report.ts || status=1; \
 	exit $$status
 
-# The whole suite: type checks, lint, TypeScript tests, Python tests, chaos scenarios.
+# The whole suite: type checks, lint, TypeScript tests, Python tests (the chaos suite: make test-chaos).
 test: typecheck lint test-ts test-py
 
 bench: setup

@@ -37,10 +37,15 @@ test-ts: setup
 test-py: setup
 	cd python && $(PY) -m pytest -q -p no:cacheprovider
 
+# Chaos scenarios (reliability.md R1-R14, R21-R24), then their combined report (also written to
+# test/chaos/results/report.md). Fails if a scenario fails or the report shows a broken invariant.
 test-chaos: setup
-	$(NODE_TEST) test/chaos/*.test.ts
+	rm -rf test/chaos/results
+	status=0; $(NODE_TEST) test/chaos/*.test.ts || status=$$?; \
+	node --import tsx test/chaos/report.ts || status=1; \
+	exit $$status
 
-# The whole suite: type checks, lint, TypeScript tests, Python tests, chaos scenarios.
+# The whole suite: type checks, lint, TypeScript tests, Python tests (the chaos suite: make test-chaos).
 test: typecheck lint test-ts test-py
 
 bench: setup

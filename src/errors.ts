@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'QUEUE_TIMEOUT',
   'POOL_SATURATED',
   'POOL_CLOSED',
+  'POOL_FAILED',
   'WORKER_CRASHED',
   'WORKER_START_FAILED',
   'TOOL_NOT_FOUND',
@@ -117,6 +118,16 @@ export class PoolSaturatedError extends SnakepitError {
 export class PoolClosedError extends SnakepitError {
   constructor(message = 'pool is closed', fields: ErrorFields = {}) {
     super('POOL_CLOSED', message, fields);
+  }
+}
+
+/**
+ * The pool's crash-loop breaker is open: workers failed too often within the restart window. New calls
+ * are rejected at once (they never run) until the pool recovers after a stable period.
+ */
+export class PoolFailedError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('POOL_FAILED', message, { retryable: true, ...fields });
   }
 }
 

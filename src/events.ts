@@ -1,12 +1,31 @@
 /**
- * Pool events: discriminated unions, emitted on the pool (an EventEmitter, one event name per type)
- * and published on `node:diagnostics_channel` channels named `snakepit:<area>:<event>`. Publishing
- * costs nothing when a channel has no subscriber.
+ * Pool events: discriminated unions, emitted on the pool (an EventEmitter, one event name per type),
+ * published on `node:diagnostics_channel` channels named `snakepit:<area>:<event>`, and readable as an
+ * async iterator with `pool.events()`. Publishing costs nothing when a channel has no subscriber.
  */
 
 import diagnostics_channel from 'node:diagnostics_channel';
 
-export type PoolState = 'starting' | 'ready' | 'draining' | 'closed' | 'failed';
+/**
+ * `starting` until every worker is ready; `ready` at full capacity; `degraded` while fewer than `size`
+ * workers serve (replacements under way: calls still queue and run); `draining` after `close()`;
+ * `closed`; `failed` while the crash-loop breaker is open (calls are rejected with POOL_FAILED).
+ */
+export type PoolState = 'starting' | 'ready' | 'degraded' | 'draining' | 'closed' | 'failed';
+
+/** Why a worker exited. */
+export type WorkerExitReason =
+  | 'crash'
+  | 'shutdown'
+  | 'killed'
+  | 'start-failed'
+  | 'protocol-error'
+  | 'cancel-grace'
+  | 'wedged'
+  | 'recycled';
+
+/** Why a worker was recycled. */
+export type RecycleReason = 'maxRequests' | 'ttl' | 'rss' | 'memory' | 'manual';
 
 export interface WorkerSpawnEvent { type: 'workerSpawn'; workerId: number; pid: number }
 export interface WorkerReadyEvent { type: 'workerReady'; workerId: number; pid: number; python: string; codec: string; startMs: number }
@@ -16,10 +35,36 @@ export interface WorkerExitEvent {
   pid: number | undefined;
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** Why it went: `crash` (unexpected), `shutdown`, `killed`, `start-failed`, `protocol-error`, `cancel-grace`. */
-  reason: string;
-  /** Calls that were in flight and were rejected. */
+  /**
+   * Why it went: `crash` (unexpected), `shutdown`, `killed`, `start-failed`, `protocol-error`,
+   * `cancel-grace`, `wedged` (missed heartbeats), `recycled`.
+   */
+  reason: WorkerExitReason;
+  /** Calls that were in flight and were rejected (or, for idempotent ones, retried). */
   lostCalls: number;
+}
+/** A worker is being retired: it takes no new calls, finishes the ones it has, then exits. */
+export interface WorkerRecycleEvent {
+  type: 'workerRecycle';
+  workerId: number;
+  pid: number | undefined;
+  reason: RecycleReason;
+  /** The worker started to take its place. */
+  replacementId: number | undefined;
+}
+/** A replacement for a worker that died (or failed to start) became ready. */
+export interface WorkerRestartEvent {
+  type: 'workerRestart';
+  workerId: number;
+  pid: number;
+  /** Id of the worker it replaces. */
+  replaces: number;
+  /** Consecutive failures of this worker slot before this restart. */
+  attempt: number;
+  /** Backoff applied before the replacement was spawned. */
+  delayMs: number;
+  /** Milliseconds from the death of the old worker to the new one being ready. */
+  downtimeMs: number;
 }
 export interface LogEvent {
   type: 'log';
@@ -31,30 +76,45 @@ export interface LogEvent {
   level: string;
   requestId: number | undefined;
 }
-export interface PoolStateEvent { type: 'poolState'; from: PoolState; to: PoolState }
+export interface PoolStateEvent { type: 'poolState'; from: PoolState; to: PoolState; reason?: string }
 
-export type PoolEvent = WorkerSpawnEvent | WorkerReadyEvent | WorkerExitEvent | LogEvent | PoolStateEvent;
+export type PoolEvent =
+  | WorkerSpawnEvent
+  | WorkerReadyEvent
+  | WorkerExitEvent
+  | WorkerRecycleEvent
+  | WorkerRestartEvent
+  | LogEvent
+  | PoolStateEvent;
 
 export interface PoolEventMap {
   workerSpawn: [WorkerSpawnEvent];
   workerReady: [WorkerReadyEvent];
   workerExit: [WorkerExitEvent];
+  workerRecycle: [WorkerRecycleEvent];
+  workerRestart: [WorkerRestartEvent];
   log: [LogEvent];
   poolState: [PoolStateEvent];
 }
 
-export const channels = {
-  workerSpawn: diagnostics_channel.channel('snakepit:worker:spawn'),
-  workerReady: diagnostics_channel.channel('snakepit:worker:ready'),
-  workerExit: diagnostics_channel.channel('snakepit:worker:exit'),
-  log: diagnostics_channel.channel('snakepit:worker:log'),
-  poolState: diagnostics_channel.channel('snakepit:pool:state'),
-} as const;
+export type PoolEventType = keyof PoolEventMap;
 
 export const CHANNEL_NAMES = {
   workerSpawn: 'snakepit:worker:spawn',
   workerReady: 'snakepit:worker:ready',
   workerExit: 'snakepit:worker:exit',
+  workerRecycle: 'snakepit:worker:recycle',
+  workerRestart: 'snakepit:worker:restart',
   log: 'snakepit:worker:log',
   poolState: 'snakepit:pool:state',
+} as const;
+
+export const channels = {
+  workerSpawn: diagnostics_channel.channel(CHANNEL_NAMES.workerSpawn),
+  workerReady: diagnostics_channel.channel(CHANNEL_NAMES.workerReady),
+  workerExit: diagnostics_channel.channel(CHANNEL_NAMES.workerExit),
+  workerRecycle: diagnostics_channel.channel(CHANNEL_NAMES.workerRecycle),
+  workerRestart: diagnostics_channel.channel(CHANNEL_NAMES.workerRestart),
+  log: diagnostics_channel.channel(CHANNEL_NAMES.log),
+  poolState: diagnostics_channel.channel(CHANNEL_NAMES.poolState),
 } as const;

@@ -7,8 +7,11 @@ export type { ToolStream } from './pool/stream.js';
 export type { ToolInfo, ToolParameter } from './pool/tools.js';
 export type { PoolStats, WorkerStats } from './pool/stats.js';
 export type { Summary } from './pool/histogram.js';
+export type { PoolEventIterator, PoolIteratorEvent, EventsDroppedEvent, EventsOptions } from './pool/event-iterator.js';
 export type {
   PoolOptions,
+  RestartOptions,
+  ResolvedRestartOptions,
   ResolvedPoolOptions,
   CallOptions,
   ExecuteOptions,
@@ -22,6 +25,11 @@ export {
   type PoolEvent,
   type PoolEventMap,
   type PoolState,
+  type PoolEventType,
+  type WorkerExitReason,
+  type RecycleReason,
+  type WorkerRecycleEvent,
+  type WorkerRestartEvent,
   type WorkerSpawnEvent,
   type WorkerReadyEvent,
   type WorkerExitEvent,
@@ -38,6 +46,7 @@ export {
   QueueTimeoutError,
   PoolSaturatedError,
   PoolClosedError,
+  PoolFailedError,
   WorkerCrashedError,
   WorkerStartError,
   ToolNotFoundError,

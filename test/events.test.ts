@@ -27,7 +27,8 @@ describe('events', () => {
     assert.ok(logs.some((e) => e.type === 'log' && e.stream === 'stdout' && e.line === 'stdout line 0'));
     assert.ok(logs.some((e) => e.type === 'log' && e.stream === 'stderr' && e.line === 'stderr line 0'));
     const states = seen.filter((e) => e.type === 'poolState').map((e) => (e.type === 'poolState' ? e.to : ''));
-    assert.deepEqual(states, ['ready', 'draining', 'closed']);
+    // The crash leaves the pool degraded until the replacement is ready.
+    assert.deepEqual(states, ['ready', 'degraded', 'ready', 'draining', 'closed']);
   });
 
   it('ctx.log lines reach the host tagged with the request id', async () => {

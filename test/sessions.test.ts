@@ -190,28 +190,39 @@ describe('sessions: R16 under repeated crashes', () => {
       const sessions = Array.from({ length: 6 }, () => pool.session());
       type Outcome = { ok: true; n: number; pid: number } | { ok: false; code: string };
       const ledgers: Outcome[][] = sessions.map(() => []);
-      let stop = false;
+      // Every session keeps calling until the killer is done and then makes one more call, so a
+      // session whose worker died always has a failed call in its ledger.
+      let killerDone = false;
       const drive = async (i: number): Promise<void> => {
         const s = sessions[i]!;
-        for (let k = 0; k < 60 && !stop; k++) {
+        for (let k = 0; k < 2000; k++) {
+          const last = killerDone;
           try {
             const r = await s.execute<Incr>('incr');
             ledgers[i]!.push({ ok: true, n: r.n, pid: r.pid });
           } catch (err) {
             ledgers[i]!.push({ ok: false, code: (err as { code?: string }).code ?? 'UNTYPED' });
           }
+          if (last) break;
           await new Promise((r) => setTimeout(r, 5));
         }
       };
       const killer = (async () => {
+        const killed: number[] = [];
         for (let k = 0; k < 4; k++) {
           await new Promise((r) => setTimeout(r, 120));
           const pids = pool.stats().workerList.filter((w) => w.state === 'ready').map((w) => w.pid!);
-          if (pids.length > 0) process.kill(pids[k % pids.length]!, 'SIGKILL');
+          if (pids.length > 0) {
+            const pid = pids[k % pids.length]!;
+            process.kill(pid, 'SIGKILL');
+            killed.push(pid);
+          }
         }
+        // The pool has seen every kill (the workers are out of its list) before the final calls.
+        await waitFor(() => !pool.stats().workerList.some((w) => killed.includes(w.pid!)), 10_000, 'kills noticed');
+        killerDone = true;
       })();
       await Promise.all([...sessions.map((_, i) => drive(i)), killer]);
-      stop = true;
       let lostSessions = 0;
       for (const [i, ledger] of ledgers.entries()) {
         const oks = ledger.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     max_payload = _env_int("SNAKEPIT_MAX_PAYLOAD", 64 * 1024 * 1024)
     concurrency = max(1, _env_int("SNAKEPIT_CONCURRENCY", 1))
     lifeline.install(_env_int("SNAKEPIT_HOST_PID", 0) or None)
+    memory_limit = _env_int("SNAKEPIT_MEMORY_LIMIT", 0)
 
     writer = FrameWriter(wfd, max_payload)
     handshake = JsonCodec()
@@ -56,6 +57,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(payload["traceback"])
         sys.stderr.flush()
         exit_now(1)
+
+    if memory_limit > 0:
+        try:
+            lifeline.set_memory_limit(memory_limit)
+        except (ValueError, OSError) as exc:
+            fatal("setup", exc)
+            return
 
     try:
         preferred = (os.environ.get("SNAKEPIT_CODECS") or "msgpack,json").split(",")
@@ -99,6 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     except BaseException as exc:  # noqa: BLE001 - protocol failure: say so on stderr and leave
         sys.stderr.write(f"snakepit worker: {type(exc).__name__}: {exc}\n")
         code = 3
+    if code == 0 and not worker.shutdown_requested:
+        # EOF without a shutdown message: the host is gone. Take the process group down now.
+        lifeline.host_gone(0)
     worker.end_sessions()
     try:
         worker.run_hook("teardown")

@@ -81,13 +81,18 @@ def error_payload(kind: str, exc: BaseException | None = None, message: str | No
     if exc is None:
         return {"kind": kind, "type": None, "module": None, "message": message or "", "traceback": ""}
     cls = type(exc)
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except MemoryError:
+        # Out of memory (a worker at its memory limit): the error must still reach the host.
+        text = f"{cls.__qualname__} (traceback unavailable: out of memory)"
     if kind == "python_error" and isinstance(exc, BridgeError):
         return {
             "kind": exc.wire_kind,
             "type": cls.__qualname__,
             "module": cls.__module__,
             "message": message if message is not None else str(exc),
-            "traceback": "".join(traceback.format_exception(exc)),
+            "traceback": text,
             **exc.wire_fields(),
         }
     return {
@@ -95,5 +100,5 @@ def error_payload(kind: str, exc: BaseException | None = None, message: str | No
         "type": cls.__qualname__,
         "module": cls.__module__,
         "message": message if message is not None else str(exc),
-        "traceback": "".join(traceback.format_exception(exc)),
+        "traceback": text,
     }

@@ -1,5 +1,21 @@
-"""The worker never outlives its host: EOF on the inbound pipe ends the main loop, a watcher thread
-polls ``getppid()``, and on Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG)."""
+"""The worker never outlives its host.
+
+Three independent tripwires, any one of which is enough:
+
+- EOF on the inbound pipe (the kernel closes it when the host dies, even by SIGKILL) ends the main
+  loop; the worker then calls :func:`host_gone` (exit status 0 when it does not lead a group: the
+  input simply ended).
+- On Linux, ``PR_SET_PDEATHSIG`` makes the kernel send SIGHUP when the parent dies; the handler calls
+  :func:`host_gone`. The parent is re-checked right after arming, in case it died before.
+- A watcher thread polls ``getppid()`` (or, when the worker was started through a wrapper that did
+  not ``exec``, the host pid itself) and calls :func:`host_gone`.
+
+:func:`host_gone` kills the worker's whole process group with SIGKILL when the worker leads it (the
+host spawns it that way), so processes the adapter started go too, then exits.
+
+Environment: ``SNAKEPIT_HOST_PID`` (the host's pid), ``SNAKEPIT_LIFELINE_POLL`` (seconds between
+polls, default 0.5), ``SNAKEPIT_LIFELINE_PDEATHSIG=0`` to leave PR_SET_PDEATHSIG unset (tests).
+"""
 
 from __future__ import annotations
 
@@ -10,33 +26,82 @@ import signal
 import sys
 import threading
 import time
+from types import FrameType
 
 _PR_SET_PDEATHSIG = 1
+#: Exit status of a worker whose host went away.
+HOST_GONE_EXIT = 70
 
 
-def _set_pdeathsig() -> None:
+def host_gone(exit_code: int = HOST_GONE_EXIT) -> None:
+    """The host is gone: take the worker's process group down (when it leads one, as it does when the
+    host started it; the worker dies with it, by SIGKILL), or else exit at once with ``exit_code``."""
+    try:
+        if os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+    except OSError:
+        pass
+    os._exit(exit_code)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _set_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
-        return
+        return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
     except (OSError, AttributeError):
-        pass
+        return False
 
 
-def install(parent_pid: int | None, poll_seconds: float = 1.0) -> None:
-    """Arm the lifeline. ``parent_pid`` is the host's pid as the host saw it; when the parent has
-    already changed (the host died while this process started), leave at once."""
-    expected = parent_pid if parent_pid else os.getppid()
-    _set_pdeathsig()
-    # Re-check after arming: the parent may have died before prctl took effect.
-    if os.getppid() != expected:
-        os._exit(70)
+def _on_hangup(_signum: int, _frame: FrameType | None) -> None:
+    host_gone()
+
+
+def install(host_pid: int | None, poll_seconds: float | None = None) -> None:
+    """Arm the lifeline from the main thread, before the adapter is loaded.
+
+    ``host_pid`` is the host's pid as the host saw it. When this process is the host's direct child,
+    the parent is watched; when it was started through a wrapper (the parent is not the host but the
+    host is alive), the host pid is watched instead. A host already dead means leave at once."""
+    if poll_seconds is None:
+        poll_seconds = float(os.environ.get("SNAKEPIT_LIFELINE_POLL") or 0.5)
+    parent = os.getppid()
+    direct = host_pid is None or parent == host_pid
+    if not direct and host_pid is not None and not _alive(host_pid):
+        host_gone()
+
+    if os.environ.get("SNAKEPIT_LIFELINE_PDEATHSIG", "1") != "0":
+        signal.signal(signal.SIGHUP, _on_hangup)
+        _set_pdeathsig(signal.SIGHUP)
+        # Re-check after arming: the parent may have died before prctl took effect.
+        if os.getppid() != parent:
+            host_gone()
 
     def watch() -> None:
         while True:
             time.sleep(poll_seconds)
-            if os.getppid() != expected:
-                os._exit(70)
+            if os.getppid() != parent or (not direct and host_pid is not None and not _alive(host_pid)):
+                host_gone()
 
     threading.Thread(target=watch, name="snakepit-lifeline", daemon=True).start()
+
+
+def set_memory_limit(limit: int) -> None:
+    """Cap the process's address space (RLIMIT_AS) at ``limit`` bytes; allocations past it raise
+    MemoryError. The hard limit is lowered too, so the adapter cannot lift it."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    new_hard = limit if hard == resource.RLIM_INFINITY or hard > limit else hard
+    resource.setrlimit(resource.RLIMIT_AS, (min(limit, new_hard), new_hard))

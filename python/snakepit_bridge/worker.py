@@ -102,6 +102,8 @@ class Worker:
         self._idle = 0
         self._done = threading.Event()
         self._failure: BaseException | None = None
+        #: The host asked for shutdown (as opposed to its pipe reaching EOF because it died).
+        self.shutdown_requested = False
         if any(t.is_async for t in tools.values()):
             self._start_loop()
 
@@ -184,6 +186,7 @@ class Worker:
         elif kind == P.SESSION_END:
             self._sessions.end(msg[1])
         elif kind == P.SHUTDOWN:
+            self.shutdown_requested = True
             return _STOP
         # Unknown kinds from a newer host are ignored on purpose.
         return None

@@ -49,6 +49,8 @@ def test_session_end_frees_state_and_runs_teardown() -> None:
 def test_live_sessions_are_torn_down_when_the_worker_stops() -> None:
     w = start()
     ok(call(w, 1, "put", {"key": "x", "value": 1}, session="live"))
+    # A graceful stop, as the host's close() does. (EOF alone means the host died: no teardown.)
+    w.send([P.SHUTDOWN])
     text = _stderr(w)
     w.close()
     assert "teardown_session live ['setups', 'x']" in text

@@ -22,6 +22,11 @@ export interface CallHost {
   wireError(call: Call, wire: WireError): SnakepitError;
   /** The caller's side settled: count it. */
   recordSettled(call: Call, error: SnakepitError | undefined): void;
+  /**
+   * The call's worker died with the call in flight. Returns the error to settle the call with, or
+   * undefined when the pool took the call back to try it again (idempotent calls only; retry.ts).
+   */
+  onLost(call: Call, error: SnakepitError): SnakepitError | undefined;
 }
 
 /** Receives the values of a call: a plain result, or stream chunks. */
@@ -39,6 +44,12 @@ export class Call implements CallSink, Queued {
   settled = false;
   readonly submittedAt = performance.now();
   dispatchedAt = 0;
+  /** Times the call was sent to a worker (more than one only for retried idempotent calls). */
+  attempts = 0;
+  /** Stream chunks delivered to the consumer; a call that delivered any is never retried. */
+  chunks = 0;
+  /** The caller marked the call safe to run more than once. */
+  idempotent = false;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -80,6 +91,7 @@ export class Call implements CallSink, Queued {
 
   markDispatched(worker: WorkerHandle): void {
     this.worker = worker;
+    this.attempts++;
     this.dispatchedAt = performance.now();
     if (this.queueTimer !== undefined) {
       clearTimeout(this.queueTimer);
@@ -142,6 +154,11 @@ export class Call implements CallSink, Queued {
 
   private readonly onDeadline = (): void => {
     this.deadlineTimer = undefined;
+    if (this.attempts > 0 && this.host.unqueue(this)) {
+      // Waiting for a retry after its worker crashed: it did run, so this is a timeout, not a queue timeout.
+      this.fail(new CallTimeoutError(this.tool, this.timeoutMs, { requestId: this.id }));
+      return;
+    }
     if (this.host.unqueue(this)) {
       this.fail(new QueueTimeoutError(this.tool, Math.round(performance.now() - this.submittedAt), { requestId: this.id }));
       return;
@@ -186,7 +203,9 @@ export class Call implements CallSink, Queued {
   }
 
   onChunk(value: unknown): void {
-    if (!this.settled) this.consumer.chunk(value);
+    if (this.settled) return;
+    this.chunks++;
+    this.consumer.chunk(value);
   }
 
   onEnd(): void {
@@ -200,7 +219,15 @@ export class Call implements CallSink, Queued {
 
   onWorkerLost(error: SnakepitError): void {
     this.endWorkerSide();
-    this.fail(error);
+    if (this.settled) return;
+    const final = this.host.onLost(this, error);
+    if (final !== undefined) this.fail(final);
+  }
+
+  /** Forget the dead worker before the call waits in the queue again. */
+  prepareRetry(): void {
+    this.worker = undefined;
+    this.dispatchedAt = 0;
   }
 
   private endWorkerSide(): void {

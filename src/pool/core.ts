@@ -1,6 +1,7 @@
 /**
  * The pool's implementation: workers, the queue, dispatch to the least-loaded ready worker,
- * replacement of workers that die, lifecycle and statistics. `Pool` (pool.ts) is its public face.
+ * lifecycle and statistics. Replacement of dead workers, heartbeats and recycling live in
+ * supervisor.ts; retries of idempotent calls in retry.ts. `Pool` (pool.ts) is its public face.
  */
 
 import { EventEmitter } from 'node:events';
@@ -8,14 +9,16 @@ import {
   InvalidArgumentsError,
   NotStreamingError,
   PoolClosedError,
+  PoolFailedError,
   PoolSaturatedError,
   SnakepitError,
   ToolNotFoundError,
-  WorkerStartError,
   PayloadTooLargeError,
   type ErrorCode,
 } from '../errors.js';
 import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
+import { handleSignalsFor, releaseSignals } from '../host-signals.js';
+import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { Msg, type WireError } from '../protocol/messages.js';
@@ -32,29 +35,31 @@ import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimi
 import type { CallRoute, SessionCore } from './session.js';
 import { SessionManager, type SessionHost } from './session-manager.js';
 import { workerEnv } from './python-calls.js';
-
-const RESTART_BASE_MS = 100;
-const RESTART_MAX_MS = 5_000;
-/** Consecutive failed replacements, with no ready worker left, after which the pool is failed. */
-const MAX_FAILED_RESTARTS = 5;
+// Supervision: restarts, heartbeats, recycling, retries.
+import { isMemoryError } from './recycle.js';
+import { lostCallOutcome } from './retry.js';
+import { Supervisor, type SupervisorHost } from './supervisor.js';
 
 let jsonFallbackWarned = false;
 
 /** The catalogue entry of the built-in tools (`$python.*`, `$ref.*`), which are never streams. */
 const BUILTIN_INFO: ToolInfo = Object.freeze({ name: '$builtin', doc: '', parameters: [], returns: null, async: false, stream: false });
 
-export class PoolCore implements CallHost, WorkerHooks, SessionHost {
+export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorHost {
   state: PoolState = 'starting';
   readonly workers: WorkerHandle[] = [];
   private catalogue = new Map<string, ToolInfo>();
   private readonly queue = new CallQueue<Call>();
   private nextCallId = 1;
   private nextWorkerId = 1;
-  private restartFailures = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private lastStartError: SnakepitError | undefined;
   private drained: (() => void) | undefined;
   private closing: Promise<void> | undefined;
+  // supervision (supervisor.ts), run registry and host signals
+  private readonly supervisor: Supervisor;
+  readonly runId = newRunId();
+  private registry: RunRegistry | undefined;
+  private reaped: ReapReport | undefined;
+  private retried = 0;
 
   // statistics
   private submitted = 0;
@@ -63,7 +68,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
   private readonly failedByCode: Partial<Record<ErrorCode, number>> = {};
   private readonly waitTime = new Histogram();
   private readonly runTime = new Histogram();
-  private restarts = 0;
   private crashes = 0;
 
   // sessions and host tools
@@ -74,36 +78,52 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
   constructor(
     readonly options: ResolvedPoolOptions,
     private readonly emitter: EventEmitter<PoolEventMap>,
-  ) {}
+  ) {
+    this.supervisor = new Supervisor(this);
+  }
 
   get cancelGrace(): number {
     return this.options.cancelGrace;
   }
 
+  get queued(): number {
+    return this.queue.length;
+  }
+
   // ------------------------------------------------------------------ startup
 
   async start(): Promise<void> {
-    const { size, startupConcurrency } = this.options;
+    const { size, startupConcurrency, stateDir } = this.options;
+    if (stateDir !== false) {
+      // Reap what hosts that died left behind, then record this run.
+      this.reaped = reapDeadRuns(stateDir);
+      const registry = new RunRegistry(stateDir, this.runId);
+      if (registry.open()) this.registry = registry;
+    }
     const started: Promise<void>[] = [];
     let next = 0;
     const startOne = async (): Promise<void> => {
       while (next < size && this.state === 'starting') {
-        next++;
-        await this.startWorker();
+        await this.supervisor.startInitial(next++);
       }
     };
     for (let i = 0; i < Math.min(size, startupConcurrency); i++) started.push(startOne());
     const results = await Promise.allSettled(started);
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined || this.state !== 'starting') {
-      this.setState('failed');
+      this.supervisor.stop();
+      if (this.state !== 'closed') this.setState('failed', 'start failed');
       await Promise.all(this.workers.map((w) => w.kill('start-failed')));
+      this.registry?.close();
       throw failure?.reason ?? new PoolClosedError('pool was destroyed while it started');
     }
     this.setState('ready');
+    this.supervisor.begin();
+    if (this.options.handleSignals) handleSignalsFor(this);
   }
 
-  private async startWorker(): Promise<WorkerHandle> {
+  /** Create a worker (not started) and add it to the list; the supervisor starts it. */
+  createWorker(): WorkerHandle {
     const o = this.options;
     const worker = new WorkerHandle(
       {
@@ -117,16 +137,17 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
         codecs: o.codecs,
         startupTimeout: o.startupTimeout,
         killGrace: o.killGrace,
+        memoryLimit: o.memoryLimit,
+        runId: this.runId,
       },
       this,
     );
     this.workers.push(worker);
-    await worker.start();
-    this.onWorkerReady(worker);
     return worker;
   }
 
-  private onWorkerReady(worker: WorkerHandle): void {
+  /** A worker said hello and answered its first ping (called by the supervisor). */
+  workerReady(worker: WorkerHandle): void {
     const info = worker.info!;
     if (this.catalogue.size === 0) {
       for (const tool of info.tools) this.catalogue.set(tool.name, toolInfo(tool));
@@ -139,7 +160,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
         { code: 'SNAKEPIT_JSON_FALLBACK' },
       );
     }
-    this.restartFailures = 0;
     this.publish('workerReady', {
       type: 'workerReady',
       workerId: worker.id,
@@ -155,10 +175,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
   // ----------------------------------------------------------------- calling
 
   private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean, route?: CallRoute): ToolInfo {
-    if (this.state !== 'ready') {
-      throw this.state === 'failed'
-        ? new PoolClosedError(`pool has failed: ${this.lastStartError?.message ?? 'no worker could be started'}`, { cause: this.lastStartError })
-        : new PoolClosedError(`pool is ${this.state}; no new calls are accepted`);
+    if (this.state !== 'ready' && this.state !== 'degraded') {
+      if (this.state === 'failed') throw this.supervisor.failure ?? new PoolFailedError('pool has failed');
+      throw new PoolClosedError(`pool is ${this.state}; no new calls are accepted`);
     }
     if (typeof tool !== 'string') throw new InvalidArgumentsError(`tool name must be a string, got ${typeof tool}`);
     const info = route?.builtin === true ? BUILTIN_INFO : this.catalogue.get(tool);
@@ -194,7 +213,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
     }
     return new Promise((resolve, reject) => {
       const consumer: CallConsumer = { value: resolve, chunk() {}, end() {}, fail: reject };
-      this.submit(this.makeCall(tool, args, timeout, 0, opts?.signal, consumer, route?.session));
+      const call = this.makeCall(tool, args, timeout, 0, opts?.signal, consumer, route?.session);
+      call.idempotent = opts?.idempotent === true;
+      this.submit(call);
     });
   }
 
@@ -215,6 +236,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
     let call: Call | undefined;
     const stream = new ToolStream<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
     call = this.makeCall(tool, args, timeout, window, opts?.signal, stream, route?.session);
+    call.idempotent = opts?.idempotent === true;
     stream.attach(call);
     this.submit(call);
     return stream;
@@ -331,11 +353,30 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
   }
 
   wireError(call: Call, wire: WireError): SnakepitError {
+    // A worker out of memory is replaced once it has answered (supervisor.ts, recycle.ts).
+    if (wire?.kind === 'python_error' && isMemoryError(wire.type)) this.supervisor.onMemoryError(call.worker);
     return fromWireError(wire, call.tool, () => this.toolNames(), {
       requestId: call.id,
       workerId: call.worker?.id,
       pid: call.worker?.pid,
     });
+  }
+
+  /** The call's worker died with the call in flight: retry it (idempotent calls) or settle it. */
+  onLost(call: Call, error: SnakepitError): SnakepitError | undefined {
+    const canQueue = this.state === 'ready' || this.state === 'degraded' || this.state === 'draining';
+    const outcome = lostCallOutcome(call, error, this.options.retries, canQueue);
+    if (!outcome.retry) return outcome.error;
+    this.retried++;
+    call.prepareRetry();
+    this.queue.unshift(call);
+    return undefined;
+  }
+
+  /** Reject every queued call with `error` (the breaker opened). */
+  failQueued(error: SnakepitError): void {
+    for (const call of this.queue.drain()) call.fail(error);
+    this.sessions.failAllQueued(error);
   }
 
   recordSettled(call: Call, error: SnakepitError | undefined): void {
@@ -351,10 +392,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
   // ------------------------------------------------------------ worker hooks
 
   onSpawn(worker: WorkerHandle): void {
+    this.registry?.add(worker.pid!);
     this.publish('workerSpawn', { type: 'workerSpawn', workerId: worker.id, pid: worker.pid! });
   }
 
   onSettled(worker: WorkerHandle, _sink: CallSink): void {
+    this.supervisor.afterSettle(worker);
     if (this.sessions.queued > 0) this.sessions.onSlotFree(worker);
     if (this.queue.length > 0) this.pump();
     else if (this.drained !== undefined) this.checkDrained();
@@ -364,6 +407,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
     const index = this.workers.indexOf(worker);
     if (index !== -1) this.workers.splice(index, 1);
     this.sessions.onWorkerExit(worker);
+    if (worker.pid !== undefined) this.registry?.remove(worker.pid);
     this.publish('workerExit', {
       type: 'workerExit',
       workerId: worker.id,
@@ -371,12 +415,13 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
       code: info.code,
       signal: info.signal,
       reason: info.reason,
-      lostCalls: 0,
+      lostCalls: info.lostCalls ?? 0,
     });
-    const unexpected = info.reason !== 'shutdown' && info.reason !== 'killed';
-    if (unexpected && worker.info !== undefined) this.crashes++;
-    const active = this.state === 'ready' || (this.state === 'draining' && this.queue.length > 0);
-    if (active && unexpected && worker.info !== undefined) this.scheduleReplacement();
+    const unexpected = info.reason !== 'shutdown' && info.reason !== 'killed' && info.reason !== 'recycled';
+    if (unexpected && worker.readyAt > 0) this.crashes++;
+    this.supervisor.onExit(worker, info);
+    // Calls taken back for a retry wait in the queue: give them to the workers that remain.
+    if (this.queue.length > 0) this.pump();
     this.checkDrained();
   }
 
@@ -397,40 +442,26 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
     });
   }
 
-  // ------------------------------------------------------------- replacement
+  // ------------------------------------------------------------- supervision
 
-  private scheduleReplacement(): void {
-    const delay = this.restartFailures === 0 ? 0 : Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (this.restartFailures - 1));
-    const timer = setTimeout(() => void this.replace(), delay);
-    timer.unref();
-    this.restartTimer = timer;
-  }
-
-  private async replace(): Promise<void> {
-    this.restartTimer = undefined;
-    const active = this.state === 'ready' || (this.state === 'draining' && this.queue.length > 0);
-    if (!active || this.workers.length >= this.options.size) return;
-    try {
-      this.restarts++;
-      const worker = await this.startWorker();
-      if (this.state === 'closed' || this.state === 'failed') await worker.kill('killed');
-    } catch (err) {
-      this.lastStartError = err as SnakepitError;
-      this.restartFailures++;
-      const anyReady = this.workers.some((w) => w.state === 'ready');
-      if (!anyReady && this.restartFailures >= MAX_FAILED_RESTARTS) {
-        this.failPool(err as SnakepitError);
-        return;
-      }
-      this.scheduleReplacement();
+  /** Replace worker `workerId` by a fresh one with drain; resolves once the old worker has exited. */
+  recycle(workerId: number): Promise<void> {
+    const worker = this.workers.find((w) => w.id === workerId);
+    if (worker === undefined) {
+      const ids = this.workers.map((w) => w.id).join(', ') || '(none)';
+      return Promise.reject(new InvalidArgumentsError(`no worker with id ${String(workerId)} (workers: ${ids})`));
     }
+    // Asked for explicitly: the worker's sessions end now, each reporting SESSION_LOST ('recycled').
+    this.sessions.loseSessions(worker, 'recycled');
+    return this.supervisor.recycle(worker, 'manual');
   }
 
-  private failPool(cause: SnakepitError): void {
-    this.setState('failed');
-    const error = new WorkerStartError(`pool failed: workers cannot be started: ${cause.message}`, { cause });
-    for (const call of this.queue.drain()) call.fail(error);
-    this.sessions.failAllQueued(error);
+  hasLiveSessions(worker: WorkerHandle): boolean {
+    return this.sessions.hasLiveSessions(worker);
+  }
+
+  loseSessions(worker: WorkerHandle): void {
+    this.sessions.loseSessions(worker, 'recycled');
   }
 
   // ------------------------------------------------------------------ stopping
@@ -438,22 +469,36 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     if (this.state === 'closed') return Promise.resolve();
+    if (this.state === 'failed') this.failQueued(new PoolClosedError('pool closed'));
     this.setState('draining');
     this.closing = new Promise<void>((resolve) => {
       this.drained = resolve;
       this.checkDrained();
     }).then(async () => {
       this.sessions.closeAll();
+      this.supervisor.stop();
       await Promise.all(this.workers.map((w) => w.shutdown()));
-      this.setState('closed');
+      this.finishClose();
     });
     return this.closing;
+  }
+
+  private finishClose(): void {
+    this.supervisor.stop();
+    this.registry?.close();
+    releaseSignals(this);
+    this.setState('closed');
+  }
+
+  /** SIGKILL every worker's process group synchronously (host signals, process exit). */
+  killNow(): void {
+    for (const worker of this.workers) worker.killNow();
   }
 
   private checkDrained(): void {
     if (this.drained === undefined) return;
     if (this.queue.length > 0 || this.sessions.queued > 0) {
-      if (this.workers.length === 0 && this.restartTimer === undefined) {
+      if (this.workers.length === 0 && !this.supervisor.restartPending()) {
         // Nothing can run what is left: fail it rather than wait forever.
         const error = new PoolClosedError('pool closed with no worker left to run queued calls');
         for (const call of this.queue.drain()) call.fail(error);
@@ -470,9 +515,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
 
   async destroy(): Promise<void> {
     if (this.state === 'closed' && this.closing === undefined) return;
-    const wasClosed = this.state === 'closed';
-    if (!wasClosed) this.setState('closed');
-    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
+    this.supervisor.stop();
+    if (this.state !== 'closed') this.finishClose();
     const error = new PoolClosedError('pool was destroyed');
     for (const call of this.queue.drain()) call.fail(error);
     this.sessions.failAllQueued(error);
@@ -488,14 +532,14 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
 
   // --------------------------------------------------------------- reporting
 
-  private setState(to: PoolState): void {
+  setState(to: PoolState, reason?: string): void {
     const from = this.state;
     if (from === to) return;
     this.state = to;
-    this.publish('poolState', { type: 'poolState', from, to });
+    this.publish('poolState', reason === undefined ? { type: 'poolState', from, to } : { type: 'poolState', from, to, reason });
   }
 
-  private publish<K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]): void {
+  publish<K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]): void {
     const channel = channels[name];
     if (channel.hasSubscribers) channel.publish(event);
     if (this.emitter.listenerCount(name) > 0) {
@@ -512,16 +556,25 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
   }
 
   stats(): PoolStats {
-    const byState = { starting: 0, ready: 0, busy: 0, stopping: 0 };
+    const byState = { starting: 0, ready: 0, busy: 0, stopping: 0, retiring: 0 };
     let inFlight = 0;
     const workers = this.workers.map((w) => {
       inFlight += w.pending.size;
-      if (w.state === 'ready') {
+      if (w.state === 'ready' && w.retiring) byState.retiring++;
+      else if (w.state === 'ready') {
         if (w.pending.size > 0) byState.busy++;
         byState.ready++;
       } else if (w.state === 'starting') byState.starting++;
       else if (w.state === 'stopping') byState.stopping++;
-      return Object.freeze({ id: w.id, pid: w.pid, state: w.state, inFlight: w.pending.size, completed: w.completed, codec: w.info?.codec });
+      return Object.freeze({
+        id: w.id,
+        pid: w.pid,
+        state: w.retiring && w.state === 'ready' ? 'retiring' : w.state,
+        inFlight: w.pending.size,
+        completed: w.completed,
+        codec: w.info?.codec,
+        heartbeatRtt: w.heartbeat.lastRtt,
+      });
     });
     return Object.freeze({
       state: this.state,
@@ -536,7 +589,13 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost {
       failed: this.failed,
       failedByCode: Object.freeze({ ...this.failedByCode }),
       crashes: this.crashes,
-      restarts: this.restarts,
+      restarts: this.supervisor.restarts,
+      pendingRestarts: this.supervisor.pendingRestarts,
+      recycles: this.supervisor.recycles,
+      wedged: this.supervisor.wedged,
+      breakerTrips: this.supervisor.breakerTrips,
+      retries: this.retried,
+      reaped: this.reaped?.killed.length ?? 0,
       waitTime: this.waitTime.summary(),
       runTime: this.runTime.summary(),
     });

@@ -23,6 +23,7 @@ import { PoolCore } from './core.js';
 import type { HostToolFn, HostToolInfo } from './host-tools.js';
 import { PythonCalls } from './python-calls.js';
 import type { Session } from './session.js';
+import { checkEventsOptions, PoolEventIterator, type EventsOptions } from './event-iterator.js';
 import type { PoolStats } from './stats.js';
 import type { ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
@@ -106,6 +107,28 @@ export class Pool extends EventEmitter<PoolEventMap> {
   /** The resolved, frozen options. */
   get options(): ResolvedPoolOptions {
     return this.#core.options;
+  }
+
+  /**
+   * Replace worker `workerId` (see `stats().workerList`) by a fresh process with drain: the
+   * replacement starts first, the old worker finishes its calls and exits. Resolves once it has
+   * exited; rejects if the replacement cannot start (the old worker then keeps serving).
+   */
+  recycle(workerId: number): Promise<void> {
+    return this.#core.recycle(workerId);
+  }
+
+  /**
+   * The pool's events as an async iterator with a bounded buffer (a slow reader loses the oldest
+   * events and receives an `eventsDropped` event). Ends when the pool is closed.
+   *
+   * ```ts
+   * for await (const event of pool.events({ types: ['workerExit', 'poolState'] })) console.log(event);
+   * ```
+   */
+  events(options?: EventsOptions): PoolEventIterator {
+    const { types, bufferSize } = checkEventsOptions(options);
+    return new PoolEventIterator(this, types, bufferSize, this.#core.state === 'closed');
   }
 
   /** Stop accepting calls, let queued and running ones finish, then stop the workers. Idempotent. */

@@ -22,6 +22,15 @@ export class CallQueue<T extends Queued> {
     if (this.live > this.peak) this.peak = this.live;
   }
 
+  /** Put `item` at the front: it is the next one out (a retried call keeps its place). */
+  unshift(item: T): void {
+    item.dequeued = false;
+    if (this.head > 0) this.items[--this.head] = item;
+    else this.items.unshift(item);
+    this.live++;
+    if (this.live > this.peak) this.peak = this.live;
+  }
+
   shift(): T | undefined {
     while (this.head < this.items.length) {
       const item = this.items[this.head];

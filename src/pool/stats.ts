@@ -12,14 +12,25 @@ export interface WorkerStats {
   readonly completed: number;
   /** Wire codec negotiated with this worker (`msgpack` or `json`), once it is ready. */
   readonly codec: string | undefined;
+  /** Round-trip time of the worker's last answered heartbeat, in milliseconds. */
+  readonly heartbeatRtt: number | undefined;
 }
 
 export interface PoolStats {
   readonly state: PoolState;
   /** Configured number of workers. */
   readonly size: number;
-  /** Workers by state; `busy` counts ready workers with at least one call in flight. */
-  readonly workers: { readonly starting: number; readonly ready: number; readonly busy: number; readonly stopping: number };
+  /**
+   * Workers by state; `busy` counts ready workers with at least one call in flight; `retiring` counts
+   * workers being recycled (they finish their calls and take no new ones; not counted as ready).
+   */
+  readonly workers: {
+    readonly starting: number;
+    readonly ready: number;
+    readonly busy: number;
+    readonly stopping: number;
+    readonly retiring: number;
+  };
   readonly workerList: readonly WorkerStats[];
   readonly inFlight: number;
   readonly queued: number;
@@ -31,8 +42,20 @@ export interface PoolStats {
   readonly failedByCode: Readonly<Partial<Record<ErrorCode, number>>>;
   /** Workers that died unexpectedly after they were ready. */
   readonly crashes: number;
-  /** Replacement workers started. */
+  /** Replacements of dead workers that became ready. */
   readonly restarts: number;
+  /** Worker slots waiting for a restart (backoff). */
+  readonly pendingRestarts: number;
+  /** Workers recycled (maxRequests, ttl, maxRss, MemoryError, `pool.recycle`). */
+  readonly recycles: number;
+  /** Workers killed because they stopped answering heartbeats. */
+  readonly wedged: number;
+  /** Times the crash-loop breaker moved the pool to `failed`. */
+  readonly breakerTrips: number;
+  /** Idempotent calls tried again after their worker crashed. */
+  readonly retries: number;
+  /** Leftover processes of dead runs killed when this pool started (run registry). */
+  readonly reaped: number;
   /** Milliseconds from submission to dispatch. */
   readonly waitTime: Summary;
   /** Milliseconds from dispatch to the caller's settlement. */

@@ -20,6 +20,10 @@ export interface SpawnSpec {
   concurrency: number;
   maxPayload: number;
   codecs: readonly string[];
+  /** RLIMIT_AS in bytes the worker sets on itself before loading the adapter (0: none). */
+  memoryLimit: number;
+  /** The pool's run id: marks the worker and everything it starts, for the run registry. */
+  runId: string;
 }
 
 export interface WorkerProcess {
@@ -42,7 +46,14 @@ export function spawnWorker(spec: SpawnSpec): WorkerProcess {
     SNAKEPIT_MAX_PAYLOAD: String(spec.maxPayload),
     SNAKEPIT_CODECS: spec.codecs.join(','),
     SNAKEPIT_HOST_PID: String(process.pid),
+    SNAKEPIT_RUN_ID: spec.runId,
   };
+  if (spec.memoryLimit > 0) {
+    env.SNAKEPIT_MEMORY_LIMIT = String(spec.memoryLimit);
+    // glibc reserves 64 MiB of address space per malloc arena (one per thread): keep few of them so an
+    // address-space limit measures memory in use rather than reservations.
+    env.MALLOC_ARENA_MAX ??= '2';
+  }
   const child = spawn(spec.python, ['-m', 'snakepit_bridge', '--adapter', spec.adapter], {
     cwd: spec.cwd,
     env,

@@ -17,12 +17,14 @@ import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
 import { FrameDecoder, writeFrame, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
 import { Msg, type CodecName, type HelloInfo, type WireError } from '../protocol/messages.js';
+import type { WorkerExitReason } from '../events.js';
+import { Heartbeat } from './heartbeat.js';
 import { LineTail, readLines } from './lines.js';
 import { killGroup, spawnWorker } from './process.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'exited';
-export type ExitReason = 'crash' | 'shutdown' | 'killed' | 'start-failed' | 'protocol-error' | 'cancel-grace';
+export type ExitReason = WorkerExitReason;
 export type LogStream = 'stdout' | 'stderr' | 'worker';
 
 /** The receiving end of one call on a worker. Exactly one terminal callback is called. */
@@ -40,6 +42,8 @@ export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
   reason: ExitReason;
+  /** Calls in flight when the process went away. */
+  lostCalls?: number;
 }
 
 export interface WorkerHooks {
@@ -63,6 +67,10 @@ export interface WorkerSpec {
   codecs: readonly CodecName[];
   startupTimeout: number;
   killGrace: number;
+  /** RLIMIT_AS in bytes set by the worker at startup (0: none). */
+  memoryLimit: number;
+  /** Id of the pool's run, exported to the worker as SNAKEPIT_RUN_ID (run registry). */
+  runId: string;
 }
 
 const STDERR_TAIL_LINES = 40;
@@ -77,6 +85,11 @@ export class WorkerHandle {
   readonly pending = new Map<number, CallSink>();
   completed = 0;
   readonly startedAt = performance.now();
+  /** performance.now() when the worker became ready (0 before). */
+  readyAt = 0;
+  /** Supervision: a retiring worker takes no new calls; it finishes its calls and is then shut down. */
+  retiring = false;
+  readonly heartbeat = new Heartbeat();
 
   private codec: Codec = new JsonCodec();
   private child: ChildProcess | undefined;
@@ -109,7 +122,7 @@ export class WorkerHandle {
 
   /** Free request slots: the worker may take this many more calls now. */
   get free(): number {
-    return this.state === 'ready' ? this.spec.concurrency - this.pending.size : 0;
+    return this.state === 'ready' && !this.retiring ? this.spec.concurrency - this.pending.size : 0;
   }
 
   get stderr(): string {
@@ -150,6 +163,8 @@ export class WorkerHandle {
         concurrency: this.spec.concurrency,
         maxPayload: this.spec.maxPayload,
         codecs: this.spec.codecs,
+        memoryLimit: this.spec.memoryLimit,
+        runId: this.spec.runId,
       });
     } catch (err) {
       this.onSpawnError(err as NodeJS.ErrnoException);
@@ -251,6 +266,13 @@ export class WorkerHandle {
     if (this.state !== 'exited') this.trySend([Msg.CREDIT, id, n]);
   }
 
+  /** Send a heartbeat ping unless one is outstanding (see heartbeat.ts). */
+  ping(now: number): void {
+    if (this.state !== 'ready') return;
+    const nonce = this.heartbeat.next(now);
+    if (nonce !== undefined) this.trySend([Msg.PING, nonce]);
+  }
+
   private trySend(message: unknown[]): void {
     try {
       this.send(this.codec.encodeFrame(message));
@@ -296,6 +318,7 @@ export class WorkerHandle {
       }
       case Msg.PONG:
         if (this.state === 'starting' && msg[1] === this.pingNonce) this.becomeReady();
+        else this.heartbeat.pong(msg[1], performance.now());
         return;
       case Msg.HOST_CALL:
         this.hooks.onHostCall?.(this, msg[1], msg[2], msg[3], msg[4]);
@@ -340,6 +363,7 @@ export class WorkerHandle {
 
   private becomeReady(): void {
     this.state = 'ready';
+    this.readyAt = performance.now();
     if (this.pending.size === 0) this.setRef(false);
     const settle = this.startSettle;
     this.startSettle = undefined;
@@ -361,12 +385,12 @@ export class WorkerHandle {
   // ----------------------------------------------------------------- stopping
 
   /** Ask the worker to finish and exit; kill it if it has not exited within `killGrace`. */
-  shutdown(): Promise<ExitInfo> {
+  shutdown(reason: ExitReason = 'shutdown'): Promise<ExitInfo> {
     if (this.state === 'exited') return this.exited;
-    if (this.state === 'starting') return this.kill('shutdown');
+    if (this.state === 'starting') return this.kill(reason);
     this.state = 'stopping';
     this.setRef(true);
-    this.exitReason ??= 'shutdown';
+    this.exitReason ??= reason;
     this.trySend([Msg.SHUTDOWN]);
     this.toWorker?.end();
     this.armKillTimer(this.spec.killGrace, 'SIGTERM');
@@ -382,6 +406,8 @@ export class WorkerHandle {
     if (this.pid === undefined) return this.exited;
     this.setRef(true);
     killGroup(this.pid, 'SIGTERM');
+    // A stopped (wedged) process only acts on SIGTERM once continued.
+    if (reason === 'wedged') killGroup(this.pid, 'SIGCONT');
     this.armKillTimer(this.spec.killGrace, 'SIGKILL');
     return this.exited;
   }
@@ -449,7 +475,7 @@ export class WorkerHandle {
       sink.onWorkerLost(lost);
       this.hooks.onSettled(this, sink);
     }
-    const info = { code, signal, reason };
+    const info = { code, signal, reason, lostCalls: sinks.length };
     this.hooks.onExit(this, info);
     this.resolveExited(info);
   }
@@ -491,7 +517,7 @@ export class WorkerHandle {
     stderrTail: string,
   ): SnakepitError {
     const why =
-      reason === 'shutdown' || reason === 'killed'
+      reason === 'shutdown' || reason === 'killed' || reason === 'recycled'
         ? 'was stopped'
         : reason === 'cancel-grace'
           ? 'was killed after a call ignored cancellation'

@@ -1,0 +1,193 @@
+"""The worker's lifeline: it and everything it started go away when the host does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from harness import FIXTURES, PYTHON_DIR
+
+from snakepit_bridge import lifeline
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the lifeline relies on /proc and prctl")
+
+
+def running(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] not in ("Z", "X")
+
+
+def wait_until(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+def worker_env(tmp_path: Path, rfd: int, wfd: int, host_pid: int, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "PYTHONPATH": str(PYTHON_DIR),
+            "SNAKEPIT_RFD": str(rfd),
+            "SNAKEPIT_WFD": str(wfd),
+            "SNAKEPIT_HOST_PID": str(host_pid),
+            "GRANDCHILD_FILE": str(tmp_path / "grandchild"),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def read_grandchild(tmp_path: Path) -> int:
+    file = tmp_path / "grandchild"
+    assert wait_until(lambda: file.exists() and file.read_text() != ""), "setup did not start its grandchild"
+    return int(file.read_text())
+
+
+def kill_quietly(*pids: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def test_eof_on_the_inbound_pipe_takes_the_process_group_down(tmp_path: Path) -> None:
+    to_r, to_w = os.pipe()
+    from_r, from_w = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakepit_bridge", "--adapter", str(FIXTURES / "grandchild.py")],
+        env=worker_env(tmp_path, to_r, from_w, os.getpid()),
+        pass_fds=(to_r, from_w),
+        start_new_session=True,
+    )
+    os.close(to_r)
+    os.close(from_w)
+    grandchild = read_grandchild(tmp_path)
+    try:
+        assert running(grandchild)
+        os.close(to_w)  # EOF without a shutdown message: the host is gone
+        assert proc.wait(10) == -signal.SIGKILL, "the worker killed its own group"
+        assert wait_until(lambda: not running(grandchild)), "grandchild left behind"
+    finally:
+        kill_quietly(proc.pid, grandchild)
+        os.close(from_r)
+
+
+HOST_SCRIPT = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    env = dict(os.environ, SNAKEPIT_HOST_PID=str(os.getpid()))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "snakepit_bridge", "--adapter", sys.argv[3]],
+        env=env, pass_fds=(rfd, wfd), start_new_session=True,
+    )
+    print(worker.pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def start_behind_host(tmp_path: Path, **extra: str) -> tuple[subprocess.Popen[bytes], int, int, list[int]]:
+    """A host process starts the worker; this test keeps the pipe ends open, so no EOF can arrive."""
+    to_r, to_w = os.pipe()
+    from_r, from_w = os.pipe()
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST_SCRIPT, str(to_r), str(from_w), str(FIXTURES / "grandchild.py")],
+        env=worker_env(tmp_path, to_r, from_w, 0, **extra),
+        pass_fds=(to_r, from_w),
+        stdout=subprocess.PIPE,
+    )
+    assert host.stdout is not None
+    worker = int(host.stdout.readline())
+    grandchild = read_grandchild(tmp_path)
+    return host, worker, grandchild, [to_r, to_w, from_r, from_w]
+
+
+@pytest.mark.parametrize(
+    "mechanism, env",
+    [
+        ("pdeathsig", {"SNAKEPIT_LIFELINE_POLL": "600"}),
+        ("getppid poll", {"SNAKEPIT_LIFELINE_PDEATHSIG": "0", "SNAKEPIT_LIFELINE_POLL": "0.1"}),
+    ],
+)
+def test_host_killed_worker_and_grandchild_go(tmp_path: Path, mechanism: str, env: dict[str, str]) -> None:
+    host, worker, grandchild, fds = start_behind_host(tmp_path, **env)
+    try:
+        assert running(worker) and running(grandchild)
+        host.kill()
+        host.wait(10)
+        assert wait_until(lambda: not running(worker)), f"{mechanism}: worker outlived its host"
+        assert wait_until(lambda: not running(grandchild)), f"{mechanism}: grandchild outlived the host"
+    finally:
+        kill_quietly(host.pid, worker, grandchild)
+        assert host.stdout is not None
+        host.stdout.close()
+        for fd in fds:
+            os.close(fd)
+
+
+def install_and_report(host_pid: int) -> list[str]:
+    return [sys.executable, "-c", f"from snakepit_bridge import lifeline; lifeline.install({host_pid}); print('alive')"]
+
+
+def test_a_host_already_dead_at_start_means_exit_at_once(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    proc = subprocess.Popen(
+        install_and_report(gone.pid),
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR)),
+        stdout=subprocess.PIPE,
+    )
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == lifeline.HOST_GONE_EXIT
+    assert out == b""
+
+
+def test_a_wrapper_parent_with_a_live_host_keeps_the_worker(tmp_path: Path) -> None:
+    # The parent (this test) is not the host, but the host (this test's parent) is alive.
+    proc = subprocess.Popen(
+        install_and_report(os.getppid()),
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR)),
+        stdout=subprocess.PIPE,
+    )
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert out == b"alive\n"
+
+
+def test_memory_limit_turns_large_allocations_into_memory_error() -> None:
+    code = textwrap.dedent(
+        """
+        import resource
+        from snakepit_bridge import lifeline
+        lifeline.set_memory_limit(512 << 20)
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        assert soft == hard == 512 << 20, (soft, hard)
+        try:
+            b = bytearray(1 << 30)
+        except MemoryError:
+            print("MemoryError")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR)),
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    assert out.stdout == b"MemoryError\n"

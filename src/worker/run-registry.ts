@@ -1,0 +1,198 @@
+/**
+ * The run registry: each running pool keeps a small JSON file in the state directory listing its host
+ * (pid and process start time) and its workers (pid and process start time). When a pool starts, it
+ * reaps what dead runs left behind: a run whose host process is gone (or whose host pid now belongs to
+ * a process with another start time) is dead; each of its workers still running with the recorded
+ * start time is killed with its process group. A pid whose start time no longer matches belongs to
+ * another program and is never touched; workers of live hosts are never touched.
+ *
+ * When a dead worker's pid is free but processes of its group remain (grandchildren), only those
+ * carrying the run's id in their environment (SNAKEPIT_RUN_ID, inherited from the worker) are killed.
+ */
+
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { killGroup } from './process.js';
+import { processStartTime, readStat } from './procfs.js';
+
+interface RunFile {
+  version: 1;
+  hostPid: number;
+  hostStart: number | null;
+  runId: string;
+  workers: { pid: number; start: number | null }[];
+}
+
+export interface ReapReport {
+  /** Registry files of dead runs that were removed. */
+  deadRuns: number;
+  /** Processes killed (worker groups and stray group members). */
+  killed: number[];
+  /** Recorded pids left alone because they now belong to another process. */
+  reused: number[];
+}
+
+const FILE = /^(\d+)-([A-Za-z0-9_-]+)\.json$/;
+
+export function newRunId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+export class RunRegistry {
+  private readonly file: string;
+  private readonly workers = new Map<number, number | null>();
+  private readonly hostStart = processStartTime(process.pid) ?? null;
+  private disabled = false;
+
+  constructor(
+    private readonly dir: string,
+    readonly runId: string,
+  ) {
+    this.file = path.join(dir, `${process.pid}-${runId}.json`);
+  }
+
+  /** Create the state directory; false (and the registry stays off) when that is impossible. */
+  open(): boolean {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.write();
+      return true;
+    } catch (err) {
+      this.disabled = true;
+      process.emitWarning(`snakepit: run registry disabled, cannot write to ${this.dir}: ${(err as Error).message}`, {
+        code: 'SNAKEPIT_RUN_REGISTRY',
+      });
+      return false;
+    }
+  }
+
+  add(pid: number): void {
+    this.workers.set(pid, processStartTime(pid) ?? null);
+    this.write();
+  }
+
+  remove(pid: number): void {
+    if (this.workers.delete(pid)) this.write();
+  }
+
+  /** Delete this run's file (the pool is closed). */
+  close(): void {
+    if (this.disabled) return;
+    this.disabled = true;
+    try {
+      unlinkSync(this.file);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private write(): void {
+    if (this.disabled) return;
+    const content: RunFile = {
+      version: 1,
+      hostPid: process.pid,
+      hostStart: this.hostStart,
+      runId: this.runId,
+      workers: [...this.workers].map(([pid, start]) => ({ pid, start })),
+    };
+    const tmp = `${this.file}.${randomBytes(3).toString('hex')}.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify(content), { mode: 0o600 });
+      renameSync(tmp, this.file);
+    } catch {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* nothing written */
+      }
+    }
+  }
+}
+
+/** Is the run described by `run` still owned by a live host process? */
+function hostAlive(run: RunFile): boolean {
+  const start = processStartTime(run.hostPid);
+  if (start === undefined) return false;
+  if (run.hostStart === null) return true; // no /proc when it was written: assume alive
+  return start === run.hostStart;
+}
+
+/** Pids of live processes in process group `pgid` whose environment carries `runId`. */
+function strayMembers(pgid: number, runId: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const marker = `SNAKEPIT_RUN_ID=${runId}`;
+  const out: number[] = [];
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const stat = readStat(pid);
+    if (stat === undefined || stat.pgid !== pgid || stat.state === 'Z') continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if (env.split('\0').includes(marker)) out.push(pid);
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}
+
+/** Kill what dead runs in `dir` left running, and remove their files. Never throws. */
+export function reapDeadRuns(dir: string): ReapReport {
+  const report: ReapReport = { deadRuns: 0, killed: [], reused: [] };
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return report;
+  }
+  for (const name of names) {
+    const match = FILE.exec(name);
+    if (match === null) continue;
+    const file = path.join(dir, name);
+    let run: RunFile;
+    try {
+      run = JSON.parse(readFileSync(file, 'utf8')) as RunFile;
+    } catch {
+      continue; // being written, or not ours
+    }
+    if (run.version !== 1 || run.hostPid !== Number(match[1]) || !Array.isArray(run.workers)) continue;
+    if (hostAlive(run)) continue;
+    for (const { pid, start } of run.workers) {
+      if (!Number.isInteger(pid) || pid <= 1) continue;
+      const stat = readStat(pid);
+      if (stat !== undefined) {
+        if (start === null || stat.startTime !== start) {
+          report.reused.push(pid);
+          continue;
+        }
+        // The worker itself is still there (an orphan): kill its whole group.
+        if (stat.pgid === pid) killGroup(pid, 'SIGKILL');
+        else process.kill(pid, 'SIGKILL');
+        report.killed.push(pid);
+        continue;
+      }
+      for (const member of strayMembers(pid, run.runId)) {
+        try {
+          process.kill(member, 'SIGKILL');
+          report.killed.push(member);
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    try {
+      unlinkSync(file);
+      report.deadRuns++;
+    } catch {
+      /* another host reaped it first */
+    }
+  }
+  return report;
+}

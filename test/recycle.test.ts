@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidArgumentsError, PythonError, type Pool, type PoolOptions, type WorkerRecycleEvent } from '../src/index.js';
+import { ControlDir, running } from './control.js';
+import { fixture, rejection, startPool, waitFor } from './helpers.js';
+
+async function withChaos<T>(extra: Partial<PoolOptions>, fn: (pool: Pool, ctl: ControlDir) => Promise<T>): Promise<T> {
+  const ctl = new ControlDir();
+  const pool = await startPool({ adapter: fixture('chaos.py'), env: { CHAOS_DIR: ctl.path }, ...extra });
+  try {
+    return await fn(pool, ctl);
+  } finally {
+    await pool.destroy();
+    ctl.dispose();
+  }
+}
+
+const pids = (pool: Pool): number[] => pool.stats().workerList.map((w) => w.pid!);
+
+/** Records the pool's serving capacity at every state change; it must never reach zero. */
+function watchCapacity(pool: Pool): { min: () => number } {
+  let min = Infinity;
+  const check = () => {
+    const s = pool.stats().workers;
+    min = Math.min(min, s.ready);
+  };
+  for (const name of ['workerSpawn', 'workerReady', 'workerExit', 'workerRecycle', 'poolState'] as const) pool.on(name, check);
+  return { min: () => min };
+}
+
+describe('recycling', () => {
+  it('recycles after maxRequests with drain; exact when another worker serves; no call fails', async () => {
+    await withChaos({ size: 2, maxRequests: 5 }, async (pool) => {
+      const recycled: WorkerRecycleEvent[] = [];
+      pool.on('workerRecycle', (e) => recycled.push(e));
+      const capacity = watchCapacity(pool);
+      const perPid = new Map<number, number>();
+      const order: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const r = await pool.execute<{ pid: number }>('work', { token: `t${i}`, ms: 1 });
+        perPid.set(r.pid, (perPid.get(r.pid) ?? 0) + 1);
+        order.push(r.pid);
+      }
+      await waitFor(() => pool.stats().recycles >= 2 && pool.state === 'ready', 20_000, 'recycles');
+      // Sequential calls go to the first worker; it reaches 5 while the second serves: exactly 5.
+      assert.equal(perPid.get(order[0]!), 5);
+      assert.ok(recycled.every((e) => e.reason === 'maxRequests' && e.replacementId !== undefined));
+      assert.equal(pool.stats().failed, 0);
+      assert.equal(pool.stats().crashes, 0);
+      assert.ok(capacity.min() >= 1, 'some worker always served');
+    });
+  });
+
+  it('with one worker, maxRequests is soft: the worker serves until its replacement is ready', async () => {
+    await withChaos({ size: 1, maxRequests: 3 }, async (pool) => {
+      const capacity = watchCapacity(pool);
+      const [first] = pids(pool);
+      const seen: number[] = [];
+      for (let i = 0; i < 6; i++) seen.push((await pool.execute<{ pid: number }>('work', { ms: 1 })).pid);
+      await waitFor(() => pool.stats().recycles >= 1 && pool.state === 'ready' && !pids(pool).includes(first!), 20_000, 'recycled');
+      assert.equal(seen.slice(0, 3).every((p) => p === first), true);
+      assert.equal((await pool.execute<{ pid: number }>('work', {})).pid === first, false);
+      assert.equal(pool.stats().failed, 0);
+      assert.ok(capacity.min() >= 1, 'the single worker was kept until its replacement was ready');
+    });
+  });
+
+  it('recycles by ttl', async () => {
+    await withChaos({ size: 2, ttl: 600, heartbeatInterval: 100, heartbeatTimeout: 5000 }, async (pool) => {
+      const first = pids(pool);
+      await waitFor(() => first.every((p) => !pids(pool).includes(p)) && pool.state === 'ready', 20_000, 'both recycled');
+      const reasons = new Set<string>();
+      pool.on('workerRecycle', (e) => reasons.add(e.reason));
+      await waitFor(() => reasons.size > 0, 10_000, 'another ttl recycle');
+      assert.deepEqual([...reasons], ['ttl']);
+      assert.equal(pool.stats().crashes, 0);
+      for (const pid of first) await waitFor(() => !running(pid), 5_000, 'old worker exited');
+    });
+  });
+
+  it('recycles a worker whose resident set exceeds maxRss', async () => {
+    await withChaos({ size: 1, maxRss: 120 * 1024 * 1024, heartbeatInterval: 100 }, async (pool) => {
+      const reasons: string[] = [];
+      pool.on('workerRecycle', (e) => reasons.push(e.reason));
+      const fat = await pool.execute<number>('hold', { mb: 160 });
+      await waitFor(() => !pids(pool).includes(fat) && pool.state === 'ready', 20_000, 'fat worker recycled');
+      assert.deepEqual(reasons, ['rss']);
+      assert.equal(typeof (await pool.execute('pid')), 'number');
+      await new Promise((r) => setTimeout(r, 400));
+      assert.deepEqual(reasons, ['rss'], 'a lean replacement is not recycled');
+    });
+  });
+
+  it('pool.recycle(id) lets the call in flight finish on the old worker, then replaces it', async () => {
+    await withChaos({ size: 1 }, async (pool) => {
+      const [oldPid] = pids(pool);
+      const { id } = pool.stats().workerList[0]!;
+      const inFlight = pool.execute<string>('hang', { seconds: 0.5 });
+      await waitFor(() => pool.stats().inFlight === 1, 5_000, 'running');
+      const done = pool.recycle(id);
+      const again = pool.recycle(id); // idempotent
+      assert.equal(await inFlight, 'done');
+      await Promise.all([done, again]);
+      assert.ok(!running(oldPid!));
+      const r = await pool.execute<{ pid: number }>('work', {});
+      assert.notEqual(r.pid, oldPid);
+      assert.equal(pool.stats().failed, 0);
+      const err = await rejection(pool.recycle(9999));
+      assert.ok(err instanceof InvalidArgumentsError);
+      assert.match(err.message, /no worker with id 9999/);
+    });
+  });
+
+  it('a failed replacement leaves the old worker serving and rejects pool.recycle', async () => {
+    await withChaos({ size: 1, restart: { maxFailures: 100 } }, async (pool, ctl) => {
+      const [oldPid] = pids(pool);
+      ctl.set('fail_setup');
+      const err = await rejection(pool.recycle(pool.stats().workerList[0]!.id));
+      assert.equal(err.code, 'WORKER_START_FAILED');
+      ctl.clear('fail_setup');
+      assert.deepEqual(pids(pool), [oldPid]);
+      const r = await pool.execute<{ pid: number }>('work', {});
+      assert.equal(r.pid, oldPid);
+    });
+  });
+});
+
+describe('memory limit (R4)', () => {
+  it('a tool past memoryLimit fails with MemoryError as PythonError, and its worker is recycled', async () => {
+    await withChaos({ size: 1, memoryLimit: 256 * 1024 * 1024 }, async (pool) => {
+      const [oldPid] = pids(pool);
+      const reasons: string[] = [];
+      pool.on('workerRecycle', (e) => reasons.push(e.reason));
+      const err = await rejection(pool.execute('allocate', { step_mb: 16 }));
+      assert.ok(err instanceof PythonError, String(err));
+      assert.equal(err.pythonType, 'MemoryError');
+      await waitFor(() => !pids(pool).includes(oldPid!) && pool.state === 'ready', 20_000, 'recycled');
+      assert.deepEqual(reasons, ['memory']);
+      assert.equal(pool.stats().crashes, 0);
+      const r = await pool.execute<{ pid: number }>('work', {});
+      assert.notEqual(r.pid, oldPid);
+    });
+  });
+
+  it('a worker that dies of memory exhaustion is a crash and is replaced', async () => {
+    await withChaos({ size: 1, memoryLimit: 256 * 1024 * 1024 }, async (pool) => {
+      const err = await rejection(pool.execute('allocate_then_abort', {}));
+      assert.equal(err.code, 'WORKER_CRASHED');
+      assert.equal((err as unknown as { signal: string }).signal, 'SIGABRT');
+      await waitFor(() => pool.state === 'ready', 20_000, 'replaced');
+      assert.equal(typeof (await pool.execute('pid')), 'number');
+    });
+  });
+});

@@ -9,6 +9,7 @@ On the MessagePack path, binary values of ``ATTACHMENT_MIN`` bytes or more (``by
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
@@ -115,6 +116,10 @@ def _lift(value: Any, blobs: list[memoryview], budget: list[int], depth: int = 0
     return value
 
 
+#: Types a message may hold and still take the fast path (no walk for large binary values).
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 class MsgpackCodec:
     name = "msgpack"
 
@@ -125,6 +130,9 @@ class MsgpackCodec:
         self._packb: Callable[..., bytes] = msgpack.packb
         self._unpackb: Callable[..., Any] = msgpack.unpackb
         self._plain_hook = self._ext_hook_for(None, [])
+        # One reusable Packer per thread for messages of scalars (control messages, scalar results):
+        # building a Packer per message costs several times the packing itself.
+        self._local = threading.local()
 
     # ---------------------------------------------------------------- encode
 
@@ -171,6 +179,14 @@ class MsgpackCodec:
         return self._packb(value, use_bin_type=True, default=default)
 
     def encode(self, value: Any) -> bytes | FrameParts:
+        if type(value) is list and all(type(item) in _SCALARS for item in value):
+            packer = getattr(self._local, "packer", None)
+            if packer is None:
+                packer = self._local.packer = self._msgpack.Packer(use_bin_type=True, default=self._default_for([]))
+            try:
+                return packer.pack(value)  # type: ignore[no-any-return]
+            except Exception:  # noqa: BLE001 - the general path below words the error
+                packer.reset()
         blobs: list[memoryview] = []
         try:
             lifted = _lift(value, blobs, [_LIFT_BUDGET])

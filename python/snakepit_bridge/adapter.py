@@ -133,7 +133,15 @@ class ToolSpec:
             bound = self.signature.bind(**args)
         except TypeError as exc:
             raise InvalidArguments(f"tool {self.name!r}: {exc}") from None
-        return bound.args, dict(bound.kwargs)
+        # Everything by keyword (the host sends keywords only), so an injected ``ctx`` never collides
+        # with a positional argument, wherever ``ctx`` sits in the signature.
+        kwargs: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            if self.signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                kwargs.update(value)
+            else:
+                kwargs[name] = value
+        return (), kwargs
 
     def describe(self) -> dict[str, Any]:
         params = []

@@ -91,3 +91,15 @@ def test_load_errors_are_clear(tmp_path: Path) -> None:
     )
     with pytest.raises(AdapterError, match="two tools are named 'same'"):
         load_adapter(str(dup))
+
+
+def test_ctx_may_come_first_in_any_signature() -> None:
+    class CtxFirst(Adapter):
+        @tool
+        def f(self, ctx: Context, a: int, *, b: int = 2, **extra: int) -> int:
+            return a + b + sum(extra.values())
+
+    spec = collect_tools(CtxFirst())["f"]
+    assert spec.simple_names is None  # **extra: the general binding path
+    args, kwargs = spec.bind({"a": 1, "c": 10})
+    assert spec.fn(*args, **kwargs, ctx=None) == 13

@@ -120,6 +120,13 @@ def _lift(value: Any, blobs: list[memoryview], budget: list[int], depth: int = 0
 _SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
+def _all_scalars(items: list[Any]) -> bool:
+    for item in items:
+        if type(item) not in _SCALARS:
+            return False
+    return True
+
+
 class MsgpackCodec:
     name = "msgpack"
 
@@ -179,7 +186,7 @@ class MsgpackCodec:
         return self._packb(value, use_bin_type=True, default=default)
 
     def encode(self, value: Any) -> bytes | FrameParts:
-        if type(value) is list and all(type(item) in _SCALARS for item in value):
+        if type(value) is list and _all_scalars(value):
             packer = getattr(self._local, "packer", None)
             if packer is None:
                 packer = self._local.packer = self._msgpack.Packer(use_bin_type=True, default=self._default_for([]))

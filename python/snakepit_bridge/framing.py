@@ -192,6 +192,8 @@ class FrameReader:
         self._max = max_payload
         #: Bytes read from the pipe and not yet yielded as frames.
         self.buffered = 0
+        #: Whether the next frame is already complete in the buffer (reading it will not block).
+        self.next_ready = False
 
     @property
     def fd(self) -> int:
@@ -223,12 +225,15 @@ class FrameReader:
                     raise FrameTooLarge(n, max_payload)
                 end = pos + 4 + n
                 if end <= size:
-                    self.buffered = size - end
+                    left = size - end
+                    self.buffered = left
+                    self.next_ready = left >= 4 and end + 4 + _HEADER.unpack_from(buf, end)[0] <= size
                     yield buf[pos + 4 : end]
                     pos = end
                     continue
                 if n > _READ_SIZE:
                     self.buffered = 0
+                    self.next_ready = False
                     yield from self._large(memoryview(buf)[pos + 4 :], n)
                     pos = size
                 break
@@ -254,12 +259,35 @@ class FrameReader:
 
 
 class FrameWriter:
-    """Writes whole frames; safe to call from any thread."""
+    """Writes whole frames; safe to call from any thread.
+
+    One thread at a time may *hold* its small frames (``hold``): they are kept and written together by
+    ``release`` (or ``flush`` from another thread), one system call for a batch of replies instead of
+    one each. The worker's reader uses it while more requests are already buffered."""
 
     def __init__(self, fd: int, max_payload: int) -> None:
         self._fd = fd
         self._max = max_payload
         self._lock = threading.Lock()
+        self._holder: int | None = None
+        self._held: list[bytes] = []
+
+    def hold(self) -> None:
+        """Keep this thread's small frames until ``release``."""
+        self._holder = threading.get_ident()
+
+    def release(self) -> None:
+        """Stop holding and write what was held."""
+        self._holder = None
+        if self._held:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the frames held so far (from any thread)."""
+        with self._lock:
+            held, self._held = self._held, []
+            if held:
+                self._write_all(memoryview(b"".join(held)))
 
     @property
     def max_payload(self) -> int:
@@ -273,6 +301,9 @@ class FrameWriter:
             views = [memoryview(_HEADER.pack(n))]
             views += [memoryview(p).cast("B") for p in payload.parts]
             with self._lock:
+                if self._held:
+                    held, self._held = self._held, []
+                    self._write_all(memoryview(b"".join(held)))
                 self._write_parts(views)
             return
         n = len(payload) if not isinstance(payload, memoryview) else payload.nbytes
@@ -280,6 +311,12 @@ class FrameWriter:
             raise FrameTooLarge(n, self._max)
         header = _HEADER.pack(n)
         with self._lock:
+            if self._holder is not None and n <= _READ_SIZE and self._holder == threading.get_ident():
+                self._held.append(header + payload)
+                return
+            if self._held:
+                held, self._held = self._held, []
+                self._write_all(memoryview(b"".join(held)))
             if n <= _READ_SIZE:
                 self._write_all(memoryview(header + payload))
             else:

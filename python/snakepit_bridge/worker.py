@@ -80,7 +80,6 @@ class Worker:
         self._writer = writer
         self._concurrency = concurrency
         self._calls: dict[int, _Call] = {}
-        self._calls_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log = make_log_sender(self._send_quiet, P.LOG)
         # Sessions, references, allowlisted calls and host calls (sessions.py, builtin_tools.py, host_calls.py).
@@ -152,8 +151,12 @@ class Worker:
     def _read_loop(self) -> None:
         """Read and dispatch frames while this thread holds the reader role."""
         me = threading.get_ident()
+        reader, writer = self._reader, self._writer
         try:
             for frame in self._frames:
+                # While the next request is already buffered, replies are held and written together.
+                if reader.next_ready:
+                    writer.hold()
                 call = self._dispatch(frame)
                 # Drop the frame before waiting for the next: an idle worker keeps no call's data alive.
                 frame = None  # type: ignore[assignment]
@@ -164,9 +167,13 @@ class Worker:
                     call = None
                     with self._lock:
                         if self._reader_ident != me:
+                            writer.release()
                             return  # the role moved on while the call ran
+                if not reader.next_ready:
+                    writer.release()  # reading the next frame may block: nothing may wait behind it
         except BaseException as exc:  # noqa: BLE001 - reported by serve() on the main thread
             self._failure = exc
+        writer.release()
         self._finish_serving()
 
     def _dispatch(self, frame: bytes | memoryview | AttachedFrame) -> _Call | None:
@@ -201,6 +208,7 @@ class Worker:
         with self._lock:
             if self._reader_ident != me:
                 return False
+            self._writer.release()  # the host call just sent must go out before this thread waits
             inline = self._inline if self._inline_owner == me else None
             # Reading, not running tool code: the watchdog must not move the role.
             self._inline = self._inline_owner = None
@@ -271,19 +279,22 @@ class Worker:
                 self._read_loop()
 
     def _run_inline(self, call: _Call, me: int) -> None:
-        with self._lock:
-            self._inline, self._inline_owner = call, me
-            self._inline_seq += 1
-            if self._watch_sleeping:
-                self._watch_sleeping = False
-                self._wake.notify_all()
+        # Plain attribute writes, no lock: only the reader thread writes these, and the watchdog
+        # tolerates a stale read (at worst it moves the reader role once without need).
+        self._inline_owner = me
+        self._inline = call
+        self._inline_seq += 1
+        if self._watch_sleeping:
+            with self._lock:
+                if self._watch_sleeping:
+                    self._watch_sleeping = False
+                    self._wake.notify_all()
         try:
             self._run_sync(call)
         finally:
             self._finish(call)
-            with self._lock:
-                if self._inline_owner == me:
-                    self._inline = self._inline_owner = None
+            if self._inline_owner == me:  # unless the role was handed over meanwhile
+                self._inline = self._inline_owner = None
 
     def release_reader(self) -> None:
         """Called by a sync tool about to block (waiting on the host): if it runs on the reader
@@ -291,10 +302,12 @@ class Worker:
         me = threading.get_ident()
         with self._lock:
             if self._reader_ident == me:
+                self._writer.release()
                 self._hand_over_reader()
 
     def _hand_over_reader(self) -> None:
-        # Caller holds the lock.
+        # Caller holds the lock. Replies held by the old reader go out now, not after its long call.
+        self._writer.release()
         self._reader_ident = None
         self._inline = self._inline_owner = None
         if self._idle > 0:
@@ -347,10 +360,12 @@ class Worker:
         )
         if session_id is not None:
             spec = self._sessions.wrap(spec, session_id, ctx)
-        elif type(args) is dict and any(is_marker(v) for v in args.values()):
-            exc = InvalidRef("a reference was passed to a call outside its session")
-            self._send_quiet([P.ERROR, call_id, error_payload("python_error", exc)])
-            return None
+        elif type(args) is dict:
+            for value in args.values():
+                if type(value) is dict and is_marker(value):
+                    exc = InvalidRef("a reference was passed to a call outside its session")
+                    self._send_quiet([P.ERROR, call_id, error_payload("python_error", exc)])
+                    return None
         call = _Call(call_id, spec, ctx, int(window or 0))
         if bool(call.window) != spec.is_stream:
             text = "is a generator: consume it as a stream" if spec.is_stream else "is not a generator"
@@ -365,8 +380,7 @@ class Worker:
             call.cond = threading.Condition()
         if spec.ctx_param is not None:
             call.kwargs[spec.ctx_param] = call.ctx
-        with self._calls_lock:
-            self._calls[call_id] = call
+        self._calls[call_id] = call  # dict writes are atomic: no lock needed
         if spec.is_async:
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._start_task, call)
@@ -402,8 +416,7 @@ class Worker:
                 cond.notify()
 
     def _finish(self, call: _Call) -> None:
-        with self._calls_lock:
-            self._calls.pop(call.id, None)
+        self._calls.pop(call.id, None)
 
     # ------------------------------------------------------------- sync tools
 

@@ -40,7 +40,7 @@ export interface PoolOptions {
   killGrace?: number;
   /** Wire codec: `auto` prefers MessagePack and falls back to JSON. Default `auto`. */
   codec?: 'auto' | CodecName;
-  /** Chunks a stream's worker may send ahead of the consumer. Default 16. */
+  /** Chunks a stream's worker may send ahead of the consumer. Default 64. */
   streamWindow?: number;
   /**
    * Dotted names that `pool.python.call` and `pool.python.create` may reach: exact names
@@ -298,7 +298,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
     killGrace: integer(options, 'killGrace', 2_000, 0),
     codecs: Object.freeze(codec === 'auto' ? (['msgpack', 'json'] as CodecName[]) : [codec as CodecName]),
-    streamWindow: integer(options, 'streamWindow', 16, 1, 65_536),
+    streamWindow: integer(options, 'streamWindow', 64, 1, 65_536),
     allow,
     sessionTtl: integer(options, 'sessionTtl', 3_600_000, 0),
     maxSessions: integer(options, 'maxSessions', 10_000, 1),

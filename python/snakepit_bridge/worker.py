@@ -45,7 +45,7 @@ WATCH_LINGER_SECONDS = 0.5
 
 
 class _Call:
-    __slots__ = ("id", "spec", "ctx", "args", "kwargs", "window", "credit", "cond", "task")
+    __slots__ = ("id", "spec", "ctx", "args", "kwargs", "window", "credit", "used", "cond", "task")
 
     def __init__(self, call_id: int, spec: ToolSpec, ctx: Context, window: int) -> None:
         self.id = call_id
@@ -54,7 +54,11 @@ class _Call:
         self.args: tuple[Any, ...] = ()
         self.kwargs: dict[str, Any] = {}
         self.window = window
+        # Async streams: chunks the producer may still send. Sync streams: chunks granted so far in
+        # all (written by the reader thread only), against ``used`` (written by the producer only), so
+        # the producer checks its credit without a lock and takes one only when it must wait.
         self.credit = window
+        self.used = 0
         self.cond: threading.Condition | asyncio.Condition | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -448,12 +452,13 @@ class Worker:
             return
         try:
             while True:
-                with cond:
-                    while call.credit <= 0 and not ctx.cancelled:
-                        cond.wait()
+                if call.credit - call.used <= 0 or ctx.cancelled:
+                    with cond:
+                        while call.credit - call.used <= 0 and not ctx.cancelled:
+                            cond.wait()
                     if ctx.cancelled:
                         break
-                    call.credit -= 1
+                call.used += 1
                 try:
                     item = next(gen)
                 except StopIteration:

@@ -16,3 +16,5 @@ const lib = (await import(url.href)) as typeof import('../../src/index.js');
 
 export const Pool = lib.Pool;
 export type Pool = import('../../src/index.js').Pool;
+export const NDArray = lib.NDArray;
+export type NDArray = import('../../src/index.js').NDArray;

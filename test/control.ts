@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { ROOT, PYTHON } from './helpers.js';
+import type { Pool, PoolOptions } from '../src/index.js';
+import { ROOT, PYTHON, fixture, startPool } from './helpers.js';
 
 /** A fresh folder for CHAOS_DIR control files (and a state dir), removed by `dispose()`. */
 export class ControlDir {
@@ -178,4 +179,16 @@ export async function untilEmpty(fn: () => number[], timeoutMs: number): Promise
     left = fn();
   }
   return { left, ms: performance.now() - start };
+}
+
+/** Run `fn` with a pool of the chaos fixture steered through a fresh control folder; cleans both up. */
+export async function withChaos<T>(extra: Partial<PoolOptions>, fn: (pool: Pool, ctl: ControlDir) => Promise<T>): Promise<T> {
+  const ctl = new ControlDir();
+  const pool = await startPool({ adapter: fixture('chaos.py'), env: { CHAOS_DIR: ctl.path }, ...extra });
+  try {
+    return await fn(pool, ctl);
+  } finally {
+    await pool.destroy();
+    ctl.dispose();
+  }
 }

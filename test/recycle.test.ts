@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidArgumentsError, PythonError, type Pool, type PoolOptions, type WorkerRecycleEvent } from '../src/index.js';
-import { ControlDir, running } from './control.js';
-import { fixture, rejection, startPool, waitFor } from './helpers.js';
-
-async function withChaos<T>(extra: Partial<PoolOptions>, fn: (pool: Pool, ctl: ControlDir) => Promise<T>): Promise<T> {
-  const ctl = new ControlDir();
-  const pool = await startPool({ adapter: fixture('chaos.py'), env: { CHAOS_DIR: ctl.path }, ...extra });
-  try {
-    return await fn(pool, ctl);
-  } finally {
-    await pool.destroy();
-    ctl.dispose();
-  }
-}
+import { InvalidArgumentsError, PythonError, type Pool, type WorkerRecycleEvent } from '../src/index.js';
+import { running, withChaos } from './control.js';
+import { rejection, waitFor } from './helpers.js';
 
 const pids = (pool: Pool): number[] => pool.stats().workerList.map((w) => w.pid!);
 

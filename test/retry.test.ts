@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WorkerCrashedError, PythonError, type Pool, type PoolOptions } from '../src/index.js';
+import { WorkerCrashedError, PythonError, type Pool } from '../src/index.js';
 import type { Call } from '../src/pool/call.js';
 import { lostCallOutcome } from '../src/pool/retry.js';
-import { ControlDir } from './control.js';
-import { fixture, rejection, startPool, waitFor } from './helpers.js';
-
-async function withChaos<T>(extra: Partial<PoolOptions>, fn: (pool: Pool, ctl: ControlDir) => Promise<T>): Promise<T> {
-  const ctl = new ControlDir();
-  const pool = await startPool({
-    adapter: fixture('chaos.py'),
-    env: { CHAOS_DIR: ctl.path },
-    restart: { maxFailures: 100 },
-    ...extra,
-  });
-  try {
-    return await fn(pool, ctl);
-  } finally {
-    await pool.destroy();
-    ctl.dispose();
-  }
-}
+import { ControlDir, withChaos } from './control.js';
+import { rejection, waitFor } from './helpers.js';
 
 /** Kill the worker running the call with `token` as soon as it has started it. */
 async function killWhenRunning(pool: Pool, ctl: ControlDir, token: string, runs = 1): Promise<number> {
@@ -33,7 +17,7 @@ async function killWhenRunning(pool: Pool, ctl: ControlDir, token: string, runs 
 
 describe('retries', () => {
   it('at most once by default: a call whose worker crashes is rejected and ran once', async () => {
-    await withChaos({ size: 2 }, async (pool, ctl) => {
+    await withChaos({ restart: { maxFailures: 100 }, size: 2 }, async (pool, ctl) => {
       const call = rejection(pool.execute('work', { token: 'once', ms: 2000 }));
       await killWhenRunning(pool, ctl, 'once');
       const err = await call;
@@ -45,7 +29,7 @@ describe('retries', () => {
   });
 
   it('an idempotent call whose worker crashes runs again on another worker', async () => {
-    await withChaos({ size: 2 }, async (pool, ctl) => {
+    await withChaos({ restart: { maxFailures: 100 }, size: 2 }, async (pool, ctl) => {
       const call = pool.execute<{ token: string; pid: number }>('work', { token: 'again', ms: 1500 }, { idempotent: true });
       const killed = await killWhenRunning(pool, ctl, 'again');
       const result = await call;
@@ -58,7 +42,7 @@ describe('retries', () => {
   });
 
   it('a poison call fails after retries + 1 crashes; other calls all succeed (R8)', async () => {
-    await withChaos({ size: 2, retries: 2 }, async (pool, ctl) => {
+    await withChaos({ restart: { maxFailures: 100 }, size: 2, retries: 2 }, async (pool, ctl) => {
       const others = Array.from({ length: 20 }, (_, i) => pool.execute<{ token: string }>('work', { token: `ok${i}`, ms: 20 }));
       const err = await rejection(pool.execute('poison', { token: 'poison' }, { idempotent: true }));
       assert.ok(err instanceof WorkerCrashedError, String(err));
@@ -73,7 +57,7 @@ describe('retries', () => {
   });
 
   it('retries: 0 turns retries off even for idempotent calls', async () => {
-    await withChaos({ size: 1, retries: 0 }, async (pool, ctl) => {
+    await withChaos({ restart: { maxFailures: 100 }, size: 1, retries: 0 }, async (pool, ctl) => {
       const err = await rejection(pool.execute('poison', { token: 'p0' }, { idempotent: true }));
       assert.equal(err.code, 'WORKER_CRASHED');
       assert.equal(ctl.executions().get('p0'), 1);
@@ -81,7 +65,7 @@ describe('retries', () => {
   });
 
   it('a Python exception is never retried', async () => {
-    await withChaos({ size: 2 }, async (pool, ctl) => {
+    await withChaos({ restart: { maxFailures: 100 }, size: 2 }, async (pool, ctl) => {
       const err = await rejection(pool.execute('fail', { token: 'py' }, { idempotent: true }));
       assert.ok(err instanceof PythonError);
       assert.equal(ctl.executions().get('py'), 1);

@@ -14,6 +14,8 @@ from snakepit_bridge.codecs import JsonCodec, make_codec
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: Adapters shared with the TypeScript tests (one copy for both suites).
+SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "test" / "fixtures"
 
 
 class WorkerProcess:

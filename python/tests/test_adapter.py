@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import FIXTURES
+from harness import SHARED_FIXTURES
 
 from snakepit_bridge import Adapter, Context, tool
 from snakepit_bridge.adapter import ToolSpec, collect_tools, load_adapter
@@ -60,9 +60,9 @@ def test_bind_names_the_bad_argument() -> None:
 
 
 def test_load_from_path_module_and_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _, tools = load_adapter(str(FIXTURES / "basic.py"))
+    _, tools = load_adapter(str(SHARED_FIXTURES / "basic.py"))
     assert "add" in tools
-    _, tools = load_adapter(str(FIXTURES / "basic.py") + ":Basic")
+    _, tools = load_adapter(str(SHARED_FIXTURES / "basic.py") + ":Basic")
     assert "add" in tools
     (tmp_path / "pkgmod.py").write_text("from snakepit_bridge import tool\n@tool\ndef f() -> int:\n    return 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -74,7 +74,7 @@ def test_load_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(AdapterError, match="not found"):
         load_adapter(str(tmp_path / "missing.py"))
     with pytest.raises(AdapterError, match="no attribute 'Nope'"):
-        load_adapter(str(FIXTURES / "basic.py") + ":Nope")
+        load_adapter(str(SHARED_FIXTURES / "basic.py") + ":Nope")
     two = tmp_path / "two.py"
     two.write_text(
         "from snakepit_bridge import Adapter, tool\n"

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import FIXTURES, WorkerProcess
+from harness import SHARED_FIXTURES, WorkerProcess
 
 from snakepit_bridge import protocol as P
 
-BASIC = str(FIXTURES / "basic.py")
+BASIC = str(SHARED_FIXTURES / "basic.py")
 
 
 @pytest.fixture(params=["msgpack", "json"])
@@ -102,7 +102,7 @@ def test_async_stream_ends_with_end(worker: WorkerProcess) -> None:
 
 
 def test_oversized_result_becomes_an_error_and_the_worker_goes_on() -> None:
-    w = WorkerProcess(str(FIXTURES / "misbehave.py"), max_payload=4096)
+    w = WorkerProcess(str(SHARED_FIXTURES / "misbehave.py"), max_payload=4096)
     w.handshake()
     _, _, err = w.call(1, "big", {"n": 10_000})
     assert err["kind"] == "payload_too_large"
@@ -144,7 +144,7 @@ def test_shutdown_message_runs_teardown_and_exits_zero(tmp_path: Path) -> None:
     ],
 )
 def test_startup_failures_send_fatal_with_traceback(adapter: str, phase: str, text: str) -> None:
-    w = WorkerProcess(str(FIXTURES / adapter))
+    w = WorkerProcess(str(SHARED_FIXTURES / adapter))
     msg = w.recv()
     assert msg[0] == P.FATAL
     assert msg[1]["phase"] == phase

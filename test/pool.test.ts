@@ -63,9 +63,11 @@ describe('pool: calling tools', () => {
 describe('pool: adapters', () => {
   it('loads a module of plain @tool functions and runs its setup once', async () => {
     await withPool({ adapter: fixture('modtools.py') }, async (pool) => {
-      assert.deepEqual(pool.tools().map((t) => t.name).sort(), ['greet', 'setup_count']);
+      assert.deepEqual(pool.tools().map((t) => t.name).sort(), ['greet', 'modules_loaded', 'setup_count']);
       assert.equal(await pool.execute('greet', { name: 'ada' }), 'hello ada!');
       assert.equal(await pool.execute('setup_count'), 1);
+      // An adapter without async tools never pays for importing asyncio (about 40 ms of startup).
+      assert.deepEqual(await pool.execute('modules_loaded', { names: ['asyncio', 'json'] }), { asyncio: false, json: true });
     });
   });
 

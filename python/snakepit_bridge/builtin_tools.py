@@ -6,17 +6,20 @@ layer has already resolved them, refusing references of other sessions."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .adapter import ToolSpec, _ToolMark
 from .allow import Allowlist
 from .codecs import Codec
 from .context import Context
 from .errors import BridgeError, EncodeError, PermissionDenied
+
+if TYPE_CHECKING:
+    import asyncio
+
 
 LoopFn = Callable[[], "asyncio.AbstractEventLoop | None"]
 _PLAIN = (type(None), bool, int, float, str, bytes)
@@ -26,6 +29,8 @@ _MODES = ("auto", "value", "ref")
 def make_builtin_tools(allow: Allowlist, codec: Codec, loop: LoopFn) -> dict[str, ToolSpec]:
     def settle(value: Any) -> Any:
         if inspect.isawaitable(value):
+            import asyncio  # only for an awaitable: keeps the worker's startup light
+
             running = loop()
             if running is not None and running.is_running():
                 return asyncio.run_coroutine_threadsafe(_await(value), running).result()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import Cancelled
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .host_calls import HostCalls
     from .sessions import Session
 
@@ -99,6 +100,8 @@ class Context:
 
     async def wait_cancelled(self) -> None:
         """Wait until the host cancels this call."""
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         if self._cancelled:
             return
         loop = asyncio.get_running_loop()
@@ -140,6 +143,8 @@ class Context:
 
     def host_tools(self) -> list[dict[str, Any]]:
         """The host tools this call may use: name, description and parameters of each."""
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         from .host_calls import HOST_TOOLS
 
         host = self._host_calls()

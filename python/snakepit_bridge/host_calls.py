@@ -8,8 +8,8 @@ TypeScript error code and message."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,8 @@ from .errors import Cancelled, HostToolError
 from .refs import resolve
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .context import Context
 
 HOST_TOOLS = "$host.tools"
@@ -100,7 +102,8 @@ class HostCalls:
 
     def call(self, ctx: Context, tool: str, kwargs: dict[str, Any]) -> Any:
         """Blocking host call from a sync tool (its worker thread waits; nothing else does)."""
-        if asyncio._get_running_loop() is not None:
+        aio = sys.modules.get("asyncio")  # no event loop can run unless asyncio was imported
+        if aio is not None and aio._get_running_loop() is not None:
             raise RuntimeError("ctx.call_host blocks its thread; in an async tool use: await ctx.acall_host(...)")
         ctx.check_cancelled()
         waiter = _SyncWaiter()
@@ -128,6 +131,8 @@ class HostCalls:
 
     async def acall(self, ctx: Context, tool: str, kwargs: dict[str, Any]) -> Any:
         """Host call from an async tool: awaits without blocking the worker's loop."""
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         ctx.check_cancelled()
         loop = asyncio.get_running_loop()
         waiter = _AsyncWaiter(loop)

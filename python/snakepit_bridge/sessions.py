@@ -7,18 +7,21 @@ every call of a session on one worker, so the state here is the whole truth."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .adapter import ToolSpec
 from .context import Context
 from .refs import RefTable, resolve
+
+if TYPE_CHECKING:
+    import asyncio
+
 
 LogFn = Callable[[str, str, "int | None"], None]
 LoopFn = Callable[[], "asyncio.AbstractEventLoop | None"]
@@ -102,6 +105,8 @@ class SessionStore:
 
     async def enter_async(self, session_id: str, ctx: Context) -> Session:
         """Join the session from the worker's event loop, creating it if new."""
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         for _ in range(2):
             session, created = self._claim(session_id)
             ctx._session = session
@@ -190,6 +195,8 @@ class SessionStore:
             return
         result = hook(ctx)
         if inspect.isawaitable(result):
+            import asyncio  # only for an async hook: keeps the worker's startup light
+
             loop = self._loop()
             if loop is not None and loop.is_running():
                 asyncio.run_coroutine_threadsafe(_await(result), loop).result()
@@ -197,6 +204,8 @@ class SessionStore:
                 asyncio.run(_await(result))
 
     async def _run_hook_async(self, name: str, ctx: Context) -> None:
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         hook = getattr(self._target, name, None)
         if hook is None:
             return

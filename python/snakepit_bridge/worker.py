@@ -17,14 +17,13 @@ Replies are written by whichever thread finishes the work, through a locked fram
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import inspect
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import protocol as P
 from .adapter import ToolSpec
@@ -37,6 +36,10 @@ from .framing import AttachedFrame, FrameReader, FrameWriter
 from .host_calls import HostCalls
 from .refs import is_marker
 from .sessions import SessionStore
+
+if TYPE_CHECKING:
+    import asyncio
+
 
 #: How often the watchdog checks whether a sync call has held the reader role too long.
 INLINE_CHECK_SECONDS = 0.005
@@ -480,6 +483,8 @@ class Worker:
     # ------------------------------------------------------------ async tools
 
     def _start_loop(self) -> None:
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         loop = asyncio.new_event_loop()
         self._loop = loop
         ready = threading.Event()
@@ -493,6 +498,8 @@ class Worker:
         ready.wait()
 
     def _start_task(self, call: _Call) -> None:
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         runner = self._run_async_stream(call) if call.spec.is_stream else self._run_async(call)
         call.task = asyncio.get_running_loop().create_task(runner)
 
@@ -501,12 +508,16 @@ class Worker:
             call.task.cancel()
 
     def _grant_async(self, call: _Call, n: int) -> None:
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         call.credit += n
         cond = call.cond
         if isinstance(cond, asyncio.Event):
             cond.set()
 
     async def _run_async(self, call: _Call) -> None:
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         try:
             value = await call.spec.fn(*call.args, **call.kwargs)
         except (asyncio.CancelledError, Cancelled) as exc:
@@ -520,6 +531,8 @@ class Worker:
         self._reply(P.RESULT, call, value)
 
     async def _run_async_stream(self, call: _Call) -> None:
+        import asyncio  # only when async code runs: keeps the worker's startup light
+
         credit_event = asyncio.Event()
         call.cond = credit_event  # type: ignore[assignment]
         agen = call.spec.fn(*call.args, **call.kwargs)
@@ -555,6 +568,8 @@ class Worker:
             return
         result = hook()
         if inspect.isawaitable(result):
+            import asyncio  # only for an async hook: keeps the worker's startup light
+
             if self._loop is not None:
                 asyncio.run_coroutine_threadsafe(_await(result), self._loop).result()
             else:

@@ -4,7 +4,7 @@ PY := $(abspath $(VENV))/bin/python
 export SNAKEPIT_PYTHON := $(PY)
 NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
 
-.PHONY: setup demo test typecheck lint test-ts test-py test-chaos bench clean
+.PHONY: setup demo test check typecheck lint test-ts test-py test-chaos bench clean
 
 # `npm install`, not `npm ci`: some optional platform packages of msgpackr-extract are missing from
 # registry mirrors at the locked version, which makes `npm ci` refuse the lock file; install skips them.
@@ -45,8 +45,11 @@ test-chaos: setup
 	node --import tsx test/chaos/report.ts || status=1; \
 	exit $$status
 
-# The whole suite: type checks, lint, TypeScript tests, Python tests (the chaos suite: make test-chaos).
-test: typecheck lint test-ts test-py
+# The fast suite: type checks, lint, TypeScript tests, Python tests (a couple of minutes).
+check: typecheck lint test-ts test-py
+
+# Every test: the fast suite, then the chaos scenarios (which print their report).
+test: check test-chaos
 
 bench: setup
 	npm run bench:overhead

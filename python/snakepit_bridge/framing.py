@@ -98,7 +98,7 @@ class _Source:
         self.readinto(memoryview(buf))
         return bytes(buf)
 
-    def skip(self, n: int) -> None:
+    def discard(self, n: int) -> None:
         scratch = memoryview(bytearray(min(n, _READ_SIZE)))
         while n > 0:
             step = min(n, scratch.nbytes)
@@ -107,7 +107,7 @@ class _Source:
 
     def finish(self) -> None:
         """Consume what is left of the frame, so that the next frame starts where it should."""
-        self.skip(self.size - self.pos)
+        self.discard(self.size - self.pos)
 
 
 class AttachedFrame:
@@ -135,10 +135,10 @@ class AttachedFrame:
         if source.pos != len(self.head):
             raise ValueError("the attachments of this frame were already read")
         for index, (offset, length) in enumerate(self.table):
-            source.skip(offset - source.pos)
+            source.discard(offset - source.pos)
             target = targets.get(index)
             if target is None:
-                source.skip(length)
+                source.discard(length)
             else:
                 if target.nbytes != length:
                     raise ValueError(f"attachment {index} has {length} bytes, its target {target.nbytes}")

@@ -109,12 +109,8 @@ export const CHANNEL_NAMES = {
   poolState: 'snakepit:pool:state',
 } as const;
 
-export const channels = {
-  workerSpawn: diagnostics_channel.channel(CHANNEL_NAMES.workerSpawn),
-  workerReady: diagnostics_channel.channel(CHANNEL_NAMES.workerReady),
-  workerExit: diagnostics_channel.channel(CHANNEL_NAMES.workerExit),
-  workerRecycle: diagnostics_channel.channel(CHANNEL_NAMES.workerRecycle),
-  workerRestart: diagnostics_channel.channel(CHANNEL_NAMES.workerRestart),
-  log: diagnostics_channel.channel(CHANNEL_NAMES.log),
-  poolState: diagnostics_channel.channel(CHANNEL_NAMES.poolState),
-} as const;
+type ChannelName = keyof typeof CHANNEL_NAMES;
+
+export const channels = Object.fromEntries(
+  Object.entries(CHANNEL_NAMES).map(([key, name]) => [key, diagnostics_channel.channel(name)]),
+) as { readonly [K in ChannelName]: diagnostics_channel.Channel };

@@ -135,11 +135,10 @@ describe('host tools: nested calls, deadlines and cancellation', () => {
   it('a nested call with no free slot fails at once instead of deadlocking', async () => {
     await withPool({ adapter, size: 1 }, async (pool) => {
       pool.registerTool('reenter', () => pool.execute('plain'));
-      const started = Date.now();
+      // A deadlock would end at the 10 s deadline with TIMEOUT; NESTED_CALL_BLOCKED means it failed at once.
       const result = await pool.execute<{ code: string; message: string }>('ask_caught', { name: 'reenter' }, { timeout: 10_000 });
       assert.equal(result.code, 'NESTED_CALL_BLOCKED');
       assert.match(result.message, /no free slot .* waiting could deadlock/);
-      assert.ok(Date.now() - started < 5000);
       const s = pool.session();
       await s.execute('plain');
       s.registerTool('reenter_session', () => s.execute('plain'));

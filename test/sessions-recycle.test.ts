@@ -1,18 +1,24 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SessionLostError, type WorkerRecycleEvent } from '../src/index.js';
+import { SessionLostError, type Pool, type WorkerRecycleEvent } from '../src/index.js';
 import { alive, fixture, rejection, waitFor, withPool } from './helpers.js';
 
 const sessions = { adapter: fixture('sessions.py'), size: 2 };
 
+/** Opens a session and runs it past `maxRequests: 3` on its worker; records the recycle events. */
+async function sessionPastMaxRequests(pool: Pool) {
+  const recycled: WorkerRecycleEvent[] = [];
+  pool.on('workerRecycle', (e) => recycled.push(e));
+  const s = pool.session();
+  const pid = await s.execute<number>('pid');
+  for (let i = 0; i < 4; i++) await s.execute('incr');
+  return { recycled, s, pid };
+}
+
 describe('recycling and sessions', () => {
   it('automatic recycling waits for a live session, then loses it explicitly after recycleWait', async () => {
     await withPool({ ...sessions, maxRequests: 3, recycleWait: 1500, heartbeatInterval: 100 }, async (pool) => {
-      const recycled: WorkerRecycleEvent[] = [];
-      pool.on('workerRecycle', (e) => recycled.push(e));
-      const s = pool.session();
-      const pid = await s.execute<number>('pid');
-      for (let i = 0; i < 4; i++) await s.execute('incr');
+      const { recycled, s, pid } = await sessionPastMaxRequests(pool);
       // Past maxRequests, yet the worker keeps the session's state while the wait lasts.
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(await s.execute('incr'), { n: 5, pid });
@@ -29,11 +35,7 @@ describe('recycling and sessions', () => {
 
   it('a session that closes in time lets recycling go ahead without loss', async () => {
     await withPool({ ...sessions, maxRequests: 3, recycleWait: 60_000, heartbeatInterval: 100 }, async (pool) => {
-      const recycled: WorkerRecycleEvent[] = [];
-      pool.on('workerRecycle', (e) => recycled.push(e));
-      const s = pool.session();
-      const pid = await s.execute<number>('pid');
-      for (let i = 0; i < 4; i++) await s.execute('incr');
+      const { recycled, s, pid } = await sessionPastMaxRequests(pool);
       await new Promise((r) => setTimeout(r, 300));
       assert.ok(!recycled.some((e) => e.pid === pid));
       await s.close();

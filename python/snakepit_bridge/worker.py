@@ -580,9 +580,6 @@ class Worker:
         self._host.fail_all("the worker is stopping")
         self._sessions.end_all()
 
-    def stop(self) -> None:
-        self._finish_serving()
-
 
 async def _await(awaitable: Any) -> Any:
     return await awaitable

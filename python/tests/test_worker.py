@@ -65,10 +65,9 @@ def test_calls_results_and_errors(worker: WorkerProcess) -> None:
 def test_ping_is_answered_while_a_sync_tool_runs(worker: WorkerProcess) -> None:
     worker.send([P.CALL, 1, "sleep", {"seconds": 0.5}, None, None, 0])
     time.sleep(0.1)
-    started = time.monotonic()
     worker.send([P.PING, 42])
+    # The order proves it: the pong arrives while the tool still sleeps, before its result.
     assert worker.recv() == [P.PONG, 42]
-    assert time.monotonic() - started < 0.4, "pong came before the tool finished"
     assert worker.recv() == [P.RESULT, 1, False]
 
 
@@ -113,9 +112,7 @@ def test_oversized_result_becomes_an_error_and_the_worker_goes_on() -> None:
 def test_exits_when_the_host_closes_the_pipe() -> None:
     w = WorkerProcess(BASIC)
     w.handshake()
-    started = time.monotonic()
-    assert w.close(timeout=5) == 0
-    assert time.monotonic() - started < 5
+    assert w.close(timeout=5) == 0  # close() fails if the worker has not exited within 5 s
 
 
 def test_shutdown_message_runs_teardown_and_exits_zero(tmp_path: Path) -> None:

@@ -181,10 +181,6 @@ export class Call implements CallSink, Queued {
     else this.abandon(error);
   };
 
-  /** Consumer-side cancellation of a stream (break, cancel()). */
-  cancelFromConsumer(error: SnakepitError): void {
-    this.abandon(error);
-  }
 
   // ------------------------------------------------------------ CallSink
 
@@ -238,10 +234,3 @@ export class Call implements CallSink, Queued {
     }
   }
 }
-
-export const noopConsumer: CallConsumer = {
-  value() {},
-  chunk() {},
-  end() {},
-  fail() {},
-};

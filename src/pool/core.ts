@@ -13,7 +13,6 @@ import {
   PoolSaturatedError,
   SnakepitError,
   ToolNotFoundError,
-  PayloadTooLargeError,
   type ErrorCode,
 } from '../errors.js';
 import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
@@ -308,13 +307,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     let frame: Frame;
     try {
       const session = call.session?.id ?? null;
-      frame = worker.encode([Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window]);
-      if (frame.length - 4 > this.options.maxPayload) {
-        throw new PayloadTooLargeError(frame.length - 4, this.options.maxPayload, `arguments of ${call.tool}`, {
-          tool: call.tool,
-          requestId: call.id,
-        });
-      }
+      frame = worker.encode(
+        [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window],
+        `arguments of ${call.tool}`,
+        { tool: call.tool, requestId: call.id },
+      );
     } catch (err) {
       call.fail(err as SnakepitError);
       return;

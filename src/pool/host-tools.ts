@@ -11,7 +11,7 @@
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { InvalidOptionsError, NestedCallBlockedError, PayloadTooLargeError, type ErrorFields } from '../errors.js';
+import { InvalidOptionsError, NestedCallBlockedError, type ErrorFields } from '../errors.js';
 import { checkHostTool, type HostToolOptions } from '../options.js';
 import type { Frame } from '../protocol/frames.js';
 import { HOST_BUILTIN_TOOLS, Msg, type HostToolFailure } from '../protocol/messages.js';
@@ -231,11 +231,7 @@ export class HostCalls {
     if (worker.state === 'exited') return;
     let frame: Frame;
     try {
-      frame = worker.encode([Msg.HOST_RESULT, id, ok, value]);
-      const limit = this.pool.options.maxPayload;
-      if (frame.length - 4 > limit) {
-        throw new PayloadTooLargeError(frame.length - 4, limit, 'host tool result');
-      }
+      frame = worker.encode([Msg.HOST_RESULT, id, ok, value], 'host tool result');
     } catch (err) {
       frame = worker.encode([Msg.HOST_RESULT, id, false, failure(err)]);
     }

@@ -114,7 +114,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T>, CallCo
     this.buffer.length = 0;
     this.head = 0;
     if (!this.finished && this.call !== undefined) {
-      this.call.cancelFromConsumer(new CancelledError(this.call.tool, { requestId: this.call.id }));
+      this.call.abandon(new CancelledError(this.call.tool, { requestId: this.call.id }));
     }
     this.finished = true;
     this.error = undefined;

@@ -27,7 +27,3 @@ export function trackWorker(worker: Killable): void {
 export function untrackWorker(worker: Killable): void {
   live.delete(worker);
 }
-
-export function liveWorkerCount(): number {
-  return live.size;
-}

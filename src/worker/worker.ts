@@ -8,13 +8,15 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import {
+  PayloadTooLargeError,
   ProtocolError,
   SnakepitError,
   WorkerCrashedError,
   WorkerStartError,
+  type ErrorFields,
 } from '../errors.js';
 import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
-import { FrameDecoder, writeFrame, type Frame } from '../protocol/frames.js';
+import { FrameDecoder, HEADER_BYTES, writeFrame, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
 import { Msg, type CodecName, type HelloInfo, type WireError } from '../protocol/messages.js';
 import type { WorkerExitReason } from '../events.js';
@@ -250,13 +252,17 @@ export class WorkerHandle {
     this.setRef(true);
   }
 
-  encode(message: unknown): Frame {
-    return this.codec.encode(message);
+  /**
+   * Encode a message for this worker. Throws EncodeError, or PayloadTooLargeError (naming `what`) when
+   * the frame would exceed maxPayload: the one place the host checks what it sends.
+   */
+  encode(message: unknown, what = 'message', fields: ErrorFields = {}): Frame {
+    const frame = this.codec.encode(message);
+    const size = frame.length - HEADER_BYTES;
+    if (size > this.spec.maxPayload) throw new PayloadTooLargeError(size, this.spec.maxPayload, what, fields);
+    return frame;
   }
 
-  get codecName(): CodecName {
-    return this.codec.name;
-  }
 
   cancel(id: number): void {
     if (this.state !== 'exited') this.trySend([Msg.CANCEL, id]);
@@ -537,8 +543,4 @@ export class WorkerHandle {
     return this.exited;
   }
 
-  /** The underlying process, for tests and diagnostics. */
-  get process(): ChildProcess | undefined {
-    return this.child;
-  }
 }

@@ -152,6 +152,9 @@ export function tables(r: Results): Tables {
     ratioRow(`time per call, ${r.inFlight} in flight, 2 workers`, (n) => s.scaling[n === 'snakepit' ? 'snakepit c32' : n]?.n2, 'snakepit', true),
     ...KINDS.map((k) => ratioRow(KIND_LABEL[k], (n) => s.payload[k][n], 'snakepit')),
     ...['1', '4', '16'].map((w) => ratioRow(`start to first call, ${w} worker${w === '1' ? '' : 's'}`, (n) => s.firstCall[n]?.[w], 'snakepit')),
+    ...(s.firstCall['snakepit cold'] === undefined
+      ? []
+      : ['1', '16'].map((w) => ratioRow(`start to first call, ${w} worker${w === '1' ? '' : 's'}, cold`, (n) => s.firstCall[n]?.[w], 'snakepit cold'))),
     ratioRow('memory per worker (1 worker)', (n) => memoryPerWorker(s, n, '1'), 'snakepit'),
   ];
   const latency: Cell[][] = names.map((n) => [
@@ -369,7 +372,11 @@ ${md(t.payload)}
 ## Start to first call
 
 From the start request to the first result, in a fresh Node process, median of ${p.startupReps}. Snakepit
-starts at most 4 workers at once by default (\`startupConcurrency\`).
+starts at most 4 workers at once by default (\`startupConcurrency\`). The run first compiles the bridge and
+the benchmark's Python files to bytecode, as installing a package does; **snakepit cold** starts without
+the bridge's bytecode (removed before each start, and \`PYTHONDONTWRITEBYTECODE=1\`), as on a first start
+from a read-only install or in an image built with \`PYTHONDONTWRITEBYTECODE=1\`: every module of the
+bridge is compiled from source at every worker start.
 
 ${md(t.startup)}
 

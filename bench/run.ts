@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import type { PayloadKind, SoakSample, StartResult } from './lib/agent.js';
 import { CONTENDERS } from './lib/contenders/index.js';
 import { Agent } from './lib/driver.js';
-import { BENCH_DIR, machineInfo } from './lib/env.js';
+import { BENCH_DIR, compileBytecode, machineInfo } from './lib/env.js';
 import type { Latency } from './lib/measure.js';
 import { isCannot, MiB, type Cannot, type Results, type SoakFigures, type StartupFigures } from './lib/results.js';
 import { printTables, writeReport } from './report.js';
@@ -35,7 +35,7 @@ const STARTUP_WORKERS = [1, 4, 16];
 const SCALING_WORKERS = [1, 2];
 
 /** Contenders of each phase. `snakepit` is the default configuration (concurrency 1 per worker). */
-const STARTUP = ['snakepit', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
+const STARTUP = ['snakepit', 'snakepit cold', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
 const ONE_WORKER = ['snakepit', 'snakepit c32', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
 const PAYLOAD = ['snakepit', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
 const SCALING = ['snakepit c32', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
@@ -240,6 +240,7 @@ async function overheadPhase(results: Results): Promise<void> {
 
 async function main(): Promise<void> {
   const machine = machineInfo();
+  compileBytecode();
   const results: Results = {
     schema: 1,
     mode: FULL ? 'full' : 'quick',

@@ -66,8 +66,16 @@ describe('pool: adapters', () => {
       assert.deepEqual(pool.tools().map((t) => t.name).sort(), ['greet', 'modules_loaded', 'setup_count']);
       assert.equal(await pool.execute('greet', { name: 'ada' }), 'hello ada!');
       assert.equal(await pool.execute('setup_count'), 1);
-      // An adapter without async tools never pays for importing asyncio (about 40 ms of startup).
-      assert.deepEqual(await pool.execute('modules_loaded', { names: ['asyncio', 'json'] }), { asyncio: false, json: true });
+      // A worker imports only what it uses: no asyncio without async tools, no inspect for plain
+      // functions, no json once the handshake is over with MessagePack, no sessions without a session.
+      const names = ['asyncio', 'inspect', 'json', 'snakepit_bridge.sessions', 'snakepit_bridge.worker'];
+      assert.deepEqual(await pool.execute('modules_loaded', { names }), {
+        asyncio: false,
+        inspect: false,
+        json: false,
+        'snakepit_bridge.sessions': false,
+        'snakepit_bridge.worker': true,
+      });
     });
   });
 

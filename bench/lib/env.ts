@@ -1,6 +1,7 @@
 /** Paths, the Python executable and a description of the machine, shared by the benchmarks. */
 
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,24 @@ export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const ROOT = path.resolve(BENCH_DIR, '..');
 export const ADAPTER = path.join(BENCH_DIR, 'adapter.py');
 export const PYTHON = process.env.SNAKEPIT_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
+const BRIDGE_DIR = path.join(ROOT, 'python', 'snakepit_bridge');
+
+/**
+ * Compile the bridge and the benchmark's Python files to bytecode, as installing a package does
+ * (pip compiles what it installs). Without it, a machine with PYTHONDONTWRITEBYTECODE=1 would compile
+ * every module at every worker start. The start of a worker without that cache is measured apart
+ * (the contender `snakepit cold`).
+ */
+export function compileBytecode(): void {
+  const env = { ...process.env };
+  delete env.PYTHONDONTWRITEBYTECODE;
+  execFileSync(PYTHON, ['-m', 'compileall', '-q', BRIDGE_DIR, BENCH_DIR, path.join(BENCH_DIR, 'peers')], { env, stdio: 'inherit' });
+}
+
+/** Remove the bridge's cached bytecode, so that the next worker compiles every module it imports. */
+export function dropBridgeBytecode(): void {
+  rmSync(path.join(BRIDGE_DIR, '__pycache__'), { recursive: true, force: true });
+}
 
 export interface MachineInfo {
   date: string;

@@ -5,19 +5,21 @@ sent, frames are JSON; after it, they use the codec named in ``hello``."""
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import sys
-from typing import Any
 
 from . import lifeline
 from . import protocol as P
 from .adapter import load_adapter
-from .codecs import JsonCodec, available_codecs, choose_codec
+from .codecs import available_codecs, choose_codec
 from .errors import AdapterError, error_payload
 from .framing import FrameReader, FrameWriter
+from .handshake import encode_handshake
 from .worker import Worker, exit_now
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _env_int(name: str, default: int) -> int:
@@ -31,10 +33,23 @@ def _has_numpy() -> bool:
     return importlib.util.find_spec("numpy") is not None
 
 
+#: What ``platform.python_implementation()`` says (platform is not imported: a worker starts faster).
+_IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy", "graalpy": "GraalVM", "ironpython": "IronPython"}
+
+
+def _adapter_argument(args: list[str]) -> str:
+    """The value of ``--adapter SPEC`` (or ``--adapter=SPEC``), the only argument; exits with status 2
+    and a usage line otherwise."""
+    if len(args) == 2 and args[0] == "--adapter" and args[1]:
+        return args[1]
+    if len(args) == 1 and args[0].startswith("--adapter=") and len(args[0]) > len("--adapter="):
+        return args[0][len("--adapter=") :]
+    sys.stderr.write(f"usage: python -m snakepit_bridge --adapter SPEC (got {args!r})\n")
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="snakepit_bridge")
-    parser.add_argument("--adapter", required=True)
-    opts = parser.parse_args(argv)
+    adapter_spec = _adapter_argument(sys.argv[1:] if argv is None else argv)
 
     rfd = _env_int("SNAKEPIT_RFD", 3)
     wfd = _env_int("SNAKEPIT_WFD", 4)
@@ -44,14 +59,13 @@ def main(argv: list[str] | None = None) -> None:
     memory_limit = _env_int("SNAKEPIT_MEMORY_LIMIT", 0)
 
     writer = FrameWriter(wfd, max_payload)
-    handshake = JsonCodec()
 
     def fatal(phase: str, exc: BaseException) -> None:
         kind = "python_error"
         payload: dict[str, Any] = error_payload(kind, exc)
         payload["phase"] = phase
         try:
-            writer.write(handshake.encode([P.FATAL, payload]))
+            writer.write(encode_handshake([P.FATAL, payload]))
         except OSError:
             pass
         sys.stderr.write(payload["traceback"])
@@ -72,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         fatal("codec", exc)
         return
     try:
-        target, tools = load_adapter(opts.adapter)
+        target, tools = load_adapter(adapter_spec)
     except AdapterError as exc:
         fatal("import", exc)
         return
@@ -90,16 +104,16 @@ def main(argv: list[str] | None = None) -> None:
     info = {
         "protocol": P.VERSION,
         "pid": os.getpid(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
+        "python": "{}.{}.{}".format(*sys.version_info[:3]),
+        "implementation": _IMPLEMENTATIONS.get(sys.implementation.name, sys.implementation.name),
         "codec": codec.name,
         "codecs": available_codecs(),
         "numpy": _has_numpy(),
-        "adapter": opts.adapter,
+        "adapter": adapter_spec,
         "concurrency": concurrency,
         "tools": [spec.describe() for spec in tools.values()],
     }
-    writer.write(handshake.encode([P.HELLO, info]))
+    writer.write(encode_handshake([P.HELLO, info]))
 
     code = 0
     try:

@@ -2,37 +2,56 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
+import os
 import sys
-import typing
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
 
 from .errors import AdapterError, InvalidArguments
+from .signature import (
+    EMPTY,
+    KEYWORD_ONLY,
+    POSITIONAL_OR_KEYWORD,
+    VAR_KEYWORD,
+    VAR_POSITIONAL,
+    Param,
+    clean_doc,
+    is_async_function,
+    is_generator_function,
+    read_signature,
+)
 
-F = TypeVar("F", bound=Callable[..., Any])
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar, overload
+
+    F = TypeVar("F", bound=Callable[..., Any])
+else:
+
+    def overload(fn: Any) -> Any:  # typing stays unimported at run time: a worker starts faster
+        return fn
+
 
 _TOOL_ATTR = "__snakepit_tool__"
 
 
-@dataclass(frozen=True)
 class _ToolMark:
-    name: str | None
-    description: str | None
+    __slots__ = ("name", "description")
+
+    def __init__(self, name: str | None, description: str | None) -> None:
+        self.name = name
+        self.description = description
 
 
-@typing.overload
+@overload
 def tool(fn: F, /) -> F: ...
-@typing.overload
-def tool(*, name: str | None = None, description: str | None = None) -> Callable[[F], F]: ...
+@overload
+def tool(*, name: str | None = None, description: str | None = None) -> Callable[[F], F]: ...  # noqa: F811
 
 
-def tool(fn: F | None = None, /, *, name: str | None = None, description: str | None = None) -> F | Callable[[F], F]:
+def tool(  # noqa: F811 - the overloads above are for type checkers only
+    fn: F | None = None, /, *, name: str | None = None, description: str | None = None
+) -> F | Callable[[F], F]:
     """Mark a function or method as a tool the host can call.
 
     ``@tool`` or ``@tool(name="other", description="...")``. Plain functions, ``async def``,
@@ -56,7 +75,7 @@ class Adapter:
 
 
 def _annotation_text(annotation: Any) -> str | None:
-    if annotation is inspect.Parameter.empty:
+    if annotation is EMPTY:
         return None
     if isinstance(annotation, str):
         return annotation
@@ -65,7 +84,7 @@ def _annotation_text(annotation: Any) -> str | None:
     return str(annotation).replace("typing.", "")
 
 
-def _is_context_param(param: inspect.Parameter) -> bool:
+def _is_context_param(param: Param) -> bool:
     ann = param.annotation
     if param.name == "ctx":
         return True
@@ -75,49 +94,86 @@ def _is_context_param(param: inspect.Parameter) -> bool:
 
 
 _PLAIN_DEFAULTS = (type(None), bool, int, float, str)
+_NAMED = (POSITIONAL_OR_KEYWORD, KEYWORD_ONLY)
 
 
-@dataclass
 class ToolSpec:
-    name: str
-    fn: Callable[..., Any]
-    signature: inspect.Signature
-    ctx_param: str | None
-    is_async: bool
-    is_stream: bool
-    doc: str
-    #: For signatures made only of named parameters: every name, and the required ones. Binding such
-    #: a signature is two set checks; anything else goes through ``inspect.Signature.bind``.
-    simple_names: frozenset[str] | None = None
-    simple_required: frozenset[str] = frozenset()
+    """A tool: its function, its parameters (without the injected ``ctx``) and how to call it."""
+
+    __slots__ = (
+        "name",
+        "fn",
+        "params",
+        "returns",
+        "ctx_param",
+        "is_async",
+        "is_stream",
+        "doc",
+        "simple_names",
+        "simple_required",
+        "_named",
+        "_required",
+        "_var_keyword",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        params: list[Param],
+        returns: Any,
+        ctx_param: str | None,
+        is_async: bool,
+        is_stream: bool,
+        doc: str,
+    ) -> None:
+        self.name = name
+        self.fn = fn
+        self.params = params
+        self.returns = returns
+        self.ctx_param = ctx_param
+        self.is_async = is_async
+        self.is_stream = is_stream
+        self.doc = doc
+        self._named = frozenset(p.name for p in params if p.kind in _NAMED)
+        # Required in the order of the signature, so the error names the first one missing.
+        self._required = [p.name for p in params if p.default is EMPTY and p.kind not in (VAR_POSITIONAL, VAR_KEYWORD)]
+        self._var_keyword = any(p.kind == VAR_KEYWORD for p in params)
+        simple = all(p.kind in _NAMED for p in params)
+        #: For signatures made only of named parameters: every name, and the required ones. Binding such
+        #: a signature is two set checks; anything else goes through the general path of ``bind``.
+        self.simple_names: frozenset[str] | None = self._named if simple else None
+        self.simple_required = frozenset(self._required)
 
     @classmethod
     def from_function(cls, fn: Callable[..., Any], mark: _ToolMark) -> ToolSpec:
-        sig = inspect.signature(fn)
+        signature, returns = read_signature(fn)
         ctx_param = None
         params = []
-        for p in sig.parameters.values():
+        for p in signature:
             if ctx_param is None and _is_context_param(p):
                 ctx_param = p.name
             else:
                 params.append(p)
-        raw = inspect.unwrap(fn)
-        is_stream = inspect.isgeneratorfunction(raw) or inspect.isasyncgenfunction(raw)
-        is_async = inspect.iscoroutinefunction(raw) or inspect.isasyncgenfunction(raw)
-        doc = mark.description if mark.description is not None else inspect.getdoc(fn) or ""
-        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        simple = all(p.kind in named for p in params)
+        doc = mark.description if mark.description is not None else clean_doc(fn)
         return cls(
             name=mark.name or fn.__name__,
             fn=fn,
-            signature=sig.replace(parameters=params),
+            params=params,
+            returns=returns,
             ctx_param=ctx_param,
-            is_async=is_async,
-            is_stream=is_stream,
+            is_async=is_async_function(fn),
+            is_stream=is_generator_function(fn),
             doc=doc,
-            simple_names=frozenset(p.name for p in params) if simple else None,
-            simple_required=frozenset(p.name for p in params if p.default is inspect.Parameter.empty),
         )
+
+    def with_fn(self, fn: Callable[..., Any]) -> ToolSpec:
+        """The same tool, run through ``fn`` (a session's wrapper)."""
+        clone = ToolSpec.__new__(ToolSpec)
+        for slot in ToolSpec.__slots__:
+            setattr(clone, slot, getattr(self, slot))
+        clone.fn = fn
+        return clone
 
     def bind(self, args: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Check ``args`` against the signature; return the positional and keyword arguments to call
@@ -129,30 +185,30 @@ class ToolSpec:
             keys = args.keys()
             if keys <= names and self.simple_required <= keys:
                 return (), dict(args)
-        try:
-            bound = self.signature.bind(**args)
-        except TypeError as exc:
-            raise InvalidArguments(f"tool {self.name!r}: {exc}") from None
         # Everything by keyword (the host sends keywords only), so an injected ``ctx`` never collides
         # with a positional argument, wherever ``ctx`` sits in the signature.
-        kwargs: dict[str, Any] = {}
-        for name, value in bound.arguments.items():
-            if self.signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
-                kwargs.update(value)
-            else:
-                kwargs[name] = value
-        return (), kwargs
+        for key in args:
+            if type(key) is not str:
+                raise InvalidArguments(f"tool {self.name!r}: argument names must be strings, got {key!r}")
+        for name in self._required:
+            if name not in args:
+                raise InvalidArguments(f"tool {self.name!r}: missing a required argument: {name!r}")
+        if not self._var_keyword:
+            for key in args:
+                if key not in self._named:
+                    raise InvalidArguments(f"tool {self.name!r}: got an unexpected keyword argument {key!r}")
+        return (), dict(args)
 
     def describe(self) -> dict[str, Any]:
         params = []
-        for p in self.signature.parameters.values():
+        for p in self.params:
             entry: dict[str, Any] = {
                 "name": p.name,
                 "type": _annotation_text(p.annotation),
-                "required": p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
-                "kind": p.kind.name.lower(),
+                "required": p.default is EMPTY and p.kind not in (VAR_POSITIONAL, VAR_KEYWORD),
+                "kind": p.kind,
             }
-            if p.default is not inspect.Parameter.empty:
+            if p.default is not EMPTY:
                 if isinstance(p.default, _PLAIN_DEFAULTS):
                     entry["default"] = p.default
                 else:
@@ -162,7 +218,7 @@ class ToolSpec:
             "name": self.name,
             "doc": self.doc,
             "params": params,
-            "returns": _annotation_text(self.signature.return_annotation),
+            "returns": _annotation_text(self.returns),
             "async": self.is_async,
             "stream": self.is_stream,
         }
@@ -190,11 +246,13 @@ def _import_target(spec: str) -> tuple[ModuleType, str | None]:
     if sep and tail and "/" not in tail and "." not in tail:
         module_part, attr = head, tail
     if module_part.endswith(".py") or "/" in module_part:
-        path = Path(module_part).resolve()
-        if not path.is_file():
+        import importlib.util
+
+        path = os.path.realpath(module_part)
+        if not os.path.isfile(path):
             raise AdapterError(f"adapter file not found: {path}")
-        sys.path.insert(0, str(path.parent))
-        name = path.stem
+        sys.path.insert(0, os.path.dirname(path))
+        name = os.path.splitext(os.path.basename(path))[0]
         loader_spec = importlib.util.spec_from_file_location(name, path)
         if loader_spec is None or loader_spec.loader is None:
             raise AdapterError(f"cannot load adapter file {path}")
@@ -202,6 +260,8 @@ def _import_target(spec: str) -> tuple[ModuleType, str | None]:
         sys.modules[name] = module
         loader_spec.loader.exec_module(module)
         return module, attr
+    import importlib
+
     return importlib.import_module(module_part), attr
 
 

@@ -21,9 +21,12 @@ import os
 import re
 import sys
 from types import ModuleType
-from typing import Any
 
 from .errors import PermissionDenied
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _MAX_NAME = 512

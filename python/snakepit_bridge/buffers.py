@@ -10,7 +10,10 @@ other than CPython the plain constructors are used (``new_bytes`` is then None).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _c_api() -> tuple[Callable[[int], bytearray], Callable[[int], tuple[bytes, memoryview]] | None]:

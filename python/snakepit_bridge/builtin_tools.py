@@ -6,29 +6,31 @@ layer has already resolved them, refusing references of other sessions."""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
 from .adapter import ToolSpec, _ToolMark
 from .allow import Allowlist
 from .codecs import Codec
 from .context import Context
 from .errors import BridgeError, EncodeError, PermissionDenied
+from .signature import is_awaitable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Callable
+    from typing import Any
 
 
-LoopFn = Callable[[], "asyncio.AbstractEventLoop | None"]
 _PLAIN = (type(None), bool, int, float, str, bytes)
 _MODES = ("auto", "value", "ref")
 
 
-def make_builtin_tools(allow: Allowlist, codec: Codec, loop: LoopFn) -> dict[str, ToolSpec]:
+def make_builtin_tools(
+    allow: Allowlist, codec: Codec, loop: Callable[[], asyncio.AbstractEventLoop | None]
+) -> dict[str, ToolSpec]:
     def settle(value: Any) -> Any:
-        if inspect.isawaitable(value):
+        if is_awaitable(value):
             import asyncio  # only for an awaitable: keeps the worker's startup light
 
             running = loop()

@@ -9,10 +9,8 @@ On the MessagePack path, binary values of ``ATTACHMENT_MIN`` bytes or more (``by
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import threading
-from collections.abc import Callable
-from decimal import Decimal
-from typing import Any, Protocol
 
 from .buffers import new_bytes
 from .datatypes import (
@@ -44,9 +42,13 @@ from .datatypes import (
 )
 from .errors import EncodeError
 from .framing import AttachedFrame, FrameParts
-from .json_codec import JsonCodec
 
-__all__ = ["Codec", "DecodeError", "JsonCodec", "MsgpackCodec", "available_codecs", "choose_codec", "make_codec"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+__all__ = ["Codec", "DecodeError", "MsgpackCodec", "available_codecs", "choose_codec", "make_codec"]
 
 #: Nodes of a message searched for large binary values to send as attachments, and how deep; values
 #: past these bounds go inline (correct, with one more copy).
@@ -54,12 +56,17 @@ _LIFT_BUDGET = 4096
 _LIFT_DEPTH = 32
 
 
-class Codec(Protocol):
-    name: str
+if TYPE_CHECKING:
 
-    def encode(self, value: Any) -> bytes | FrameParts: ...
+    class Codec(Protocol):
+        name: str
 
-    def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any: ...
+        def encode(self, value: Any) -> bytes | FrameParts: ...
+
+        def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any: ...
+
+else:
+    Codec = object  # the interface, for type checkers; at run time typing stays unimported
 
 
 class _NeedWhole(Exception):
@@ -158,7 +165,8 @@ class MsgpackCodec:
                 return timestamp.from_datetime(utc_datetime(value))
             if isinstance(value, _dt.date):
                 return ext(EXT_DATE, date_to_days(value).to_bytes(4, "big", signed=True))
-            if isinstance(value, Decimal):
+            decimal = sys.modules.get("decimal")  # not imported: the value cannot be a Decimal
+            if decimal is not None and isinstance(value, decimal.Decimal):
                 return ext(EXT_DECIMAL, str(value).encode("ascii"))
             if isinstance(value, (set, frozenset)):
                 return ext(EXT_SET, self._pack(list(value), default))
@@ -420,6 +428,8 @@ def make_codec(name: str) -> Codec:
     if name == "msgpack":
         return MsgpackCodec()
     if name == "json":
+        from .json_codec import JsonCodec  # only when chosen: keeps the worker's startup light
+
         return JsonCodec()
     raise ValueError(f"unknown codec {name!r}")
 

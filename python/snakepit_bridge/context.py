@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from .errors import Cancelled
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Callable
+    from typing import Any, Protocol
 
     from .host_calls import HostCalls
     from .sessions import Session
+
+    class WorkerLink(Protocol):
+        """What a context needs of its worker (``Worker`` implements it)."""
+
+        def log(self, level: str, message: str, request: int | None) -> None: ...
+
+        def release_reader(self) -> None: ...
+
+        def read_while(self, waiting: Callable[[], bool], timeout: float | None) -> bool: ...
+
+        def host_calls(self) -> HostCalls: ...
 
 
 class Context:
@@ -25,16 +37,13 @@ class Context:
         "deadline",
         "_cancelled",
         "_event",
-        "_log",
-        "_blocking",
+        "_link",
         "_loop",
         "_async_waiters",
         # sessions, references and host calls
         "session_id",
         "_session",
-        "_host",
         "_cancel_hooks",
-        "_read_while",
     )
 
     def __init__(
@@ -42,12 +51,8 @@ class Context:
         request_id: int,
         tool: str,
         deadline: float | None,
-        log: Callable[[str, str, int | None], None],
-        blocking: Callable[[], None] | None = None,
-        *,
+        link: WorkerLink | None,
         session_id: str | None = None,
-        host: HostCalls | None = None,
-        read_while: Callable[[Callable[[], bool], float | None], bool] | None = None,
     ) -> None:
         self.request_id = request_id
         self.tool = tool
@@ -56,18 +61,14 @@ class Context:
         # A plain flag: most calls are never cancelled, so the Event is only made when someone waits.
         self._cancelled = False
         self._event: threading.Event | None = None
-        self._log = log
-        # Called before the tool blocks waiting on the host, so the worker keeps reading its pipe.
-        self._blocking = blocking
+        # The worker: logs, host calls, and the reader role a tool hands over before it blocks.
+        self._link = link
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_waiters: list[asyncio.Future[None]] = []
         #: The id of the session this call belongs to, or None outside a session.
         self.session_id = session_id
         self._session: Session | None = None
-        self._host = host
         self._cancel_hooks: list[Callable[[], None]] = []
-        # Reads the worker's pipe on this thread while a condition holds, when this thread is the reader.
-        self._read_while = read_while
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (never negative), or None without a deadline."""
@@ -94,8 +95,8 @@ class Context:
             event = self._event = threading.Event()
             if self._cancelled:  # cancelled while the event was being made
                 return True
-        if self._blocking is not None:
-            self._blocking()
+        if self._link is not None:
+            self._link.release_reader()  # so the worker keeps reading its pipe while this thread waits
         return event.wait(timeout)
 
     async def wait_cancelled(self) -> None:
@@ -112,7 +113,8 @@ class Context:
 
     def log(self, message: str, level: str = "info") -> None:
         """Send a log line to the host, tagged with this call's request id."""
-        self._log(level, message, self.request_id)
+        if self._link is not None:
+            self._link.log(level, message, self.request_id)
 
     # ------------------------------------------------------------ sessions
 
@@ -161,9 +163,9 @@ class Context:
         return list(await self._host_calls().acall(self, HOST_TOOLS, {}))
 
     def _host_calls(self) -> HostCalls:
-        if self._host is None:
+        if self._link is None:
             raise RuntimeError("host tools are not available here")
-        return self._host
+        return self._link.host_calls()
 
     def _cancel(self) -> None:
         self._cancelled = True
@@ -185,10 +187,3 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context(request_id={self.request_id}, tool={self.tool!r}, cancelled={self.cancelled})"
-
-
-def make_log_sender(send: Callable[[list[Any]], None], code: int) -> Callable[[str, str, int | None], None]:
-    def log(level: str, message: str, request: int | None) -> None:
-        send([code, level, str(message), request])
-
-    return log

@@ -1,6 +1,6 @@
 """Values that need more than plain MessagePack or JSON: NumPy arrays, big integers, dates, decimals.
 
-Shared by both codecs. The constants come from the ``data`` section of ``protocol.json``, the
+Shared by both codecs. The constants are the ``data`` section of ``protocol.json`` (via ``protocol.py``), the
 definition shared with the Node side; docs/data.md describes the mapping and the byte layouts."""
 
 from __future__ import annotations
@@ -8,30 +8,30 @@ from __future__ import annotations
 import datetime as _dt
 import struct
 import sys
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
-from typing import Any, Final
 
 from . import protocol
 from .buffers import new_bytearray
 from .errors import EncodeError
 
-_DATA: Final[dict[str, Any]] = protocol.spec()["data"]
-_EXT: Final[dict[str, int]] = _DATA["ext"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from decimal import Decimal
+    from typing import Any, Final
 
-EXT_TIMESTAMP: Final[int] = _EXT["timestamp"]
-EXT_NDARRAY: Final[int] = _EXT["ndarray"]
-EXT_BYTES_REF: Final[int] = _EXT["bytes_ref"]
-EXT_BIGINT: Final[int] = _EXT["bigint"]
-EXT_DECIMAL: Final[int] = _EXT["decimal"]
-EXT_SET: Final[int] = _EXT["set"]
-EXT_DATE: Final[int] = _EXT["date"]
+EXT_TIMESTAMP: Final[int] = protocol.EXT_TIMESTAMP
+EXT_NDARRAY: Final[int] = protocol.EXT_NDARRAY
+EXT_BYTES_REF: Final[int] = protocol.EXT_BYTES_REF
+EXT_BIGINT: Final[int] = protocol.EXT_BIGINT
+EXT_DECIMAL: Final[int] = protocol.EXT_DECIMAL
+EXT_SET: Final[int] = protocol.EXT_SET
+EXT_DATE: Final[int] = protocol.EXT_DATE
 
-ATTACHMENT_MARKER: Final[int] = int(_DATA["attachment_marker"])
-ATTACHMENT_ALIGN: Final[int] = int(_DATA["attachment_align"])
-ATTACHMENT_MIN: Final[int] = int(_DATA["attachment_min"])
-NDARRAY_ATTACHED: Final[int] = int(_DATA["ndarray_attached"])
-DTYPE_CODES: Final[frozenset[str]] = frozenset(_DATA["dtypes"])
+ATTACHMENT_MARKER: Final[int] = protocol.ATTACHMENT_MARKER
+ATTACHMENT_ALIGN: Final[int] = protocol.ATTACHMENT_ALIGN
+ATTACHMENT_MIN: Final[int] = protocol.ATTACHMENT_MIN
+NDARRAY_ATTACHED: Final[int] = protocol.NDARRAY_ATTACHED
+DTYPE_CODES: Final[frozenset[str]] = frozenset(protocol.DTYPES)
 
 #: Struct format character of each dtype, for the memoryview used when NumPy is absent.
 _FORMATS: Final[dict[str, str]] = {
@@ -104,6 +104,8 @@ def days_to_date(days: int) -> _dt.date:
 
 
 def parse_decimal(text: str) -> Decimal:
+    from decimal import Decimal, InvalidOperation  # at the first decimal received: a worker starts faster
+
     try:
         return Decimal(text)
     except InvalidOperation:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import traceback
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FrameTooLarge(Exception):
@@ -82,6 +83,8 @@ def error_payload(kind: str, exc: BaseException | None = None, message: str | No
         return {"kind": kind, "type": None, "module": None, "message": message or "", "traceback": ""}
     cls = type(exc)
     try:
+        import traceback  # on the first error only: keeps the worker's startup light
+
         text = "".join(traceback.format_exception(exc))
     except MemoryError:
         # Out of memory (a worker at its memory limit): the error must still reach the host.

@@ -11,15 +11,16 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from . import protocol as P
 from .errors import Cancelled, HostToolError
 from .refs import resolve
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Callable
+    from typing import Any
 
     from .context import Context
 
@@ -116,8 +117,8 @@ class HostCalls:
             # On the reader thread, read the pipe here until the result (or a cancel) arrives: no thread
             # wake-up on either side. Elsewhere, block until the reader thread delivers.
             limit = _wait_limit(ctx)
-            read_while = ctx._read_while
-            if read_while is None or not read_while(lambda: not waiter.done and not ctx._cancelled, limit):
+            link = ctx._link
+            if link is None or not link.read_while(lambda: not waiter.done and not ctx._cancelled, limit):
                 if not waiter.lock.acquire(True, -1 if limit is None else limit):
                     raise HostToolError("TIMEOUT", f"the call's deadline passed while host tool {tool!r} ran")
             elif not waiter.done and not ctx._cancelled:

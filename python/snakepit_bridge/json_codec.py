@@ -10,7 +10,6 @@ import base64
 import datetime as _dt
 import json
 from decimal import Decimal
-from typing import Any
 
 from . import protocol
 from .datatypes import (
@@ -27,8 +26,12 @@ from .datatypes import (
 from .errors import EncodeError
 from .framing import AttachedFrame
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 MAX_SAFE_INTEGER = 2**53 - 1
-MAX_DEPTH: int = int(protocol.spec()["data"]["max_encode_depth"])
+MAX_DEPTH: int = protocol.MAX_ENCODE_DEPTH
 
 
 def _b64(data: bytes | bytearray | memoryview) -> str:

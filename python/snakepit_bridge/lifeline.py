@@ -19,8 +19,6 @@ polls, default 0.5), ``SNAKEPIT_LIFELINE_PDEATHSIG=0`` to leave PR_SET_PDEATHSIG
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -58,9 +56,15 @@ def _set_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
+        import ctypes  # not ctypes.util: finding libc by name imports subprocess, tempfile and more
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)  # the interpreter and the C library it links
+            prctl = libc.prctl
+        except (OSError, AttributeError):
+            prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+        return int(prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
+    except (OSError, AttributeError, ImportError):
         return False
 
 

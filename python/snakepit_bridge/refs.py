@@ -7,9 +7,12 @@ argument) is turned into the object again, only within the session that holds it
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from .errors import InvalidRef, TooManyRefs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 REF_KEY = "$ref"
 _MAX_DEPTH = 64

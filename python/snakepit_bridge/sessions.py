@@ -7,24 +7,21 @@ every call of a session on one worker, so the state here is the whole truth."""
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from .adapter import ToolSpec
 from .context import Context
 from .refs import RefTable, resolve
+from .signature import is_async_function, is_awaitable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import asyncio
+    from collections.abc import Callable
+    from typing import Any
 
-
-LogFn = Callable[[str, str, "int | None"], None]
-LoopFn = Callable[[], "asyncio.AbstractEventLoop | None"]
+    from .worker import Worker
 
 
 class Session:
@@ -49,11 +46,10 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, target: object, max_refs: int, log: LogFn, loop: LoopFn) -> None:
+    def __init__(self, target: object, max_refs: int, link: Worker) -> None:
         self._target = target
         self._max_refs = max_refs
-        self._log = log
-        self._loop = loop
+        self._link = link
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self._ending: queue.SimpleQueue[Session] | None = None
@@ -177,12 +173,12 @@ class SessionStore:
             self._teardown(self._ending.get())
 
     def _teardown(self, session: Session) -> None:
-        ctx = Context(0, "$session.teardown", None, self._log, session_id=session.id)
+        ctx = Context(0, "$session.teardown", None, self._link, session.id)
         ctx._session = session
         try:
             self._run_hook_sync("teardown_session", ctx)
         except BaseException as exc:  # noqa: BLE001 - a failing teardown is logged, the state is freed anyway
-            self._log("error", f"teardown_session of session {session.id!r} raised {exc!r}", None)
+            self._link.log("error", f"teardown_session of session {session.id!r} raised {exc!r}", None)
         finally:
             session.refs.clear()
             session.state.clear()
@@ -194,10 +190,10 @@ class SessionStore:
         if hook is None:
             return
         result = hook(ctx)
-        if inspect.isawaitable(result):
+        if is_awaitable(result):
             import asyncio  # only for an async hook: keeps the worker's startup light
 
-            loop = self._loop()
+            loop = self._link.event_loop()
             if loop is not None and loop.is_running():
                 asyncio.run_coroutine_threadsafe(_await(result), loop).result()
             else:
@@ -209,11 +205,11 @@ class SessionStore:
         hook = getattr(self._target, name, None)
         if hook is None:
             return
-        if inspect.iscoroutinefunction(hook):
+        if is_async_function(hook):
             await hook(ctx)
             return
         result = await asyncio.get_running_loop().run_in_executor(None, hook, ctx)
-        if inspect.isawaitable(result):
+        if is_awaitable(result):
             await result
 
     # --------------------------------------------------------------- wrapping
@@ -221,7 +217,7 @@ class SessionStore:
     def wrap(self, spec: ToolSpec, session_id: str, ctx: Context) -> ToolSpec:
         """``spec`` with its function run inside the session: joined before, left after, and with
         reference markers among its arguments turned back into their objects."""
-        return dataclasses.replace(spec, fn=_wrapped(self, spec, session_id, ctx))
+        return spec.with_fn(_wrapped(self, spec, session_id, ctx))
 
 
 def _wrapped(store: SessionStore, spec: ToolSpec, session_id: str, ctx: Context) -> Callable[..., Any]:

@@ -18,27 +18,27 @@ Replies are written by whichever thread finishes the work, through a locked fram
 from __future__ import annotations
 
 import collections
-import inspect
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from . import protocol as P
-from .adapter import ToolSpec
-from .allow import Allowlist
-from .builtin_tools import make_builtin_tools
-from .codecs import Codec
-from .context import Context, make_log_sender
+from .context import Context
 from .errors import Cancelled, EncodeError, FrameTooLarge, InvalidArguments, InvalidRef, error_payload
-from .framing import AttachedFrame, FrameReader, FrameWriter
-from .host_calls import HostCalls
 from .refs import is_marker
-from .sessions import SessionStore
+from .signature import is_awaitable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    from .adapter import ToolSpec
+    from .codecs import Codec
+    from .framing import AttachedFrame, FrameReader, FrameWriter
+    from .host_calls import HostCalls
+    from .sessions import SessionStore
 
 
 #: How often the watchdog checks whether a sync call has held the reader role too long.
@@ -50,12 +50,15 @@ WATCH_LINGER_SECONDS = 0.5
 class _Call:
     __slots__ = ("id", "spec", "ctx", "args", "kwargs", "window", "credit", "used", "cond", "task")
 
-    def __init__(self, call_id: int, spec: ToolSpec, ctx: Context, window: int) -> None:
+    def __init__(
+        self, call_id: int, spec: ToolSpec, ctx: Context | None, window: int, kwargs: dict[str, Any] | None = None
+    ) -> None:
         self.id = call_id
         self.spec = spec
+        #: None for a plain sync call of a tool without a ``ctx`` parameter: nothing could read it.
         self.ctx = ctx
         self.args: tuple[Any, ...] = ()
-        self.kwargs: dict[str, Any] = {}
+        self.kwargs: dict[str, Any] = {} if kwargs is None else kwargs
         self.window = window
         # Async streams: chunks the producer may still send. Sync streams: chunks granted so far in
         # all (written by the reader thread only), against ``used`` (written by the producer only), so
@@ -88,13 +91,11 @@ class Worker:
         self._concurrency = concurrency
         self._calls: dict[int, _Call] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._log = make_log_sender(self._send_quiet, P.LOG)
-        # Sessions, references, allowlisted calls and host calls (sessions.py, builtin_tools.py, host_calls.py).
-        self._host = HostCalls(self.send)
-        self._sessions = SessionStore(
-            target, int(os.environ.get("SNAKEPIT_MAX_REFS") or 1000), self._log, lambda: self._loop
-        )
-        self._builtins = make_builtin_tools(Allowlist.from_env(), codec, lambda: self._loop)
+        # Sessions, references, allowlisted calls and host calls (sessions.py, builtin_tools.py,
+        # host_calls.py): each made, and its module imported, at its first use.
+        self._host: HostCalls | None = None
+        self._sessions: SessionStore | None = None
+        self._builtins: dict[str, ToolSpec] | None = None
         self._frames: Iterator[bytes | memoryview | AttachedFrame] = reader.frames()
         # Reader role and thread pool state, all under ``_lock``.
         self._lock = threading.Lock()
@@ -123,6 +124,45 @@ class Worker:
             self.send(message)
         except (OSError, EncodeError, FrameTooLarge):
             pass
+
+    def log(self, level: str, message: str, request: int | None) -> None:
+        """Send a log line to the host (dropped if it cannot be sent)."""
+        self._send_quiet([P.LOG, level, str(message), request])
+
+    def event_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop that runs async tools, when the adapter has any."""
+        return self._loop
+
+    def host_calls(self) -> HostCalls:
+        host = self._host
+        if host is None:
+            from .host_calls import HostCalls  # at the first host call: keeps the worker's startup light
+
+            with self._lock:
+                if self._host is None:
+                    self._host = HostCalls(self.send)
+                host = self._host
+        return host
+
+    def _session_store(self) -> SessionStore:
+        store = self._sessions
+        if store is None:
+            from .sessions import SessionStore  # at the first session call: keeps the worker's startup light
+
+            with self._lock:
+                if self._sessions is None:
+                    self._sessions = SessionStore(self._target, int(os.environ.get("SNAKEPIT_MAX_REFS") or 1000), self)
+                store = self._sessions
+        return store
+
+    def _builtin(self, name: str) -> ToolSpec | None:
+        builtins = self._builtins
+        if builtins is None:
+            from .allow import Allowlist  # at the first built-in call: keeps the worker's startup light
+            from .builtin_tools import make_builtin_tools
+
+            builtins = self._builtins = make_builtin_tools(Allowlist.from_env(), self._codec, self.event_loop)
+        return builtins.get(name)
 
     def _reply(self, code: int, call: _Call, value: Any) -> None:
         """Send a result or chunk; a value that cannot be encoded or is too large becomes an error."""
@@ -196,9 +236,11 @@ class Worker:
         elif kind == P.CREDIT:
             self._on_credit(msg[1], msg[2])
         elif kind == P.HOST_RESULT:
-            self._host.on_result(msg)
+            if self._host is not None:
+                self._host.on_result(msg)
         elif kind == P.SESSION_END:
-            self._sessions.end(msg[1])
+            if self._sessions is not None:
+                self._sessions.end(msg[1])
         elif kind == P.SHUTDOWN:
             self.shutdown_requested = True
             return _STOP
@@ -346,8 +388,48 @@ class Worker:
         """Check and start a call. Returns it when it is a sync call for the reader to run inline."""
         _, call_id, tool_name, args, timeout_ms, session_id, window = msg
         spec = self._tools.get(tool_name)
+        if (
+            spec is not None
+            and session_id is None
+            and not window
+            and not spec.is_async
+            and not spec.is_stream
+            and type(args) is dict
+            and spec.simple_names is not None
+            and args.keys() <= spec.simple_names
+            and spec.simple_required <= args.keys()
+        ):
+            # The common case, kept short: a plain sync tool whose named arguments bind as they came.
+            for value in args.values():
+                if type(value) is dict and is_marker(value):
+                    break
+            else:
+                ctx_param = spec.ctx_param
+                if ctx_param is None:
+                    # Nothing could read a Context: none is made, and a cancel has nothing to tell.
+                    return _Call(call_id, spec, None, 0, args)
+                deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
+                ctx = Context(call_id, tool_name, deadline, self)
+                args[ctx_param] = ctx
+                call = _Call(call_id, spec, ctx, 0, args)
+                self._calls[call_id] = call  # dict writes are atomic: no lock needed
+                return call
+        return self._start_call(call_id, tool_name, spec, args, timeout_ms, session_id, window)
+
+    def _start_call(
+        self,
+        call_id: int,
+        tool_name: Any,
+        spec: ToolSpec | None,
+        args: Any,
+        timeout_ms: Any,
+        session_id: str | None,
+        window: Any,
+    ) -> _Call | None:
+        """Every call the short path of ``_on_call`` does not take: sessions, streams, async tools,
+        built-in tools, arguments that need the general binding, and every error."""
         if spec is None and str(tool_name).startswith("$"):
-            spec = self._builtins.get(tool_name)
+            spec = self._builtin(tool_name)
         deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
         if spec is None:
             known = ", ".join(sorted(self._tools))
@@ -355,18 +437,9 @@ class Worker:
                 [P.ERROR, call_id, error_payload("tool_not_found", None, f"no tool {tool_name!r}; tools: {known}")]
             )
             return None
-        ctx = Context(
-            call_id,
-            tool_name,
-            deadline,
-            self._log,
-            self.release_reader,
-            session_id=session_id,
-            host=self._host,
-            read_while=self.read_while,
-        )
+        ctx = Context(call_id, tool_name, deadline, self, session_id)
         if session_id is not None:
-            spec = self._sessions.wrap(spec, session_id, ctx)
+            spec = self._session_store().wrap(spec, session_id, ctx)
         elif type(args) is dict:
             for value in args.values():
                 if type(value) is dict and is_marker(value):
@@ -399,7 +472,7 @@ class Worker:
 
     def _on_cancel(self, call_id: int) -> None:
         call = self._calls.get(call_id)
-        if call is None:
+        if call is None or call.ctx is None:
             return
         call.ctx._cancel()
         if call.spec.is_async:
@@ -448,6 +521,7 @@ class Worker:
         cond = call.cond
         assert isinstance(cond, threading.Condition)
         ctx = call.ctx
+        assert ctx is not None  # streams always have a context: their cancel must reach the loop below
         try:
             gen = call.spec.fn(*call.args, **call.kwargs)
         except BaseException as exc:  # noqa: BLE001
@@ -477,7 +551,7 @@ class Worker:
             try:
                 gen.close()
             except BaseException as exc:  # noqa: BLE001
-                self._log("error", f"closing generator {call.spec.name!r} raised {exc!r}", call.id)
+                self.log("error", f"closing generator {call.spec.name!r} raised {exc!r}", call.id)
         self._send_error(call, "cancelled", None, "cancelled")
 
     # ------------------------------------------------------------ async tools
@@ -556,7 +630,7 @@ class Worker:
             try:
                 await agen.aclose()
             except BaseException as exc:  # noqa: BLE001
-                self._log("error", f"closing generator {call.spec.name!r} raised {exc!r}", call.id)
+                self.log("error", f"closing generator {call.spec.name!r} raised {exc!r}", call.id)
             self._finish(call)
 
     # -------------------------------------------------------------- lifecycle
@@ -567,7 +641,7 @@ class Worker:
         if hook is None or not callable(hook):
             return
         result = hook()
-        if inspect.isawaitable(result):
+        if is_awaitable(result):
             import asyncio  # only for an async hook: keeps the worker's startup light
 
             if self._loop is not None:
@@ -577,8 +651,10 @@ class Worker:
 
     def end_sessions(self) -> None:
         """Tear down every live session (``teardown_session``) and wake host calls still waiting."""
-        self._host.fail_all("the worker is stopping")
-        self._sessions.end_all()
+        if self._host is not None:
+            self._host.fail_all("the worker is stopping")
+        if self._sessions is not None:
+            self._sessions.end_all()
 
 
 async def _await(awaitable: Any) -> Any:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from snakepit_bridge import protocol as P
-from snakepit_bridge.codecs import JsonCodec, make_codec
+from snakepit_bridge.codecs import make_codec
+from snakepit_bridge.json_codec import JsonCodec
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

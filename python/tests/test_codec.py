@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from snakepit_bridge import datatypes
-from snakepit_bridge.codecs import DecodeError, JsonCodec, MsgpackCodec, make_codec
+from snakepit_bridge.codecs import DecodeError, MsgpackCodec, make_codec
 from snakepit_bridge.errors import EncodeError
 from snakepit_bridge.framing import FrameParts
+from snakepit_bridge.json_codec import JsonCodec
 
 UTC = dt.timezone.utc
 CODECS = ["msgpack", "json"]

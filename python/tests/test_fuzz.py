@@ -189,3 +189,42 @@ def test_the_frame_reader_gives_frames_or_a_defined_error(data: bytes, chunk: in
         os.close(r)
         if w >= 0:
             os.close(w)
+
+
+# --------------------------------------------------------------- handshake
+
+hello_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**60), max_value=2**60),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=20),
+        st.binary(max_size=8),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=6), inner, max_size=4),
+        st.dictionaries(st.integers(), inner, min_size=1, max_size=2),
+    ),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(hello_values)
+def test_handshake_json_is_what_the_json_codec_writes(value: Any) -> None:
+    import json
+
+    from snakepit_bridge.handshake import encode_handshake
+    from snakepit_bridge.json_codec import JsonCodec
+
+    try:
+        expected = JsonCodec().encode([20, value])
+    except Exception as exc:  # noqa: BLE001 - then the handshake writer must fail the same way
+        with pytest.raises(type(exc)):
+            encode_handshake([20, value])
+        return
+    # Same document (the fast writer may differ only in insignificant ways, never in meaning).
+    assert json.loads(encode_handshake([20, value])) == json.loads(expected)

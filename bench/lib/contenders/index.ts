@@ -10,6 +10,7 @@ import { snakepit } from './snakepit.js';
 export const CONTENDERS: Record<string, () => Contender> = {
   'snakepit': () => snakepit(1),
   'snakepit c32': () => snakepit(32),
+  'snakepit cold': () => snakepit(1, true),
   'raw pipe': raw,
   'python-shell': pyshell,
   'pythonia': pythonia,

@@ -1,17 +1,23 @@
-/** Snakepit: a Pool of `workers` processes, concurrency 32 per worker, the bench adapter. */
+/**
+ * Snakepit: a Pool of `workers` processes with the given concurrency per worker, the bench adapter.
+ * `cold`: every start without the bridge's cached bytecode (removed first; PYTHONDONTWRITEBYTECODE=1
+ * keeps the workers from writing it back), as on a first start from a read-only install.
+ */
 
 import { Pool } from '../library.js';
 import { asFloat64, f64Bytes, type Contender } from '../contender.js';
-import { ADAPTER, PYTHON } from '../env.js';
+import { ADAPTER, compileBytecode, dropBridgeBytecode, PYTHON } from '../env.js';
 
-export function snakepit(concurrency = 32): Contender {
+export function snakepit(concurrency = 32, cold = false): Contender {
   let pool: Pool | undefined;
   const p = (): Pool => pool ?? (() => { throw new Error('not started'); })();
   return {
-    name: concurrency === 1 ? 'snakepit' : `snakepit c${concurrency}`,
+    name: cold ? 'snakepit cold' : concurrency === 1 ? 'snakepit' : `snakepit c${concurrency}`,
     caps: { maxWorkers: Infinity, binary: 'native MessagePack bin (Buffer in, Buffer out)', inProcess: false },
     async start(workers) {
-      pool = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: workers, concurrency });
+      if (cold) dropBridgeBytecode();
+      const env: Record<string, string> = cold ? { PYTHONDONTWRITEBYTECODE: '1' } : {};
+      pool = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: workers, concurrency, env });
     },
     add: (a, b) => p().execute<number>('add', { a, b }),
     bytesTo: (data) => p().execute<number>('byte_len', { data }),
@@ -21,6 +27,7 @@ export function snakepit(concurrency = 32): Contender {
     workerPids: () => p().stats().workerList.map((w) => w.pid).filter((x): x is number => x !== undefined),
     async stop() {
       await pool?.close();
+      if (cold) compileBytecode(); // for the contenders that follow
     },
   };
 }

@@ -48,7 +48,7 @@ const med = (xs: number[] | undefined): Fig => (xs && xs.length > 0 ? median(xs)
 const num = (f: Fig): number | undefined => (typeof f === 'number' && Number.isFinite(f) ? f : undefined);
 
 export function summarize(r: Results): Summary {
-  const names = Object.keys(r.contenders);
+  const names = [...new Set([...Object.keys(r.contenders), ...Object.keys(r.startup)])];
   const s: Summary = {
     seqP50: {},
     seqP99: {},

@@ -175,18 +175,18 @@ class ToolSpec:
         clone.fn = fn
         return clone
 
-    def bind(self, args: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """Check ``args`` against the signature; return the positional and keyword arguments to call
-        the tool with. Raises InvalidArguments naming the offending parameter."""
+    def bind(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Check ``args`` against the signature; return the keyword arguments to call the tool with
+        (all by keyword: the host sends keywords only, so an injected ``ctx`` never collides with a
+        positional argument, wherever ``ctx`` sits in the signature). Raises InvalidArguments naming
+        the offending parameter."""
         if not isinstance(args, dict):
             raise InvalidArguments(f"tool {self.name!r} takes keyword arguments as an object")
         names = self.simple_names
         if names is not None:
             keys = args.keys()
             if keys <= names and self.simple_required <= keys:
-                return (), dict(args)
-        # Everything by keyword (the host sends keywords only), so an injected ``ctx`` never collides
-        # with a positional argument, wherever ``ctx`` sits in the signature.
+                return dict(args)
         for key in args:
             if type(key) is not str:
                 raise InvalidArguments(f"tool {self.name!r}: argument names must be strings, got {key!r}")
@@ -197,7 +197,7 @@ class ToolSpec:
             for key in args:
                 if key not in self._named:
                     raise InvalidArguments(f"tool {self.name!r}: got an unexpected keyword argument {key!r}")
-        return (), dict(args)
+        return dict(args)
 
     def describe(self) -> dict[str, Any]:
         params = []

@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
         def encode(self, value: Any) -> bytes | FrameParts: ...
 
+        def encode_reply(self, code: int, call_id: int, value: Any) -> bytes | FrameParts: ...
+
         def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any: ...
 
 else:
@@ -192,6 +194,17 @@ class MsgpackCodec:
 
     def _pack(self, value: Any, default: Callable[[Any], Any]) -> bytes:
         return self._packb(value, use_bin_type=True, default=default)
+
+    def encode_reply(self, code: int, call_id: int, value: Any) -> bytes | FrameParts:
+        """``encode([code, call_id, value])``, with a shorter path for a scalar value (most results)."""
+        if type(value) in _SCALARS:
+            packer = getattr(self._local, "packer", None)
+            if packer is not None:
+                try:
+                    return packer.pack([code, call_id, value])  # type: ignore[no-any-return]
+                except Exception:  # noqa: BLE001 - the general path below words the error
+                    packer.reset()
+        return self.encode([code, call_id, value])
 
     def encode(self, value: Any) -> bytes | FrameParts:
         if type(value) is list and _all_scalars(value):

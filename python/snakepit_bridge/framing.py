@@ -261,6 +261,8 @@ class FrameReader:
         yield payload
 
 
+_get_ident = threading.get_ident
+
 #: Held replies are written once this many have gathered, so the host can work on the first ones while
 #: the worker runs the rest: the two processes overlap instead of taking turns.
 HOLD_BATCH = int(os.environ.get("SNAKEPIT_HOLD_BATCH") or 8)
@@ -317,22 +319,29 @@ class FrameWriter:
         n = len(payload) if not isinstance(payload, memoryview) else payload.nbytes
         if n > self._max:
             raise FrameTooLarge(n, self._max)
-        header = _HEADER.pack(n)
+        if n > _READ_SIZE:
+            with self._lock:
+                if self._held:
+                    held, self._held = self._held, []
+                    self._write_all(memoryview(b"".join(held)))
+                self._write_parts([memoryview(_HEADER.pack(n)), memoryview(payload).cast("B")])
+            return
+        frame = _HEADER.pack(n) + payload
         with self._lock:
-            if self._holder is not None and n <= _READ_SIZE and self._holder == threading.get_ident():
-                held = self._held
-                held.append(header + payload)
+            held = self._held
+            if self._holder == _get_ident():  # never true while nobody holds (idents are not None)
+                held.append(frame)
                 if len(held) >= HOLD_BATCH:
                     self._held = []
                     self._write_all(memoryview(b"".join(held)))
                 return
-            if self._held:
-                held, self._held = self._held, []
-                self._write_all(memoryview(b"".join(held)))
-            if n <= _READ_SIZE:
-                self._write_all(memoryview(header + payload))
-            else:
-                self._write_parts([memoryview(header), memoryview(payload).cast("B")])
+            if held:
+                self._held = []
+                held.append(frame)
+                frame = b"".join(held)
+            written = os.write(self._fd, frame)
+            if written < len(frame):
+                self._write_all(memoryview(frame)[written:])
 
     def _write_all(self, view: memoryview) -> None:
         fd = self._fd

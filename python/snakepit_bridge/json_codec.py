@@ -192,6 +192,9 @@ class JsonCodec:
         self._encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
         self._decoder = json.JSONDecoder(object_hook=_object_hook)
 
+    def encode_reply(self, code: int, call_id: int, value: Any) -> bytes:
+        return self.encode([code, call_id, value])
+
     def encode(self, value: Any) -> bytes:
         try:
             return self._encoder.encode(to_json_value(value)).encode("utf-8")

@@ -48,17 +48,14 @@ WATCH_LINGER_SECONDS = 0.5
 
 
 class _Call:
-    __slots__ = ("id", "spec", "ctx", "args", "kwargs", "window", "credit", "used", "cond", "task")
+    __slots__ = ("id", "spec", "ctx", "kwargs", "window", "credit", "used", "cond", "task")
 
-    def __init__(
-        self, call_id: int, spec: ToolSpec, ctx: Context | None, window: int, kwargs: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, call_id: int, spec: ToolSpec, ctx: Context | None, window: int) -> None:
         self.id = call_id
         self.spec = spec
         #: None for a plain sync call of a tool without a ``ctx`` parameter: nothing could read it.
         self.ctx = ctx
-        self.args: tuple[Any, ...] = ()
-        self.kwargs: dict[str, Any] = {} if kwargs is None else kwargs
+        self.kwargs: dict[str, Any] = {}
         self.window = window
         # Async streams: chunks the producer may still send. Sync streams: chunks granted so far in
         # all (written by the reader thread only), against ``used`` (written by the producer only), so
@@ -69,8 +66,9 @@ class _Call:
         self.task: asyncio.Task[None] | None = None
 
 
+_new_call = _Call.__new__
 #: Returned by ``_dispatch`` for a shutdown message.
-_STOP = _Call.__new__(_Call)
+_STOP = _new_call(_Call)
 
 
 class Worker:
@@ -167,7 +165,7 @@ class Worker:
     def _reply(self, code: int, call: _Call, value: Any) -> None:
         """Send a result or chunk; a value that cannot be encoded or is too large becomes an error."""
         try:
-            payload = self._codec.encode([code, call.id, value])
+            payload = self._codec.encode_reply(code, call.id, value)
         except EncodeError as exc:
             self._send_error(call, "encode_error", exc, f"tool {call.spec.name!r} returned a value that {exc}")
             return
@@ -404,14 +402,18 @@ class Worker:
                 if type(value) is dict and is_marker(value):
                     break
             else:
+                call = _new_call(_Call)  # only what a plain sync call uses: a call costs a few us in all
+                call.id = call_id
+                call.spec = spec
+                call.kwargs = args
+                call.cond = None
                 ctx_param = spec.ctx_param
                 if ctx_param is None:
                     # Nothing could read a Context: none is made, and a cancel has nothing to tell.
-                    return _Call(call_id, spec, None, 0, args)
+                    call.ctx = None
+                    return call
                 deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
-                ctx = Context(call_id, tool_name, deadline, self)
-                args[ctx_param] = ctx
-                call = _Call(call_id, spec, ctx, 0, args)
+                call.ctx = args[ctx_param] = Context(call_id, tool_name, deadline, self)
                 self._calls[call_id] = call  # dict writes are atomic: no lock needed
                 return call
         return self._start_call(call_id, tool_name, spec, args, timeout_ms, session_id, window)
@@ -452,7 +454,7 @@ class Worker:
             self._send_error(call, "not_streaming", None, f"tool {tool_name!r} {text}")
             return None
         try:
-            call.args, call.kwargs = spec.bind(args if args is not None else {})
+            call.kwargs = spec.bind(args if args is not None else {})
         except InvalidArguments as exc:
             self._send_error(call, "invalid_arguments", exc)
             return None
@@ -496,13 +498,14 @@ class Worker:
                 cond.notify()
 
     def _finish(self, call: _Call) -> None:
-        self._calls.pop(call.id, None)
+        if call.ctx is not None:  # a call without a context was never registered
+            self._calls.pop(call.id, None)
 
     # ------------------------------------------------------------- sync tools
 
     def _run_sync(self, call: _Call) -> None:
         try:
-            value = call.spec.fn(*call.args, **call.kwargs)
+            value = call.spec.fn(**call.kwargs)
         except Cancelled as exc:
             self._send_error(call, "cancelled", exc, "cancelled")
             return
@@ -523,7 +526,7 @@ class Worker:
         ctx = call.ctx
         assert ctx is not None  # streams always have a context: their cancel must reach the loop below
         try:
-            gen = call.spec.fn(*call.args, **call.kwargs)
+            gen = call.spec.fn(**call.kwargs)
         except BaseException as exc:  # noqa: BLE001
             self._send_error(call, "python_error", exc)
             return
@@ -593,7 +596,7 @@ class Worker:
         import asyncio  # only when async code runs: keeps the worker's startup light
 
         try:
-            value = await call.spec.fn(*call.args, **call.kwargs)
+            value = await call.spec.fn(**call.kwargs)
         except (asyncio.CancelledError, Cancelled) as exc:
             self._send_error(call, "cancelled", exc, "cancelled")
             return
@@ -609,7 +612,7 @@ class Worker:
 
         credit_event = asyncio.Event()
         call.cond = credit_event  # type: ignore[assignment]
-        agen = call.spec.fn(*call.args, **call.kwargs)
+        agen = call.spec.fn(**call.kwargs)
         try:
             while True:
                 while call.credit <= 0:

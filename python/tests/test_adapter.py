@@ -50,7 +50,7 @@ def test_keyword_only_and_defaults_are_described() -> None:
 
 def test_bind_names_the_bad_argument() -> None:
     spec: ToolSpec = collect_tools(Example())["plain"]
-    assert spec.bind({"a": 1}) == ((), {"a": 1})
+    assert spec.bind({"a": 1}) == {"a": 1}
     with pytest.raises(InvalidArguments, match="'a'"):
         spec.bind({})
     with pytest.raises(InvalidArguments, match="'zzz'"):
@@ -101,5 +101,5 @@ def test_ctx_may_come_first_in_any_signature() -> None:
 
     spec = collect_tools(CtxFirst())["f"]
     assert spec.simple_names is None  # **extra: the general binding path
-    args, kwargs = spec.bind({"a": 1, "c": 10})
-    assert spec.fn(*args, **kwargs, ctx=None) == 13
+    kwargs = spec.bind({"a": 1, "c": 10})
+    assert spec.fn(**kwargs, ctx=None) == 13

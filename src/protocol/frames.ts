@@ -6,7 +6,6 @@
  * binary values travel as attachments that are written straight from the caller's memory.
  */
 
-import type { Writable } from 'node:stream';
 import { ProtocolError } from '../errors.js';
 
 export const HEADER_BYTES = 4;
@@ -37,15 +36,6 @@ export class FrameParts {
 
 /** An encoded frame, header included. */
 export type Frame = Buffer | FrameParts;
-
-/** Writes a frame to a stream (the stream keeps references to the parts until they are written). */
-export function writeFrame(out: Writable, frame: Frame): void {
-  if (frame instanceof FrameParts) {
-    for (const part of frame.parts) out.write(part);
-  } else {
-    out.write(frame);
-  }
-}
 
 /** All bytes of a frame in one buffer (copies when the frame has several parts). */
 export function frameBytes(frame: Frame): Buffer {

@@ -16,12 +16,13 @@ import {
   type ErrorFields,
 } from '../errors.js';
 import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
-import { FrameDecoder, HEADER_BYTES, writeFrame, type Frame } from '../protocol/frames.js';
+import { FrameDecoder, HEADER_BYTES, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
 import { Msg, type CodecName, type HelloInfo, type WireError } from '../protocol/messages.js';
 import type { WorkerExitReason } from '../events.js';
 import { Heartbeat } from './heartbeat.js';
 import { LineTail, readLines } from './lines.js';
+import { Outbox } from './outbox.js';
 import { killGroup, spawnWorker } from './process.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
@@ -103,7 +104,7 @@ export class WorkerHandle {
   private exitError: SnakepitError | undefined;
   private fatal: WireError | undefined;
   private refed = false;
-  private corked = false;
+  private outbox: Outbox | undefined;
   private pingNonce = 0;
   private killTimer: NodeJS.Timeout | undefined;
   private readonly exited: Promise<ExitInfo>;
@@ -175,6 +176,7 @@ export class WorkerHandle {
     const { child, toWorker, fromWorker, stdout, stderr } = proc;
     this.child = child;
     this.toWorker = toWorker;
+    this.outbox = new Outbox(toWorker);
     this.fromWorker = fromWorker;
     this.pid = child.pid;
     child.on('error', (err) => this.onSpawnError(err as NodeJS.ErrnoException));
@@ -232,18 +234,8 @@ export class WorkerHandle {
     if (this.state === 'exited' || out === undefined || out.destroyed) {
       throw new WorkerCrashedError(`worker ${this.id} is not running`, { workerId: this.id, pid: this.pid });
     }
-    if (!this.corked) {
-      this.corked = true;
-      out.cork();
-      process.nextTick(this.uncork);
-    }
-    writeFrame(out, frame);
+    this.outbox!.send(frame);
   }
-
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.toWorker?.uncork();
-  };
 
   /** Send a call's frame and track it until the worker answers or dies. */
   dispatch(sink: CallSink, frame: Frame): void {
@@ -398,6 +390,7 @@ export class WorkerHandle {
     this.setRef(true);
     this.exitReason ??= reason;
     this.trySend([Msg.SHUTDOWN]);
+    this.outbox?.flush();
     this.toWorker?.end();
     this.armKillTimer(this.spec.killGrace, 'SIGTERM');
     return this.exited;

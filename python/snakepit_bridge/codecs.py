@@ -293,6 +293,13 @@ class MsgpackCodec:
         return self._unpackb(data, raw=False, strict_map_key=False, timestamp=3, ext_hook=hook)
 
     def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any:
+        if type(data) is bytes and data and data[0] != ATTACHMENT_MARKER:
+            try:  # most frames: a small message read in one piece
+                return self._unpackb(data, raw=False, strict_map_key=False, timestamp=3, ext_hook=self._plain_hook)
+            except DecodeError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure of the unpacker means a malformed payload
+                raise _malformed(len(data), exc) from None
         if isinstance(data, AttachedFrame):
             return self._decode_streaming(data)
         try:
@@ -304,8 +311,7 @@ class MsgpackCodec:
         except DecodeError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the unpacker means a malformed payload
-            what = f"{type(exc).__name__}: {exc}"
-            raise DecodeError(f"invalid MessagePack payload of {len(data)} bytes: {what}") from None
+            raise _malformed(len(data), exc) from None
 
     def _decode_streaming(self, frame: AttachedFrame) -> Any:
         """Decode the message, then read each attachment into the object it became: received bytes
@@ -320,8 +326,7 @@ class MsgpackCodec:
         except DecodeError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the unpacker means a malformed payload
-            what = f"{type(exc).__name__}: {exc}"
-            raise DecodeError(f"invalid MessagePack payload of {frame.size} bytes: {what}") from None
+            raise _malformed(frame.size, exc) from None
         frame.fill(targets)
         targets.clear()
         return value
@@ -366,6 +371,10 @@ class _ExtHook:
                 raise DecodeError("date must be 4 bytes")
             return days_to_date(int.from_bytes(data, "big", signed=True))
         raise DecodeError(f"unknown extension type {code}")
+
+
+def _malformed(size: int, exc: Exception) -> DecodeError:
+    return DecodeError(f"invalid MessagePack payload of {size} bytes: {type(exc).__name__}: {exc}")
 
 
 def _no_attachment(index: int) -> memoryview:

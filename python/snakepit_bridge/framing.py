@@ -281,6 +281,8 @@ class FrameWriter:
         self._lock = threading.Lock()
         self._holder: int | None = None
         self._held: list[bytes] = []
+        #: Frames up to this size are written from one buffer (header and payload concatenated).
+        self._small = min(_READ_SIZE, max_payload)
 
     def hold(self) -> None:
         """Keep this thread's small frames until ``release``."""
@@ -304,44 +306,50 @@ class FrameWriter:
         return self._max
 
     def write(self, payload: Buffer | FrameParts) -> None:
+        if type(payload) is bytes:
+            n = len(payload)
+            if n <= self._small:
+                # Most frames: small bytes, one header concatenation and one system call (or none,
+                # while this thread holds).
+                frame = _HEADER.pack(n) + payload
+                with self._lock:
+                    held = self._held
+                    if self._holder == _get_ident():  # never true while nobody holds (idents are not None)
+                        held.append(frame)
+                        if len(held) >= HOLD_BATCH:
+                            self._held = []
+                            self._write_all(memoryview(b"".join(held)))
+                        return
+                    if held:
+                        self._held = []
+                        held.append(frame)
+                        frame = b"".join(held)
+                    written = os.write(self._fd, frame)
+                    if written < len(frame):
+                        self._write_all(memoryview(frame)[written:])
+                return
+        self._write_large(payload)
+
+    def _write_large(self, payload: Buffer | FrameParts) -> None:
+        """A frame with attachments, a large one (written without a concatenation copy), or a small
+        one that is not ``bytes``."""
         if isinstance(payload, FrameParts):
             n = payload.size
             if n > self._max:
                 raise FrameTooLarge(n, self._max)
             views = [memoryview(_HEADER.pack(n))]
             views += [memoryview(p).cast("B") for p in payload.parts]
-            with self._lock:
-                if self._held:
-                    held, self._held = self._held, []
-                    self._write_all(memoryview(b"".join(held)))
-                self._write_parts(views)
-            return
-        n = len(payload) if not isinstance(payload, memoryview) else payload.nbytes
-        if n > self._max:
-            raise FrameTooLarge(n, self._max)
-        if n > _READ_SIZE:
-            with self._lock:
-                if self._held:
-                    held, self._held = self._held, []
-                    self._write_all(memoryview(b"".join(held)))
-                self._write_parts([memoryview(_HEADER.pack(n)), memoryview(payload).cast("B")])
-            return
-        frame = _HEADER.pack(n) + payload
+        else:
+            view = memoryview(payload).cast("B")
+            n = view.nbytes
+            if n > self._max:
+                raise FrameTooLarge(n, self._max)
+            views = [memoryview(_HEADER.pack(n)), view]
         with self._lock:
-            held = self._held
-            if self._holder == _get_ident():  # never true while nobody holds (idents are not None)
-                held.append(frame)
-                if len(held) >= HOLD_BATCH:
-                    self._held = []
-                    self._write_all(memoryview(b"".join(held)))
-                return
-            if held:
-                self._held = []
-                held.append(frame)
-                frame = b"".join(held)
-            written = os.write(self._fd, frame)
-            if written < len(frame):
-                self._write_all(memoryview(frame)[written:])
+            if self._held:
+                held, self._held = self._held, []
+                self._write_all(memoryview(b"".join(held)))
+            self._write_parts(views)
 
     def _write_all(self, view: memoryview) -> None:
         fd = self._fd

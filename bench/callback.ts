@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PYTHON } from './lib/env.js';
 import { Pool } from './lib/library.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -40,7 +41,7 @@ const pool = await Pool.start({
   adapter: path.join(HERE, 'callback_tools.py'),
   size: 1,
   codec: values.codec as 'auto' | 'msgpack' | 'json',
-  python: process.env.SNAKEPIT_PYTHON,
+  python: PYTHON,
 });
 pool.registerTool('ping', ({ x }) => x);
 

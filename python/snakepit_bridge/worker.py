@@ -13,7 +13,8 @@ Threads:
   generators.
 - The main thread only starts the first reader and waits for the end (host EOF or shutdown), so it is
   always free to run teardown and leave.
-Replies are written by whichever thread finishes the work, through a locked frame writer."""
+Replies are written by whichever thread finishes the work, through a locked frame writer; small
+stream chunks wait in its batch for at most about a millisecond (framing.FrameWriter)."""
 
 from __future__ import annotations
 
@@ -134,6 +135,13 @@ class Worker:
         try:
             self._writer.write(payload)
         except FrameTooLarge as exc:
+            self._send_error(call, "payload_too_large", exc)
+
+    def _chunk_failed(self, call: _Call, exc: EncodeError | FrameTooLarge) -> None:
+        """A chunk that cannot be encoded or is too large ends its stream with an error."""
+        if isinstance(exc, EncodeError):
+            self._send_error(call, "encode_error", exc, f"tool {call.spec.name!r} yielded a value that {exc}")
+        else:
             self._send_error(call, "payload_too_large", exc)
 
     def _send_error(self, call: _Call, kind: str, exc: BaseException | None, message: str | None = None) -> None:
@@ -453,9 +461,13 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001
             self._send_error(call, "python_error", exc)
             return
+        writer = self._writer
+        write = writer.write_held
+        encode = self._codec.message_encoder([P.CHUNK, call.id])
         try:
             while True:
                 if call.credit - call.used <= 0 or ctx.cancelled:
+                    writer.flush()  # the host grants credit for chunks it has received
                     with cond:
                         while call.credit - call.used <= 0 and not ctx.cancelled:
                             cond.wait()
@@ -467,7 +479,11 @@ class Worker:
                 except StopIteration:
                     self._send_quiet([P.END, call.id])
                     return
-                self._reply(P.CHUNK, call, item)
+                try:
+                    write(encode(item))
+                except (EncodeError, FrameTooLarge) as exc:
+                    self._chunk_failed(call, exc)
+                    return
         except Cancelled:
             pass
         except BaseException as exc:  # noqa: BLE001
@@ -536,18 +552,29 @@ class Worker:
         credit_event = asyncio.Event()
         call.cond = credit_event  # type: ignore[assignment]
         agen = call.spec.fn(*call.args, **call.kwargs)
+        writer = self._writer
+        encode = self._codec.message_encoder([P.CHUNK, call.id])
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                while call.credit <= 0:
-                    credit_event.clear()
-                    await credit_event.wait()
+                if call.credit <= 0:
+                    writer.flush()  # the host grants credit for chunks it has received
+                    while call.credit <= 0:
+                        credit_event.clear()
+                        await credit_event.wait()
                 call.credit -= 1
                 try:
                     item = await agen.__anext__()
                 except StopAsyncIteration:
                     self._send_quiet([P.END, call.id])
                     return
-                self._reply(P.CHUNK, call, item)
+                try:
+                    if writer.write_held(encode(item)):
+                        # A new batch: it goes out as soon as this task lets the loop run.
+                        loop.call_soon(writer.flush)
+                except (EncodeError, FrameTooLarge) as exc:
+                    self._chunk_failed(call, exc)
+                    return
         except (asyncio.CancelledError, Cancelled):
             self._send_error(call, "cancelled", None, "cancelled")
         except BaseException as exc:  # noqa: BLE001

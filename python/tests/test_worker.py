@@ -100,6 +100,32 @@ def test_async_stream_ends_with_end(worker: WorkerProcess) -> None:
     assert [worker.recv() for _ in range(3)] == [[P.CHUNK, 1, 0], [P.CHUNK, 1, 1], [P.END, 1]]
 
 
+def test_an_unencodable_chunk_ends_the_stream_and_closes_the_generator(tmp_path: Path) -> None:
+    marker = tmp_path / "closed"
+    adapter = tmp_path / "bad_chunks.py"
+    adapter.write_text(
+        "from snakepit_bridge import tool\n"
+        "@tool\n"
+        "def chunks():\n"
+        "    try:\n"
+        "        yield 1\n"
+        "        yield object()\n"
+        "        yield 2\n"
+        "    finally:\n"
+        f"        open({str(marker)!r}, 'w').write('closed')\n"
+    )
+    w = WorkerProcess(str(adapter))
+    w.handshake()
+    w.send([P.CALL, 1, "chunks", {}, None, None, 8])
+    assert w.recv() == [P.CHUNK, 1, 1]
+    code, call_id, err = w.recv()
+    assert (code, call_id, err["kind"]) == (P.ERROR, 1, "encode_error")
+    assert "yielded a value that" in err["message"]
+    assert w.call(2, "chunks", {}, window=1) == [P.CHUNK, 2, 1], "the worker goes on"
+    assert marker.read_text() == "closed"
+    assert w.close() == 0
+
+
 def test_oversized_result_becomes_an_error_and_the_worker_goes_on() -> None:
     w = WorkerProcess(str(SHARED_FIXTURES / "misbehave.py"), max_payload=4096)
     w.handshake()

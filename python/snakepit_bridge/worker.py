@@ -4,11 +4,13 @@ Threads:
 - One thread at a time holds the *reader* role: it reads frames, answers pings, routes cancels and
   credits, and runs short sync tools itself (no hand-off to another thread, so a trivial call costs
   little more than a raw pipe round trip).
-- A watchdog thread moves the reader role to another thread when a sync call has run on the reader
-  for more than one check period (about 5 ms), so a long or blocking tool never stops the worker from
-  answering pings and reading cancels. A tool that is about to wait on the host hands the role over
-  at once.
-- Sync generators run on their own threads (they are long-lived and wait for credit).
+- A watchdog thread moves the reader role to another thread when a sync call (or a generator between
+  two waits for credit) has run on the reader for more than one check period (about 5 ms), so a long
+  or blocking tool never stops the worker from answering pings and reading cancels. A tool that is
+  about to wait on the host hands the role over at once.
+- Sync generators start like sync calls, on the reader. While one holds the reader role it reads
+  the pipe itself whenever it waits for credit; once the watchdog has moved the role away it goes on
+  as a plain thread that the reader hands its credit to. A generator never changes thread.
 - One asyncio loop thread, started only when the adapter has async tools, runs coroutines and async
   generators.
 - The main thread only starts the first reader and waits for the end (host EOF or shutdown), so it is
@@ -214,11 +216,12 @@ class Worker:
         return None
 
     def read_while(self, waiting: Callable[[], bool], timeout: float | None = None) -> bool:
-        """Called by a sync tool that waits on the host. When this thread holds the reader role, it
-        reads and dispatches frames itself while ``waiting()`` is true (calls that arrive meanwhile go
-        to pooled threads), which saves two thread wake-ups per host call; it stops after ``timeout``
-        seconds without the condition clearing. Returns False, having done nothing, when another
-        thread reads: the caller then blocks until that thread delivers."""
+        """Called by a sync tool that waits on the host, or a sync generator that waits for credit.
+        When this thread holds the reader role, it reads and dispatches frames itself while
+        ``waiting()`` is true (calls that arrive meanwhile go to pooled threads), which saves two
+        thread wake-ups per host call or credit; it stops after ``timeout`` seconds without the
+        condition clearing. Returns False, having done nothing, when another thread reads: the caller
+        then blocks until that thread delivers."""
         me = threading.get_ident()
         with self._lock:
             if self._reader_ident != me:
@@ -250,10 +253,12 @@ class Worker:
                 if inline is not None and self._reader_ident == me:
                     self._inline, self._inline_owner = inline, me
                     self._inline_seq += 1
+                    # Tool code runs on the reader again: the watchdog may have gone to sleep meanwhile.
+                    self._wake_watchdog()
         return True
 
     def _submit_job(self, call: _Call) -> None:
-        """Run ``call`` on a pooled thread (sync generators, and calls read while a tool waits)."""
+        """Run ``call`` on a pooled thread (calls read while a tool or generator waits)."""
         with self._lock:
             self._jobs.append(call)
             if self._idle > 0:
@@ -268,7 +273,7 @@ class Worker:
         self._done.set()
 
     def _idle_loop(self) -> None:
-        """A pooled thread: takes the vacant reader role, or runs a queued sync generator."""
+        """A pooled thread: takes the vacant reader role, or runs a queued sync call or generator."""
         me = threading.get_ident()
         while True:
             with self._lock:
@@ -283,10 +288,7 @@ class Worker:
                     self._reader_ident = me
             if job is not None:
                 try:
-                    if job.spec.is_stream:
-                        self._run_sync_stream(job)
-                    else:
-                        self._run_sync(job)
+                    self._run_job(job)
                 finally:
                     self._finish(job)
                 job = None  # the finished call's arguments are not kept alive while this thread idles
@@ -301,11 +303,9 @@ class Worker:
         self._inline_seq += 1
         if self._watch_sleeping:
             with self._lock:
-                if self._watch_sleeping:
-                    self._watch_sleeping = False
-                    self._wake.notify_all()
+                self._wake_watchdog()
         try:
-            self._run_sync(call)
+            self._run_job(call)
         finally:
             self._finish(call)
             if self._inline_owner == me:  # unless the role was handed over meanwhile
@@ -329,6 +329,12 @@ class Worker:
             self._wake.notify_all()
         else:
             self._spawn(self._idle_loop)
+
+    def _wake_watchdog(self) -> None:
+        # Caller holds the lock.
+        if self._watch_sleeping:
+            self._watch_sleeping = False
+            self._wake.notify_all()
 
     def _watchdog(self) -> None:
         seen = -1
@@ -400,9 +406,6 @@ class Worker:
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._start_task, call)
             return None
-        if spec.is_stream:
-            self._submit_job(call)
-            return None
         return call
 
     def _on_cancel(self, call_id: int) -> None:
@@ -435,6 +438,12 @@ class Worker:
 
     # ------------------------------------------------------------- sync tools
 
+    def _run_job(self, call: _Call) -> None:
+        if call.spec.is_stream:
+            self._run_sync_stream(call)
+        else:
+            self._run_sync(call)
+
     def _run_sync(self, call: _Call) -> None:
         try:
             value = call.spec.fn(*call.args, **call.kwargs)
@@ -464,13 +473,21 @@ class Worker:
         writer = self._writer
         write = writer.write_held
         encode = self._codec.message_encoder([P.CHUNK, call.id])
+
+        def waiting() -> bool:
+            return call.credit - call.used <= 0 and not ctx.cancelled
+
         try:
             while True:
                 if call.credit - call.used <= 0 or ctx.cancelled:
                     writer.flush()  # the host grants credit for chunks it has received
-                    with cond:
-                        while call.credit - call.used <= 0 and not ctx.cancelled:
-                            cond.wait()
+                    while waiting():
+                        # Holding the reader role, this thread reads its credit itself (no thread
+                        # wake-up on either side); otherwise the reader delivers it.
+                        if not self.read_while(waiting):
+                            with cond:
+                                while waiting():
+                                    cond.wait()
                     if ctx.cancelled:
                         break
                 call.used += 1

@@ -11,6 +11,7 @@ import pytest
 from harness import SHARED_FIXTURES, WorkerProcess
 
 from snakepit_bridge import protocol as P
+from snakepit_bridge import worker as worker_module
 
 BASIC = str(SHARED_FIXTURES / "basic.py")
 
@@ -123,6 +124,41 @@ def test_an_unencodable_chunk_ends_the_stream_and_closes_the_generator(tmp_path:
     assert "yielded a value that" in err["message"]
     assert w.call(2, "chunks", {}, window=1) == [P.CHUNK, 2, 1], "the worker goes on"
     assert marker.read_text() == "closed"
+    assert w.close() == 0
+
+
+def test_a_generator_that_blocks_after_a_long_wait_for_credit_does_not_stop_the_reading(tmp_path: Path) -> None:
+    # A sync generator reads its credit itself on the reader thread. While it waits, no tool code runs
+    # and the watchdog goes to sleep; when the generator then blocks, the watchdog must be awake to move
+    # the reader role, or the ping below would go unanswered until the generator gives up.
+    go = tmp_path / "go"
+    adapter = tmp_path / "blocking_gen.py"
+    adapter.write_text(
+        "import os, time\n"
+        "from snakepit_bridge import tool\n"
+        "@tool\n"
+        "def gen(path: str):\n"
+        "    yield 'first'\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while not os.path.exists(path):\n"
+        "        if time.monotonic() > deadline:\n"
+        "            yield 'gave up'\n"
+        "            return\n"
+        "        time.sleep(0.01)\n"
+        "    yield 'second'\n"
+    )
+    w = WorkerProcess(str(adapter))
+    w.handshake()
+    w.send([P.CALL, 1, "gen", {"path": str(go)}, None, None, 1])
+    assert w.recv() == [P.CHUNK, 1, "first"]
+    time.sleep(worker_module.WATCH_LINGER_SECONDS + 0.5)  # the watchdog goes to sleep meanwhile
+    w.send([P.CREDIT, 1, 1])  # the generator resumes and blocks
+    w.send([P.PING, 9])
+    assert w.recv() == [P.PONG, 9]
+    go.touch()
+    assert w.recv() == [P.CHUNK, 1, "second"]
+    w.send([P.CREDIT, 1, 1])
+    assert w.recv() == [P.END, 1]
     assert w.close() == 0
 
 

@@ -28,9 +28,11 @@ _IOV_MAX = 512
 _MARKER = 0xC1
 #: Held frames are written at the latest this long after the first of them was held.
 HOLD_LIMIT_SECONDS = 0.001
-#: A batch of held frames is written once it has this many frames.
-BATCH_FRAMES = 32
-#: ``write_held`` holds frames up to this size; larger ones gain nothing from sharing a system call.
+#: A batch of held frames is written once it has this many frames (so at most 256 KiB with the size
+#: below). Measured with small chunks at window 256: 32 frames gave about 1.9x the raw pipe, 64 2.0x,
+#: 128 2.2x; 64 keeps batches moderate.
+BATCH_FRAMES = 64
+#: ``write_held`` holds frames up to this size; larger ones gain little from sharing a system call.
 HOLD_MAX_BYTES = 4096
 #: How long the flusher keeps polling after the last batch before it waits to be woken.
 FLUSHER_LINGER_SECONDS = 0.05

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { CallTimeoutError, WorkerCrashedError, PythonError } from '../src/index.js';
@@ -152,6 +155,28 @@ describe('streams', () => {
       );
       assert.ok(total instanceof CallTimeoutError);
     });
+  });
+
+  it('a chunk reaches the consumer while the generator blocks after yielding it', async () => {
+    // The generator yields, then blocks until a file exists; the consumer creates the file only once it
+    // has the chunk. A chunk held back until the generator resumes would never let it resume. No
+    // heartbeats: their answers would carry the chunk out too.
+    const dir = mkdtempSync(path.join(tmpdir(), 'snakepit-stream-'));
+    try {
+      await withPool({ ...streams, heartbeatInterval: 0 }, async (pool) => {
+        for (const tool of ['yield_then_block', 'ayield_then_wait', 'ayield_then_block']) {
+          const file = path.join(dir, tool);
+          const got: string[] = [];
+          for await (const chunk of pool.stream<string>(tool, { path: file })) {
+            got.push(chunk);
+            if (chunk === 'first') writeFileSync(file, '');
+          }
+          assert.deepEqual(got, ['first', 'second'], tool);
+        }
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('streams work with the JSON codec', async () => {

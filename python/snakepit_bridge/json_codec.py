@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
+from collections.abc import Callable
 from decimal import Decimal
 
 from . import protocol
@@ -206,6 +207,10 @@ class JsonCodec:
             raise EncodeError("cannot encode a value nested too deeply (is it cyclic?)") from None
         except Exception as exc:  # noqa: BLE001 - whatever fails (memory, a broken object) is an encode error
             raise EncodeError(f"cannot encode value as JSON: {type(exc).__name__}: {exc}") from None
+
+    def message_encoder(self, head: list[Any]) -> Callable[[Any], bytes]:
+        """``encode`` of ``[*head, value]`` for many values (nothing to gain in JSON: the same)."""
+        return lambda value: self.encode([*head, value])
 
     def decode(self, data: bytes | bytearray | memoryview | AttachedFrame) -> Any:
         try:

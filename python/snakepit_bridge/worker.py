@@ -4,16 +4,19 @@ Threads:
 - One thread at a time holds the *reader* role: it reads frames, answers pings, routes cancels and
   credits, and runs short sync tools itself (no hand-off to another thread, so a trivial call costs
   little more than a raw pipe round trip).
-- A watchdog thread moves the reader role to another thread when a sync call has run on the reader
-  for more than one check period (about 5 ms), so a long or blocking tool never stops the worker from
-  answering pings and reading cancels. A tool that is about to wait on the host hands the role over
-  at once.
-- Sync generators run on their own threads (they are long-lived and wait for credit).
+- A watchdog thread moves the reader role to another thread when a sync call (or a generator between
+  two waits for credit) has run on the reader for more than one check period (about 5 ms), so a long
+  or blocking tool never stops the worker from answering pings and reading cancels. A tool that is
+  about to wait on the host hands the role over at once.
+- Sync generators start like sync calls, on the reader. While one holds the reader role it reads
+  the pipe itself whenever it waits for credit; once the watchdog has moved the role away it goes on
+  as a plain thread that the reader hands its credit to. A generator never changes thread.
 - One asyncio loop thread, started only when the adapter has async tools, runs coroutines and async
   generators.
 - The main thread only starts the first reader and waits for the end (host EOF or shutdown), so it is
   always free to run teardown and leave.
-Replies are written by whichever thread finishes the work, through a locked frame writer."""
+Replies are written by whichever thread finishes the work, through a locked frame writer; small
+stream chunks wait in its batch for at most about a millisecond (framing.FrameWriter)."""
 
 from __future__ import annotations
 
@@ -174,6 +177,13 @@ class Worker:
         except FrameTooLarge as exc:
             self._send_error(call, "payload_too_large", exc)
 
+    def _chunk_failed(self, call: _Call, exc: EncodeError | FrameTooLarge) -> None:
+        """A chunk that cannot be encoded or is too large ends its stream with an error."""
+        if isinstance(exc, EncodeError):
+            self._send_error(call, "encode_error", exc, f"tool {call.spec.name!r} yielded a value that {exc}")
+        else:
+            self._send_error(call, "payload_too_large", exc)
+
     def _send_error(self, call: _Call, kind: str, exc: BaseException | None, message: str | None = None) -> None:
         self._send_quiet([P.ERROR, call.id, error_payload(kind, exc, message)])
 
@@ -246,11 +256,12 @@ class Worker:
         return None
 
     def read_while(self, waiting: Callable[[], bool], timeout: float | None = None) -> bool:
-        """Called by a sync tool that waits on the host. When this thread holds the reader role, it
-        reads and dispatches frames itself while ``waiting()`` is true (calls that arrive meanwhile go
-        to pooled threads), which saves two thread wake-ups per host call; it stops after ``timeout``
-        seconds without the condition clearing. Returns False, having done nothing, when another
-        thread reads: the caller then blocks until that thread delivers."""
+        """Called by a sync tool that waits on the host, or a sync generator that waits for credit.
+        When this thread holds the reader role, it reads and dispatches frames itself while
+        ``waiting()`` is true (calls that arrive meanwhile go to pooled threads), which saves two
+        thread wake-ups per host call or credit; it stops after ``timeout`` seconds without the
+        condition clearing. Returns False, having done nothing, when another thread reads: the caller
+        then blocks until that thread delivers."""
         me = threading.get_ident()
         with self._lock:
             if self._reader_ident != me:
@@ -282,10 +293,12 @@ class Worker:
                 if inline is not None and self._reader_ident == me:
                     self._inline, self._inline_owner = inline, me
                     self._inline_seq += 1
+                    # Tool code runs on the reader again: the watchdog may have gone to sleep meanwhile.
+                    self._wake_watchdog()
         return True
 
     def _submit_job(self, call: _Call) -> None:
-        """Run ``call`` on a pooled thread (sync generators, and calls read while a tool waits)."""
+        """Run ``call`` on a pooled thread (calls read while a tool or generator waits)."""
         with self._lock:
             self._jobs.append(call)
             if self._idle > 0:
@@ -300,7 +313,7 @@ class Worker:
         self._done.set()
 
     def _idle_loop(self) -> None:
-        """A pooled thread: takes the vacant reader role, or runs a queued sync generator."""
+        """A pooled thread: takes the vacant reader role, or runs a queued sync call or generator."""
         me = threading.get_ident()
         while True:
             with self._lock:
@@ -315,10 +328,7 @@ class Worker:
                     self._reader_ident = me
             if job is not None:
                 try:
-                    if job.spec.is_stream:
-                        self._run_sync_stream(job)
-                    else:
-                        self._run_sync(job)
+                    self._run_job(job)
                 finally:
                     self._finish(job)
                 job = None  # the finished call's arguments are not kept alive while this thread idles
@@ -333,11 +343,9 @@ class Worker:
         self._inline_seq += 1
         if self._watch_sleeping:
             with self._lock:
-                if self._watch_sleeping:
-                    self._watch_sleeping = False
-                    self._wake.notify_all()
+                self._wake_watchdog()
         try:
-            self._run_sync(call)
+            self._run_job(call)
         finally:
             self._finish(call)
             if self._inline_owner == me:  # unless the role was handed over meanwhile
@@ -361,6 +369,12 @@ class Worker:
             self._wake.notify_all()
         else:
             self._spawn(self._idle_loop)
+
+    def _wake_watchdog(self) -> None:
+        # Caller holds the lock.
+        if self._watch_sleeping:
+            self._watch_sleeping = False
+            self._wake.notify_all()
 
     def _watchdog(self) -> None:
         seen = -1
@@ -467,9 +481,6 @@ class Worker:
             assert self._loop is not None
             self._loop.call_soon_threadsafe(self._start_task, call)
             return None
-        if spec.is_stream:
-            self._submit_job(call)
-            return None
         return call
 
     def _on_cancel(self, call_id: int) -> None:
@@ -503,6 +514,12 @@ class Worker:
 
     # ------------------------------------------------------------- sync tools
 
+    def _run_job(self, call: _Call) -> None:
+        if call.spec.is_stream:
+            self._run_sync_stream(call)
+        else:
+            self._run_sync(call)
+
     def _run_sync(self, call: _Call) -> None:
         try:
             value = call.spec.fn(**call.kwargs)
@@ -530,12 +547,24 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001
             self._send_error(call, "python_error", exc)
             return
+        writer = self._writer
+        write = writer.write_held
+        encode = self._codec.message_encoder([P.CHUNK, call.id])
+
+        def waiting() -> bool:
+            return call.credit - call.used <= 0 and not ctx.cancelled
+
         try:
             while True:
                 if call.credit - call.used <= 0 or ctx.cancelled:
-                    with cond:
-                        while call.credit - call.used <= 0 and not ctx.cancelled:
-                            cond.wait()
+                    writer.flush()  # the host grants credit for chunks it has received
+                    while waiting():
+                        # Holding the reader role, this thread reads its credit itself (no thread
+                        # wake-up on either side); otherwise the reader delivers it.
+                        if not self.read_while(waiting):
+                            with cond:
+                                while waiting():
+                                    cond.wait()
                     if ctx.cancelled:
                         break
                 call.used += 1
@@ -544,7 +573,11 @@ class Worker:
                 except StopIteration:
                     self._send_quiet([P.END, call.id])
                     return
-                self._reply(P.CHUNK, call, item)
+                try:
+                    write(encode(item))
+                except (EncodeError, FrameTooLarge) as exc:
+                    self._chunk_failed(call, exc)
+                    return
         except Cancelled:
             pass
         except BaseException as exc:  # noqa: BLE001
@@ -613,18 +646,29 @@ class Worker:
         credit_event = asyncio.Event()
         call.cond = credit_event  # type: ignore[assignment]
         agen = call.spec.fn(**call.kwargs)
+        writer = self._writer
+        encode = self._codec.message_encoder([P.CHUNK, call.id])
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                while call.credit <= 0:
-                    credit_event.clear()
-                    await credit_event.wait()
+                if call.credit <= 0:
+                    writer.flush()  # the host grants credit for chunks it has received
+                    while call.credit <= 0:
+                        credit_event.clear()
+                        await credit_event.wait()
                 call.credit -= 1
                 try:
                     item = await agen.__anext__()
                 except StopAsyncIteration:
                     self._send_quiet([P.END, call.id])
                     return
-                self._reply(P.CHUNK, call, item)
+                try:
+                    if writer.write_held(encode(item)):
+                        # A new batch: it goes out as soon as this task lets the loop run.
+                        loop.call_soon(writer.flush)
+                except (EncodeError, FrameTooLarge) as exc:
+                    self._chunk_failed(call, exc)
+                    return
         except (asyncio.CancelledError, Cancelled):
             self._send_error(call, "cancelled", None, "cancelled")
         except BaseException as exc:  # noqa: BLE001

@@ -273,3 +273,49 @@ class BrokenZone(dt.tzinfo):
 def test_any_failure_while_encoding_is_an_encode_error(codec: str) -> None:
     with pytest.raises(EncodeError, match="RuntimeError: this time zone is broken"):
         make_codec(codec).encode([21, 1, {"when": dt.datetime(2020, 1, 1, tzinfo=BrokenZone())}])
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("call_id", [7, 300, 2**40])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        -7,
+        2**64 - 1,
+        2**200 + 1,
+        1.25,
+        float("nan"),
+        "snake ✓",
+        b"\x00\xff",
+        b"x" * datatypes.ATTACHMENT_MIN,
+        [1, "a", None, 2.5],
+        [1, [2, 3]],
+        {"token": "hi", "n": 3},
+        {"big": 2**70},
+        {1: "x"},
+        (1, 2),
+        bytearray(b"ab"),
+        dt.date(2024, 1, 2),
+        np.arange(20_000, dtype="<f8"),
+    ],
+)
+def test_a_message_encoder_encodes_what_encode_does(codec: str, call_id: int, value: Any) -> None:
+    c = make_codec(codec)
+    encode = c.message_encoder([23, call_id])
+    for _ in range(2):  # the second time through a reused packer
+        assert payload(encode(value)) == payload(c.encode([23, call_id, value]))
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("value", ["\udc80", ["\udc80"], {"k": "\udc80"}, object()])
+def test_a_message_encoder_refuses_what_encode_refuses_and_goes_on(codec: str, value: Any) -> None:
+    c = make_codec(codec)
+    encode = c.message_encoder([23, 1])
+    with pytest.raises(EncodeError) as info:
+        encode(value)
+    with pytest.raises(EncodeError) as expected:
+        c.encode([23, 1, value])
+    assert str(info.value) == str(expected.value)
+    assert payload(encode(5)) == payload(c.encode([23, 1, 5]))

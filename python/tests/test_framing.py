@@ -1,9 +1,11 @@
-"""Frames on a real pipe: parts written without copies, large frames, limits and truncation."""
+"""Frames on a real pipe: parts written without copies, large frames, limits and truncation, held
+frames and when they go out."""
 
 from __future__ import annotations
 
 import gc
 import os
+import select
 import struct
 import threading
 import tracemalloc
@@ -254,3 +256,77 @@ def test_buffered_counts_bytes_read_but_not_yet_yielded(pipe: tuple[int, int]) -
     assert reader.buffered == 10 and reader.wait_readable(0)
     assert next(frames) == b"bc"
     assert reader.buffered == 4
+
+
+def _read_frames(r: int, count: int, timeout: float = 30.0) -> list[bytes]:
+    """``count`` frames from the pipe; fails if they have not all come within ``timeout`` seconds (a
+    bound for a test that would otherwise hang, not a speed requirement)."""
+    reader = FrameReader(r, 1 << 20)
+    frames = reader.frames()
+    got: list[bytes] = []
+    while len(got) < count:
+        assert reader.wait_readable(timeout), f"only {len(got)} of {count} frames arrived"
+        got.append(bytes(next(frames)))  # type: ignore[arg-type]
+    return got
+
+
+def _pending(r: int) -> bool:
+    return select.select([r], [], [], 0)[0] != []
+
+
+def test_held_frames_go_out_in_order_before_a_frame_that_is_not_held(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    writer = FrameWriter(w, 1 << 20, hold_limit=3600)
+    assert writer.write_held(b"a") is True, "the first held frame starts a batch"
+    assert writer.write_held(b"b") is False
+    assert not _pending(r), "held frames wait"
+    writer.write(b"c")
+    assert _read_frames(r, 3) == [b"a", b"b", b"c"]
+    writer.write_held(b"d")
+    writer.write_held(b"x" * 5000)  # larger than a held frame may be: written at once, after d
+    writer.write_held(b"e")
+    writer.flush()
+    assert _read_frames(r, 3) == [b"d", b"x" * 5000, b"e"]
+
+
+def test_a_full_batch_is_written_without_a_flush(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    writer = FrameWriter(w, 1 << 20, hold_limit=3600)
+    frames = [str(i).encode() for i in range(framing.BATCH_FRAMES)]
+    for frame in frames[:-1]:
+        writer.write_held(frame)
+    assert not _pending(r)
+    writer.write_held(frames[-1])
+    assert _read_frames(r, len(frames)) == frames
+
+
+def test_held_frames_go_out_on_their_own_when_nothing_else_is_written(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    writer = FrameWriter(w, 1 << 20)
+    for round_ in range(2):  # the second time, the flusher has to be woken from idle
+        writer.write_held(b"one %d" % round_)
+        writer.write_held(b"two %d" % round_)
+        assert _read_frames(r, 2) == [b"one %d" % round_, b"two %d" % round_]
+        for _ in range(3000):
+            if writer._flusher == framing._FLUSHER_IDLE:
+                break
+            threading.Event().wait(0.01)
+        assert writer._flusher == framing._FLUSHER_IDLE, "the flusher sleeps once nothing is held"
+
+
+def test_the_holding_thread_writes_its_frames_on_release(pipe: tuple[int, int]) -> None:
+    r, w = pipe
+    writer = FrameWriter(w, 1 << 20, hold_limit=3600)
+    writer.hold()
+    writer.write(b"reply 1")
+    writer.write(b"reply 2")
+    other = write_in_thread(lambda: writer.write_held(b"chunk"))
+    other.join()
+    assert not _pending(r)
+    writer.release()
+    assert _read_frames(r, 3) == [b"reply 1", b"reply 2", b"chunk"]
+    writer.write_held(b"held")
+    writer.release()  # this thread held nothing since: the batch waits for its own reasons
+    assert not _pending(r)
+    writer.flush()
+    assert _read_frames(r, 1) == [b"held"]

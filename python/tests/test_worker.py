@@ -11,6 +11,7 @@ import pytest
 from harness import SHARED_FIXTURES, WorkerProcess
 
 from snakepit_bridge import protocol as P
+from snakepit_bridge import worker as worker_module
 
 BASIC = str(SHARED_FIXTURES / "basic.py")
 
@@ -98,6 +99,67 @@ def test_stream_respects_credit_and_closes_on_cancel(worker: WorkerProcess) -> N
 def test_async_stream_ends_with_end(worker: WorkerProcess) -> None:
     worker.send([P.CALL, 1, "acount", {"n": 2}, None, None, 8])
     assert [worker.recv() for _ in range(3)] == [[P.CHUNK, 1, 0], [P.CHUNK, 1, 1], [P.END, 1]]
+
+
+def test_an_unencodable_chunk_ends_the_stream_and_closes_the_generator(tmp_path: Path) -> None:
+    marker = tmp_path / "closed"
+    adapter = tmp_path / "bad_chunks.py"
+    adapter.write_text(
+        "from snakepit_bridge import tool\n"
+        "@tool\n"
+        "def chunks():\n"
+        "    try:\n"
+        "        yield 1\n"
+        "        yield object()\n"
+        "        yield 2\n"
+        "    finally:\n"
+        f"        open({str(marker)!r}, 'w').write('closed')\n"
+    )
+    w = WorkerProcess(str(adapter))
+    w.handshake()
+    w.send([P.CALL, 1, "chunks", {}, None, None, 8])
+    assert w.recv() == [P.CHUNK, 1, 1]
+    code, call_id, err = w.recv()
+    assert (code, call_id, err["kind"]) == (P.ERROR, 1, "encode_error")
+    assert "yielded a value that" in err["message"]
+    assert w.call(2, "chunks", {}, window=1) == [P.CHUNK, 2, 1], "the worker goes on"
+    assert marker.read_text() == "closed"
+    assert w.close() == 0
+
+
+def test_a_generator_that_blocks_after_a_long_wait_for_credit_does_not_stop_the_reading(tmp_path: Path) -> None:
+    # A sync generator reads its credit itself on the reader thread. While it waits, no tool code runs
+    # and the watchdog goes to sleep; when the generator then blocks, the watchdog must be awake to move
+    # the reader role, or the ping below would go unanswered until the generator gives up.
+    go = tmp_path / "go"
+    adapter = tmp_path / "blocking_gen.py"
+    adapter.write_text(
+        "import os, time\n"
+        "from snakepit_bridge import tool\n"
+        "@tool\n"
+        "def gen(path: str):\n"
+        "    yield 'first'\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while not os.path.exists(path):\n"
+        "        if time.monotonic() > deadline:\n"
+        "            yield 'gave up'\n"
+        "            return\n"
+        "        time.sleep(0.01)\n"
+        "    yield 'second'\n"
+    )
+    w = WorkerProcess(str(adapter))
+    w.handshake()
+    w.send([P.CALL, 1, "gen", {"path": str(go)}, None, None, 1])
+    assert w.recv() == [P.CHUNK, 1, "first"]
+    time.sleep(worker_module.WATCH_LINGER_SECONDS + 0.5)  # the watchdog goes to sleep meanwhile
+    w.send([P.CREDIT, 1, 1])  # the generator resumes and blocks
+    w.send([P.PING, 9])
+    assert w.recv() == [P.PONG, 9]
+    go.touch()
+    assert w.recv() == [P.CHUNK, 1, "second"]
+    w.send([P.CREDIT, 1, 1])
+    assert w.recv() == [P.END, 1]
+    assert w.close() == 0
 
 
 def test_oversized_result_becomes_an_error_and_the_worker_goes_on() -> None:

@@ -260,8 +260,19 @@ export class WorkerHandle {
     if (this.state !== 'exited') this.trySend([Msg.CANCEL, id]);
   }
 
+  /**
+   * Grant stream credit. Written at once rather than at the end of the tick: a consumer that takes
+   * buffered chunks runs one long chain of microtasks, and the worker would wait for the credit until
+   * the buffer is empty.
+   */
   credit(id: number, n: number): void {
-    if (this.state !== 'exited') this.trySend([Msg.CREDIT, id, n]);
+    if (this.state === 'exited') return;
+    try {
+      this.send(this.codec.encodeFrame([Msg.CREDIT, id, n]));
+      this.outbox?.flush();
+    } catch {
+      /* the worker is going away; its exit settles the call */
+    }
   }
 
   /** Send a heartbeat ping unless one is outstanding (see heartbeat.ts). */

@@ -299,7 +299,10 @@ class FrameWriter:
       to calls go out every few, so the host works on them while the worker runs the next calls);
     - ``hold_limit`` seconds have passed since the first of them was held: a flusher thread (started
       with the first held frame) writes the batch then, so a frame never waits behind a producer that
-      blocks. It sleeps while nothing is held."""
+      blocks. It sleeps while nothing is held. A batch the holder started does not wake it (waking it
+      for every burst of calls cost the reader more than the batching saved); the holder releases its
+      batch as soon as no request is buffered, and the watchdog hands its role over, releasing, when
+      one call runs a whole check period."""
 
     def __init__(self, fd: int, max_payload: int, hold_limit: float = HOLD_LIMIT_SECONDS) -> None:
         self._fd = fd
@@ -376,7 +379,13 @@ class FrameWriter:
                     if self._holder == _get_ident():  # never true while nobody holds (idents are not None)
                         self._holder_held = True
                         held.append(frame)
-                        self._held_one(held, HOLD_BATCH)
+                        if len(held) >= HOLD_BATCH:
+                            self._write_held()
+                        elif len(held) == 1:
+                            # No flusher for the reader's own replies: it releases them once no request
+                            # is buffered, or the watchdog hands its role over (one check period).
+                            self._held_since = time.monotonic()
+                            self._batches += 1
                         return
                     if held:
                         self._held = []

@@ -13,7 +13,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PayloadKind } from './lib/agent.js';
-import { median, round, table } from './lib/measure.js';
+import type { SoakSample } from './lib/agent.js';
+import { linearFit, median, round, table } from './lib/measure.js';
 import { isCannot, type Results, type StartupFigures } from './lib/results.js';
 import { chart, type Panel } from './lib/svg.js';
 
@@ -183,7 +184,43 @@ export function tables(r: Results): Tables {
     `Sequential p50, Snakepit vs raw pipe: ${verdict(seqRatio)}`,
     `Throughput with ${r.inFlight} in flight on one worker (Snakepit concurrency 32), time per call vs raw pipe: ${verdict(tpRatio)}`,
   ];
-
+  // Ahead of every process-based peer on every row it can run: a ratio below 1 in the table above.
+  for (const peer of PEERS.filter((p) => p !== 'raw pipe' && !r.contenders[p]?.inProcess)) {
+    const column = PEERS.indexOf(peer) + 1;
+    const behind = ratios.filter((row) => typeof row[column] === 'string' && parseFloat(row[column] as string) >= 1);
+    targets.push(
+      behind.length === 0
+        ? `Ahead of ${peer} on every row it can run: met`
+        : `Ahead of ${peer} on every row it can run: MISSED on ${behind.map((row) => `${row[0]} (${row[column]})`).join(', ')}`,
+    );
+  }
+  const eff2 = num(s.scaling['snakepit c32']?.efficiency);
+  targets.push(
+    `Scaling efficiency at 16 workers on 16 cores (target >= 0.8): NOT MEASURED on this ${r.machine.cpus}-core machine` +
+      (eff2 === undefined ? '' : `; 1 to 2 workers here: ${round(eff2, 2)} (raw pipe ${fmt(s.scaling['raw pipe']?.efficiency, 2)})`),
+  );
+  if (r.soak) {
+    // Indistinguishable from zero: the fitted slope is within two standard errors of 0 (the scatter of
+    // the samples could make it up), or its drift over the whole soak is under 1 MiB (1 descriptor).
+    const settled = r.soak.samples.filter((x) => x.calls >= 100_000);
+    const xs = settled.map((x) => x.calls / 100_000);
+    const spans = r.soak.calls / 100_000;
+    const measures: [string, (x: SoakSample) => number, number][] = [
+      ['host heap', (x) => x.hostHeapUsed / 2 ** 20, 1],
+      ['host RSS', (x) => x.hostRss / 2 ** 20, 1],
+      ['worker RSS', (x) => (x.workerRss[0] ?? NaN) / 2 ** 20, 1],
+      ['fds', (x) => x.fds, 1],
+    ];
+    const verdicts = measures.map(([name, y, tolerance]) => {
+      const { slope, stderr } = linearFit(xs, settled.map(y));
+      const flat = Math.abs(slope) <= 2 * stderr || Math.abs(slope) * spans < tolerance;
+      return { flat, text: `${name} ${round(slope, 3)} ± ${round(stderr, 3)} per 100k` };
+    });
+    targets.push(
+      `Soak slope indistinguishable from zero (within two standard errors, or under 1 MiB / 1 fd over the run): ` +
+        `${verdicts.every((v) => v.flat) ? 'met' : 'MISSED'} (${verdicts.map((v) => v.text).join('; ')})`,
+    );
+  }
   const out: Tables = {
     ratios: { headers: ['Snakepit cost / contender cost', ...PEERS], rows: ratios },
     latency: { headers: ['contender', 'seq p50 µs', 'seq p99 µs', `calls/s, ${r.inFlight} in flight, 1 worker`, `calls/s, ${r.inFlight} in flight, 2 workers`], rows: latency },

@@ -20,7 +20,7 @@ import type { PayloadKind, SoakSample, StartResult } from './lib/agent.js';
 import { CONTENDERS } from './lib/contenders/index.js';
 import { Agent } from './lib/driver.js';
 import { BENCH_DIR, compileBytecode, machineInfo } from './lib/env.js';
-import type { Latency } from './lib/measure.js';
+import { linearFit, type Latency } from './lib/measure.js';
 import { isCannot, MiB, type Cannot, type Results, type SoakFigures, type StartupFigures } from './lib/results.js';
 import { printTables, writeReport } from './report.js';
 
@@ -186,17 +186,7 @@ async function scalingPhase(results: Results, agents: Map<string, Agent>): Promi
 }
 
 function slope(samples: SoakSample[], y: (s: SoakSample) => number): number {
-  const xs = samples.map((s) => s.calls / 100_000);
-  const ys = samples.map(y);
-  const mx = mean(xs);
-  const my = mean(ys);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < xs.length; i++) {
-    num += (xs[i]! - mx) * (ys[i]! - my);
-    den += (xs[i]! - mx) ** 2;
-  }
-  return num / den;
+  return linearFit(samples.map((s) => s.calls / 100_000), samples.map(y)).slope;
 }
 
 async function soakPhase(results: Results): Promise<void> {

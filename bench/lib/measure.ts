@@ -47,6 +47,27 @@ export async function throughput(call: Caller, total: number, inFlight: number):
   return total / ((performance.now() - t0) / 1000);
 }
 
+/**
+ * Least-squares line through the points: its slope, and the slope's standard error (how far the
+ * slope could be from the truth given the scatter of the points; 0 with fewer than three points).
+ */
+export function linearFit(xs: readonly number[], ys: readonly number[]): { slope: number; stderr: number } {
+  const n = xs.length;
+  const mx = xs.reduce((a, x) => a + x, 0) / n;
+  const my = ys.reduce((a, y) => a + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+  }
+  const slope = sxy / sxx;
+  if (n < 3) return { slope, stderr: 0 };
+  let residuals = 0;
+  for (let i = 0; i < n; i++) residuals += (ys[i]! - my - slope * (xs[i]! - mx)) ** 2;
+  return { slope, stderr: Math.sqrt(residuals / (n - 2) / sxx) };
+}
+
 export function round(x: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;

@@ -157,6 +157,7 @@ export function tables(r: Results): Tables {
       ? []
       : ['1', '16'].map((w) => ratioRow(`start to first call, ${w} worker${w === '1' ? '' : 's'}, cold`, (n) => s.firstCall[n]?.[w], 'snakepit cold'))),
     ratioRow('memory per worker (1 worker)', (n) => memoryPerWorker(s, n, '1'), 'snakepit'),
+    ratioRow('memory per worker (16 workers)', (n) => memoryPerWorker(s, n, '16'), 'snakepit'),
   ];
   const latency: Cell[][] = names.map((n) => [
     n,
@@ -421,7 +422,9 @@ ${md(t.startup)}
 
 Host: growth of the Node process RSS per worker once the workers are up and have served calls. Worker: RSS
 of one worker process, and its PSS (shared pages divided among the processes that map them), the better
-measure with several workers.
+measure with several workers. "Memory per worker" in the ratios is host growth per worker plus worker PSS.
+With one worker the host's growth includes one-time costs (the library's code being compiled as it
+first runs); the 16-worker row spreads them.
 
 ${md(t.memory)}
 

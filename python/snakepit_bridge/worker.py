@@ -207,11 +207,13 @@ class Worker:
         """Read and dispatch frames while this thread holds the reader role."""
         me = threading.get_ident()
         reader, writer = self._reader, self._writer
+        holding = False
         try:
             for frame in self._frames:
                 # While the next request is already buffered, replies are held and written together.
-                if reader.next_ready:
+                if reader.next_ready and not holding:
                     writer.hold()
+                    holding = True
                 call = self._dispatch(frame)
                 # Drop the frame before waiting for the next: an idle worker keeps no call's data alive.
                 frame = None  # type: ignore[assignment]
@@ -224,8 +226,9 @@ class Worker:
                         if self._reader_ident != me:
                             writer.release()
                             return  # the role moved on while the call ran
-                if not reader.next_ready:
+                if holding and not reader.next_ready:
                     writer.release()  # reading the next frame may block: nothing may wait behind it
+                    holding = False
         except BaseException as exc:  # noqa: BLE001 - reported by serve() on the main thread
             self._failure = exc
         writer.release()

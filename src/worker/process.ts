@@ -4,12 +4,21 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
-/** The folder holding the `snakepit_bridge` package shipped with this library. */
-export const BRIDGE_PYTHONPATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'python');
+/**
+ * The folder holding the `snakepit_bridge` package shipped with this library: `python/` at the
+ * package's root, one level above the bundled `dist/index.js`, two above this source file.
+ */
+export const BRIDGE_PYTHONPATH = findBridge(path.dirname(fileURLToPath(import.meta.url)));
+
+function findBridge(here: string): string {
+  const candidates = [path.resolve(here, '..', 'python'), path.resolve(here, '..', '..', 'python')];
+  return candidates.find((dir) => existsSync(path.join(dir, 'snakepit_bridge', '__init__.py'))) ?? candidates[0]!;
+}
 
 export interface SpawnSpec {
   python: string;

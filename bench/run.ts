@@ -32,7 +32,8 @@ const params = FULL
   : { startupReps: 1, rounds: 3, seq: 1000, tp: 5000, warmup: 1000, payloadReps: 2, scalingRounds: 3, soakCalls: 0, soakEvery: 0 };
 const IN_FLIGHT = 32;
 const STARTUP_WORKERS = [1, 4, 16];
-const SCALING_WORKERS = [1, 2];
+/** Worker counts of the scaling phase: powers of two up to the CPUs (1 to 16 on a 16-core machine). */
+const SCALING_WORKERS = [1, 2, 4, 8, 16].filter((n) => n <= Math.max(2, os.availableParallelism()));
 
 /** Contenders of each phase. `snakepit` is the default configuration (concurrency 1 per worker). */
 const STARTUP = ['snakepit', 'snakepit cold', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
@@ -160,7 +161,7 @@ async function scalingPhase(results: Results, agents: Map<string, Agent>): Promi
           const agent = new Agent(name);
           try {
             await agent.request({ op: 'start', workers: n });
-            await agent.request({ op: 'tp', n: params.warmup, inFlight: IN_FLIGHT });
+            await agent.request({ op: 'tp', n: params.warmup, inFlight: IN_FLIGHT * n });
           } catch (err) {
             await agent.close();
             results.throughput[name]![`scaling:${n}`] = { cannot: `failed: ${firstLine(err)}` };
@@ -174,7 +175,8 @@ async function scalingPhase(results: Results, agents: Map<string, Agent>): Promi
     for (let r = 0; r < params.scalingRounds; r++) {
       for (const name of rotate([...sets.keys()], r)) {
         for (const [n, agent] of sets.get(name)!) {
-          const t = await agent.request<number>({ op: 'tp', n: params.tp, inFlight: IN_FLIGHT });
+          // The same load per worker at every count: IN_FLIGHT calls in flight per worker.
+          const t = await agent.request<number>({ op: 'tp', n: params.tp * n, inFlight: IN_FLIGHT * n });
           (results.throughput[name]![`scaling:${n}`] as number[]).push(t);
         }
       }
@@ -235,7 +237,7 @@ async function main(): Promise<void> {
     schema: 1,
     mode: FULL ? 'full' : 'quick',
     machine,
-    params: { ...params, inFlight: IN_FLIGHT },
+    params: { ...params, inFlight: IN_FLIGHT, scalingWorkers: SCALING_WORKERS },
     command: `npm run ${FULL ? 'bench:full' : 'bench'}`,
     contenders: Object.fromEntries(
       ONE_WORKER.map((n) => {

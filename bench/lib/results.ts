@@ -39,7 +39,7 @@ export interface Results {
   machine: MachineInfo;
   /** Load average (1, 5, 15 min) when the run ended; the start's is in `machine`. */
   loadavgEnd?: number[];
-  params: Record<string, number>;
+  params: Record<string, number | number[]>;
   command: string;
   contenders: Record<string, ContenderInfo>;
   /** By contender, then by worker count. */

@@ -42,6 +42,7 @@ export interface Summary {
   scalingCounts: number[];
   payload: Record<PayloadKind, Record<string, Fig>>;
   firstCall: Record<string, Record<string, Fig>>;
+  allAnswered: Record<string, Record<string, Fig>>;
   hostPerWorker: Record<string, Record<string, Fig>>;
   workerRss: Record<string, Record<string, Fig>>;
   workerPss: Record<string, Record<string, Fig>>;
@@ -71,6 +72,7 @@ export function summarize(r: Results): Summary {
     scalingCounts: scalingCounts(r),
     payload: { bytesTo: {}, bytesFrom: {}, arrayTo: {}, arrayFrom: {} },
     firstCall: {},
+    allAnswered: {},
     hostPerWorker: {},
     workerRss: {},
     workerPss: {},
@@ -100,16 +102,18 @@ export function summarize(r: Results): Summary {
     const st = r.startup[name];
     if (st !== undefined) {
       s.firstCall[name] = {};
+      s.allAnswered[name] = {};
       s.hostPerWorker[name] = {};
       s.workerRss[name] = {};
       s.workerPss[name] = {};
       for (const [n, f] of Object.entries(st)) {
         if (isCannot(f)) {
-          s.firstCall[name][n] = s.hostPerWorker[name][n] = s.workerRss[name][n] = s.workerPss[name][n] = f;
+          s.firstCall[name][n] = s.allAnswered[name][n] = s.hostPerWorker[name][n] = s.workerRss[name][n] = s.workerPss[name][n] = f;
           continue;
         }
         const fig = f as StartupFigures;
         s.firstCall[name][n] = med(fig.firstCallMs);
+        s.allAnswered[name][n] = med(fig.allAnsweredMs);
         s.hostPerWorker[name][n] = med(fig.hostRssPerWorkerMiB);
         s.workerRss[name][n] = med(fig.workerRssMiB);
         s.workerPss[name][n] = med(fig.workerPssMiB);
@@ -172,6 +176,9 @@ export function tables(r: Results): Tables {
     ratioRow(`time per call, ${scalingLoad(r)}, 2 workers`, (n) => s.scaling[n === 'snakepit' ? 'snakepit c32' : n]?.tp[2], 'snakepit', true),
     ...KINDS.map((k) => ratioRow(KIND_LABEL[k], (n) => s.payload[k][n], 'snakepit')),
     ...['1', '4', '16'].map((w) => ratioRow(`start to first call, ${w} worker${w === '1' ? '' : 's'}`, (n) => s.firstCall[n]?.[w], 'snakepit')),
+    ...['4', '16'].map((w) =>
+      ratioRow(`start until all ${w} workers answered`, (n) => s.allAnswered[n]?.[w], 'snakepit'),
+    ),
     ...(s.firstCall['snakepit cold'] === undefined
       ? []
       : ['1', '16'].map((w) => ratioRow(`start to first call, ${w} worker${w === '1' ? '' : 's'}, cold`, (n) => s.firstCall[n]?.[w], 'snakepit cold'))),
@@ -188,7 +195,11 @@ export function tables(r: Results): Tables {
   const payload: Cell[][] = names
     .filter((n) => KINDS.some((k) => s.payload[k][n] !== undefined))
     .map((n) => [n, ...KINDS.map((k) => fmt(s.payload[k][n], 2)), r.contenders[n]!.binary]);
-  const startup: Cell[][] = startupNames.map((n) => [n, ...['1', '4', '16'].map((w) => fmt(s.firstCall[n]?.[w], 0))]);
+  const startup: Cell[][] = startupNames.map((n) => [
+    n,
+    ...['1', '4', '16'].map((w) => fmt(s.firstCall[n]?.[w], 0)),
+    ...['4', '16'].map((w) => fmt(s.allAnswered[n]?.[w], 0)),
+  ]);
   const memory: Cell[][] = startupNames.map((n) => [
     n,
     ...['1', '4', '16'].map((w) => fmt(s.hostPerWorker[n]?.[w], 1)),
@@ -257,7 +268,10 @@ export function tables(r: Results): Tables {
     ratios: { headers: ['Snakepit cost / contender cost', ...PEERS], rows: ratios },
     latency: { headers: ['contender', 'seq p50 µs', 'seq p99 µs', `calls/s, ${r.inFlight} in flight, 1 worker`, `calls/s, ${r.inFlight} in flight, 2 workers`], rows: latency },
     payload: { headers: ['contender', ...KINDS.map((k) => `${KIND_LABEL[k]} (ms)`), 'how the data travels'], rows: payload },
-    startup: { headers: ['contender', '1 worker (ms)', '4 workers (ms)', '16 workers (ms)'], rows: startup },
+    startup: {
+      headers: ['contender', 'first call, 1 worker (ms)', 'first call, 4 workers (ms)', 'first call, 16 workers (ms)', 'all 4 answered (ms)', 'all 16 answered (ms)'],
+      rows: startup,
+    },
     memory: {
       headers: ['contender', 'host MiB/worker (1)', 'host MiB/worker (4)', 'host MiB/worker (16)', 'worker RSS MiB (1)', 'worker PSS MiB (1)', 'worker PSS MiB (4)', 'worker PSS MiB (16)'],
       rows: memory,
@@ -453,8 +467,13 @@ ${md(t.payload)}
 
 ## Start to first call
 
-From the start request to the first result, in a fresh Node process, median of ${p.startupReps}. Snakepit
-starts at most 4 workers at once by default (\`startupConcurrency\`). The run first compiles the bridge and
+From the start request to the first result, in a fresh Node process, median of ${p.startupReps}; then, with
+several workers, until every worker has answered a call (one call per worker, sent together right after
+the first). \`Pool.start\` resolves once every worker has said hello and answered a ping, so Snakepit's
+first call already waits for all its workers; python-shell and the raw pipe return from their start as
+soon as the processes are spawned, so their first call waits for one worker only, and the "all answered"
+columns compare the same thing for everyone. Snakepit starts at most 4 workers at once by default
+(\`startupConcurrency\`). The run first compiles the bridge and
 the benchmark's Python files to bytecode, as installing a package does; **snakepit cold** starts without
 the bridge's bytecode (removed before each start, and \`PYTHONDONTWRITEBYTECODE=1\`), as on a first start
 from a read-only install or in an image built with \`PYTHONDONTWRITEBYTECODE=1\`: every module of the

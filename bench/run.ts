@@ -79,19 +79,21 @@ async function startupPhase(results: Results): Promise<void> {
         }
         const fig = (results.startup[name]![n] ??= {
           firstCallMs: [],
+          allAnsweredMs: [],
           readyMs: [],
           hostRssPerWorkerMiB: [],
           workerRssMiB: [],
           workerPssMiB: [],
         }) as StartupFigures;
         fig.firstCallMs.push(r.firstCallMs);
+        fig.allAnsweredMs?.push(r.allAnsweredMs);
         fig.readyMs.push(r.readyMs);
         fig.hostRssPerWorkerMiB.push((r.after.hostRss - r.before.hostRss) / n / MiB);
         if (r.after.workerRss.length > 0) {
           fig.workerRssMiB.push(mean(r.after.workerRss) / MiB);
           fig.workerPssMiB.push(mean(r.after.workerPss) / MiB);
         }
-        log(`startup ${name} x${n}: first call after ${r.firstCallMs.toFixed(0)} ms`);
+        log(`startup ${name} x${n}: first call after ${r.firstCallMs.toFixed(0)} ms, every worker after ${r.allAnsweredMs.toFixed(0)} ms`);
       }
     }
   }

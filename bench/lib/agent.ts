@@ -33,6 +33,12 @@ export interface StartResult {
   readyMs: number;
   /** Milliseconds from the start request to the first call's result. */
   firstCallMs: number;
+  /**
+   * Milliseconds from the start request until every worker has answered a call (one call per worker,
+   * sent together after the first): what a pool of N workers needs before it serves at full width.
+   * A contender whose start returns before its workers are ready pays for them here.
+   */
+  allAnsweredMs: number;
   before: MemorySample;
   after: MemorySample;
 }
@@ -115,8 +121,11 @@ async function main(): Promise<void> {
         const readyMs = performance.now() - t0;
         if ((await c.add(1, 2)) !== 3) throw new Error('add(1, 2) did not return 3');
         const firstCallMs = performance.now() - t0;
+        const answers = await Promise.all(Array.from({ length: req.workers }, () => c.add(1, 2)));
+        if (answers.some((x) => x !== 3)) throw new Error('add(1, 2) did not return 3');
+        const allAnsweredMs = performance.now() - t0;
         await throughput(() => c.add(1, 2), 500 * req.workers, 8 * req.workers);
-        return { readyMs, firstCallMs, before, after: memory(c) } satisfies StartResult;
+        return { readyMs, firstCallMs, allAnsweredMs, before, after: memory(c) } satisfies StartResult;
       }
       case 'seq':
         return sequential(() => c.add(1, 2), req.n);

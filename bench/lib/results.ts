@@ -14,6 +14,8 @@ export interface ContenderInfo {
 export interface StartupFigures {
   /** Milliseconds from start to the first call's result, one per repetition. */
   firstCallMs: number[];
+  /** Milliseconds from start until every worker has answered a call (absent in older results). */
+  allAnsweredMs?: number[];
   readyMs: number[];
   /** Growth of the host (Node) process RSS per worker, MiB. */
   hostRssPerWorkerMiB: number[];

@@ -513,14 +513,15 @@ ${
 \`bench/overhead.ts --diagnose\`, run as part of this run (${r.overhead!.params.rounds} rounds of ${r.overhead!.params.seq} sequential
 and ${r.overhead!.params.tp} concurrent calls, medians). Every contender is one Python process running \`add\`: **raw** is the
 raw pipe; **pool c1** and **pool c32** are Snakepit pools of size 1 with concurrency 1 and 32; **raw+thr1** and
-**raw+thr32** are the raw pipe with each call handed to one of 1 or 32 executor threads through a queue, as the
-Snakepit worker does for sync tools. CPU time per call is measured for the host (\`process.cpuUsage\`) and for
+**raw+thr32** are the raw pipe with each call handed to one of 1 or 32 executor threads through a queue (the
+Snakepit worker avoids that hand-off: it runs sync calls on the thread that read them). CPU time per call is measured for the host (\`process.cpuUsage\`) and for
 all threads of the worker process (\`/proc/<pid>/task/*/schedstat\`).
 
 How to read it: **raw+thr1** and **raw+thr32** against **raw** isolate the cost of handing each call to an
 executor thread (a second thread to wake per call, and the GIL passed between threads); **pool c1** and
-**pool c32** against those show the rest of the per-call work of the pool (host side: call object, deadline
-timer, statistics, corked writes; worker side: argument binding, per-call context, bookkeeping under locks).
+**pool c32** against **raw** show the per-call work of the pool (host side: call object, deadline
+timer, statistics, the outbox's one write per tick; worker side: dispatch, the reader role's bookkeeping, the
+frame writer's lock).
 Latency figures depend on how busy the machine is: every extra thread that must be woken per call waits for
 a free CPU, which costs most on a machine with few cores under load.
 

@@ -123,6 +123,11 @@ def test_an_unencodable_chunk_ends_the_stream_and_closes_the_generator(tmp_path:
     assert (code, call_id, err["kind"]) == (P.ERROR, 1, "encode_error")
     assert "yielded a value that" in err["message"]
     assert w.call(2, "chunks", {}, window=1) == [P.CHUNK, 2, 1], "the worker goes on"
+    # The error goes out before the generator is closed, on the generator's own thread: its finally
+    # may still be running here. Wait for it (bounded: a generator that is never closed fails).
+    deadline = time.monotonic() + 10
+    while (not marker.exists() or marker.read_text() != "closed") and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert marker.read_text() == "closed"
     assert w.close() == 0
 

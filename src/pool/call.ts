@@ -51,6 +51,8 @@ export class Call implements CallSink, Queued {
   /** The caller marked the call safe to run more than once. */
   idempotent = false;
   private deadlineTimer: NodeJS.Timeout | undefined;
+  /** The abort listener, made only for a call with a signal. */
+  private readonly onAbort: (() => void) | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   // Sessions and host calls (session.ts, host-tools.ts).
@@ -72,11 +74,15 @@ export class Call implements CallSink, Queued {
     private readonly signal: AbortSignal | undefined,
     private readonly consumer: CallConsumer,
   ) {
+    // Timers take the call as an argument of a static function: no closure allocated per call.
     if (timeoutMs > 0) {
-      this.deadlineTimer = setTimeout(this.onDeadline, timeoutMs);
+      this.deadlineTimer = setTimeout(Call.deadlinePassed, timeoutMs, this);
     }
-    if (signal?.aborted) this.onAbort();
-    else signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (signal !== undefined) {
+      this.onAbort = () => this.aborted();
+      if (signal.aborted) this.aborted();
+      else signal.addEventListener('abort', this.onAbort, { once: true });
+    }
   }
 
   /** Milliseconds left before the deadline, or null when there is none. */
@@ -86,7 +92,7 @@ export class Call implements CallSink, Queued {
   }
 
   armQueueTimeout(ms: number): void {
-    if (ms > 0) this.queueTimer = setTimeout(this.onQueueTimeout, ms);
+    if (ms > 0) this.queueTimer = setTimeout(Call.queueTimeoutPassed, ms, this);
   }
 
   markDispatched(worker: WorkerHandle): void {
@@ -149,11 +155,20 @@ export class Call implements CallSink, Queued {
     if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
     if (this.queueTimer !== undefined) clearTimeout(this.queueTimer);
     this.deadlineTimer = this.queueTimer = undefined;
-    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
   }
 
-  private readonly onDeadline = (): void => {
-    this.deadlineTimer = undefined;
+  private static deadlinePassed(call: Call): void {
+    call.deadlineTimer = undefined;
+    call.onDeadline();
+  }
+
+  private static queueTimeoutPassed(call: Call): void {
+    call.queueTimer = undefined;
+    call.onQueueTimeout();
+  }
+
+  private onDeadline(): void {
     if (this.attempts > 0 && this.host.unqueue(this)) {
       // Waiting for a retry after its worker crashed: it did run, so this is a timeout, not a queue timeout.
       this.fail(new CallTimeoutError(this.tool, this.timeoutMs, { requestId: this.id }));
@@ -166,20 +181,19 @@ export class Call implements CallSink, Queued {
     this.abandon(
       new CallTimeoutError(this.tool, this.timeoutMs, { requestId: this.id, workerId: this.worker?.id, pid: this.worker?.pid }),
     );
-  };
+  }
 
-  private readonly onQueueTimeout = (): void => {
-    this.queueTimer = undefined;
+  private onQueueTimeout(): void {
     if (this.host.unqueue(this)) {
       this.fail(new QueueTimeoutError(this.tool, Math.round(performance.now() - this.submittedAt), { requestId: this.id }));
     }
-  };
+  }
 
-  private readonly onAbort = (): void => {
+  private aborted(): void {
     const error = new CallAbortedError(this.tool, this.signal?.reason, { requestId: this.id });
     if (this.host.unqueue(this)) this.fail(error);
     else this.abandon(error);
-  };
+  }
 
 
   // ------------------------------------------------------------ CallSink

@@ -56,8 +56,9 @@ def _write(value: Any, out: list[str], depth: int) -> None:
         for i, (key, item) in enumerate(value.items()):
             if type(key) is not str:
                 raise _NotPlain()
-            out.append(',"' if i else '"')
-            out.append(_quote(key)[1:])
+            if i:
+                out.append(",")
+            out.append(_quote(key))
             out.append(":")
             _write(item, out, depth + 1)
         out.append("}")

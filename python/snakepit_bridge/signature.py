@@ -134,10 +134,6 @@ def is_async_function(fn: Any) -> bool:
     return bool(_code_flags(fn) & (_CO_COROUTINE | _CO_ASYNC_GENERATOR))
 
 
-def is_async_generator_function(fn: Any) -> bool:
-    return bool(_code_flags(fn) & _CO_ASYNC_GENERATOR)
-
-
 def is_awaitable(value: object) -> bool:
     """``inspect.isawaitable``: a coroutine, a generator-based coroutine, or anything with ``__await__``."""
     if isinstance(value, Awaitable):

@@ -4,7 +4,7 @@ PY := $(abspath $(VENV))/bin/python
 export SNAKEPIT_PYTHON := $(PY)
 NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
 
-.PHONY: setup demo test check typecheck lint test-ts test-py test-chaos bench clean
+.PHONY: system setup demo test check typecheck lint test-ts test-py test-chaos bench clean
 
 # `npm install`, not `npm ci`: some optional platform packages of msgpackr-extract are missing from
 # registry mirrors at the locked version, which makes `npm ci` refuse the lock file; install skips them.
@@ -20,7 +20,11 @@ $(VENV)/.installed: python/pyproject.toml Makefile
 	$(PY) -m pip install -q --disable-pip-version-check -e './python[dev]' --config-settings editable_mode=compat
 	touch $@
 
-setup: node_modules/.installed $(VENV)/.installed
+# Debian packages the tests need (sandbox, NATS server, headless browser): scripts/system-packages/*.txt
+system:
+	bash scripts/install-system.sh
+
+setup: system node_modules/.installed $(VENV)/.installed
 
 demo: setup
 	node --import tsx examples/demo.ts

@@ -76,6 +76,19 @@ export interface LogEvent {
   level: string;
   requestId: number | undefined;
 }
+/** Fork-server mode: the zygote is ready (at start, and after each restart). */
+export interface ZygoteReadyEvent { type: 'zygoteReady'; pid: number; loadMs: number; restarts: number }
+/**
+ * Fork-server mode: the zygote died unexpectedly. Workers it forked keep running; it is started again
+ * after `restartInMs` (the restart policy's backoff, or the breaker's probe pace).
+ */
+export interface ZygoteExitEvent {
+  type: 'zygoteExit';
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  restartInMs: number | null;
+}
 export interface PoolStateEvent { type: 'poolState'; from: PoolState; to: PoolState; reason?: string }
 
 export type PoolEvent =
@@ -85,6 +98,8 @@ export type PoolEvent =
   | WorkerRecycleEvent
   | WorkerRestartEvent
   | LogEvent
+  | ZygoteReadyEvent
+  | ZygoteExitEvent
   | PoolStateEvent;
 
 export interface PoolEventMap {
@@ -94,6 +109,8 @@ export interface PoolEventMap {
   workerRecycle: [WorkerRecycleEvent];
   workerRestart: [WorkerRestartEvent];
   log: [LogEvent];
+  zygoteReady: [ZygoteReadyEvent];
+  zygoteExit: [ZygoteExitEvent];
   poolState: [PoolStateEvent];
 }
 
@@ -106,6 +123,8 @@ export const CHANNEL_NAMES = {
   workerRecycle: 'snakepit:worker:recycle',
   workerRestart: 'snakepit:worker:restart',
   log: 'snakepit:worker:log',
+  zygoteReady: 'snakepit:zygote:ready',
+  zygoteExit: 'snakepit:zygote:exit',
   poolState: 'snakepit:pool:state',
 } as const;
 

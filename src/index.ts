@@ -35,6 +35,8 @@ export {
   type WorkerExitEvent,
   type LogEvent,
   type PoolStateEvent,
+  type ZygoteReadyEvent,
+  type ZygoteExitEvent,
 } from './events.js';
 export {
   ERROR_CODES,

@@ -78,6 +78,15 @@ export interface PoolOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /**
+   * How workers start: `spawn` (a new Python each) or `forkserver` (forked from one zygote that
+   * imported `preload` and the adapter once; see docs/forkserver.md). Default `spawn`.
+   */
+  startMethod?: 'spawn' | 'forkserver';
+  /** Modules the zygote imports before it forks (fork-server mode only), e.g. `['numpy', 'pandas']`. */
+  preload?: string[];
+  /** Run the adapter's `setup()` once in the zygote; workers share its state copy-on-write. Default false. */
+  setupInZygote?: boolean;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -138,6 +147,9 @@ export interface ResolvedPoolOptions {
   /** Absolute folder of the run registry, or false when it is off. */
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
+  readonly startMethod: 'spawn' | 'forkserver';
+  readonly preload: readonly string[];
+  readonly setupInZygote: boolean;
 }
 
 const KNOWN = new Set([
@@ -147,6 +159,8 @@ const KNOWN = new Set([
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
   'stateDir', 'handleSignals',
+  // fork server
+  'startMethod', 'preload', 'setupInZygote',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -314,7 +328,35 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     retries: integer(options, 'retries', 2, 0, 100),
     stateDir,
     handleSignals,
+    ...resolveStartMethod(options),
   });
+}
+
+const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+function resolveStartMethod(options: Record<string, unknown>): {
+  startMethod: 'spawn' | 'forkserver';
+  preload: readonly string[];
+  setupInZygote: boolean;
+} {
+  const startMethod = options.startMethod ?? 'spawn';
+  if (startMethod !== 'spawn' && startMethod !== 'forkserver') {
+    fail(`options.startMethod must be "spawn" or "forkserver", got ${describe(startMethod)}`);
+  }
+  const preload = options.preload ?? [];
+  if (!Array.isArray(preload)) fail(`options.preload must be an array of module names, got ${describe(preload)}`);
+  preload.forEach((name: unknown, i) => {
+    if (typeof name !== 'string' || !MODULE_NAME.test(name)) {
+      fail(`options.preload[${i}] must be a dotted Python module name, got ${describe(name)}`);
+    }
+  });
+  const setupInZygote = options.setupInZygote ?? false;
+  if (typeof setupInZygote !== 'boolean') fail(`options.setupInZygote must be a boolean, got ${describe(setupInZygote)}`);
+  if (startMethod === 'spawn' && (preload.length > 0 || setupInZygote)) {
+    fail(`options.${preload.length > 0 ? 'preload' : 'setupInZygote'} needs options.startMethod "forkserver"`);
+  }
+  if (startMethod === 'forkserver' && process.platform === 'win32') fail('options.startMethod "forkserver" needs a POSIX system');
+  return { startMethod, preload: Object.freeze([...(preload as string[])]), setupInZygote };
 }
 
 function checkAllowList(value: unknown): readonly string[] {

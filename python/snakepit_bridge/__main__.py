@@ -48,7 +48,9 @@ def _adapter_argument(args: list[str]) -> str:
     raise SystemExit(2)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, preloaded: tuple[object, Any, bool] | None = None) -> None:
+    """Run a worker. ``preloaded`` is ``(adapter, tools, setup_done)`` when the adapter was loaded
+    before (a worker forked by the fork server, zygote.py)."""
     adapter_spec = _adapter_argument(sys.argv[1:] if argv is None else argv)
 
     rfd = _env_int("SNAKEPIT_RFD", 3)
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         fatal("codec", exc)
         return
     try:
-        target, tools = load_adapter(adapter_spec)
+        target, tools = (preloaded[0], preloaded[1]) if preloaded is not None else load_adapter(adapter_spec)
     except AdapterError as exc:
         fatal("import", exc)
         return
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
 
     worker = Worker(target, tools, codec, FrameReader(rfd, max_payload), writer, concurrency)
     try:
-        worker.run_hook("setup")
+        if preloaded is None or not preloaded[2]:
+            worker.run_hook("setup")
     except BaseException as exc:  # noqa: BLE001
         fatal("setup", exc)
         return

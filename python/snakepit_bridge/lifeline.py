@@ -80,6 +80,20 @@ def install(host_pid: int | None, poll_seconds: float | None = None) -> None:
     host is alive), the host pid is watched instead. A host already dead means leave at once."""
     if poll_seconds is None:
         poll_seconds = float(os.environ.get("SNAKEPIT_LIFELINE_POLL") or 0.5)
+    if os.environ.get("SNAKEPIT_FORKED") == "1" and host_pid is not None:
+        # Forked by the fork server (zygote.py): the parent is the zygote, whose death must not take
+        # this worker down. No parent-death signal, no parent watch: the host's pid is polled (and
+        # the connect-back socket's EOF ends the main loop).
+        def watch_host() -> None:
+            while True:
+                time.sleep(poll_seconds)
+                if not _alive(host_pid):
+                    host_gone()
+
+        if not _alive(host_pid):
+            host_gone()
+        threading.Thread(target=watch_host, name="snakepit-lifeline", daemon=True).start()
+        return
     parent = os.getppid()
     direct = host_pid is None or parent == host_pid
     if not direct and host_pid is not None and not _alive(host_pid):

@@ -38,6 +38,8 @@ import { workerEnv } from './python-calls.js';
 import { isMemoryError } from './recycle.js';
 import { lostCallOutcome } from './retry.js';
 import { Supervisor, type SupervisorHost } from './supervisor.js';
+import type { ForkServer } from '../worker/forkserver/forkserver.js';
+import { startForkServer } from './fork-server.js';
 
 let jsonFallbackWarned = false;
 
@@ -59,6 +61,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private registry: RunRegistry | undefined;
   private reaped: ReapReport | undefined;
   private retried = 0;
+  /** Fork-server mode: the zygote the workers are forked from (fork-server.ts). */
+  private forkServer: ForkServer | undefined;
 
   // statistics
   private submitted = 0;
@@ -99,6 +103,15 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       const registry = new RunRegistry(stateDir, this.runId);
       if (registry.open()) this.registry = registry;
     }
+    if (this.options.startMethod === 'forkserver') {
+      try {
+        this.forkServer = await startForkServer(this.options, this.runId, this.registry, (n, e) => this.publish(n, e));
+      } catch (err) {
+        this.setState('failed', 'fork server failed to start');
+        this.registry?.close();
+        throw err;
+      }
+    }
     const started: Promise<void>[] = [];
     let next = 0;
     const startOne = async (): Promise<void> => {
@@ -113,6 +126,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       this.supervisor.stop();
       if (this.state !== 'closed') this.setState('failed', 'start failed');
       await Promise.all(this.workers.map((w) => w.kill('start-failed')));
+      await this.forkServer?.close();
       this.registry?.close();
       throw failure?.reason ?? new PoolClosedError('pool was destroyed while it started');
     }
@@ -138,6 +152,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         killGrace: o.killGrace,
         memoryLimit: o.memoryLimit,
         runId: this.runId,
+        forkServer: this.forkServer,
       },
       this,
     );
@@ -475,6 +490,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       this.sessions.closeAll();
       this.supervisor.stop();
       await Promise.all(this.workers.map((w) => w.shutdown()));
+      await this.forkServer?.close();
       this.finishClose();
     });
     return this.closing;
@@ -490,6 +506,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** SIGKILL every worker's process group synchronously (host signals, process exit). */
   killNow(): void {
     for (const worker of this.workers) worker.killNow();
+    this.forkServer?.killNow();
   }
 
   private checkDrained(): void {
@@ -522,6 +539,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       for (const sink of worker.pending.values()) (sink as Call).fail(error);
     }
     await Promise.all(this.workers.map((w) => w.kill('killed')));
+    await this.forkServer?.close();
     const done = this.drained;
     this.drained = undefined;
     done?.();

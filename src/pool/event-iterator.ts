@@ -24,7 +24,7 @@ export interface EventsOptions {
   bufferSize?: number;
 }
 
-const ALL_TYPES: readonly PoolEventType[] = ['workerSpawn', 'workerReady', 'workerExit', 'workerRecycle', 'workerRestart', 'log', 'poolState'];
+const ALL_TYPES: readonly PoolEventType[] = ['workerSpawn', 'workerReady', 'workerExit', 'workerRecycle', 'workerRestart', 'log', 'zygoteReady', 'zygoteExit', 'poolState'];
 
 export function checkEventsOptions(options: unknown): { types: readonly PoolEventType[]; bufferSize: number } {
   if (options === undefined) return { types: ALL_TYPES.filter((t) => t !== 'log'), bufferSize: 1024 };

@@ -35,21 +35,27 @@ export interface SpawnSpec {
   runId: string;
 }
 
+/** What the worker handle needs of its process: a child process, or a worker forked by the fork server. */
+export interface ProcessLike {
+  readonly pid?: number | undefined;
+  on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  ref(): void;
+  unref(): void;
+}
+
 export interface WorkerProcess {
-  child: ChildProcess;
+  child: ProcessLike;
   toWorker: Writable;
   fromWorker: Readable;
   stdout: Readable;
   stderr: Readable;
 }
 
-export function spawnWorker(spec: SpawnSpec): WorkerProcess {
-  const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
-  const env: Record<string, string | undefined> = {
-    ...process.env,
+/** The settings of one worker (its SNAKEPIT_* variables), also sent to the fork server for a forked worker. */
+export function workerSettings(spec: Omit<SpawnSpec, 'python' | 'adapter' | 'cwd'>): Record<string, string> {
+  const settings: Record<string, string> = {
     ...spec.env,
-    PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
-    PYTHONUNBUFFERED: '1',
     SNAKEPIT_WORKER_ID: String(spec.workerId),
     SNAKEPIT_CONCURRENCY: String(spec.concurrency),
     SNAKEPIT_MAX_PAYLOAD: String(spec.maxPayload),
@@ -57,8 +63,19 @@ export function spawnWorker(spec: SpawnSpec): WorkerProcess {
     SNAKEPIT_HOST_PID: String(process.pid),
     SNAKEPIT_RUN_ID: spec.runId,
   };
+  if (spec.memoryLimit > 0) settings.SNAKEPIT_MEMORY_LIMIT = String(spec.memoryLimit);
+  return settings;
+}
+
+export function spawnWorker(spec: SpawnSpec): WorkerProcess {
+  const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    ...workerSettings(spec),
+    PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
+    PYTHONUNBUFFERED: '1',
+  };
   if (spec.memoryLimit > 0) {
-    env.SNAKEPIT_MEMORY_LIMIT = String(spec.memoryLimit);
     // glibc reserves 64 MiB of address space per malloc arena (one per thread): keep few of them so an
     // address-space limit measures memory in use rather than reservations.
     env.MALLOC_ARENA_MAX ??= '2';

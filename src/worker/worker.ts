@@ -5,7 +5,6 @@
  * reply, or `onWorkerLost` when the process goes away. Sending to a dead worker throws.
  */
 
-import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import {
   PayloadTooLargeError,
@@ -23,7 +22,8 @@ import type { WorkerExitReason } from '../events.js';
 import { Heartbeat } from './heartbeat.js';
 import { LineTail, readLines } from './lines.js';
 import { Outbox } from './outbox.js';
-import { killGroup, spawnWorker } from './process.js';
+import type { ForkServer } from './forkserver/forkserver.js';
+import { killGroup, spawnWorker, workerSettings, type ProcessLike, type WorkerProcess } from './process.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'exited';
@@ -74,6 +74,8 @@ export interface WorkerSpec {
   memoryLimit: number;
   /** Id of the pool's run, exported to the worker as SNAKEPIT_RUN_ID (run registry). */
   runId: string;
+  /** Fork-server mode: the worker is forked by this pool's zygote and connects back (forkserver.ts). */
+  forkServer?: ForkServer | undefined;
 }
 
 const STDERR_TAIL_LINES = 40;
@@ -95,7 +97,7 @@ export class WorkerHandle {
   readonly heartbeat = new Heartbeat();
 
   private codec: Codec = new JsonCodec();
-  private child: ChildProcess | undefined;
+  private child: ProcessLike | undefined;
   private toWorker: Writable | undefined;
   private fromWorker: Readable | undefined;
   private readonly stderrTail = new LineTail(STDERR_TAIL_LINES);
@@ -154,7 +156,17 @@ export class WorkerHandle {
     });
   }
 
+  /** Whether the worker was forked by the fork server (its memory is partly shared with the zygote). */
+  get forked(): boolean {
+    return this.spec.forkServer !== undefined;
+  }
+
   private spawn(): void {
+    const server = this.spec.forkServer;
+    if (server !== undefined) {
+      this.launchForked(server);
+      return;
+    }
     let proc;
     try {
       proc = spawnWorker({
@@ -173,6 +185,24 @@ export class WorkerHandle {
       this.onSpawnError(err as NodeJS.ErrnoException);
       return;
     }
+    this.attach(proc);
+  }
+
+  private launchForked(server: ForkServer): void {
+    const s = this.spec;
+    const settings = workerSettings({ ...s, workerId: s.id });
+    server.launch(s.id, settings, s.startupTimeout).then(
+      ({ child, socket }) => this.attach({ child, toWorker: socket, fromWorker: socket, stdout: child.stdout, stderr: child.stderr }),
+      (err: WorkerStartError) => {
+        const settle = this.startSettle;
+        this.startSettle = undefined;
+        settle?.reject(err);
+        this.finishExit(null, null);
+      },
+    );
+  }
+
+  private attach(proc: WorkerProcess): void {
     const { child, toWorker, fromWorker, stdout, stderr } = proc;
     this.child = child;
     this.toWorker = toWorker;
@@ -203,9 +233,12 @@ export class WorkerHandle {
     });
     for (const s of [stdout, stderr, toWorker] as unknown as { unref?: () => void }[]) s.unref?.();
     this.setRef(true);
+    fromWorker.resume();
     if (this.pid !== undefined) {
       trackWorker(this);
       this.hooks.onSpawn(this);
+      // Forked after the start had already failed or the pool was destroyed: it goes at once.
+      if (this.state === 'stopping') killGroup(this.pid, 'SIGKILL');
     }
   }
 

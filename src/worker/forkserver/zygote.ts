@@ -1,0 +1,244 @@
+/**
+ * One life of the zygote process (python/snakepit_bridge/zygote.py): spawned in its own process group
+ * with a control channel on fd 3/4 (frames: 4-byte big-endian length, then JSON), it loads the
+ * preloaded modules and the adapter, says `ready`, then forks workers on request and reports their
+ * pids, their output and their exits. When it dies, the workers it forked live on (`orphaned`).
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { WorkerStartError } from '../../errors.js';
+import { LineTail, readLines } from '../lines.js';
+import { BRIDGE_PYTHONPATH, killGroup } from '../process.js';
+import { ForkedProcess, signalName } from './forked.js';
+
+export interface ZygoteSpec {
+  python: string;
+  adapter: string;
+  cwd: string | undefined;
+  env: Readonly<Record<string, string>>;
+  preload: readonly string[];
+  setupInZygote: boolean;
+  runId: string;
+}
+
+interface ZygoteMessage {
+  ev: 'ready' | 'fatal' | 'forked' | 'fork_failed' | 'out' | 'exit';
+  id?: number;
+  pid?: number;
+  s?: 1 | 2;
+  d?: string;
+  code?: number | null;
+  signal?: number | null;
+  phase?: string;
+  message?: string;
+  traceback?: string;
+  module?: string | null;
+  loadMs?: number;
+}
+
+interface PendingFork {
+  resolve: (proc: ForkedProcess) => void;
+  reject: (err: Error) => void;
+}
+
+const MAX_CONTROL_FRAME = 16 * 1024 * 1024;
+/** BLAS thread pools started at import make forking unsafe: one thread each unless the user says otherwise. */
+const SINGLE_THREAD_DEFAULTS = ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'];
+
+export class ZygoteLife {
+  readonly child: ChildProcess;
+  readonly pid: number | undefined;
+  readonly startedAt = performance.now();
+  readonly ready: Promise<void>;
+  loadMs = 0;
+  exited = false;
+  private readonly toZygote: Writable;
+  private readonly fromZygote: Readable;
+  private readonly stderrTail = new LineTail(40);
+  private readonly pending = new Map<number, PendingFork>();
+  private readonly children = new Map<number, ForkedProcess>();
+  private fatal: ZygoteMessage | undefined;
+  private settleReady!: { resolve: () => void; reject: (err: Error) => void };
+  private buf: Buffer = Buffer.alloc(0);
+  private stopping = false;
+
+  constructor(
+    private readonly spec: ZygoteSpec,
+    private readonly onExit: (life: ZygoteLife, code: number | null, signal: NodeJS.Signals | null) => void,
+    onLog: (line: string, stream: 'stdout' | 'stderr') => void,
+  ) {
+    this.ready = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
+    this.ready.catch(() => {});
+    const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
+    const env: Record<string, string | undefined> = { ...process.env, ...spec.env };
+    for (const key of SINGLE_THREAD_DEFAULTS) env[key] ??= '1';
+    Object.assign(env, {
+      PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
+      PYTHONUNBUFFERED: '1',
+      SNAKEPIT_HOST_PID: String(process.pid),
+      SNAKEPIT_RUN_ID: spec.runId,
+      SNAKEPIT_ZYGOTE_PRELOAD: spec.preload.join(','),
+      SNAKEPIT_ZYGOTE_SETUP: spec.setupInZygote ? '1' : '0',
+    });
+    this.child = spawn(spec.python, ['-m', 'snakepit_bridge.zygote', '--adapter', spec.adapter], {
+      cwd: spec.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      detached: true,
+      windowsHide: true,
+    });
+    this.pid = this.child.pid;
+    const [, stdout, stderr, toZygote, fromZygote] = this.child.stdio as unknown as [null, Readable, Readable, Writable, Readable];
+    this.toZygote = toZygote;
+    this.fromZygote = fromZygote;
+    for (const s of [stdout, stderr, toZygote, fromZygote]) s.on('error', () => {});
+    readLines(stdout, (line) => onLog(line, 'stdout'));
+    readLines(stderr, (line) => {
+      this.stderrTail.push(line);
+      onLog(line, 'stderr');
+    });
+    fromZygote.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.child.on('error', (err) => this.failReady(this.startError('spawn', `cannot run ${JSON.stringify(spec.python)}: ${err.message}`)));
+    this.child.on('exit', (code, signal) => this.onChildExit(code, signal));
+    for (const s of [stdout, stderr, toZygote] as unknown as { unref?: () => void }[]) s.unref?.();
+    this.child.unref();
+    this.setRef(true); // while it starts
+  }
+
+  /** Hold the host's event loop while someone waits on the zygote (starting, forks pending). */
+  private setRef(on: boolean): void {
+    const sock = this.fromZygote as unknown as { ref?: () => void; unref?: () => void };
+    if (on) sock.ref?.();
+    else sock.unref?.();
+  }
+
+  /** Ask for a worker; resolves with its process once the zygote reports its pid. */
+  fork(workerId: number, env: Record<string, string>): Promise<ForkedProcess> {
+    if (this.exited || this.stopping) return Promise.reject(new Error('the fork server is not running'));
+    return new Promise((resolve, reject) => {
+      this.pending.set(workerId, { resolve, reject });
+      this.setRef(true);
+      this.send({ op: 'fork', id: workerId, env });
+    });
+  }
+
+  private send(message: unknown): void {
+    const body = Buffer.from(JSON.stringify(message));
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(body.length);
+    this.toZygote.write(Buffer.concat([header, body]));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    while (this.buf.length >= 4) {
+      const n = this.buf.readUInt32BE(0);
+      if (n > MAX_CONTROL_FRAME) {
+        killGroup(this.pid!, 'SIGKILL');
+        return;
+      }
+      if (this.buf.length < 4 + n) return;
+      const body = this.buf.subarray(4, 4 + n);
+      this.buf = this.buf.subarray(4 + n);
+      this.onMessage(JSON.parse(body.toString('utf8')) as ZygoteMessage);
+    }
+  }
+
+  private onMessage(msg: ZygoteMessage): void {
+    switch (msg.ev) {
+      case 'out':
+        this.children.get(msg.pid!)?.output(msg.s!, msg.d ?? '');
+        return;
+      case 'exit': {
+        const child = this.children.get(msg.pid!);
+        this.children.delete(msg.pid!);
+        child?.exit(msg.code ?? null, msg.signal ?? null);
+        return;
+      }
+      case 'forked': {
+        const proc = new ForkedProcess(msg.pid!);
+        this.children.set(msg.pid!, proc);
+        this.takePending(msg.id!)?.resolve(proc);
+        return;
+      }
+      case 'fork_failed':
+        this.takePending(msg.id!)?.reject(new Error(msg.message ?? 'fork failed'));
+        return;
+      case 'ready':
+        this.loadMs = msg.loadMs ?? 0;
+        if (this.pending.size === 0) this.setRef(false);
+        this.settleReady.resolve();
+        return;
+      case 'fatal':
+        this.fatal = msg;
+        this.failReady(this.startError(msg.phase ?? 'start', msg.message ?? 'the fork server failed', msg.traceback));
+        return;
+    }
+  }
+
+  private takePending(id: number): PendingFork | undefined {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.setRef(false);
+    return p;
+  }
+
+  private startError(phase: string, message: string, traceback = ''): WorkerStartError {
+    const stderrTail = this.stderrTail.text();
+    return new WorkerStartError(`fork server: ${message}${traceback ? `\n${traceback}` : ''}`, {
+      pid: this.pid,
+      phase,
+      stderrTail,
+      pythonTraceback: traceback,
+    });
+  }
+
+  private failReady(err: WorkerStartError): void {
+    this.settleReady.reject(err);
+  }
+
+  private onChildExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exited) return;
+    this.exited = true;
+    killGroup(this.pid!, 'SIGKILL');
+    this.setRef(false);
+    const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    if (this.fatal === undefined) {
+      const tail = this.stderrTail.text();
+      this.failReady(this.startError('start', `the zygote (pid ${this.pid}) ${why} before it was ready${tail ? `\n--- stderr ---\n${tail}` : ''}`));
+    }
+    const lost = new Error(`the fork server (pid ${this.pid}) ${why}`);
+    for (const p of this.pending.values()) p.reject(lost);
+    this.pending.clear();
+    // The workers it forked live on; their exits are now learnt by polling their pids.
+    for (const child of this.children.values()) child.orphaned();
+    this.children.clear();
+    this.onExit(this, code, signal);
+  }
+
+  /** Stop the zygote: graceful (`stop`), SIGKILL after `graceMs`. Workers it forked are not touched. */
+  stop(graceMs: number): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    this.stopping = true;
+    const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    try {
+      this.send({ op: 'stop' });
+      this.toZygote.end();
+    } catch {
+      /* already gone */
+    }
+    const timer = setTimeout(() => killGroup(this.pid!, 'SIGKILL'), graceMs);
+    return done.finally(() => clearTimeout(timer));
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** SIGKILL the zygote's group at once (host exit). */
+  killNow(): void {
+    if (!this.exited && this.pid !== undefined) killGroup(this.pid, 'SIGKILL');
+  }
+}

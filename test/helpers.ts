@@ -12,8 +12,14 @@ export function fixture(name: string): string {
   return path.join(FIXTURES, name);
 }
 
+/**
+ * `SNAKEPIT_TEST_START_METHOD=forkserver` runs every pool of the tests in fork-server mode (a test
+ * that names its own startMethod keeps it): `make test-forkserver` runs the core files that way.
+ */
+export const START_METHOD = process.env.SNAKEPIT_TEST_START_METHOD === 'forkserver' ? 'forkserver' : 'spawn';
+
 export function startPool(options: Partial<PoolOptions> & { adapter?: string } = {}): Promise<Pool> {
-  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), ...options });
+  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), startMethod: START_METHOD, ...options });
 }
 
 /** Run `fn` with a pool that is destroyed afterwards whatever happens. */

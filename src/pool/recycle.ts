@@ -10,7 +10,7 @@
 
 import type { ResolvedPoolOptions } from '../options.js';
 import type { RecycleReason } from '../events.js';
-import { readRss } from '../worker/procfs.js';
+import { readRss, readSmapsRollup } from '../worker/procfs.js';
 import type { WorkerHandle } from '../worker/worker.js';
 
 /** The moment (performance.now()) a worker ready at `readyAt` reaches its ttl, or Infinity. */
@@ -29,7 +29,8 @@ export function recycleDue(
   if (options.maxRequests > 0 && worker.completed >= options.maxRequests) return 'maxRequests';
   if (now >= ttlAt) return 'ttl';
   if (options.maxRss > 0 && worker.pid !== undefined) {
-    const rss = readRss(worker.pid);
+    // A forked worker shares the zygote's pages: only its own (unshared) memory counts.
+    const rss = worker.forked ? readSmapsRollup(worker.pid)?.uss : readRss(worker.pid);
     if (rss !== undefined && rss > options.maxRss) return 'rss';
   }
   return undefined;

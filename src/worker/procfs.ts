@@ -56,6 +56,23 @@ export function readRss(pid: number): number | undefined {
   return match ? Number(match[1]) * 1024 : undefined;
 }
 
+/**
+ * Memory of a process from /proc/<pid>/smaps_rollup, in bytes: `uss` (its own pages: Private_Clean +
+ * Private_Dirty) and `pss` (proportional set size: shared pages divided among their sharers).
+ * Undefined where the file is missing. A worker forked from the zygote shares most of its pages, so
+ * its RSS says little; its USS is what replacing it would free.
+ */
+export function readSmapsRollup(pid: number): { uss: number; pss: number; rss: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+  return { uss: field('Private_Clean') + field('Private_Dirty'), pss: field('Pss'), rss: field('Rss') };
+}
+
 /** True when a process with this pid exists and has not exited (a zombie counts as exited). */
 export function processAlive(pid: number): boolean {
   const stat = readStat(pid);

@@ -14,9 +14,11 @@ import { processStartTime, readStat } from '../procfs.js';
 const POLL_MS = 100;
 const TAIL_BYTES = 8 * 1024;
 
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
-  Object.entries(constants.signals).map(([name, num]) => [num, name as NodeJS.Signals]),
-);
+/** Signal numbers to names; of two names for one number (SIGABRT, SIGIOT) the first listed wins. */
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
+for (const [name, num] of Object.entries(constants.signals)) {
+  if (!SIGNAL_NAMES.has(num)) SIGNAL_NAMES.set(num, name as NodeJS.Signals);
+}
 
 export function signalName(num: number | null | undefined): NodeJS.Signals | null {
   return num == null ? null : (SIGNAL_NAMES.get(num) ?? null);
@@ -31,7 +33,13 @@ export class ForkedProcess extends EventEmitter<{ exit: [number | null, NodeJS.S
   private readonly startTime: number | undefined;
   private poll: NodeJS.Timeout | undefined;
 
-  constructor(readonly pid: number) {
+  private refed = false;
+
+  /** `holder` keeps the zygote's channel (which brings this worker's exit) on the host's event loop. */
+  constructor(
+    readonly pid: number,
+    private holder: { hold(): void; release(): void } | undefined,
+  ) {
     super();
     this.startTime = processStartTime(pid);
   }
@@ -58,7 +66,9 @@ export class ForkedProcess extends EventEmitter<{ exit: [number | null, NodeJS.S
     this.poll = setInterval(() => {
       if (!this.alive()) this.finish(null, null);
     }, POLL_MS);
-    this.poll.unref();
+    if (!this.refed) this.poll.unref();
+    if (this.refed) this.holder?.release();
+    this.holder = undefined;
     if (!this.alive()) this.finish(null, null);
   }
 
@@ -73,12 +83,24 @@ export class ForkedProcess extends EventEmitter<{ exit: [number | null, NodeJS.S
     if (this.exited) return;
     this.exited = true;
     if (this.poll !== undefined) clearInterval(this.poll);
+    this.unref();
     this.stdout.end();
     this.stderr.end();
     this.emit('exit', code, signal);
   }
 
-  // A forked worker holds no handle on the host's event loop of its own: its socket does.
-  ref(): void {}
-  unref(): void {}
+  /** Keep the host's event loop alive until this worker's exit is known (as a ChildProcess does). */
+  ref(): void {
+    if (this.refed || this.exited) return;
+    this.refed = true;
+    this.holder?.hold();
+    this.poll?.ref();
+  }
+
+  unref(): void {
+    if (!this.refed) return;
+    this.refed = false;
+    this.holder?.release();
+    this.poll?.unref();
+  }
 }

@@ -110,9 +110,22 @@ export class ZygoteLife {
   /** Hold the host's event loop while someone waits on the zygote (starting, forks pending). */
   private setRef(on: boolean): void {
     const sock = this.fromZygote as unknown as { ref?: () => void; unref?: () => void };
-    if (on) sock.ref?.();
+    if (on || this.holds > 0) sock.ref?.();
     else sock.unref?.();
   }
+
+  /** Workers waiting for their exit to be reported hold the channel (ForkedProcess.ref). */
+  private holds = 0;
+  private readonly holder = {
+    hold: (): void => {
+      this.holds++;
+      this.setRef(true);
+    },
+    release: (): void => {
+      this.holds--;
+      this.setRef(this.pending.size > 0);
+    },
+  };
 
   /** Ask for a worker; resolves with its process once the zygote reports its pid. */
   fork(workerId: number, env: Record<string, string>): Promise<ForkedProcess> {
@@ -158,7 +171,7 @@ export class ZygoteLife {
         return;
       }
       case 'forked': {
-        const proc = new ForkedProcess(msg.pid!);
+        const proc = new ForkedProcess(msg.pid!, this.holder);
         this.children.set(msg.pid!, proc);
         this.takePending(msg.id!)?.resolve(proc);
         return;

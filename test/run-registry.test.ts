@@ -55,7 +55,9 @@ describe('run registry', () => {
       const run = JSON.parse(readFileSync(path.join(dir, files[0]!), 'utf8'));
       assert.equal(run.hostPid, process.pid);
       assert.equal(run.hostStart, processStartTime(process.pid));
-      const pids = pool.stats().workerList.map((w) => w.pid).sort();
+      // In fork-server mode the zygote is recorded too.
+      const zygote = pool.stats().forkServer?.pid;
+      const pids = [...pool.stats().workerList.map((w) => w.pid), ...(zygote ? [zygote] : [])].sort();
       assert.deepEqual(run.workers.map((w: { pid: number }) => w.pid).sort(), pids);
       for (const w of run.workers) assert.equal(w.start, processStartTime(w.pid));
     } finally {

@@ -207,6 +207,14 @@ class Zygote:
             problem = thread_problem("the adapter's setup() (setupInZygote)")
             if problem is not None:
                 self.fatal("threads", problem, module=self.adapter)
+        # What every worker imports after the fork, imported once here instead.
+        from . import __main__ as _worker_main  # noqa: F401
+        from .codecs import choose_codec
+
+        try:
+            choose_codec((os.environ.get("SNAKEPIT_CODECS") or "msgpack,json").split(","))
+        except ValueError:
+            pass
         # Objects that exist now never move between GC generations again: the collector in a worker
         # does not write to their pages, so they stay shared.
         gc.collect()
@@ -354,7 +362,6 @@ class Zygote:
                 os.close(fd)
             except OSError:
                 pass
-        gc.unfreeze()  # what the worker allocates from now on is collected as usual
         for key in [k for k in os.environ if k.startswith("SNAKEPIT_ZYGOTE_")]:
             del os.environ[key]
         os.environ.update(env)

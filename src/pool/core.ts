@@ -611,6 +611,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       breakerTrips: this.supervisor.breakerTrips,
       retries: this.retried,
       reaped: this.reaped?.killed.length ?? 0,
+      ...(this.forkServer && { forkServer: Object.freeze({ pid: this.forkServer.zygotePid, restarts: this.forkServer.restarts, crashes: this.forkServer.crashes }) }),
       waitTime: this.waitTime.summary(),
       runTime: this.runTime.summary(),
     });

@@ -56,6 +56,8 @@ export interface PoolStats {
   readonly retries: number;
   /** Leftover processes of dead runs killed when this pool started (run registry). */
   readonly reaped: number;
+  /** Fork-server mode: the zygote's pid (undefined while it restarts), its restarts and crashes. */
+  readonly forkServer?: { readonly pid: number | undefined; readonly restarts: number; readonly crashes: number };
   /** Milliseconds from submission to dispatch. */
   readonly waitTime: Summary;
   /** Milliseconds from dispatch to the caller's settlement. */

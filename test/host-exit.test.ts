@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { ControlDir, HostProcess, untilEmpty } from './control.js';
-import { fixture } from './helpers.js';
+import { START_METHOD, fixture } from './helpers.js';
 
 const hosts: HostProcess[] = [];
 const dirs: ControlDir[] = [];
@@ -14,7 +14,7 @@ function host(extra: Record<string, unknown> = {}, env: Record<string, string> =
   const ctl = new ControlDir();
   dirs.push(ctl);
   const h = new HostProcess(
-    { adapter: fixture('chaos.py'), size: 2, stateDir: ctl.sub('state'), env: { CHAOS_DIR: ctl.path, CHAOS_GRANDCHILD: '1', ...env }, ...extra },
+    { adapter: fixture('chaos.py'), size: 2, stateDir: ctl.sub('state'), env: { CHAOS_DIR: ctl.path, CHAOS_GRANDCHILD: '1', ...env }, startMethod: START_METHOD, ...extra },
     nodeArgs,
   );
   hosts.push(h);

@@ -4,7 +4,7 @@ PY := $(abspath $(VENV))/bin/python
 export SNAKEPIT_PYTHON := $(PY)
 NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
 
-.PHONY: system setup demo test check typecheck lint test-ts test-py test-chaos bench clean
+.PHONY: system setup demo test check typecheck lint test-ts test-py test-chaos test-forkserver bench clean
 
 # `npm install`, not `npm ci`: some optional platform packages of msgpackr-extract are missing from
 # registry mirrors at the locked version, which makes `npm ci` refuse the lock file; install skips them.
@@ -43,6 +43,11 @@ test-ts: setup
 
 test-py: setup
 	cd python && $(PY) -m pytest -q -p no:cacheprovider
+
+# The core scenarios again with every pool in fork-server mode (docs/forkserver.md, reliability.md R31).
+FORKSERVER_CORE := pool deadlines streams sessions sessions-recycle supervision recycle retry errors host-tools refs events host-exit run-registry
+test-forkserver: setup
+	SNAKEPIT_TEST_START_METHOD=forkserver $(NODE_TEST) $(FORKSERVER_CORE:%=test/%.test.ts)
 
 # Chaos scenarios (reliability.md R1-R14, R21-R24), then their combined report (also written to
 # test/chaos/results/report.md). Fails if a scenario fails or the report shows a broken invariant.

@@ -243,7 +243,7 @@ describe('fork server: memory', () => {
     assert.deepEqual(recycled, [], 'shared pages do not count');
     await pool.execute('hold', { mb: 64 });
     await waitFor(() => recycled.length === 1, 5_000, 'recycling by USS');
-    assert.equal(recycled[0]!.reason, 'rss');
+    assert.equal((recycled as WorkerRecycleEvent[])[0]!.reason, 'rss');
   });
 });
 

@@ -186,7 +186,9 @@ class Zygote:
             try:
                 importlib.import_module(name)
             except BaseException as exc:  # noqa: BLE001 - reported with its traceback
-                self.fatal("preload", f"cannot preload {name!r}: {type(exc).__name__}: {exc}", traceback.format_exc(), name)
+                self.fatal(
+                    "preload", f"cannot preload {name!r}: {type(exc).__name__}: {exc}", traceback.format_exc(), name
+                )
             problem = thread_problem(f"preloading {name!r}")
             if problem is not None:
                 self.fatal("threads", problem, module=name)
@@ -195,7 +197,9 @@ class Zygote:
         try:
             self.loaded = load_adapter(self.adapter)
         except BaseException as exc:  # noqa: BLE001
-            self.fatal("import", f"cannot load adapter {self.adapter!r}: {type(exc).__name__}: {exc}", traceback.format_exc())
+            self.fatal(
+                "import", f"cannot load adapter {self.adapter!r}: {type(exc).__name__}: {exc}", traceback.format_exc()
+            )
         problem = thread_problem(f"importing the adapter {self.adapter!r}")
         if problem is not None:
             self.fatal("threads", problem, module=self.adapter)
@@ -203,7 +207,9 @@ class Zygote:
             try:
                 _run_setup(self.loaded[0] if self.loaded else None)
             except BaseException as exc:  # noqa: BLE001
-                self.fatal("setup", f"setup() of the adapter failed: {type(exc).__name__}: {exc}", traceback.format_exc())
+                self.fatal(
+                    "setup", f"setup() of the adapter failed: {type(exc).__name__}: {exc}", traceback.format_exc()
+                )
             problem = thread_problem("the adapter's setup() (setupInZygote)")
             if problem is not None:
                 self.fatal("threads", problem, module=self.adapter)

@@ -3,7 +3,7 @@
  * (setsid), so it leads its own group: killing `-pid` also takes down anything the adapter started.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';

@@ -124,7 +124,7 @@ export class ConnectListener {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const [token, waiter] of [...this.waiting]) this.forget(token, new Error('the pool closed'));
+    for (const token of [...this.waiting.keys()]) this.forget(token, new Error('the pool closed'));
     this.server.close();
     try {
       rmSync(this.dir, { recursive: true, force: true });

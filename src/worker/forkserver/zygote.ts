@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { WorkerStartError } from '../../errors.js';
 import { LineTail, readLines } from '../lines.js';
 import { BRIDGE_PYTHONPATH, killGroup } from '../process.js';
-import { ForkedProcess, signalName } from './forked.js';
+import { ForkedProcess } from './forked.js';
 
 export interface ZygoteSpec {
   python: string;
@@ -65,7 +65,7 @@ export class ZygoteLife {
   private stopping = false;
 
   constructor(
-    private readonly spec: ZygoteSpec,
+    spec: ZygoteSpec,
     private readonly onExit: (life: ZygoteLife, code: number | null, signal: NodeJS.Signals | null) => void,
     onLog: (line: string, stream: 'stdout' | 'stderr') => void,
   ) {

@@ -78,6 +78,11 @@ export interface PoolOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /**
+   * How workers are reached: `pipe` (fd 3/4 inherited from the host) or `socket` (the worker connects
+   * back to a private Unix socket of the pool with a one-time token). Default `pipe`.
+   */
+  transport?: 'pipe' | 'socket';
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -138,6 +143,7 @@ export interface ResolvedPoolOptions {
   /** Absolute folder of the run registry, or false when it is off. */
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
+  readonly transport: 'pipe' | 'socket';
 }
 
 const KNOWN = new Set([
@@ -146,7 +152,7 @@ const KNOWN = new Set([
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
-  'stateDir', 'handleSignals',
+  'stateDir', 'handleSignals', 'transport',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -271,6 +277,11 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   const handleSignals = options.handleSignals ?? false;
   if (typeof handleSignals !== 'boolean') fail(`options.handleSignals must be a boolean, got ${describe(handleSignals)}`);
 
+  const transport = options.transport ?? 'pipe';
+  if (transport !== 'pipe' && transport !== 'socket') {
+    fail(`options.transport must be "pipe" or "socket", got ${describe(transport)}`);
+  }
+
   const heartbeatInterval = integer(options, 'heartbeatInterval', 2_000, 0);
   const heartbeatTimeout = integer(options, 'heartbeatTimeout', 10_000, 1);
   if (heartbeatInterval > 0 && heartbeatTimeout < heartbeatInterval) {
@@ -314,6 +325,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     retries: integer(options, 'retries', 2, 0, 100),
     stateDir,
     handleSignals,
+    transport,
   });
 }
 

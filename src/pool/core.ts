@@ -23,6 +23,10 @@ import { fromWireError } from '../protocol/wire-errors.js';
 import { Msg, type WireError } from '../protocol/messages.js';
 import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
+import { settingsEnv } from '../worker/env.js';
+import { createTransport } from '../transport/select.js';
+import type { Transport } from '../transport/transport.js';
+import { freeSlots } from '../scheduling/capacity.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
 import { Histogram } from './histogram.js';
 import { CallQueue } from './queue.js';
@@ -59,6 +63,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private registry: RunRegistry | undefined;
   private reaped: ReapReport | undefined;
   private retried = 0;
+  private readonly transport: Transport;
 
   // statistics
   private submitted = 0;
@@ -79,6 +84,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     private readonly emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
+    this.transport = createTransport(options.transport, options.stateDir);
   }
 
   get cancelGrace(): number {
@@ -99,6 +105,13 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       const registry = new RunRegistry(stateDir, this.runId);
       if (registry.open()) this.registry = registry;
     }
+    try {
+      await this.transport.open();
+    } catch (err) {
+      this.setState('failed', 'transport failed');
+      this.registry?.close();
+      throw err;
+    }
     const started: Promise<void>[] = [];
     let next = 0;
     const startOne = async (): Promise<void> => {
@@ -113,6 +126,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       this.supervisor.stop();
       if (this.state !== 'closed') this.setState('failed', 'start failed');
       await Promise.all(this.workers.map((w) => w.kill('start-failed')));
+      this.transport.close();
       this.registry?.close();
       throw failure?.reason ?? new PoolClosedError('pool was destroyed while it started');
     }
@@ -124,21 +138,21 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** Create a worker (not started) and add it to the list; the supervisor starts it. */
   createWorker(): WorkerHandle {
     const o = this.options;
+    const id = this.nextWorkerId++;
     const worker = new WorkerHandle(
       {
-        id: this.nextWorkerId++,
+        id,
         python: o.python,
         adapter: o.adapter,
         cwd: o.cwd,
-        env: workerEnv(o),
+        env: { ...workerEnv(o), ...settingsEnv({ ...o, workerId: id, runId: this.runId }) },
         concurrency: o.concurrency,
         maxPayload: o.maxPayload,
         codecs: o.codecs,
         startupTimeout: o.startupTimeout,
         killGrace: o.killGrace,
-        memoryLimit: o.memoryLimit,
-        runId: this.runId,
       },
+      this.transport,
       this,
     );
     this.workers.push(worker);
@@ -293,7 +307,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     let best: WorkerHandle | undefined;
     let bestFree = 0;
     for (const worker of this.workers) {
-      const free = worker.free;
+      const free = freeSlots(worker);
       if (free > bestFree) {
         best = worker;
         bestFree = free;
@@ -482,6 +496,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   private finishClose(): void {
     this.supervisor.stop();
+    this.transport.close();
     this.registry?.close();
     releaseSignals(this);
     this.setState('closed');

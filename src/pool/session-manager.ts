@@ -25,6 +25,7 @@ import type { Call } from './call.js';
 import { nestedBlocked } from './host-tools.js';
 import type { PythonCallHost } from './python-calls.js';
 import { CallQueue } from './queue.js';
+import { freeSlots } from '../scheduling/capacity.js';
 import { SessionCore, type CallRoute, type Session } from './session.js';
 import type { ToolStream } from './stream.js';
 
@@ -105,7 +106,7 @@ export class SessionManager {
     }
     const worker = session.worker ?? this.bind(session);
     const queue = worker === undefined ? this.unbound : this.queueOf(worker);
-    if (worker !== undefined && worker.free > 0 && queue.length === 0) {
+    if (worker !== undefined && freeSlots(worker) > 0 && queue.length === 0) {
       this.send(call, worker);
       return;
     }
@@ -217,7 +218,7 @@ export class SessionManager {
   /** A slot of `worker` is free: its session calls go first. */
   onSlotFree(worker: WorkerHandle): void {
     const queue = this.queues.get(worker);
-    while (queue !== undefined && queue.length > 0 && worker.free > 0) {
+    while (queue !== undefined && queue.length > 0 && freeSlots(worker) > 0) {
       const call = this.shift(queue);
       if (call === undefined) break;
       if (call.settled) continue;

@@ -42,6 +42,7 @@ import { workerEnv } from './python-calls.js';
 import { isMemoryError } from './recycle.js';
 import { lostCallOutcome } from './retry.js';
 import { Supervisor, type SupervisorHost } from './supervisor.js';
+import { PoolLifecycle, refusal } from './state.js';
 
 let jsonFallbackWarned = false;
 
@@ -49,7 +50,9 @@ let jsonFallbackWarned = false;
 const BUILTIN_INFO: ToolInfo = Object.freeze({ name: '$builtin', doc: '', parameters: [], returns: null, async: false, stream: false });
 
 export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorHost {
-  state: PoolState = 'starting';
+  private readonly lifecycle = new PoolLifecycle((from, to, reason) =>
+    this.publish('poolState', reason === undefined ? { type: 'poolState', from, to } : { type: 'poolState', from, to, reason }),
+  );
   readonly workers: WorkerHandle[] = [];
   private catalogue = new Map<string, ToolInfo>();
   private readonly queue = new CallQueue<Call>();
@@ -85,6 +88,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   ) {
     this.supervisor = new Supervisor(this);
     this.transport = createTransport(options.transport, options.stateDir);
+  }
+
+  /** The pool's state; it changes only through the table in state.ts. */
+  get state(): PoolState {
+    return this.lifecycle.state;
   }
 
   get cancelGrace(): number {
@@ -188,10 +196,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   // ----------------------------------------------------------------- calling
 
   private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean, route?: CallRoute): ToolInfo {
-    if (this.state !== 'ready' && this.state !== 'degraded') {
-      if (this.state === 'failed') throw this.supervisor.failure ?? new PoolFailedError('pool has failed');
-      throw new PoolClosedError(`pool is ${this.state}; no new calls are accepted`);
-    }
+    const refused = this.refusal('calls');
+    if (refused !== undefined) throw refused;
     if (typeof tool !== 'string') throw new InvalidArgumentsError(`tool name must be a string, got ${typeof tool}`);
     const info = route?.builtin === true ? BUILTIN_INFO : this.catalogue.get(tool);
     if (info === undefined) throw new ToolNotFoundError(tool, this.toolNames());
@@ -375,8 +381,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   /** The call's worker died with the call in flight: retry it (idempotent calls) or settle it. */
   onLost(call: Call, error: SnakepitError): SnakepitError | undefined {
-    const canQueue = this.state === 'ready' || this.state === 'degraded' || this.state === 'draining';
-    const outcome = lostCallOutcome(call, error, this.options.retries, canQueue);
+    const outcome = lostCallOutcome(call, error, this.options.retries, this.lifecycle.rule.mayQueue);
     if (!outcome.retry) return outcome.error;
     this.retried++;
     call.prepareRetry();
@@ -545,10 +550,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   // --------------------------------------------------------------- reporting
 
   setState(to: PoolState, reason?: string): void {
-    const from = this.state;
-    if (from === to) return;
-    this.state = to;
-    this.publish('poolState', reason === undefined ? { type: 'poolState', from, to } : { type: 'poolState', from, to, reason });
+    this.lifecycle.move(to, reason);
+  }
+
+  /** The error new work (`what`) is refused with in the current state, if it is (state.ts). */
+  refusal(what: string): SnakepitError | undefined {
+    return refusal(this.state, what, this.supervisor.failure);
   }
 
   publish<K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]): void {

@@ -11,7 +11,6 @@
 
 import { randomUUID } from 'node:crypto';
 import {
-  PoolClosedError,
   PoolSaturatedError,
   SessionBusyError,
   TooManySessionsError,
@@ -34,6 +33,8 @@ export interface SessionHost extends PythonCallHost {
   readonly options: ResolvedPoolOptions;
   readonly workers: readonly WorkerHandle[];
   readonly state: PoolState;
+  /** The error new work is refused with in the pool's state, if it is (state.ts). */
+  refusal(what: string): SnakepitError | undefined;
   /** Calls waiting in the pool's shared queue. */
   readonly queuedCalls: number;
   dispatch(call: Call, worker: WorkerHandle): void;
@@ -64,8 +65,8 @@ export class SessionManager {
 
   open(id: string | undefined, options: unknown, isPrivate = false): Session {
     const resolved = checkSessionOptions(id, options);
-    const state = this.host.state;
-    if (state !== 'ready') throw new PoolClosedError(`pool is ${state}; no new sessions are opened`);
+    const refused = this.host.refusal('sessions');
+    if (refused !== undefined) throw refused;
     if (id !== undefined) {
       const existing = this.sessions.get(id);
       if (existing !== undefined) return existing.face;

@@ -38,8 +38,14 @@ lint: setup
 	$(PY) -m ruff format --check python
 	cd python && $(PY) -m mypy snakepit_bridge
 
+# The core scenarios (calls, errors, deadlines, streams, sessions, crashes) run again over the socket
+# transport (docs/architecture.md, Transports).
+TRANSPORT_TESTS := test/pool.test.ts test/errors.test.ts test/deadlines.test.ts test/streams.test.ts \
+	test/sessions.test.ts test/supervision.test.ts
+
 test-ts: setup
 	$(NODE_TEST) test/*.test.ts
+	SNAKEPIT_TEST_TRANSPORT=socket $(NODE_TEST) $(TRANSPORT_TESTS)
 
 test-py: setup
 	cd python && $(PY) -m pytest -q -p no:cacheprovider

@@ -79,6 +79,11 @@ export interface PoolOptions {
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
   /**
+   * How workers are reached: `pipe` (fd 3/4 inherited from the host) or `socket` (the worker connects
+   * back to a private Unix socket of the pool with a one-time token). Default `pipe`.
+   */
+  transport?: 'pipe' | 'socket';
+  /**
    * How workers start: `spawn` (a new Python each) or `forkserver` (forked from one zygote that
    * imported `preload` and the adapter once; see docs/forkserver.md). Default `spawn`.
    */
@@ -147,6 +152,7 @@ export interface ResolvedPoolOptions {
   /** Absolute folder of the run registry, or false when it is off. */
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
+  readonly transport: 'pipe' | 'socket';
   readonly startMethod: 'spawn' | 'forkserver';
   readonly preload: readonly string[];
   readonly setupInZygote: boolean;
@@ -158,7 +164,7 @@ const KNOWN = new Set([
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
-  'stateDir', 'handleSignals',
+  'stateDir', 'handleSignals', 'transport',
   // fork server
   'startMethod', 'preload', 'setupInZygote',
 ]);
@@ -285,6 +291,11 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   const handleSignals = options.handleSignals ?? false;
   if (typeof handleSignals !== 'boolean') fail(`options.handleSignals must be a boolean, got ${describe(handleSignals)}`);
 
+  const transport = options.transport ?? (options.startMethod === 'forkserver' ? 'socket' : 'pipe');
+  if (transport !== 'pipe' && transport !== 'socket') {
+    fail(`options.transport must be "pipe" or "socket", got ${describe(transport)}`);
+  }
+
   const heartbeatInterval = integer(options, 'heartbeatInterval', 2_000, 0);
   const heartbeatTimeout = integer(options, 'heartbeatTimeout', 10_000, 1);
   if (heartbeatInterval > 0 && heartbeatTimeout < heartbeatInterval) {
@@ -328,6 +339,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     retries: integer(options, 'retries', 2, 0, 100),
     stateDir,
     handleSignals,
+    transport,
     ...resolveStartMethod(options),
   });
 }
@@ -354,6 +366,9 @@ function resolveStartMethod(options: Record<string, unknown>): {
   if (typeof setupInZygote !== 'boolean') fail(`options.setupInZygote must be a boolean, got ${describe(setupInZygote)}`);
   if (startMethod === 'spawn' && (preload.length > 0 || setupInZygote)) {
     fail(`options.${preload.length > 0 ? 'preload' : 'setupInZygote'} needs options.startMethod "forkserver"`);
+  }
+  if (startMethod === 'forkserver' && options.transport === 'pipe') {
+    fail('options.transport "pipe" cannot be used with options.startMethod "forkserver": forked workers connect back over a socket');
   }
   if (startMethod === 'forkserver' && process.platform === 'win32') fail('options.startMethod "forkserver" needs a POSIX system');
   return { startMethod, preload: Object.freeze([...(preload as string[])]), setupInZygote };

@@ -195,4 +195,16 @@ describe('worker death', () => {
       assert.equal(typeof (await pool.execute('pid')), 'number');
     });
   });
+
+  it('nothing is read after a protocol error: forged results behind a bad frame settle no call', async () => {
+      await withPool({ adapter: fixture('misbehave.py'), concurrency: 4 }, async (pool) => {
+        const calls = [1, 2, 3].map(() => pool.execute('sleep_checking', { seconds: 3 }));
+        const forger = pool.execute('forge_results', { first: 1, count: 100 });
+        const outcomes = await Promise.allSettled([...calls, forger]);
+        for (const outcome of outcomes) {
+          assert.equal(outcome.status, 'rejected', `a call resolved with ${JSON.stringify((outcome as PromiseFulfilledResult<unknown>).value)}`);
+          assert.equal((outcome.reason as { code?: string }).code, 'PROTOCOL_ERROR');
+        }
+      });
+  });
 });

@@ -15,7 +15,7 @@ import {
   ToolNotFoundError,
   WorkerStartError,
 } from '../src/index.js';
-import { PYTHON, ROOT, fixture, rejection, startPool } from './helpers.js';
+import { PYTHON, ROOT, TRANSPORT, fixture, rejection, startPool } from './helpers.js';
 
 describe('errors: bad calls get typed errors', () => {
   let pool: Pool;
@@ -103,7 +103,7 @@ describe('errors: bad calls get typed errors', () => {
 
 describe('errors: workers that cannot start', () => {
   const start = (adapter: string, extra: Record<string, unknown> = {}) =>
-    rejection(Pool.start({ adapter, python: PYTHON, size: 2, ...extra }));
+    rejection(Pool.start({ adapter, python: PYTHON, size: 2, transport: TRANSPORT, ...extra }));
 
   it('a missing adapter file is an options error naming the path', async () => {
     const err = await start(fixture('does_not_exist.py'));

@@ -8,6 +8,12 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 export const PYTHON = process.env.SNAKEPIT_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
 
+/**
+ * The transport the tests' pools use: `make test-ts` runs the core scenarios once over each
+ * (SNAKEPIT_TEST_TRANSPORT=socket for the second run).
+ */
+export const TRANSPORT: 'pipe' | 'socket' = process.env.SNAKEPIT_TEST_TRANSPORT === 'socket' ? 'socket' : 'pipe';
+
 export function fixture(name: string): string {
   return path.join(FIXTURES, name);
 }
@@ -19,7 +25,8 @@ export function fixture(name: string): string {
 export const START_METHOD = process.env.SNAKEPIT_TEST_START_METHOD === 'forkserver' ? 'forkserver' : 'spawn';
 
 export function startPool(options: Partial<PoolOptions> & { adapter?: string } = {}): Promise<Pool> {
-  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), startMethod: START_METHOD, ...options });
+  const how = START_METHOD === 'forkserver' ? { startMethod: 'forkserver' as const } : { transport: TRANSPORT };
+  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), ...how, ...options });
 }
 
 /** Run `fn` with a pool that is destroyed afterwards whatever happens. */

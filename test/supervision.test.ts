@@ -63,6 +63,24 @@ describe('supervision: restarts', () => {
     });
   });
 
+  it('a degraded pool accepts calls, sessions and python.create (supervision.md)', async () => {
+    const restart = { ...FAST_RESTART, backoffInitial: 5_000, backoffMax: 5_000, maxFailures: 100 };
+    await withChaos({ size: 2, restart, allow: ['collections.Counter'] }, async (pool, ctl) => {
+      ctl.set('fail_setup');
+      const [victim] = pids(pool);
+      process.kill(victim!, 'SIGKILL');
+      await waitFor(() => pool.state === 'degraded', 10_000, 'degraded');
+      const ok = await pool.execute<{ token: string }>('work', { token: 'degraded' });
+      assert.equal(ok.token, 'degraded');
+      const session = pool.session();
+      assert.equal((await session.execute<{ token: string }>('work', { token: 's' })).token, 's');
+      const counter = await pool.python.create('collections.Counter', ['aab']);
+      assert.equal(typeof counter.id, 'number');
+      assert.equal(pool.state, 'degraded');
+      await session.close();
+    });
+  });
+
   it('backs off failed starts, opens the breaker, rejects fast with POOL_FAILED, and recovers (R6, R7)', async () => {
     await withChaos({ size: 2 }, async (pool, ctl) => {
       const spawns: number[] = [];

@@ -15,6 +15,7 @@ from .codecs import available_codecs, choose_codec
 from .errors import AdapterError, error_payload
 from .framing import FrameReader, FrameWriter
 from .handshake import encode_handshake
+from .transport import open_channel
 from .worker import Worker, exit_now
 
 TYPE_CHECKING = False
@@ -53,8 +54,7 @@ def main(argv: list[str] | None = None, preloaded: tuple[object, Any, bool] | No
     before (a worker forked by the fork server, zygote.py)."""
     adapter_spec = _adapter_argument(sys.argv[1:] if argv is None else argv)
 
-    rfd = _env_int("SNAKEPIT_RFD", 3)
-    wfd = _env_int("SNAKEPIT_WFD", 4)
+    rfd, wfd = open_channel()
     max_payload = _env_int("SNAKEPIT_MAX_PAYLOAD", 64 * 1024 * 1024)
     concurrency = max(1, _env_int("SNAKEPIT_CONCURRENCY", 1))
     lifeline.install(_env_int("SNAKEPIT_HOST_PID", 0) or None)

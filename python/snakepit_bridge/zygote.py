@@ -377,33 +377,13 @@ class Zygote:
                 sys.modules["numpy"].random.seed()
             except Exception:  # noqa: BLE001
                 pass
-        _connect_back()
         from . import __main__ as worker_main
 
         target, tools = self.loaded if self.loaded is not None else (None, None)
         preloaded = (target, tools, self.setup_in_zygote) if target is not None else None
+        # The worker main opens the connect-back socket (transport.open_channel) with the
+        # SNAKEPIT_CONNECT and SNAKEPIT_TOKEN the host sent for this worker.
         worker_main.main(["--adapter", self.adapter], preloaded=preloaded)
-
-
-def _connect_back() -> None:
-    """Open the connect-back socket named by ``SNAKEPIT_CONNECT`` and present the token, when the
-    worker main does not do it itself (it does where ``snakepit_bridge.transport`` exists)."""
-    path = os.environ.get("SNAKEPIT_CONNECT")
-    if not path:
-        return
-    import importlib.util
-
-    if importlib.util.find_spec("snakepit_bridge.transport") is not None:
-        return
-    import socket
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
-    token = (os.environ.get("SNAKEPIT_TOKEN") or "").encode("ascii")
-    sock.sendall(_HEADER.pack(len(token)) + token)
-    fd = sock.detach()
-    os.environ["SNAKEPIT_RFD"] = str(fd)
-    os.environ["SNAKEPIT_WFD"] = str(fd)
 
 
 def _run_setup(target: object) -> None:

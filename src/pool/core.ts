@@ -9,7 +9,6 @@ import {
   InvalidArgumentsError,
   NotStreamingError,
   PoolClosedError,
-  PoolFailedError,
   PoolSaturatedError,
   SnakepitError,
   ToolNotFoundError,
@@ -23,6 +22,12 @@ import { fromWireError } from '../protocol/wire-errors.js';
 import { Msg, type WireError } from '../protocol/messages.js';
 import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
+import { settingsEnv } from '../worker/env.js';
+import { createTransport } from '../transport/select.js';
+import type { ForkServerTransport } from '../transport/forkserver.js';
+import { forkServerTransport } from './fork-server.js';
+import type { Transport } from '../transport/transport.js';
+import { freeSlots } from '../scheduling/capacity.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
 import { Histogram } from './histogram.js';
 import { CallQueue } from './queue.js';
@@ -38,8 +43,7 @@ import { workerEnv } from './python-calls.js';
 import { isMemoryError } from './recycle.js';
 import { lostCallOutcome } from './retry.js';
 import { Supervisor, type SupervisorHost } from './supervisor.js';
-import type { ForkServer } from '../worker/forkserver/forkserver.js';
-import { startForkServer } from './fork-server.js';
+import { PoolLifecycle, refusal } from './state.js';
 
 let jsonFallbackWarned = false;
 
@@ -47,7 +51,9 @@ let jsonFallbackWarned = false;
 const BUILTIN_INFO: ToolInfo = Object.freeze({ name: '$builtin', doc: '', parameters: [], returns: null, async: false, stream: false });
 
 export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorHost {
-  state: PoolState = 'starting';
+  private readonly lifecycle = new PoolLifecycle((from, to, reason) =>
+    this.publish('poolState', reason === undefined ? { type: 'poolState', from, to } : { type: 'poolState', from, to, reason }),
+  );
   readonly workers: WorkerHandle[] = [];
   private catalogue = new Map<string, ToolInfo>();
   private readonly queue = new CallQueue<Call>();
@@ -61,8 +67,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private registry: RunRegistry | undefined;
   private reaped: ReapReport | undefined;
   private retried = 0;
-  /** Fork-server mode: the zygote the workers are forked from (fork-server.ts). */
-  private forkServer: ForkServer | undefined;
+  private readonly transport: Transport;
+  /** Fork-server mode: the transport that forks the workers from a zygote (fork-server.ts). */
+  private readonly forkServer: ForkServerTransport | undefined;
 
   // statistics
   private submitted = 0;
@@ -83,6 +90,17 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     private readonly emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
+    if (options.startMethod === 'forkserver') {
+      this.forkServer = forkServerTransport(options, this.runId, () => this.registry, (n, e) => this.publish(n, e));
+      this.transport = this.forkServer;
+    } else {
+      this.transport = createTransport(options.transport, options.stateDir);
+    }
+  }
+
+  /** The pool's state; it changes only through the table in state.ts. */
+  get state(): PoolState {
+    return this.lifecycle.state;
   }
 
   get cancelGrace(): number {
@@ -103,14 +121,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       const registry = new RunRegistry(stateDir, this.runId);
       if (registry.open()) this.registry = registry;
     }
-    if (this.options.startMethod === 'forkserver') {
-      try {
-        this.forkServer = await startForkServer(this.options, this.runId, this.registry, (n, e) => this.publish(n, e));
-      } catch (err) {
-        this.setState('failed', 'fork server failed to start');
-        this.registry?.close();
-        throw err;
-      }
+    try {
+      await this.transport.open();
+    } catch (err) {
+      this.setState('failed', 'transport failed');
+      this.registry?.close();
+      throw err;
     }
     const started: Promise<void>[] = [];
     let next = 0;
@@ -126,7 +142,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       this.supervisor.stop();
       if (this.state !== 'closed') this.setState('failed', 'start failed');
       await Promise.all(this.workers.map((w) => w.kill('start-failed')));
-      await this.forkServer?.close();
+      this.transport.close();
       this.registry?.close();
       throw failure?.reason ?? new PoolClosedError('pool was destroyed while it started');
     }
@@ -138,22 +154,21 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** Create a worker (not started) and add it to the list; the supervisor starts it. */
   createWorker(): WorkerHandle {
     const o = this.options;
+    const id = this.nextWorkerId++;
     const worker = new WorkerHandle(
       {
-        id: this.nextWorkerId++,
+        id,
         python: o.python,
         adapter: o.adapter,
         cwd: o.cwd,
-        env: workerEnv(o),
+        env: { ...workerEnv(o), ...settingsEnv({ ...o, workerId: id, runId: this.runId }) },
         concurrency: o.concurrency,
         maxPayload: o.maxPayload,
         codecs: o.codecs,
         startupTimeout: o.startupTimeout,
         killGrace: o.killGrace,
-        memoryLimit: o.memoryLimit,
-        runId: this.runId,
-        forkServer: this.forkServer,
       },
+      this.transport,
       this,
     );
     this.workers.push(worker);
@@ -189,10 +204,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   // ----------------------------------------------------------------- calling
 
   private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean, route?: CallRoute): ToolInfo {
-    if (this.state !== 'ready' && this.state !== 'degraded') {
-      if (this.state === 'failed') throw this.supervisor.failure ?? new PoolFailedError('pool has failed');
-      throw new PoolClosedError(`pool is ${this.state}; no new calls are accepted`);
-    }
+    const refused = this.refusal('calls');
+    if (refused !== undefined) throw refused;
     if (typeof tool !== 'string') throw new InvalidArgumentsError(`tool name must be a string, got ${typeof tool}`);
     const info = route?.builtin === true ? BUILTIN_INFO : this.catalogue.get(tool);
     if (info === undefined) throw new ToolNotFoundError(tool, this.toolNames());
@@ -308,7 +321,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     let best: WorkerHandle | undefined;
     let bestFree = 0;
     for (const worker of this.workers) {
-      const free = worker.free;
+      const free = freeSlots(worker);
       if (free > bestFree) {
         best = worker;
         bestFree = free;
@@ -376,8 +389,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   /** The call's worker died with the call in flight: retry it (idempotent calls) or settle it. */
   onLost(call: Call, error: SnakepitError): SnakepitError | undefined {
-    const canQueue = this.state === 'ready' || this.state === 'degraded' || this.state === 'draining';
-    const outcome = lostCallOutcome(call, error, this.options.retries, canQueue);
+    const outcome = lostCallOutcome(call, error, this.options.retries, this.lifecycle.rule.mayQueue);
     if (!outcome.retry) return outcome.error;
     this.retried++;
     call.prepareRetry();
@@ -490,7 +502,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       this.sessions.closeAll();
       this.supervisor.stop();
       await Promise.all(this.workers.map((w) => w.shutdown()));
-      await this.forkServer?.close();
       this.finishClose();
     });
     return this.closing;
@@ -498,6 +509,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   private finishClose(): void {
     this.supervisor.stop();
+    this.transport.close();
     this.registry?.close();
     releaseSignals(this);
     this.setState('closed');
@@ -506,7 +518,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** SIGKILL every worker's process group synchronously (host signals, process exit). */
   killNow(): void {
     for (const worker of this.workers) worker.killNow();
-    this.forkServer?.killNow();
   }
 
   private checkDrained(): void {
@@ -539,7 +550,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       for (const sink of worker.pending.values()) (sink as Call).fail(error);
     }
     await Promise.all(this.workers.map((w) => w.kill('killed')));
-    await this.forkServer?.close();
     const done = this.drained;
     this.drained = undefined;
     done?.();
@@ -548,10 +558,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   // --------------------------------------------------------------- reporting
 
   setState(to: PoolState, reason?: string): void {
-    const from = this.state;
-    if (from === to) return;
-    this.state = to;
-    this.publish('poolState', reason === undefined ? { type: 'poolState', from, to } : { type: 'poolState', from, to, reason });
+    this.lifecycle.move(to, reason);
+  }
+
+  /** The error new work (`what`) is refused with in the current state, if it is (state.ts). */
+  refusal(what: string): SnakepitError | undefined {
+    return refusal(this.state, what, this.supervisor.failure);
   }
 
   publish<K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]): void {

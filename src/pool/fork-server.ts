@@ -1,25 +1,26 @@
 /**
- * Fork-server mode as the pool sees it: start the pool's ForkServer (src/worker/forkserver/) with
- * the pool's options, record its zygote in the run registry, and turn its news into pool events.
+ * Fork-server mode as the pool sees it: the pool's transport is a ForkServerTransport
+ * (src/transport/forkserver.ts) made from the pool's options; its zygote is recorded in the run
+ * registry, and its news become pool events.
  */
 
 import type { PoolEventMap } from '../events.js';
 import type { ResolvedPoolOptions } from '../options.js';
-import { ForkServer } from '../worker/forkserver/forkserver.js';
+import { ForkServerTransport } from '../transport/forkserver.js';
 import type { RunRegistry } from '../worker/run-registry.js';
 import { workerEnv } from './python-calls.js';
 
 type Publish = <K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]) => void;
 
-/** Start the fork server of a pool; rejects with the zygote's WorkerStartError (preload, import, threads, setup). */
-export async function startForkServer(
+/** The fork-server transport of a pool; `registry` is read when the zygote starts (after the pool opened it). */
+export function forkServerTransport(
   o: ResolvedPoolOptions,
   runId: string,
-  registry: RunRegistry | undefined,
+  registry: () => RunRegistry | undefined,
   publish: Publish,
-): Promise<ForkServer> {
+): ForkServerTransport {
   let zygotePid: number | undefined;
-  const server = new ForkServer(
+  return new ForkServerTransport(
     {
       python: o.python,
       adapter: o.adapter,
@@ -30,28 +31,21 @@ export async function startForkServer(
       runId,
       socketParent: o.stateDir === false ? undefined : o.stateDir,
       restart: o.restart,
-      killGrace: o.killGrace,
     },
     {
       onZygoteReady(pid, loadMs, restarts) {
         zygotePid = pid;
-        registry?.add(pid);
+        registry()?.add(pid);
         publish('zygoteReady', { type: 'zygoteReady', pid, loadMs, restarts });
       },
       onZygoteExit(pid, code, signal, restartInMs) {
-        if (pid !== undefined) registry?.remove(pid);
+        if (pid !== undefined) registry()?.remove(pid);
         publish('zygoteExit', { type: 'zygoteExit', pid, code, signal, restartInMs });
       },
       onZygoteLog(pid, line, stream) {
-        publish('log', { type: 'log', workerId: 0, pid: pid ?? zygotePid, stream, line, level: stream === 'stderr' ? 'stderr' : 'info', requestId: undefined });
+        const level = stream === 'stderr' ? 'stderr' : 'info';
+        publish('log', { type: 'log', workerId: 0, pid: pid ?? zygotePid, stream, line, level, requestId: undefined });
       },
     },
   );
-  try {
-    await server.start();
-  } catch (err) {
-    await server.close();
-    throw err;
-  }
-  return server;
 }

@@ -11,7 +11,6 @@
 
 import { randomUUID } from 'node:crypto';
 import {
-  PoolClosedError,
   PoolSaturatedError,
   SessionBusyError,
   TooManySessionsError,
@@ -25,6 +24,7 @@ import type { Call } from './call.js';
 import { nestedBlocked } from './host-tools.js';
 import type { PythonCallHost } from './python-calls.js';
 import { CallQueue } from './queue.js';
+import { freeSlots } from '../scheduling/capacity.js';
 import { SessionCore, type CallRoute, type Session } from './session.js';
 import type { ToolStream } from './stream.js';
 
@@ -33,6 +33,8 @@ export interface SessionHost extends PythonCallHost {
   readonly options: ResolvedPoolOptions;
   readonly workers: readonly WorkerHandle[];
   readonly state: PoolState;
+  /** The error new work is refused with in the pool's state, if it is (state.ts). */
+  refusal(what: string): SnakepitError | undefined;
   /** Calls waiting in the pool's shared queue. */
   readonly queuedCalls: number;
   dispatch(call: Call, worker: WorkerHandle): void;
@@ -63,8 +65,8 @@ export class SessionManager {
 
   open(id: string | undefined, options: unknown, isPrivate = false): Session {
     const resolved = checkSessionOptions(id, options);
-    const state = this.host.state;
-    if (state !== 'ready') throw new PoolClosedError(`pool is ${state}; no new sessions are opened`);
+    const refused = this.host.refusal('sessions');
+    if (refused !== undefined) throw refused;
     if (id !== undefined) {
       const existing = this.sessions.get(id);
       if (existing !== undefined) return existing.face;
@@ -105,7 +107,7 @@ export class SessionManager {
     }
     const worker = session.worker ?? this.bind(session);
     const queue = worker === undefined ? this.unbound : this.queueOf(worker);
-    if (worker !== undefined && worker.free > 0 && queue.length === 0) {
+    if (worker !== undefined && freeSlots(worker) > 0 && queue.length === 0) {
       this.send(call, worker);
       return;
     }
@@ -217,7 +219,7 @@ export class SessionManager {
   /** A slot of `worker` is free: its session calls go first. */
   onSlotFree(worker: WorkerHandle): void {
     const queue = this.queues.get(worker);
-    while (queue !== undefined && queue.length > 0 && worker.free > 0) {
+    while (queue !== undefined && queue.length > 0 && freeSlots(worker) > 0) {
       const call = this.shift(queue);
       if (call === undefined) break;
       if (call.settled) continue;

@@ -16,6 +16,7 @@ import type { ResolvedPoolOptions } from '../options.js';
 import type { ExitInfo, WorkerHandle } from '../worker/worker.js';
 import { recycleDue, ttlDeadline } from './recycle.js';
 import { RestartPolicy } from './restart-policy.js';
+import { stateRule } from './state.js';
 
 export interface SupervisorHost {
   readonly options: ResolvedPoolOptions;
@@ -107,9 +108,9 @@ export class Supervisor {
 
   /** True while lost workers should be replaced. */
   private get active(): boolean {
-    const s = this.host.state;
     if (this.stopped) return false;
-    return s === 'ready' || s === 'degraded' || s === 'failed' || (s === 'draining' && this.host.queued > 0);
+    const { replaces } = stateRule(this.host.state);
+    return replaces === 'always' || (replaces === 'whileQueued' && this.host.queued > 0);
   }
 
   // ------------------------------------------------------------------ startup
@@ -359,7 +360,7 @@ export class Supervisor {
 
   private updateHealth(): void {
     const s = this.host.state;
-    if (s !== 'ready' && s !== 'degraded') return;
+    if (!stateRule(s).accepts) return;
     this.host.setState(this.serving() >= this.options.size ? 'ready' : 'degraded');
   }
 
@@ -373,7 +374,7 @@ export class Supervisor {
     const stalled = now - this.lastTick > 2 * interval + 1_000;
     this.lastTick = now;
     const { heartbeatInterval, heartbeatTimeout } = this.options;
-    const accepting = this.host.state === 'ready' || this.host.state === 'degraded' || this.host.state === 'failed';
+    const accepting = stateRule(this.host.state).replaces === 'always';
     for (const worker of [...this.host.workers]) {
       if (worker.state !== 'ready') continue;
       if (heartbeatInterval > 0) {
@@ -457,8 +458,7 @@ export class Supervisor {
     if (worker.state === 'exited') return Promise.resolve();
     const existing = this.recycling.get(worker);
     const slot = this.slotOf.get(worker);
-    const s = this.host.state;
-    const accepting = s === 'ready' || s === 'degraded' || s === 'failed';
+    const accepting = stateRule(this.host.state).replaces === 'always';
     if (existing === undefined && (worker.state !== 'ready' || slot === undefined || slot.worker !== worker || !accepting)) {
       // Already stopping, or the pool is draining: the worker goes away anyway.
       return worker.whenExited().then(() => undefined);

@@ -1,7 +1,7 @@
 /**
  * Codecs behind one interface. MessagePack is preferred; JSON is the fallback when the worker's Python
  * lacks `msgpack`. Both carry the same values (docs/data.md). Encoding produces a whole frame, header
- * included; the worker's outbox gathers the frames of one tick into one write (see src/worker/outbox.ts).
+ * included; the worker's outbox gathers the frames of one tick into one write (see src/connection/outbox.ts).
  */
 
 import { frameBytes, type Frame } from './frames.js';

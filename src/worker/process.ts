@@ -1,13 +1,16 @@
 /**
- * Starting a worker process and killing its whole process group. Each worker is spawned detached
- * (setsid), so it leads its own group: killing `-pid` also takes down anything the adapter started.
+ * Local process control: starting a worker as a child process and killing its whole process group.
+ * Each worker is spawned detached (setsid), so it leads its own group: killing `-pid` also takes down
+ * anything the adapter started. Both local transports (pipe, socket) start their workers here.
  */
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { LaunchSpec, ProcessEvents } from '../transport/transport.js';
+import { LineTail, readLines } from './lines.js';
 
 /**
  * The folder holding the `snakepit_bridge` package shipped with this library: `python/` at the
@@ -20,81 +23,78 @@ function findBridge(here: string): string {
   return candidates.find((dir) => existsSync(path.join(dir, 'snakepit_bridge', '__init__.py'))) ?? candidates[0]!;
 }
 
-export interface SpawnSpec {
-  python: string;
-  adapter: string;
-  cwd: string | undefined;
-  env: Readonly<Record<string, string>>;
-  workerId: number;
-  concurrency: number;
-  maxPayload: number;
-  codecs: readonly string[];
-  /** RLIMIT_AS in bytes the worker sets on itself before loading the adapter (0: none). */
-  memoryLimit: number;
-  /** The pool's run id: marks the worker and everything it starts, for the run registry. */
-  runId: string;
-}
+const STDERR_TAIL_LINES = 40;
+/** How long an exit waits for the rest of stderr before it is reported. */
+const STDERR_FLUSH_MS = 50;
 
-/** What the worker handle needs of its process: a child process, or a worker forked by the fork server. */
-export interface ProcessLike {
-  readonly pid?: number | undefined;
-  on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  ref(): void;
-  unref(): void;
-}
+/** A worker running as a child process of this host. */
+export class LocalProcess {
+  readonly child: ChildProcess;
+  readonly pid: number | undefined;
+  private readonly tail = new LineTail(STDERR_TAIL_LINES);
 
-export interface WorkerProcess {
-  child: ProcessLike;
-  toWorker: Writable;
-  fromWorker: Readable;
-  stdout: Readable;
-  stderr: Readable;
-}
-
-/** The settings of one worker (its SNAKEPIT_* variables), also sent to the fork server for a forked worker. */
-export function workerSettings(spec: Omit<SpawnSpec, 'python' | 'adapter' | 'cwd'>): Record<string, string> {
-  const settings: Record<string, string> = {
-    ...spec.env,
-    SNAKEPIT_WORKER_ID: String(spec.workerId),
-    SNAKEPIT_CONCURRENCY: String(spec.concurrency),
-    SNAKEPIT_MAX_PAYLOAD: String(spec.maxPayload),
-    SNAKEPIT_CODECS: spec.codecs.join(','),
-    SNAKEPIT_HOST_PID: String(process.pid),
-    SNAKEPIT_RUN_ID: spec.runId,
-  };
-  if (spec.memoryLimit > 0) settings.SNAKEPIT_MEMORY_LIMIT = String(spec.memoryLimit);
-  return settings;
-}
-
-export function spawnWorker(spec: SpawnSpec): WorkerProcess {
-  const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    ...workerSettings(spec),
-    PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
-    PYTHONUNBUFFERED: '1',
-  };
-  if (spec.memoryLimit > 0) {
-    // glibc reserves 64 MiB of address space per malloc arena (one per thread): keep few of them so an
-    // address-space limit measures memory in use rather than reservations.
-    env.MALLOC_ARENA_MAX ??= '2';
+  /**
+   * Spawn `spec` with `extraFds` more pipes after stdio (fd 3, 4, ...) and `extraEnv` on top of its
+   * environment. Spawn failures are reported through `events.onSpawnError`, never thrown.
+   */
+  constructor(spec: LaunchSpec, events: ProcessEvents, extraFds: number, extraEnv: Record<string, string> = {}) {
+    const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      ...spec.env,
+      ...extraEnv,
+      PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
+      PYTHONUNBUFFERED: '1',
+    };
+    if (env.SNAKEPIT_MEMORY_LIMIT !== undefined) {
+      // glibc reserves 64 MiB of address space per malloc arena (one per thread): keep few of them so
+      // an address-space limit measures memory in use rather than reservations.
+      env.MALLOC_ARENA_MAX ??= '2';
+    }
+    const extra = Array.from({ length: extraFds }, () => 'pipe' as const);
+    this.child = spawn(spec.python, ['-m', 'snakepit_bridge', '--adapter', spec.adapter], {
+      cwd: spec.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', ...extra],
+      detached: true,
+      windowsHide: true,
+    });
+    this.pid = this.child.pid;
+    const stdout = this.child.stdio[1] as Readable;
+    const stderr = this.child.stdio[2] as Readable;
+    this.child.on('error', (err) => events.onSpawnError(err as NodeJS.ErrnoException));
+    stdout.on('error', () => {});
+    stderr.on('error', () => {});
+    const stderrDone = new Promise((resolve) => stderr.once('close', resolve));
+    readLines(stdout, (line) => events.onLine('stdout', line));
+    readLines(stderr, (line) => {
+      this.tail.push(line);
+      events.onLine('stderr', line);
+    });
+    for (const s of [stdout, stderr] as unknown as { unref?: () => void }[]) s.unref?.();
+    this.child.on('exit', (code, signal) => {
+      // Anything the adapter started in the group goes down with the worker.
+      if (this.pid !== undefined) killGroup(this.pid, 'SIGKILL');
+      const flushed = Promise.race([stderrDone, new Promise((r) => setTimeout(r, STDERR_FLUSH_MS))]);
+      void flushed.then(() => events.onExit(code, signal));
+    });
   }
-  const child = spawn(spec.python, ['-m', 'snakepit_bridge', '--adapter', spec.adapter], {
-    cwd: spec.cwd,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-    detached: true,
-    windowsHide: true,
-  });
-  const [, stdout, stderr, toWorker, fromWorker] = child.stdio;
-  return {
-    child,
-    toWorker: toWorker as Writable,
-    fromWorker: fromWorker as Readable,
-    stdout: stdout as Readable,
-    stderr: stderr as Readable,
-  };
+
+  get stderrTail(): string {
+    return this.tail.text();
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.pid !== undefined) killGroup(this.pid, signal);
+  }
+
+  ref(): void {
+    this.child.ref();
+  }
+
+  unref(): void {
+    this.child.unref();
+  }
 }
 
 /** Send `signal` to the process group led by `pid`; false if no such group exists any more. */

@@ -1,50 +1,29 @@
 /**
- * One Python worker process: spawn, handshake, the map of calls in flight, and kill escalation.
+ * One worker: a process (started and controlled by the pool's transport) and the protocol
+ * connection with it (src/connection/). This class owns the worker's lifecycle: start with its
+ * timeout, graceful shutdown, kill escalation, and the exit that settles every call in flight.
  *
  * Every call handed to `dispatch` ends in exactly one of the sink's terminal callbacks: the worker's
  * reply, or `onWorkerLost` when the process goes away. Sending to a dead worker throws.
  */
 
-import type { Readable, Writable } from 'node:stream';
-import {
-  PayloadTooLargeError,
-  ProtocolError,
-  SnakepitError,
-  WorkerCrashedError,
-  WorkerStartError,
-  type ErrorFields,
-} from '../errors.js';
-import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
-import { FrameDecoder, HEADER_BYTES, type Frame } from '../protocol/frames.js';
-import { checkHello } from '../protocol/handshake.js';
-import { Msg, type CodecName, type HelloInfo, type WireError } from '../protocol/messages.js';
+import { SnakepitError, WorkerCrashedError, WorkerStartError, type ErrorFields } from '../errors.js';
 import type { WorkerExitReason } from '../events.js';
-import { Heartbeat } from './heartbeat.js';
-import { LineTail, readLines } from './lines.js';
-import { Outbox } from './outbox.js';
-import type { ForkServer } from './forkserver/forkserver.js';
-import { killGroup, spawnWorker, workerSettings, type ProcessLike, type WorkerProcess } from './process.js';
+import { Connection, type CallSink, type ConnectionOwner } from '../connection/connection.js';
+import type { Heartbeat } from '../connection/heartbeat.js';
+import type { Frame } from '../protocol/frames.js';
+import type { CodecName, HelloInfo, WireError } from '../protocol/messages.js';
+import type { Channel, Transport, WorkerProcess } from '../transport/transport.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
+export type { CallSink } from '../connection/connection.js';
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'exited';
-export type ExitReason = WorkerExitReason;
 export type LogStream = 'stdout' | 'stderr' | 'worker';
-
-/** The receiving end of one call on a worker. Exactly one terminal callback is called. */
-export interface CallSink {
-  readonly id: number;
-  readonly tool: string;
-  onResult(value: unknown): void;
-  onError(error: WireError): void;
-  onChunk(value: unknown): void;
-  onEnd(): void;
-  onWorkerLost(error: SnakepitError): void;
-}
 
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
-  reason: ExitReason;
+  reason: WorkerExitReason;
   /** Calls in flight when the process went away. */
   lostCalls?: number;
 }
@@ -64,50 +43,30 @@ export interface WorkerSpec {
   python: string;
   adapter: string;
   cwd: string | undefined;
+  /** User environment and every SNAKEPIT_* setting of the worker. */
   env: Readonly<Record<string, string>>;
   concurrency: number;
   maxPayload: number;
   codecs: readonly CodecName[];
   startupTimeout: number;
   killGrace: number;
-  /** RLIMIT_AS in bytes set by the worker at startup (0: none). */
-  memoryLimit: number;
-  /** Id of the pool's run, exported to the worker as SNAKEPIT_RUN_ID (run registry). */
-  runId: string;
-  /** Fork-server mode: the worker is forked by this pool's zygote and connects back (forkserver.ts). */
-  forkServer?: ForkServer | undefined;
 }
 
-const STDERR_TAIL_LINES = 40;
-const STDERR_FLUSH_MS = 50;
-
-export class WorkerHandle {
+export class WorkerHandle implements ConnectionOwner {
   readonly id: number;
-  state: WorkerState = 'starting';
-  pid: number | undefined;
-  info: HelloInfo | undefined;
-  /** Calls sent and not yet answered, including ones the caller gave up on (their slot stays taken). */
-  readonly pending = new Map<number, CallSink>();
-  completed = 0;
+  private lifecycle: WorkerState = 'starting';
   readonly startedAt = performance.now();
   /** performance.now() when the worker became ready (0 before). */
   readyAt = 0;
   /** Supervision: a retiring worker takes no new calls; it finishes its calls and is then shut down. */
   retiring = false;
-  readonly heartbeat = new Heartbeat();
 
-  private codec: Codec = new JsonCodec();
-  private child: ProcessLike | undefined;
-  private toWorker: Writable | undefined;
-  private fromWorker: Readable | undefined;
-  private readonly stderrTail = new LineTail(STDERR_TAIL_LINES);
-  private stderrDone: Promise<void> = Promise.resolve();
-  private exitReason: ExitReason | undefined;
+  private readonly conn: Connection;
+  private proc: WorkerProcess | undefined;
+  private exitReason: WorkerExitReason | undefined;
   private exitError: SnakepitError | undefined;
   private fatal: WireError | undefined;
   private refed = false;
-  private outbox: Outbox | undefined;
-  private pingNonce = 0;
   private killTimer: NodeJS.Timeout | undefined;
   private readonly exited: Promise<ExitInfo>;
   private resolveExited!: (info: ExitInfo) => void;
@@ -115,29 +74,60 @@ export class WorkerHandle {
 
   constructor(
     private readonly spec: WorkerSpec,
+    private readonly transport: Transport,
     private readonly hooks: WorkerHooks,
   ) {
     this.id = spec.id;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    this.conn = new Connection({ workerId: spec.id, maxPayload: spec.maxPayload, codecs: spec.codecs }, this);
+  }
+
+  get state(): WorkerState {
+    return this.lifecycle;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  get info(): HelloInfo | undefined {
+    return this.conn.info;
+  }
+
+  /** Calls sent and not yet answered, including ones the caller gave up on (their slot stays taken). */
+  get pending(): ReadonlyMap<number, CallSink> {
+    return this.conn.pending;
+  }
+
+  get completed(): number {
+    return this.conn.completed;
+  }
+
+  get heartbeat(): Heartbeat {
+    return this.conn.heartbeat;
   }
 
   get concurrency(): number {
     return this.spec.concurrency;
   }
 
-  /** Free request slots: the worker may take this many more calls now. */
-  get free(): number {
-    return this.state === 'ready' && !this.retiring ? this.spec.concurrency - this.pending.size : 0;
+  /** Whether the worker takes new calls: ready and not retiring (the one rule, see scheduling). */
+  get accepting(): boolean {
+    return this.lifecycle === 'ready' && !this.retiring;
+  }
+
+  /** Forked by the fork server: much of its memory is shared with the zygote (recycling counts USS). */
+  get forked(): boolean {
+    return this.transport.kind === 'forkserver';
   }
 
   get stderr(): string {
-    return this.stderrTail.text();
+    return this.proc?.stderrTail ?? '';
   }
 
-  /** Spawn the process; resolves once the worker said hello and answered a ping. */
+  /** Start the process; resolves once the worker said hello and answered a ping. */
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.startSettle = { resolve, reject };
       const startTimer = setTimeout(() => {
         this.failStart(
           new WorkerStartError(
@@ -152,94 +142,57 @@ export class WorkerHandle {
         resolve: () => (clear(), resolve()),
         reject: (err) => (clear(), reject(err)),
       };
-      this.spawn();
+      this.launch();
     });
   }
 
-  /** Whether the worker was forked by the fork server (its memory is partly shared with the zygote). */
-  get forked(): boolean {
-    return this.spec.forkServer !== undefined;
-  }
-
-  private spawn(): void {
-    const server = this.spec.forkServer;
-    if (server !== undefined) {
-      this.launchForked(server);
-      return;
-    }
-    let proc;
+  private launch(): void {
+    let proc: WorkerProcess;
     try {
-      proc = spawnWorker({
-        python: this.spec.python,
-        adapter: this.spec.adapter,
-        cwd: this.spec.cwd,
-        env: this.spec.env,
-        workerId: this.id,
-        concurrency: this.spec.concurrency,
-        maxPayload: this.spec.maxPayload,
-        codecs: this.spec.codecs,
-        memoryLimit: this.spec.memoryLimit,
-        runId: this.spec.runId,
-      });
+      proc = this.transport.launch(
+        {
+          workerId: this.id,
+          python: this.spec.python,
+          adapter: this.spec.adapter,
+          cwd: this.spec.cwd,
+          env: this.spec.env,
+          startupTimeout: this.spec.startupTimeout,
+        },
+        {
+          onLine: (stream, line) => this.hooks.onLog(this, stream, line),
+          onSpawnError: (err) => this.onSpawnError(err),
+          onExit: (code, signal) => this.finishExit(code, signal),
+        },
+      );
     } catch (err) {
       this.onSpawnError(err as NodeJS.ErrnoException);
       return;
     }
-    this.attach(proc);
-  }
-
-  private launchForked(server: ForkServer): void {
-    const s = this.spec;
-    const settings = workerSettings({ ...s, workerId: s.id });
-    server.launch(s.id, settings, s.startupTimeout).then(
-      ({ child, socket }) => this.attach({ child, toWorker: socket, fromWorker: socket, stdout: child.stdout, stderr: child.stderr }),
-      (err: WorkerStartError) => {
-        const settle = this.startSettle;
-        this.startSettle = undefined;
-        settle?.reject(err);
-        this.finishExit(null, null);
+    this.proc = proc;
+    proc.channel.then(
+      (channel: Channel) => {
+        if (this.lifecycle === 'exited') return;
+        this.spawned(); // a forked worker's pid is known by now
+        this.conn.attach(channel);
+        if (this.refed) channel.ref();
+        else channel.unref();
+      },
+      () => {
+        /* never connected: the start timeout or the exit reports it */
       },
     );
+    this.setRef(true);
+    this.spawned();
   }
 
-  private attach(proc: WorkerProcess): void {
-    const { child, toWorker, fromWorker, stdout, stderr } = proc;
-    this.child = child;
-    this.toWorker = toWorker;
-    this.outbox = new Outbox(toWorker);
-    this.fromWorker = fromWorker;
-    this.pid = child.pid;
-    child.on('error', (err) => this.onSpawnError(err as NodeJS.ErrnoException));
-    child.on('exit', (code, signal) => this.onChildExit(code, signal));
-    toWorker.on('error', () => {
-      /* EPIPE after the worker died: the exit handler settles everything. */
-    });
-    fromWorker.on('error', () => {});
-    stdout.on('error', () => {});
-    stderr.on('error', () => {});
-    this.stderrDone = new Promise((resolve) => stderr.once('close', resolve));
-    readLines(stdout, (line) => this.hooks.onLog(this, 'stdout', line));
-    readLines(stderr, (line) => {
-      this.stderrTail.push(line);
-      this.hooks.onLog(this, 'stderr', line);
-    });
-    const decoder = new FrameDecoder(this.spec.maxPayload, this.onFrame);
-    fromWorker.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk);
-      } catch (err) {
-        this.protocolFailure(err);
-      }
-    });
-    for (const s of [stdout, stderr, toWorker] as unknown as { unref?: () => void }[]) s.unref?.();
-    this.setRef(true);
-    fromWorker.resume();
-    if (this.pid !== undefined) {
-      trackWorker(this);
-      this.hooks.onSpawn(this);
-      // Forked after the start had already failed or the pool was destroyed: it goes at once.
-      if (this.state === 'stopping') killGroup(this.pid, 'SIGKILL');
-    }
+  private tracked = false;
+
+  /** The process has a pid: track it for process exit and tell the pool (run registry, event). */
+  private spawned(): void {
+    if (this.tracked || this.proc?.pid === undefined) return;
+    this.tracked = true;
+    trackWorker(this);
+    this.hooks.onSpawn(this);
   }
 
   /**
@@ -249,225 +202,134 @@ export class WorkerHandle {
   private setRef(on: boolean): void {
     if (on === this.refed) return;
     this.refed = on;
-    const sock = this.fromWorker as unknown as { ref?: () => void; unref?: () => void } | undefined;
     if (on) {
-      sock?.ref?.();
-      this.child?.ref();
+      this.conn.ref();
+      this.proc?.ref();
     } else {
-      sock?.unref?.();
-      this.child?.unref();
+      this.conn.unref();
+      this.proc?.unref();
     }
   }
 
-  // ------------------------------------------------------------------ sending
+  // ------------------------------------------------------------ calls (connection)
 
   /** Write one complete frame. Throws WorkerCrashedError if the worker is gone. */
   send(frame: Frame): void {
-    const out = this.toWorker;
-    if (this.state === 'exited' || out === undefined || out.destroyed) {
+    if (this.lifecycle === 'exited') {
       throw new WorkerCrashedError(`worker ${this.id} is not running`, { workerId: this.id, pid: this.pid });
     }
-    this.outbox!.send(frame);
+    this.conn.send(frame);
   }
 
   /** Send a call's frame and track it until the worker answers or dies. */
   dispatch(sink: CallSink, frame: Frame): void {
-    this.send(frame);
-    this.pending.set(sink.id, sink);
-    this.setRef(true);
+    if (this.lifecycle === 'exited') this.send(frame);
+    this.conn.dispatch(sink, frame);
   }
 
-  /**
-   * Encode a message for this worker. Throws EncodeError, or PayloadTooLargeError (naming `what`) when
-   * the frame would exceed maxPayload: the one place the host checks what it sends.
-   */
+  /** Encode a message for this worker; throws PayloadTooLargeError over maxPayload (see Connection). */
   encode(message: unknown, what = 'message', fields: ErrorFields = {}): Frame {
-    const frame = this.codec.encode(message);
-    const size = frame.length - HEADER_BYTES;
-    if (size > this.spec.maxPayload) throw new PayloadTooLargeError(size, this.spec.maxPayload, what, fields);
-    return frame;
+    return this.conn.encode(message, what, fields);
   }
-
 
   cancel(id: number): void {
-    if (this.state !== 'exited') this.trySend([Msg.CANCEL, id]);
+    if (this.lifecycle !== 'exited') this.conn.cancel(id);
   }
 
-  /**
-   * Grant stream credit. Written at once rather than at the end of the tick: a consumer that takes
-   * buffered chunks runs one long chain of microtasks, and the worker would wait for the credit until
-   * the buffer is empty.
-   */
   credit(id: number, n: number): void {
-    if (this.state === 'exited') return;
-    try {
-      this.send(this.codec.encodeFrame([Msg.CREDIT, id, n]));
-      this.outbox?.flush();
-    } catch {
-      /* the worker is going away; its exit settles the call */
-    }
+    if (this.lifecycle !== 'exited') this.conn.credit(id, n);
   }
 
-  /** Send a heartbeat ping unless one is outstanding (see heartbeat.ts). */
   ping(now: number): void {
-    if (this.state !== 'ready') return;
-    const nonce = this.heartbeat.next(now);
-    if (nonce !== undefined) this.trySend([Msg.PING, nonce]);
+    if (this.lifecycle === 'ready') this.conn.ping(now);
   }
 
-  private trySend(message: unknown[]): void {
-    try {
-      this.send(this.codec.encodeFrame(message));
-    } catch {
-      /* the worker is going away; its exit settles the call */
-    }
-  }
+  // ------------------------------------------------------- connection owner
 
-  // ---------------------------------------------------------------- receiving
-
-  private readonly onFrame = (payload: Buffer): void => {
-    const msg = this.codec.decode(payload);
-    if (!Array.isArray(msg) || typeof msg[0] !== 'number') {
-      throw new ProtocolError(`worker ${this.id} sent a frame that is not a protocol message`);
-    }
-    switch (msg[0]) {
-      case Msg.RESULT: {
-        const sink = this.take(msg[1]);
-        if (sink) {
-          sink.onResult(msg[2]);
-          this.hooks.onSettled(this, sink);
-        }
-        return;
-      }
-      case Msg.ERROR: {
-        const sink = this.take(msg[1]);
-        if (sink) {
-          sink.onError(msg[2] as WireError);
-          this.hooks.onSettled(this, sink);
-        }
-        return;
-      }
-      case Msg.CHUNK:
-        this.pending.get(msg[1])?.onChunk(msg[2]);
-        return;
-      case Msg.END: {
-        const sink = this.take(msg[1]);
-        if (sink) {
-          sink.onEnd();
-          this.hooks.onSettled(this, sink);
-        }
-        return;
-      }
-      case Msg.PONG:
-        if (this.state === 'starting' && msg[1] === this.pingNonce) this.becomeReady();
-        else this.heartbeat.pong(msg[1], performance.now());
-        return;
-      case Msg.HOST_CALL:
-        this.hooks.onHostCall?.(this, msg[1], msg[2], msg[3], msg[4]);
-        return;
-      case Msg.LOG:
-        this.hooks.onLog(this, 'worker', String(msg[2]), String(msg[1]), msg[3] ?? undefined);
-        return;
-      case Msg.HELLO:
-        this.onHello(msg[1] as HelloInfo);
-        return;
-      case Msg.FATAL:
-        this.fatal = msg[1] as WireError;
-        return;
-      default:
-        throw new ProtocolError(`worker ${this.id} sent an unknown message kind ${String(msg[0])}`);
-    }
-  };
-
-  private take(id: number): CallSink | undefined {
-    const sink = this.pending.get(id);
-    if (sink === undefined) return undefined;
-    this.pending.delete(id);
-    this.completed++;
-    if (this.pending.size === 0 && this.state === 'ready') this.setRef(false);
-    return sink;
-  }
-
-  private onHello(info: HelloInfo): void {
-    if (this.state !== 'starting' || this.info !== undefined) {
-      throw new ProtocolError(`worker ${this.id} sent hello twice`);
-    }
-    const problem = checkHello(info, this.spec.codecs);
-    if (problem !== undefined) {
-      this.failStart(new WorkerStartError(`worker ${this.id}: ${problem}`, { workerId: this.id, pid: this.pid, phase: 'handshake' }));
-      return;
-    }
-    this.info = info;
-    this.codec = makeCodec(info.codec);
-    this.pingNonce = 1 + Math.floor(Math.random() * 1e9);
-    this.send(this.codec.encodeFrame([Msg.PING, this.pingNonce]));
-  }
-
-  private becomeReady(): void {
-    this.state = 'ready';
+  onReady(): void {
+    this.lifecycle = 'ready';
     this.readyAt = performance.now();
-    if (this.pending.size === 0) this.setRef(false);
+    if (this.conn.pending.size === 0) this.setRef(false);
     const settle = this.startSettle;
     this.startSettle = undefined;
     settle?.resolve();
   }
 
-  private protocolFailure(err: unknown): void {
-    const error =
-      err instanceof SnakepitError
-        ? err
-        : new ProtocolError(`worker ${this.id} broke the protocol: ${String(err)}`, { cause: err });
-    if (this.state === 'starting') {
-      this.failStart(new WorkerStartError(`worker ${this.id}: ${error.message}`, { workerId: this.id, pid: this.pid, phase: 'handshake', cause: error }));
+  onBadHello(problem: string): void {
+    this.failStart(new WorkerStartError(`worker ${this.id}: ${problem}`, { workerId: this.id, pid: this.pid, phase: 'handshake' }));
+  }
+
+  onFatal(error: WireError): void {
+    this.fatal = error;
+  }
+
+  onBroken(error: SnakepitError): void {
+    if (this.lifecycle === 'starting') {
+      this.failStart(
+        new WorkerStartError(`worker ${this.id}: ${error.message}`, { workerId: this.id, pid: this.pid, phase: 'handshake', cause: error }),
+      );
       return;
     }
     void this.kill('protocol-error', error);
   }
 
+  onSettled(sink: CallSink): void {
+    this.hooks.onSettled(this, sink);
+  }
+
+  onBusy(busy: boolean): void {
+    if (busy) this.setRef(true);
+    else if (this.lifecycle === 'ready') this.setRef(false);
+  }
+
+  onLog(level: string, message: string, requestId: number | undefined): void {
+    this.hooks.onLog(this, 'worker', message, level, requestId);
+  }
+
+  onHostCall(id: number, parent: number, tool: string, args: Record<string, unknown>): void {
+    this.hooks.onHostCall?.(this, id, parent, tool, args);
+  }
+
   // ----------------------------------------------------------------- stopping
 
   /** Ask the worker to finish and exit; kill it if it has not exited within `killGrace`. */
-  shutdown(reason: ExitReason = 'shutdown'): Promise<ExitInfo> {
-    if (this.state === 'exited') return this.exited;
-    if (this.state === 'starting') return this.kill(reason);
-    this.state = 'stopping';
+  shutdown(reason: WorkerExitReason = 'shutdown'): Promise<ExitInfo> {
+    if (this.lifecycle === 'exited') return this.exited;
+    if (this.lifecycle === 'starting') return this.kill(reason);
+    this.lifecycle = 'stopping';
     this.setRef(true);
     this.exitReason ??= reason;
-    this.trySend([Msg.SHUTDOWN]);
-    this.outbox?.flush();
-    this.toWorker?.end();
+    this.conn.shutdown();
     this.armKillTimer(this.spec.killGrace, 'SIGTERM');
     return this.exited;
   }
 
   /** SIGTERM the process group, SIGKILL after `killGrace`; resolves once the process has exited. */
-  kill(reason: ExitReason, error?: SnakepitError): Promise<ExitInfo> {
-    if (this.state === 'exited') return this.exited;
+  kill(reason: WorkerExitReason, error?: SnakepitError): Promise<ExitInfo> {
+    if (this.lifecycle === 'exited') return this.exited;
     this.exitReason ??= reason;
     this.exitError ??= error;
-    if (this.state !== 'stopping') this.state = 'stopping';
-    if (this.pid === undefined) return this.exited;
+    this.lifecycle = 'stopping';
+    if (this.proc === undefined) return this.exited;
     this.setRef(true);
-    killGroup(this.pid, 'SIGTERM');
+    this.proc.signal('SIGTERM');
     // A stopped (wedged) process only acts on SIGTERM once continued.
-    if (reason === 'wedged') killGroup(this.pid, 'SIGCONT');
+    if (reason === 'wedged') this.proc.signal('SIGCONT');
     this.armKillTimer(this.spec.killGrace, 'SIGKILL');
     return this.exited;
   }
 
   /** Synchronous SIGKILL of the group, for process exit. */
   killNow(): void {
-    if (this.pid !== undefined && this.state !== 'exited') killGroup(this.pid, 'SIGKILL');
+    if (this.lifecycle !== 'exited') this.proc?.signal('SIGKILL');
   }
 
   private armKillTimer(ms: number, first: 'SIGTERM' | 'SIGKILL'): void {
-    if (this.killTimer !== undefined || this.pid === undefined) return;
-    const pid = this.pid;
+    const proc = this.proc;
+    if (this.killTimer !== undefined || proc === undefined) return;
     this.killTimer = setTimeout(() => {
-      killGroup(pid, first === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL');
-      if (first === 'SIGTERM') {
-        this.killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), this.spec.killGrace);
-      }
+      proc.signal(first);
+      if (first === 'SIGTERM') this.killTimer = setTimeout(() => proc.signal('SIGKILL'), this.spec.killGrace);
     }, ms);
   }
 
@@ -479,7 +341,7 @@ export class WorkerHandle {
   }
 
   private onSpawnError(err: NodeJS.ErrnoException): void {
-    if (this.pid !== undefined && this.state !== 'starting') return;
+    if (this.pid !== undefined && this.lifecycle !== 'starting') return;
     const error = new WorkerStartError(
       `cannot run Python executable ${JSON.stringify(this.spec.python)}: ${err.code ?? err.message}`,
       { workerId: this.id, phase: 'spawn', cause: err },
@@ -490,21 +352,14 @@ export class WorkerHandle {
     if (this.pid === undefined) this.finishExit(null, null);
   }
 
-  private onChildExit(code: number | null, signal: NodeJS.Signals | null): void {
-    // Anything the adapter started in the group goes down with the worker.
-    if (this.pid !== undefined) killGroup(this.pid, 'SIGKILL');
-    const flushed = Promise.race([this.stderrDone, new Promise((r) => setTimeout(r, STDERR_FLUSH_MS))]);
-    void flushed.then(() => this.finishExit(code, signal));
-  }
-
   private finishExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.state === 'exited') return;
+    if (this.lifecycle === 'exited') return;
     const wasStarting = this.startSettle !== undefined;
-    this.state = 'exited';
+    this.lifecycle = 'exited';
     if (this.killTimer !== undefined) clearTimeout(this.killTimer);
     untrackWorker(this);
     this.setRef(false);
-    const reason: ExitReason = this.exitReason ?? (wasStarting ? 'start-failed' : 'crash');
+    const reason: WorkerExitReason = this.exitReason ?? (wasStarting ? 'start-failed' : 'crash');
     const stderrTail = this.stderr;
     if (wasStarting) {
       const settle = this.startSettle;
@@ -512,12 +367,7 @@ export class WorkerHandle {
       settle?.reject(this.startError(code, signal, stderrTail));
     }
     const lost = this.exitError ?? this.crashError(code, signal, reason, stderrTail);
-    const sinks = [...this.pending.values()];
-    this.pending.clear();
-    for (const sink of sinks) {
-      sink.onWorkerLost(lost);
-      this.hooks.onSettled(this, sink);
-    }
+    const sinks = this.conn.close(lost);
     const info = { code, signal, reason, lostCalls: sinks.length };
     this.hooks.onExit(this, info);
     this.resolveExited(info);
@@ -553,12 +403,7 @@ export class WorkerHandle {
     });
   }
 
-  private crashError(
-    code: number | null,
-    signal: NodeJS.Signals | null,
-    reason: ExitReason,
-    stderrTail: string,
-  ): SnakepitError {
+  private crashError(code: number | null, signal: NodeJS.Signals | null, reason: WorkerExitReason, stderrTail: string): SnakepitError {
     const why =
       reason === 'shutdown' || reason === 'killed' || reason === 'recycled'
         ? 'was stopped'
@@ -579,5 +424,4 @@ export class WorkerHandle {
   whenExited(): Promise<ExitInfo> {
     return this.exited;
   }
-
 }

@@ -3,16 +3,14 @@
  * parent, so its exit is learnt from the zygote (which reaps it and reports the code or signal);
  * when the zygote that forked it has died, from polling its pid (and process start time, so that a
  * reused pid is never taken for the worker): the exit is then reported without code or signal.
- * Its stdout and stderr arrive through the zygote as well and are replayed on two streams.
+ * Its stdout and stderr arrive through the zygote as well, before its exit, and are split into lines.
  */
 
-import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
-import { PassThrough } from 'node:stream';
 import { processStartTime, readStat } from '../procfs.js';
 
 const POLL_MS = 100;
-const TAIL_BYTES = 8 * 1024;
+const MAX_LINE = 16 * 1024;
 
 /** Signal numbers to names; of two names for one number (SIGABRT, SIGIOT) the first listed wins. */
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
@@ -24,35 +22,43 @@ export function signalName(num: number | null | undefined): NodeJS.Signals | nul
   return num == null ? null : (SIGNAL_NAMES.get(num) ?? null);
 }
 
-export class ForkedProcess extends EventEmitter<{ exit: [number | null, NodeJS.Signals | null]; error: [Error] }> {
-  readonly stdout = new PassThrough();
-  readonly stderr = new PassThrough();
-  /** Last bytes of stderr, for an error when the worker dies before it connects. */
-  stderrTail = '';
+/** Where a forked worker's news goes (the fork-server transport). */
+export interface ForkedSink {
+  line(stream: 'stdout' | 'stderr', line: string): void;
+  exit(code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+export class ForkedProcess {
   exited = false;
   private readonly startTime: number | undefined;
   private poll: NodeJS.Timeout | undefined;
-
   private refed = false;
+  private readonly partial = { stdout: '', stderr: '' };
 
   /** `holder` keeps the zygote's channel (which brings this worker's exit) on the host's event loop. */
   constructor(
     readonly pid: number,
     private holder: { hold(): void; release(): void } | undefined,
+    private readonly sink: ForkedSink,
   ) {
-    super();
     this.startTime = processStartTime(pid);
   }
 
   /** A piece of the worker's output, forwarded by the zygote. */
-  output(stream: 1 | 2, text: string): void {
+  output(fd: 1 | 2, text: string): void {
     if (this.exited) return;
-    if (stream === 2) {
-      this.stderrTail = (this.stderrTail + text).slice(-TAIL_BYTES);
-      this.stderr.write(text);
-    } else {
-      this.stdout.write(text);
+    const stream = fd === 2 ? 'stderr' : 'stdout';
+    let rest = this.partial[stream] + text;
+    let nl: number;
+    while ((nl = rest.indexOf('\n')) !== -1) {
+      this.sink.line(stream, rest.slice(0, nl));
+      rest = rest.slice(nl + 1);
     }
+    while (rest.length > MAX_LINE) {
+      this.sink.line(stream, rest.slice(0, MAX_LINE));
+      rest = rest.slice(MAX_LINE);
+    }
+    this.partial[stream] = rest;
   }
 
   /** The zygote reaped the worker (all its output came before). */
@@ -81,12 +87,13 @@ export class ForkedProcess extends EventEmitter<{ exit: [number | null, NodeJS.S
 
   private finish(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.partial[stream]) this.sink.line(stream, this.partial[stream]);
+    }
     this.exited = true;
     if (this.poll !== undefined) clearInterval(this.poll);
     this.unref();
-    this.stdout.end();
-    this.stderr.end();
-    this.emit('exit', code, signal);
+    this.sink.exit(code, signal);
   }
 
   /** Keep the host's event loop alive until this worker's exit is known (as a ChildProcess does). */

@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { WorkerStartError } from '../../errors.js';
 import { LineTail, readLines } from '../lines.js';
 import { BRIDGE_PYTHONPATH, killGroup } from '../process.js';
-import { ForkedProcess } from './forked.js';
+import { ForkedProcess, type ForkedSink } from './forked.js';
 
 export interface ZygoteSpec {
   python: string;
@@ -39,6 +39,7 @@ interface ZygoteMessage {
 }
 
 interface PendingFork {
+  sink: ForkedSink;
   resolve: (proc: ForkedProcess) => void;
   reject: (err: Error) => void;
 }
@@ -128,10 +129,10 @@ export class ZygoteLife {
   };
 
   /** Ask for a worker; resolves with its process once the zygote reports its pid. */
-  fork(workerId: number, env: Record<string, string>): Promise<ForkedProcess> {
+  fork(workerId: number, env: Readonly<Record<string, string>>, sink: ForkedSink): Promise<ForkedProcess> {
     if (this.exited || this.stopping) return Promise.reject(new Error('the fork server is not running'));
     return new Promise((resolve, reject) => {
-      this.pending.set(workerId, { resolve, reject });
+      this.pending.set(workerId, { sink, resolve, reject });
       this.setRef(true);
       this.send({ op: 'fork', id: workerId, env });
     });
@@ -171,9 +172,11 @@ export class ZygoteLife {
         return;
       }
       case 'forked': {
-        const proc = new ForkedProcess(msg.pid!, this.holder);
+        const pending = this.takePending(msg.id!);
+        if (pending === undefined) return;
+        const proc = new ForkedProcess(msg.pid!, this.holder, pending.sink);
         this.children.set(msg.pid!, proc);
-        this.takePending(msg.id!)?.resolve(proc);
+        pending.resolve(proc);
         return;
       }
       case 'fork_failed':

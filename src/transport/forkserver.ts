@@ -1,21 +1,27 @@
 /**
- * The fork server of one pool: the connect-back listener, the zygote, and its supervision. `launch`
- * brings up one worker: a one-time token, a fork request to the zygote, then the worker's connection
- * on the listener. A zygote that dies is reported (`zygoteExit`) and started again with the pool's
- * restart policy (backoff per consecutive failure, the breaker over `restart.window`); workers
- * already running are not touched. While the breaker is open, launches fail at once, so the pool's
- * own supervisor counts failed starts and opens its breaker too.
+ * The fork-server transport: one zygote per pool (src/worker/forkserver/zygote.ts) imports the
+ * preloaded modules and the adapter once and forks each worker, which connects back to the pool's
+ * Unix socket with a one-time token (connect-back.ts), as with the socket transport. The process
+ * side of a forked worker is known by the pid the zygote reports (forked.ts): signals go to its
+ * process group, its exit comes from the zygote that reaps it.
+ *
+ * A zygote that dies is reported (`zygoteExit`) and started again with the pool's restart policy
+ * (backoff per consecutive failure, the breaker over `restart.window`); workers already running are
+ * not touched. While the breaker is open, launches fail at once, so the pool's own supervisor counts
+ * failed starts and opens its breaker too.
  */
 
-import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { WorkerStartError } from '../../errors.js';
-import type { ResolvedRestartOptions } from '../../options.js';
-import { RestartPolicy } from '../../pool/restart-policy.js';
-import { trackWorker, untrackWorker } from '../registry.js';
-import type { ForkedProcess } from './forked.js';
-import { ConnectListener } from './listener.js';
-import { ZygoteLife, type ZygoteSpec } from './zygote.js';
+import type net from 'node:net';
+import { WorkerStartError } from '../errors.js';
+import type { ResolvedRestartOptions } from '../options.js';
+import { RestartPolicy } from '../pool/restart-policy.js';
+import type { ForkedProcess } from '../worker/forkserver/forked.js';
+import { ZygoteLife, type ZygoteSpec } from '../worker/forkserver/zygote.js';
+import { LineTail } from '../worker/lines.js';
+import { killGroup } from '../worker/process.js';
+import { trackWorker, untrackWorker } from '../worker/registry.js';
+import { ConnectBackListener } from './connect-back.js';
+import type { Channel, LaunchSpec, ProcessEvents, Transport, WorkerProcess } from './transport.js';
 
 export interface ForkServerHooks {
   onZygoteReady(pid: number, loadMs: number, restarts: number): void;
@@ -27,16 +33,13 @@ export interface ForkServerSpec extends ZygoteSpec {
   /** Parent folder of the private socket directory (the state directory, else the temp folder). */
   socketParent: string | undefined;
   restart: ResolvedRestartOptions;
-  killGrace: number;
 }
 
-export interface LaunchedWorker {
-  child: ForkedProcess;
-  socket: Socket;
-}
+const STDERR_TAIL_LINES = 40;
 
-export class ForkServer {
-  private listener: ConnectListener | undefined;
+export class ForkServerTransport implements Transport {
+  readonly kind = 'forkserver' as const;
+  private readonly listener: ConnectBackListener;
   private life: ZygoteLife | undefined;
   private readonly policy: RestartPolicy;
   private streak = 0;
@@ -53,13 +56,19 @@ export class ForkServer {
     private readonly hooks: ForkServerHooks,
   ) {
     this.policy = new RestartPolicy(spec.restart);
+    this.listener = new ConnectBackListener(spec.socketParent);
   }
 
   /** Listen and start the first zygote; rejects with its WorkerStartError (preload, import, threads). */
-  async start(): Promise<void> {
-    this.listener = await ConnectListener.open(this.spec.socketParent ?? tmpdir());
+  async open(): Promise<void> {
+    await this.listener.listen();
     const life = this.spawn();
-    await life.ready;
+    try {
+      await life.ready;
+    } catch (err) {
+      this.close();
+      throw err;
+    }
     this.hooks.onZygoteReady(life.pid!, life.loadMs, 0);
   }
 
@@ -137,65 +146,83 @@ export class ForkServer {
     });
   }
 
-  /**
-   * Fork worker `workerId` with its SNAKEPIT_* settings `env`; resolves once it has connected back.
-   * Rejects when the zygote cannot fork, or the worker dies or stays silent for `timeoutMs`.
-   */
-  async launch(workerId: number, env: Record<string, string>, timeoutMs: number): Promise<LaunchedWorker> {
-    const listener = this.listener;
-    if (listener === undefined) throw new WorkerStartError('the fork server is not started', { phase: 'forkserver' });
-    const life = await this.zygote(timeoutMs);
-    const token = ConnectListener.token();
-    const connected = listener.expect(token, timeoutMs);
-    connected.catch(() => {});
-    let child: ForkedProcess;
-    try {
-      child = await life.fork(workerId, {
-        ...env,
-        SNAKEPIT_CONNECT: listener.path,
-        SNAKEPIT_TOKEN: token,
-      });
-    } catch (err) {
-      listener.forget(token, err as Error);
-      throw new WorkerStartError(`worker ${workerId}: ${(err as Error).message}`, { workerId, phase: 'forkserver', cause: err });
-    }
-    const early = (code: number | null, signal: NodeJS.Signals | null): void => {
-      const why = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
-      listener.forget(token, new Error(`worker ${workerId} (pid ${child.pid}) ${why} before it connected`));
+  /** Start one worker: fork it from the zygote; it connects back with its token. */
+  launch(spec: LaunchSpec, events: ProcessEvents): WorkerProcess {
+    const expectation = this.listener.expect(spec.startupTimeout);
+    const tail = new LineTail(STDERR_TAIL_LINES);
+    let child: ForkedProcess | undefined;
+    let pendingSignal: NodeJS.Signals | undefined;
+    let refed = false;
+    let done = false;
+    const fail = (message: string): void => {
+      if (done) return;
+      done = true;
+      tail.push(`fork server: ${message}`);
+      expectation.cancel();
+      events.onExit(null, null);
     };
-    child.once('exit', early);
-    try {
-      const socket = await connected;
-      child.off('exit', early);
-      return { child, socket };
-    } catch (err) {
-      child.off('exit', early);
-      const tail = child.stderrTail;
-      throw new WorkerStartError(`${(err as Error).message}${tail ? `\n--- stderr ---\n${tail}` : ''}`, {
-        workerId,
-        pid: child.pid,
-        phase: 'start',
-        stderrTail: tail,
-      });
-    }
+    const sink = {
+      line: (stream: 'stdout' | 'stderr', line: string) => {
+        if (stream === 'stderr') tail.push(line);
+        events.onLine(stream, line);
+      },
+      exit: (code: number | null, signal: NodeJS.Signals | null) => {
+        if (done) return;
+        done = true;
+        expectation.cancel();
+        events.onExit(code, signal);
+      },
+    };
+    this.zygote(spec.startupTimeout)
+      .then((life) => life.fork(spec.workerId, { ...spec.env, ...expectation.env }, sink))
+      .then(
+        (proc) => {
+          child = proc;
+          if (refed) proc.ref();
+          // Killed before its pid was known (start timeout, destroy): it goes now.
+          if (pendingSignal !== undefined) killGroup(proc.pid, 'SIGKILL');
+        },
+        (err: Error) => fail(err.message),
+      );
+    return {
+      get pid() {
+        return child?.pid;
+      },
+      get stderrTail() {
+        return tail.text();
+      },
+      channel: expectation.socket.then(socketChannel),
+      signal: (signal) => {
+        if (child === undefined) pendingSignal = signal;
+        else if (!child.exited) killGroup(child.pid, signal);
+      },
+      ref: () => {
+        refed = true;
+        child?.ref();
+      },
+      unref: () => {
+        refed = false;
+        child?.unref();
+      },
+    };
   }
 
   /** Stop the zygote (the pool's workers are stopped by then) and remove the socket. */
-  async close(): Promise<void> {
+  close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
     for (const w of this.waiters.splice(0)) w.reject(new WorkerStartError('the pool closed', { phase: 'forkserver' }));
     const life = this.life;
     if (life !== undefined) {
-      await life.stop(this.spec.killGrace);
+      // The zygote holds nothing worth a graceful stop; its workers are already gone or going.
+      life.killNow();
       untrackWorker(life);
     }
-    this.listener?.close();
+    this.listener.close();
   }
+}
 
-  /** SIGKILL the zygote's group now (host exit, destroy). */
-  killNow(): void {
-    this.life?.killNow();
-  }
+function socketChannel(socket: net.Socket): Channel {
+  return { input: socket, output: socket, ref: () => socket.ref(), unref: () => socket.unref() };
 }

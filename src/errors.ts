@@ -89,9 +89,15 @@ export class PythonError extends SnakepitError {
 /** The call's deadline passed while it ran; a cancel was sent to the worker. */
 export class CallTimeoutError extends SnakepitError {
   readonly timeoutMs: number;
-  constructor(tool: string, timeoutMs: number, fields: ErrorFields = {}) {
-    super('TIMEOUT', `call to ${tool} timed out after ${timeoutMs} ms`, { tool, ...fields });
+  /** True when a stream's `idleTimeout` passed (no chunk for that long), false for the call's deadline. */
+  readonly idle: boolean;
+  constructor(tool: string, timeoutMs: number, fields: ErrorFields = {}, idle = false) {
+    const message = idle
+      ? `stream of ${tool} sent no chunk for ${timeoutMs} ms (idleTimeout)`
+      : `call to ${tool} timed out after ${timeoutMs} ms`;
+    super('TIMEOUT', message, { tool, ...fields });
     this.timeoutMs = timeoutMs;
+    this.idle = idle;
   }
 }
 

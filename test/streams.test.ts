@@ -144,6 +144,8 @@ describe('streams', () => {
         })(),
       );
       assert.ok(idle instanceof CallTimeoutError);
+      assert.equal(idle.idle, true);
+      assert.match(idle.message, /stream of slow sent no chunk for 100 ms \(idleTimeout\)/);
       // The sleeping generator sees the cancel when it next yields; only then is the slot free.
       await waitFor(() => pool.stats().inFlight === 0, 5000, 'slot freed');
       const total = await rejection(
@@ -154,6 +156,20 @@ describe('streams', () => {
         })(),
       );
       assert.ok(total instanceof CallTimeoutError);
+      assert.equal(total.idle, false);
+      assert.match(total.message, /call to slow timed out after 200 ms/);
+    });
+  });
+
+  it('the stream object offers iteration and cancel only, not the producer side', async () => {
+    await withPool(streams, async (pool) => {
+      const stream = pool.stream('count', { n: 2 });
+      for (const internal of ['chunk', 'fail', 'attach', 'end', 'value']) {
+        assert.equal((stream as unknown as Record<string, unknown>)[internal], undefined, internal);
+      }
+      const got: unknown[] = [];
+      for await (const v of stream) got.push(v);
+      assert.equal(got.length, 2);
     });
   });
 

@@ -12,7 +12,7 @@ import {
 } from '../errors.js';
 import type { WireError } from '../protocol/messages.js';
 import type { CallSink, WorkerHandle } from '../worker/worker.js';
-import type { Queued } from './queue.js';
+import type { Queued } from '../scheduling/queue.js';
 import type { SessionCore } from './session.js';
 
 /** What a call needs from its pool. */

@@ -9,7 +9,6 @@ import {
   InvalidArgumentsError,
   NotStreamingError,
   PoolClosedError,
-  PoolSaturatedError,
   SnakepitError,
   ToolNotFoundError,
   type ErrorCode,
@@ -27,11 +26,10 @@ import { createTransport } from '../transport/select.js';
 import type { ForkServerTransport } from '../transport/forkserver.js';
 import { forkServerTransport } from './fork-server.js';
 import type { Transport } from '../transport/transport.js';
-import { freeSlots } from '../scheduling/capacity.js';
+import { Scheduler } from '../scheduling/scheduler.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
 import { Histogram } from './histogram.js';
-import { CallQueue } from './queue.js';
-import { ToolStream } from './stream.js';
+import { StreamFeed, ToolStream } from './stream.js';
 import { toolInfo, type ToolInfo } from './tools.js';
 import type { PoolStats } from './stats.js';
 // Sessions, references, allowlisted calls and host tools.
@@ -56,7 +54,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   );
   readonly workers: WorkerHandle[] = [];
   private catalogue = new Map<string, ToolInfo>();
-  private readonly queue = new CallQueue<Call>();
+  readonly scheduler: Scheduler<Call>;
   private nextCallId = 1;
   private nextWorkerId = 1;
   private drained: (() => void) | undefined;
@@ -79,6 +77,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private readonly waitTime = new Histogram();
   private readonly runTime = new Histogram();
   private crashes = 0;
+  private cancelKills = 0;
 
   // sessions and host tools
   readonly sessions = new SessionManager(this);
@@ -90,6 +89,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     private readonly emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
+    this.scheduler = new Scheduler<Call>({
+      workers: this.workers,
+      options,
+      dispatch: (call, worker) => this.dispatch(call, worker),
+      placeSessionCall: (call, worker) => this.sessions.placeQueued(call, worker),
+    });
     if (options.startMethod === 'forkserver') {
       this.forkServer = forkServerTransport(options, this.runId, () => this.registry, (n, e) => this.publish(n, e));
       this.transport = this.forkServer;
@@ -107,8 +112,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     return this.options.cancelGrace;
   }
 
+  /** Every waiting call (the supervisor keeps replacing workers while a draining pool has some). */
   get queued(): number {
-    return this.queue.length;
+    return this.scheduler.queued;
   }
 
   // ------------------------------------------------------------------ startup
@@ -198,7 +204,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       startMs: Math.round(performance.now() - worker.startedAt),
     });
     if (this.state !== 'starting') this.sessions.onWorkerReady(worker);
-    if (this.state !== 'starting') this.pump();
+    this.checkDrained();
   }
 
   // ----------------------------------------------------------------- calling
@@ -228,6 +234,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       timeout = checkCallOptions(opts, this.options.timeout);
       info = this.admit(tool, args, false, opts?.collect === true, route);
     } catch (err) {
+      this.recordRefused(err);
       return Promise.reject(err);
     }
     if (info.stream) {
@@ -247,8 +254,14 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   stream<T>(tool: string, args: Record<string, unknown> | undefined, opts?: StreamOptions, route?: CallRoute): ToolStream<T> {
-    const timeout = checkCallOptions(opts, this.options.timeout);
-    this.admit(tool, args, true, false, route);
+    let timeout: number;
+    try {
+      timeout = checkCallOptions(opts, this.options.timeout);
+      this.admit(tool, args, true, false, route);
+    } catch (err) {
+      this.recordRefused(err);
+      throw err;
+    }
     return this.openStream<T>(tool, args, timeout, opts, route);
   }
 
@@ -261,12 +274,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   ): ToolStream<T> {
     const window = opts?.window ?? this.options.streamWindow;
     let call: Call | undefined;
-    const stream = new ToolStream<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
-    call = this.makeCall(tool, args, timeout, window, opts?.signal, stream, route?.session);
+    const feed = new StreamFeed<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
+    call = this.makeCall(tool, args, timeout, window, opts?.signal, feed, route?.session);
     call.idempotent = opts?.idempotent === true;
-    stream.attach(call);
+    feed.attach(call);
     this.submit(call);
-    return stream;
+    return new ToolStream<T>(feed);
   }
 
   /**
@@ -298,36 +311,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       this.sessions.submit(call);
       return;
     }
-    if (this.queue.length === 0 || call.nested) {
-      const worker = this.pickWorker();
-      if (worker !== undefined) {
-        this.dispatch(call, worker);
-        return;
-      }
-    }
-    if (call.nested) {
-      call.fail(nestedBlocked(call.tool, 'any worker', { requestId: call.id }));
-      return;
-    }
-    if (this.queue.length + this.sessions.queued >= this.options.maxQueue) {
-      call.fail(new PoolSaturatedError(this.options.maxQueue, { requestId: call.id }));
-      return;
-    }
-    this.queue.push(call);
-    call.armQueueTimeout(this.options.queueTimeout);
-  }
-
-  private pickWorker(): WorkerHandle | undefined {
-    let best: WorkerHandle | undefined;
-    let bestFree = 0;
-    for (const worker of this.workers) {
-      const free = freeSlots(worker);
-      if (free > bestFree) {
-        best = worker;
-        bestFree = free;
-      }
-    }
-    return best;
+    this.scheduler.submit(call, () => nestedBlocked(call.tool, 'any worker', { requestId: call.id }));
   }
 
   /** Send `call` to `worker` (which has a free slot). Used by the session layer too. */
@@ -353,24 +337,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     }
   }
 
-  /** Hand queued calls to workers with free slots. */
-  private pump(): void {
-    while (this.queue.length > 0) {
-      const worker = this.pickWorker();
-      if (worker === undefined) break;
-      const call = this.queue.shift();
-      if (call === undefined) break;
-      if (!call.settled) this.dispatch(call, worker);
-    }
-    this.checkDrained();
-  }
-
   unqueue(call: Call): boolean {
-    return call.session !== undefined ? this.sessions.unqueue(call) : this.queue.remove(call);
-  }
-
-  get queuedCalls(): number {
-    return this.queue.length;
+    return this.scheduler.unqueue(call);
   }
 
   openPrivateSession(): SessionCore {
@@ -393,14 +361,21 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     if (!outcome.retry) return outcome.error;
     this.retried++;
     call.prepareRetry();
-    this.queue.unshift(call);
+    this.scheduler.requeueFirst(call);
     return undefined;
   }
 
   /** Reject every queued call with `error` (the breaker opened). */
   failQueued(error: SnakepitError): void {
-    for (const call of this.queue.drain()) call.fail(error);
-    this.sessions.failAllQueued(error);
+    this.scheduler.failAll(error);
+  }
+
+  /** A call refused at admission counts as submitted and failed, like one refused later. */
+  private recordRefused(err: unknown): void {
+    this.submitted++;
+    this.failed++;
+    const code: ErrorCode = err instanceof SnakepitError ? err.code : 'INVALID_ARGUMENTS';
+    this.failedByCode[code] = (this.failedByCode[code] ?? 0) + 1;
   }
 
   recordSettled(call: Call, error: SnakepitError | undefined): void {
@@ -422,9 +397,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   onSettled(worker: WorkerHandle, _sink: CallSink): void {
     this.supervisor.afterSettle(worker);
-    if (this.sessions.queued > 0) this.sessions.onSlotFree(worker);
-    if (this.queue.length > 0) this.pump();
-    else if (this.drained !== undefined) this.checkDrained();
+    this.scheduler.onSlotFree(worker);
+    if (this.drained !== undefined) this.checkDrained();
   }
 
   onExit(worker: WorkerHandle, info: ExitInfo): void {
@@ -442,10 +416,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       lostCalls: info.lostCalls ?? 0,
     });
     const unexpected = info.reason !== 'shutdown' && info.reason !== 'killed' && info.reason !== 'recycled';
-    if (unexpected && worker.readyAt > 0) this.crashes++;
+    if (info.reason === 'cancel-grace' && worker.readyAt > 0) this.cancelKills++;
+    else if (unexpected && worker.readyAt > 0) this.crashes++;
     this.supervisor.onExit(worker, info);
     // Calls taken back for a retry wait in the queue: give them to the workers that remain.
-    if (this.queue.length > 0) this.pump();
+    this.scheduler.pump();
     this.checkDrained();
   }
 
@@ -522,12 +497,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   private checkDrained(): void {
     if (this.drained === undefined) return;
-    if (this.queue.length > 0 || this.sessions.queued > 0) {
+    if (this.scheduler.queued > 0) {
       if (this.workers.length === 0 && !this.supervisor.restartPending()) {
         // Nothing can run what is left: fail it rather than wait forever.
         const error = new PoolClosedError('pool closed with no worker left to run queued calls');
-        for (const call of this.queue.drain()) call.fail(error);
-        this.sessions.failAllQueued(error);
+        this.scheduler.failAll(error);
       } else {
         return;
       }
@@ -543,8 +517,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     this.supervisor.stop();
     if (this.state !== 'closed') this.finishClose();
     const error = new PoolClosedError('pool was destroyed');
-    for (const call of this.queue.drain()) call.fail(error);
-    this.sessions.failAllQueued(error);
+    this.scheduler.failAll(error);
     this.sessions.closeAll();
     for (const worker of this.workers) {
       for (const sink of worker.pending.values()) (sink as Call).fail(error);
@@ -609,13 +582,14 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       workers: Object.freeze(byState),
       workerList: Object.freeze(workers),
       inFlight,
-      queued: this.queue.length,
-      peakQueued: this.queue.peak,
+      queued: this.scheduler.sharedQueued,
+      peakQueued: this.scheduler.peakShared,
       submitted: this.submitted,
       succeeded: this.succeeded,
       failed: this.failed,
       failedByCode: Object.freeze({ ...this.failedByCode }),
       crashes: this.crashes,
+      cancelKills: this.cancelKills,
       restarts: this.supervisor.restarts,
       pendingRestarts: this.supervisor.pendingRestarts,
       recycles: this.supervisor.recycles,

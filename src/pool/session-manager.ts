@@ -1,6 +1,6 @@
 /**
- * Places the calls of sessions. A session binds at its first call to the least-loaded ready worker;
- * its calls then run there only, waiting in that worker's own queue while it is busy (or failing with
+ * The calls of sessions. A session binds at its first call to the worker the scheduler picks; its
+ * calls then run there only, waiting in that worker's session queue while it is busy (or failing with
  * SESSION_BUSY, or NESTED_CALL_BLOCKED for a call made from a host tool). When a worker exits, each of
  * its sessions with state is lost (or moves on, with `onLost: 'rebind'`); one whose calls never
  * reached the worker had no state there and simply binds again.
@@ -11,7 +11,6 @@
 
 import { randomUUID } from 'node:crypto';
 import {
-  PoolSaturatedError,
   SessionBusyError,
   TooManySessionsError,
   type SessionLostReason,
@@ -23,8 +22,7 @@ import type { WorkerHandle } from '../worker/worker.js';
 import type { Call } from './call.js';
 import { nestedBlocked } from './host-tools.js';
 import type { PythonCallHost } from './python-calls.js';
-import { CallQueue } from './queue.js';
-import { freeSlots } from '../scheduling/capacity.js';
+import type { Scheduler } from '../scheduling/scheduler.js';
 import { SessionCore, type CallRoute, type Session } from './session.js';
 import type { ToolStream } from './stream.js';
 
@@ -35,8 +33,7 @@ export interface SessionHost extends PythonCallHost {
   readonly state: PoolState;
   /** The error new work is refused with in the pool's state, if it is (state.ts). */
   refusal(what: string): SnakepitError | undefined;
-  /** Calls waiting in the pool's shared queue. */
-  readonly queuedCalls: number;
+  readonly scheduler: Scheduler<Call>;
   dispatch(call: Call, worker: WorkerHandle): void;
   execute(tool: string, args: Record<string, unknown> | undefined, options: ExecuteOptions | undefined, route: CallRoute): Promise<unknown>;
   stream<T>(tool: string, args: Record<string, unknown> | undefined, options: StreamOptions | undefined, route: CallRoute): ToolStream<T>;
@@ -45,17 +42,11 @@ export interface SessionHost extends PythonCallHost {
 export class SessionManager {
   private readonly sessions = new Map<string, SessionCore>();
   private readonly bound = new Map<WorkerHandle, Set<SessionCore>>();
-  private readonly queues = new Map<WorkerHandle, CallQueue<Call>>();
-  /** Calls of sessions that wait for any worker to be ready. */
-  private readonly unbound = new CallQueue<Call>();
-  private readonly queuedIn = new WeakMap<Call, CallQueue<Call>>();
-  private waiting = 0;
 
   constructor(readonly host: SessionHost) {}
 
-  /** Session calls waiting for their worker (or for any worker). */
-  get queued(): number {
-    return this.waiting;
+  private get scheduler(): Scheduler<Call> {
+    return this.host.scheduler;
   }
 
   /** Sessions in the registry (open, and lost ones not yet closed or expired). */
@@ -93,9 +84,15 @@ export class SessionManager {
 
   // ------------------------------------------------------------------ placing
 
-  /** Place a session call: on its worker now, in that worker's queue, or refused. */
+  /** Place a session call: on its worker now, in that worker's session queue, or refused. */
   submit(call: Call): void {
     this.route(call, true);
+  }
+
+  /** A session call left its worker's queue for a free slot (the scheduler's order). */
+  placeQueued(call: Call, worker: WorkerHandle): void {
+    if (call.session?.worker === worker && call.session.state === 'open') this.send(call, worker);
+    else this.route(call, false);
   }
 
   private route(call: Call, fresh: boolean): void {
@@ -106,13 +103,12 @@ export class SessionManager {
       return;
     }
     const worker = session.worker ?? this.bind(session);
-    const queue = worker === undefined ? this.unbound : this.queueOf(worker);
-    if (worker !== undefined && freeSlots(worker) > 0 && queue.length === 0) {
+    if (worker !== undefined && this.scheduler.sessionCanRun(worker)) {
       this.send(call, worker);
       return;
     }
     if (!fresh) {
-      this.push(queue, call);
+      this.scheduler.enqueueSession(call, worker, false);
       return;
     }
     const where = worker === undefined ? 'any worker (none is ready)' : `worker ${worker.id}, which holds session ${JSON.stringify(session.id)}`;
@@ -124,13 +120,12 @@ export class SessionManager {
       call.fail(new SessionBusyError(session.id, { tool: call.tool, requestId: call.id, workerId: worker?.id }));
       return;
     }
-    const { maxQueue, queueTimeout } = this.host.options;
-    if (this.waiting + this.host.queuedCalls >= maxQueue) {
-      call.fail(new PoolSaturatedError(maxQueue, { requestId: call.id }));
+    const full = this.scheduler.saturated(call);
+    if (full !== undefined) {
+      call.fail(full);
       return;
     }
-    this.push(queue, call);
-    call.armQueueTimeout(queueTimeout);
+    this.scheduler.enqueueSession(call, worker, true);
   }
 
   private send(call: Call, worker: WorkerHandle): void {
@@ -138,51 +133,9 @@ export class SessionManager {
     if (worker.pending.get(call.id) === call) call.session!.dispatched++;
   }
 
-  private push(queue: CallQueue<Call>, call: Call): void {
-    queue.push(call);
-    this.queuedIn.set(call, queue);
-    this.waiting++;
-  }
-
-  private shift(queue: CallQueue<Call>): Call | undefined {
-    const call = queue.shift();
-    if (call !== undefined) {
-      this.queuedIn.delete(call);
-      this.waiting--;
-    }
-    return call;
-  }
-
-  unqueue(call: Call): boolean {
-    const queue = this.queuedIn.get(call);
-    if (queue === undefined || !queue.remove(call)) return false;
-    this.queuedIn.delete(call);
-    this.waiting--;
-    return true;
-  }
-
-  private queueOf(worker: WorkerHandle): CallQueue<Call> {
-    let queue = this.queues.get(worker);
-    if (queue === undefined) {
-      queue = new CallQueue<Call>();
-      this.queues.set(worker, queue);
-    }
-    return queue;
-  }
-
-  /** Bind to the ready worker with the most free slots (then the fewest sessions). */
+  /** Bind to the worker the scheduler picks (most free slots, then fewest sessions). */
   private bind(session: SessionCore): WorkerHandle | undefined {
-    let best: WorkerHandle | undefined;
-    let bestScore = -Infinity;
-    for (const worker of this.host.workers) {
-      if (worker.state !== 'ready') continue;
-      const free = worker.concurrency - worker.pending.size - (this.queues.get(worker)?.length ?? 0);
-      const score = free * 1e6 - (this.bound.get(worker)?.size ?? 0);
-      if (score > bestScore) {
-        best = worker;
-        bestScore = score;
-      }
-    }
+    const best = this.scheduler.bindTarget((worker) => this.bound.get(worker)?.size ?? 0);
     if (best === undefined) return undefined;
     session.worker = best;
     session.dispatched = 0;
@@ -202,48 +155,23 @@ export class SessionManager {
 
   /** Fail the waiting calls of `session` (lost or closed), keeping the others in order. */
   failQueued(session: SessionCore, error: () => SnakepitError): void {
-    const queues = session.worker !== undefined ? [this.queues.get(session.worker), this.unbound] : [this.unbound];
-    for (const queue of queues) {
-      if (queue === undefined || queue.length === 0) continue;
-      const kept: Call[] = [];
-      for (let call = this.shift(queue); call !== undefined; call = this.shift(queue)) {
-        if (call.session === session) call.fail(error());
-        else kept.push(call);
-      }
-      for (const call of kept) this.push(queue, call);
-    }
+    const where = session.worker !== undefined ? [session.worker, undefined] : [undefined];
+    this.scheduler.failSessionCalls(where, (call) => call.session === session, error);
   }
 
   // ------------------------------------------------------------ worker events
 
-  /** A slot of `worker` is free: its session calls go first. */
-  onSlotFree(worker: WorkerHandle): void {
-    const queue = this.queues.get(worker);
-    while (queue !== undefined && queue.length > 0 && freeSlots(worker) > 0) {
-      const call = this.shift(queue);
-      if (call === undefined) break;
-      if (call.settled) continue;
-      if (call.session?.worker === worker && call.session.state === 'open') this.send(call, worker);
-      else this.route(call, false);
-    }
-  }
-
-  /** A worker became ready: sessions waiting for one bind now. */
+  /** A worker became ready: sessions waiting for one bind now, then its own queue runs. */
   onWorkerReady(worker: WorkerHandle): void {
-    if (this.unbound.length > 0) {
-      const calls: Call[] = [];
-      for (let call = this.shift(this.unbound); call !== undefined; call = this.shift(this.unbound)) calls.push(call);
-      for (const call of calls) if (!call.settled) this.route(call, false);
-    }
-    this.onSlotFree(worker);
+    for (const call of this.scheduler.takeSessionCalls(undefined)) if (!call.settled) this.route(call, false);
+    this.scheduler.onSlotFree(worker);
   }
 
   /** A worker exited: its sessions with state are lost (or rebound); their waiting calls follow. */
   onWorkerExit(worker: WorkerHandle): void {
     const sessions = this.bound.get(worker);
     this.bound.delete(worker);
-    const queue = this.queues.get(worker);
-    this.queues.delete(worker);
+    const waiting = this.scheduler.takeSessionCalls(worker);
     for (const session of sessions ?? []) {
       if (session.state !== 'open' || session.worker !== worker) continue;
       if (session.dispatched === 0 || session.options.onLost === 'rebind') {
@@ -255,11 +183,7 @@ export class SessionManager {
         );
       }
     }
-    if (queue !== undefined) {
-      const calls: Call[] = [];
-      for (let call = this.shift(queue); call !== undefined; call = this.shift(queue)) calls.push(call);
-      for (const call of calls) if (!call.settled) this.route(call, false);
-    }
+    for (const call of waiting) if (!call.settled) this.route(call, false);
   }
 
   // --------------------------------------------------------- recycling hooks
@@ -290,13 +214,6 @@ export class SessionManager {
   }
 
   // ----------------------------------------------------------------- stopping
-
-  /** Fail every waiting session call (pool destroyed, or no worker left to run them). */
-  failAllQueued(error: SnakepitError): void {
-    for (const queue of [...this.queues.values(), this.unbound]) {
-      for (let call = this.shift(queue); call !== undefined; call = this.shift(queue)) call.fail(error);
-    }
-  }
 
   /** The pool stops: every session ends with it. */
   closeAll(): void {

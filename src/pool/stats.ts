@@ -35,13 +35,18 @@ export interface PoolStats {
   readonly inFlight: number;
   readonly queued: number;
   readonly peakQueued: number;
-  /** Calls accepted by execute/stream (including ones rejected at once for saturation). */
+  /**
+   * Calls made through execute/stream, including ones refused at admission (unknown tool, bad
+   * arguments, pool closed or failed, saturated): `submitted = succeeded + failed + in flight + queued`.
+   */
   readonly submitted: number;
   readonly succeeded: number;
   readonly failed: number;
   readonly failedByCode: Readonly<Partial<Record<ErrorCode, number>>>;
-  /** Workers that died unexpectedly after they were ready. */
+  /** Workers that died unexpectedly after they were ready (not counting `cancelKills`). */
   readonly crashes: number;
+  /** Workers the pool killed `cancelGrace` ms after a call it gave up on (deadline, abort) ran on. */
+  readonly cancelKills: number;
   /** Replacements of dead workers that became ready. */
   readonly restarts: number;
   /** Worker slots waiting for a restart (backoff). */

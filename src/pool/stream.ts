@@ -7,12 +7,65 @@
 import { CallTimeoutError, CancelledError, type SnakepitError } from '../errors.js';
 import type { Call, CallConsumer } from './call.js';
 
+/** What a `ToolStream` reads from: its feed's consumer side. */
+interface StreamSource<T> {
+  readonly buffered: number;
+  readonly peakBuffered: number;
+  next(): Promise<IteratorResult<T>>;
+  cancel(): void;
+}
+
+/**
+ * The chunks of a streaming call, as an async iterator: `for await (const chunk of pool.stream(...))`.
+ * Leaving the loop early cancels the Python generator (its `finally` runs).
+ */
+export class ToolStream<T = unknown> implements AsyncIterableIterator<T> {
+  readonly #source: StreamSource<T>;
+
+  constructor(source: StreamSource<T>) {
+    this.#source = source;
+  }
+
+  /** Chunks received and not yet taken by the consumer. */
+  get buffered(): number {
+    return this.#source.buffered;
+  }
+
+  /** Largest number of chunks held at once (never above the window). */
+  get peakBuffered(): number {
+    return this.#source.peakBuffered;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    return this.#source.next();
+  }
+
+  /** Leaving the loop early (`break`, `return`, an exception) cancels the Python generator. */
+  return(): Promise<IteratorResult<T>> {
+    this.#source.cancel();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** Stop the stream: the worker closes the generator (its `finally` runs); buffered chunks are dropped. */
+  cancel(): void {
+    this.#source.cancel();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
 interface Waiter<T> {
   resolve(result: IteratorResult<T>): void;
   reject(error: unknown): void;
 }
 
-export class ToolStream<T = unknown> implements AsyncIterableIterator<T>, CallConsumer {
+/**
+ * The producer side and buffer of one stream (internal): the call feeds it, `ToolStream` reads it.
+ * Kept apart so that the public class shows iteration and `cancel` only.
+ */
+export class StreamFeed<T = unknown> implements CallConsumer {
   private readonly buffer: T[] = [];
   private head = 0;
   private finished = false;
@@ -103,12 +156,6 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T>, CallCo
     return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
   }
 
-  /** Leaving the loop early (`break`, `return`, an exception) cancels the Python generator. */
-  return(): Promise<IteratorResult<T>> {
-    this.cancel();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
   /** Stop the stream: the worker closes the generator (its `finally` runs); buffered chunks are dropped. */
   cancel(): void {
     this.buffer.length = 0;
@@ -121,10 +168,6 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T>, CallCo
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
   }
 
   private deliverEnd(waiter: Waiter<T>): void {
@@ -154,7 +197,7 @@ export class ToolStream<T = unknown> implements AsyncIterableIterator<T>, CallCo
       const call = this.call;
       if (call === undefined) return;
       call.abandon(
-        new CallTimeoutError(call.tool, this.idleTimeoutMs, { requestId: call.id, workerId: call.worker?.id }),
+        new CallTimeoutError(call.tool, this.idleTimeoutMs, { requestId: call.id, workerId: call.worker?.id }, true),
       );
     }, this.idleTimeoutMs);
   }

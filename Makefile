@@ -46,6 +46,7 @@ TRANSPORT_TESTS := test/pool.test.ts test/errors.test.ts test/deadlines.test.ts 
 test-ts: setup
 	$(NODE_TEST) test/*.test.ts
 	SNAKEPIT_TEST_TRANSPORT=socket $(NODE_TEST) $(TRANSPORT_TESTS)
+	SNAKEPIT_TEST_START_METHOD=forkserver $(NODE_TEST) $(TRANSPORT_TESTS)
 
 test-py: setup
 	cd python && $(PY) -m pytest -q -p no:cacheprovider

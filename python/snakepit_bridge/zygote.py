@@ -363,6 +363,9 @@ class Zygote:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
+        # The zygote reads these pipes; should it die, output is dropped rather than raising in tools.
+        sys.stdout = _DropOnBrokenPipe(sys.stdout)
+        sys.stderr = _DropOnBrokenPipe(sys.stderr)
         for fd in (out_w, err_w, self.rfd, self.wfd, self.wake_r, self.wake_w, *self.by_fd):
             try:
                 os.close(fd)
@@ -384,6 +387,28 @@ class Zygote:
         # The worker main opens the connect-back socket (transport.open_channel) with the
         # SNAKEPIT_CONNECT and SNAKEPIT_TOKEN the host sent for this worker.
         worker_main.main(["--adapter", self.adapter], preloaded=preloaded)
+
+
+class _DropOnBrokenPipe:
+    """A text stream whose writes are dropped once its pipe has no reader (the zygote died)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _run_setup(target: object) -> None:

@@ -169,6 +169,8 @@ export class ForkServerTransport implements Transport {
       exit: (code: number | null, signal: NodeJS.Signals | null) => {
         if (done) return;
         done = true;
+        // Anything the adapter started in the worker's group goes down with the worker.
+        if (child !== undefined) killGroup(child.pid, 'SIGKILL');
         expectation.cancel();
         events.onExit(code, signal);
       },

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ERROR_CODES, SnakepitError, type Pool } from '../../src/index.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, START_METHOD } from '../helpers.js';
 
 export const RESULTS = path.join(ROOT, 'test', 'chaos', 'results');
 
@@ -181,10 +181,14 @@ export class Scenario {
   readonly figures: Record<string, unknown> = {};
   private readonly started = performance.now();
 
-  constructor(
-    readonly id: string,
-    readonly title: string,
-  ) {}
+  readonly id: string;
+  readonly title: string;
+
+  /** In fork-server mode (SNAKEPIT_TEST_START_METHOD) the scenario is recorded apart: `<id>-forkserver`. */
+  constructor(id: string, title: string) {
+    this.id = START_METHOD === 'forkserver' ? `${id}-forkserver` : id;
+    this.title = START_METHOD === 'forkserver' ? `${title} (fork server)` : title;
+  }
 
   fault(kind: string, n = 1): void {
     this.faults[kind] = (this.faults[kind] ?? 0) + n;

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ControlDir, HostProcess, untilEmpty } from '../control.js';
-import { fixture, startPool, waitFor } from '../helpers.js';
+import { START_METHOD, fixture, startPool, waitFor } from '../helpers.js';
 import { Scenario, percentile, sleep } from './harness.js';
 
 const ROUNDS = 2;
@@ -152,6 +152,7 @@ describe('chaos: host exits', () => {
               size: 2,
               stateDir: ctl.sub('state'),
               env: { CHAOS_DIR: ctl.path, CHAOS_GRANDCHILD: '1', ...path.env },
+              startMethod: START_METHOD,
               ...path.config,
             },
             path.nodeArgs ?? [],

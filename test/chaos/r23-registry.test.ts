@@ -5,12 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { processStartTime } from '../../src/worker/procfs.js';
 import { ControlDir, HostProcess, running } from '../control.js';
-import { fixture, startPool, waitFor } from '../helpers.js';
+import { START_METHOD, fixture, startPool, waitFor } from '../helpers.js';
 import { Scenario, sleep } from './harness.js';
 
 describe('chaos: leftovers of dead runs', () => {
@@ -18,7 +18,7 @@ describe('chaos: leftovers of dead runs', () => {
     const scenario = new Scenario('R23', 'reaping leftovers of a dead host');
     const ctl = new ControlDir();
     const stateDir = ctl.sub('state');
-    const hostConfig = { adapter: fixture('chaos.py'), size: 2, stateDir, env: { CHAOS_DIR: ctl.path, CHAOS_GRANDCHILD: '1' } };
+    const hostConfig = { adapter: fixture('chaos.py'), size: 2, stateDir, startMethod: START_METHOD, env: { CHAOS_DIR: ctl.path, CHAOS_GRANDCHILD: '1' } };
     const live = new HostProcess(hostConfig);
     const dying = new HostProcess(hostConfig);
     const decoy = spawn('sleep', ['600'], { stdio: 'ignore' });
@@ -29,6 +29,10 @@ describe('chaos: leftovers of dead runs', () => {
       const [stopped] = dyingReady.pids as number[];
       // A stopped worker cannot act on its lifeline: when its host dies it is left over, with its grandchild.
       process.kill(stopped!, 'SIGSTOP');
+      // In fork-server mode the zygote kills its workers when its host dies: stop it too (it is the
+      // stopped worker's parent), so that both are left over for the run registry to reap.
+      const zygote = START_METHOD === 'forkserver' ? parentOf(stopped!) : undefined;
+      if (zygote !== undefined) process.kill(zygote, 'SIGSTOP');
       dying.child.kill('SIGKILL');
       await dying.exited;
       scenario.fault('host SIGKILLed with a stopped worker');
@@ -82,3 +86,9 @@ describe('chaos: leftovers of dead runs', () => {
     }
   });
 });
+
+/** The parent pid of `pid` (field 4 of /proc/<pid>/stat). */
+function parentOf(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+}

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { RESULTS, percentile } from './harness.js';
 
-const EXPECTED = ['R01', 'R02-R03', 'R04', 'R05', 'R06', 'R07', 'R08', 'R09', 'R10-R14', 'R12', 'R21', 'R22', 'R23'];
+const EXPECTED = ['R01', 'R02-R03', 'R04', 'R05', 'R06', 'R07', 'R08', 'R09', 'R10-R14', 'R12', 'R21', 'R22', 'R23', 'R21-forkserver', 'R22-forkserver', 'R23-forkserver'];
 
 interface Result {
   id: string;

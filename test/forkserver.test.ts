@@ -6,7 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
 import {
   InvalidOptionsError,
@@ -169,6 +169,32 @@ describe('fork server: zygote crash and recovery', () => {
     const replacement = pool.stats().workerList.find((w) => !before.includes(w.pid))!;
     const seen = await whereAll(pool);
     assert.equal(seen.find((w) => w.pid === replacement.pid)?.ppid, newZygote);
+  });
+
+  it('a zygote that cannot come back opens the breakers; the pool fails fast, then recovers', async () => {
+    const ctl = new ControlDir();
+    dirs.push(ctl);
+    const failFile = ctl.sub('fail');
+    const pool = await started({ size: 1, preload: ['fs_flaky'], env: { PYTHONPATH: FIXTURES, FS_FAIL_FILE: failFile } });
+    const exits: ZygoteExitEvent[] = [];
+    pool.on('zygoteExit', (e) => exits.push(e));
+    writeFileSync(failFile, '');
+    process.kill(pool.stats().forkServer!.pid!, 'SIGKILL');
+    // Restarts with backoff fail until the breaker (maxFailures 4) opens; then probes at backoffMax.
+    await waitFor(() => exits.length >= 4, 15_000, 'zygote failures');
+    assert.equal(exits[0]!.restartInMs, 0, 'the first restart is immediate');
+    assert.ok(exits[2]!.restartInMs! > 0, 'then with backoff');
+    assert.equal(exits[3]!.restartInMs, FAST_RESTART.backoffMax, 'breaker open: probes at backoffMax');
+    // The running worker still serves while the zygote is down.
+    assert.equal(typeof ((await pool.execute('where')) as Where).pid, 'number');
+    // Its replacement cannot be forked: worker starts fail fast and the pool's breaker opens too.
+    process.kill(pool.stats().workerList[0]!.pid!, 'SIGKILL');
+    await waitFor(() => pool.state === 'failed', 15_000, 'pool failed');
+    const err = await rejection(pool.execute('where'));
+    assert.equal(err.code, 'POOL_FAILED');
+    rmSync(failFile);
+    await waitFor(() => pool.state === 'ready', 20_000, 'recovery');
+    assert.equal(typeof ((await pool.execute('where')) as Where).pid, 'number');
   });
 
   it('close stops the zygote and every worker', async () => {

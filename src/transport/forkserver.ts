@@ -89,7 +89,7 @@ export class ForkServerTransport implements Transport {
 
   private onLifeExit(life: ZygoteLife, code: number | null, signal: NodeJS.Signals | null): void {
     untrackWorker(life);
-    if (this.closed || life.isStopping || life !== this.life) return;
+    if (this.closed || life !== this.life) return;
     this.crashes++;
     const now = performance.now();
     this.streak = this.policy.nextStreak(this.streak, now - life.startedAt);

@@ -63,7 +63,6 @@ export class ZygoteLife {
   private fatal: ZygoteMessage | undefined;
   private settleReady!: { resolve: () => void; reject: (err: Error) => void };
   private buf: Buffer = Buffer.alloc(0);
-  private stopping = false;
 
   constructor(
     spec: ZygoteSpec,
@@ -130,7 +129,7 @@ export class ZygoteLife {
 
   /** Ask for a worker; resolves with its process once the zygote reports its pid. */
   fork(workerId: number, env: Readonly<Record<string, string>>, sink: ForkedSink): Promise<ForkedProcess> {
-    if (this.exited || this.stopping) return Promise.reject(new Error('the fork server is not running'));
+    if (this.exited) return Promise.reject(new Error('the fork server is not running'));
     return new Promise((resolve, reject) => {
       this.pending.set(workerId, { sink, resolve, reject });
       this.setRef(true);
@@ -156,7 +155,15 @@ export class ZygoteLife {
       if (this.buf.length < 4 + n) return;
       const body = this.buf.subarray(4, 4 + n);
       this.buf = this.buf.subarray(4 + n);
-      this.onMessage(JSON.parse(body.toString('utf8')) as ZygoteMessage);
+      let msg: ZygoteMessage;
+      try {
+        msg = JSON.parse(body.toString('utf8')) as ZygoteMessage;
+      } catch {
+        // The channel can no longer be trusted: this zygote goes (and is restarted).
+        killGroup(this.pid!, 'SIGKILL');
+        return;
+      }
+      this.onMessage(msg);
     }
   }
 
@@ -232,25 +239,6 @@ export class ZygoteLife {
     for (const child of this.children.values()) child.orphaned();
     this.children.clear();
     this.onExit(this, code, signal);
-  }
-
-  /** Stop the zygote: graceful (`stop`), SIGKILL after `graceMs`. Workers it forked are not touched. */
-  stop(graceMs: number): Promise<void> {
-    if (this.exited) return Promise.resolve();
-    this.stopping = true;
-    const done = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    try {
-      this.send({ op: 'stop' });
-      this.toZygote.end();
-    } catch {
-      /* already gone */
-    }
-    const timer = setTimeout(() => killGroup(this.pid!, 'SIGKILL'), graceMs);
-    return done.finally(() => clearTimeout(timer));
-  }
-
-  get isStopping(): boolean {
-    return this.stopping;
   }
 
   /** SIGKILL the zygote's group at once (host exit). */

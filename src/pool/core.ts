@@ -9,8 +9,6 @@ import {
   InvalidArgumentsError,
   NotStreamingError,
   PoolClosedError,
-  PoolFailedError,
-  PoolSaturatedError,
   SnakepitError,
   ToolNotFoundError,
   type ErrorCode,
@@ -20,7 +18,7 @@ import { handleSignalsFor, releaseSignals } from '../host-signals.js';
 import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
-import { Msg, type WireError } from '../protocol/messages.js';
+import { Msg, type CallMessage, type WireError } from '../protocol/messages.js';
 import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
 import { settingsEnv } from '../worker/env.js';
@@ -266,9 +264,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     route?: CallRoute,
   ): ToolStream<T> {
     const window = opts?.window ?? this.options.streamWindow;
-    let call: Call | undefined;
-    const feed = new StreamFeed<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
-    call = this.makeCall(tool, args, timeout, window, opts?.signal, feed, route?.session);
+    const feed = new StreamFeed<T>(window, opts?.idleTimeout ?? 0);
+    const call = this.makeCall(tool, args, timeout, window, opts?.signal, feed, route?.session);
     call.idempotent = opts?.idempotent === true;
     feed.attach(call);
     this.submit(call);
@@ -313,7 +310,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     try {
       const session = call.session?.id ?? null;
       frame = worker.encode(
-        [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window],
+        [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window] satisfies CallMessage,
         `arguments of ${call.tool}`,
         { tool: call.tool, requestId: call.id },
       );

@@ -78,7 +78,6 @@ export class Supervisor {
   private stopped = false;
   /** Set while the breaker is open: the error new calls are rejected with. */
   failure: PoolFailedError | undefined;
-  lastStartError: SnakepitError | undefined;
 
   // counters for stats()
   restarts = 0;
@@ -192,7 +191,6 @@ export class Supervisor {
   }
 
   private onStartFailed(worker: WorkerHandle, slot: Slot, kind: LaunchKind, err: SnakepitError): void {
-    this.lastStartError = err;
     if (kind === 'initial' || this.stopped || this.host.state === 'closed') {
       if (slot.worker === worker) slot.worker = undefined;
       return;

@@ -55,15 +55,3 @@ export function readRss(pid: number): number | undefined {
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
   return match ? Number(match[1]) * 1024 : undefined;
 }
-
-/** True when a process with this pid exists and has not exited (a zombie counts as exited). */
-export function processAlive(pid: number): boolean {
-  const stat = readStat(pid);
-  if (stat !== undefined) return stat.state !== 'Z' && stat.state !== 'X';
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

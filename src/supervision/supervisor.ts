@@ -16,7 +16,7 @@ import type { ResolvedPoolOptions } from '../options.js';
 import type { ExitInfo, WorkerHandle } from '../worker/worker.js';
 import { recycleDue, ttlDeadline } from './recycle.js';
 import { RestartPolicy } from './restart-policy.js';
-import { stateRule } from './state.js';
+import { stateRule } from '../pool/state.js';
 
 export interface SupervisorHost {
   readonly options: ResolvedPoolOptions;

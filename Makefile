@@ -37,6 +37,8 @@ lint: setup
 	$(PY) -m ruff check python
 	$(PY) -m ruff format --check python
 	cd python && $(PY) -m mypy snakepit_bridge
+	npx eslint --max-warnings 0 .
+	node scripts/check-imports.mjs
 
 # The core scenarios (calls, errors, deadlines, streams, sessions, crashes) run again over the socket
 # transport (docs/architecture.md, Transports).

@@ -172,10 +172,10 @@ const KNOWN = new Set([
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
 
 /** Smallest `memoryLimit`: below it an interpreter with a few threads cannot even start. */
-export const MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
+const MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
 
 /** The largest frame the 4-byte length header can describe. */
-export const MAX_FRAME = 0xffff_ffff;
+const MAX_FRAME = 0xffff_ffff;
 
 function fail(message: string): never {
   throw new InvalidOptionsError(message);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolvePoolOptions } from '../src/options.js';
-import { RestartPolicy } from '../src/pool/restart-policy.js';
+import { RestartPolicy } from '../src/supervision/restart-policy.js';
 import { Heartbeat } from '../src/connection/heartbeat.js';
 import { parseStat } from '../src/worker/procfs.js';
 import { fixture } from './helpers.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkerCrashedError, PythonError, type Pool } from '../src/index.js';
 import type { Call } from '../src/pool/call.js';
-import { lostCallOutcome } from '../src/pool/retry.js';
+import { lostCallOutcome } from '../src/supervision/retry.js';
 import { ControlDir, withChaos } from './control.js';
 import { rejection, waitFor } from './helpers.js';
 

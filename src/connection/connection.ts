@@ -13,7 +13,7 @@ import { PayloadTooLargeError, ProtocolError, SnakepitError, WorkerCrashedError,
 import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
 import { FrameDecoder, HEADER_BYTES, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
-import { Msg, type CodecName, type HelloInfo, type WireError } from '../protocol/messages.js';
+import { Msg, type CodecName, type HelloInfo, type HostCallMessage, type WireError } from '../protocol/messages.js';
 import type { Channel } from '../transport/transport.js';
 import { Heartbeat } from './heartbeat.js';
 import { Outbox } from './outbox.js';
@@ -216,9 +216,11 @@ export class Connection {
           this.heartbeat.pong(msg[1], performance.now());
         }
         return;
-      case Msg.HOST_CALL:
-        this.owner.onHostCall(msg[1], msg[2], msg[3], msg[4]);
+      case Msg.HOST_CALL: {
+        const [, id, parent, tool, args] = msg as HostCallMessage;
+        this.owner.onHostCall(id, parent, tool, args);
         return;
+      }
       case Msg.LOG:
         this.owner.onLog(String(msg[1]), String(msg[2]), msg[3] ?? undefined);
         return;

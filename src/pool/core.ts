@@ -11,14 +11,13 @@ import {
   PoolClosedError,
   SnakepitError,
   ToolNotFoundError,
-  type ErrorCode,
 } from '../errors.js';
 import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
 import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
-import { Msg, type WireError } from '../protocol/messages.js';
+import { Msg, type CallMessage, type WireError } from '../protocol/messages.js';
 import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
 import { settingsEnv } from '../worker/env.js';
@@ -28,19 +27,18 @@ import { forkServerTransport } from './fork-server.js';
 import type { Transport } from '../transport/transport.js';
 import { Scheduler } from '../scheduling/scheduler.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
-import { Histogram } from './histogram.js';
 import { StreamFeed, ToolStream } from './stream.js';
 import { toolInfo, type ToolInfo } from './tools.js';
-import type { PoolStats } from './stats.js';
+import { PoolCounters, workerSnapshot, type PoolStats } from './stats.js';
 // Sessions, references, allowlisted calls and host tools.
 import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
 import type { CallRoute, SessionCore } from './session.js';
 import { SessionManager, type SessionHost } from './session-manager.js';
 import { workerEnv } from './python-calls.js';
 // Supervision: restarts, heartbeats, recycling, retries.
-import { isMemoryError } from './recycle.js';
-import { lostCallOutcome } from './retry.js';
-import { Supervisor, type SupervisorHost } from './supervisor.js';
+import { isMemoryError } from '../supervision/recycle.js';
+import { lostCallOutcome } from '../supervision/retry.js';
+import { Supervisor, type SupervisorHost } from '../supervision/supervisor.js';
 import { PoolLifecycle, refusal } from './state.js';
 
 let jsonFallbackWarned = false;
@@ -64,20 +62,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   readonly runId = newRunId();
   private registry: RunRegistry | undefined;
   private reaped: ReapReport | undefined;
-  private retried = 0;
   private readonly transport: Transport;
   /** Fork-server mode: the transport that forks the workers from a zygote (fork-server.ts). */
   private readonly forkServer: ForkServerTransport | undefined;
 
   // statistics
-  private submitted = 0;
-  private succeeded = 0;
-  private failed = 0;
-  private readonly failedByCode: Partial<Record<ErrorCode, number>> = {};
-  private readonly waitTime = new Histogram();
-  private readonly runTime = new Histogram();
-  private crashes = 0;
-  private cancelKills = 0;
+  private readonly counters = new PoolCounters();
 
   // sessions and host tools
   readonly sessions = new SessionManager(this);
@@ -234,7 +224,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       timeout = checkCallOptions(opts, this.options.timeout);
       info = this.admit(tool, args, false, opts?.collect === true, route);
     } catch (err) {
-      this.recordRefused(err);
+      this.counters.refused(err);
       return Promise.reject(err);
     }
     if (info.stream) {
@@ -259,7 +249,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       timeout = checkCallOptions(opts, this.options.timeout);
       this.admit(tool, args, true, false, route);
     } catch (err) {
-      this.recordRefused(err);
+      this.counters.refused(err);
       throw err;
     }
     return this.openStream<T>(tool, args, timeout, opts, route);
@@ -273,9 +263,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     route?: CallRoute,
   ): ToolStream<T> {
     const window = opts?.window ?? this.options.streamWindow;
-    let call: Call | undefined;
-    const feed = new StreamFeed<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
-    call = this.makeCall(tool, args, timeout, window, opts?.signal, feed, route?.session);
+    const feed = new StreamFeed<T>(window, opts?.idleTimeout ?? 0);
+    const call = this.makeCall(tool, args, timeout, window, opts?.signal, feed, route?.session);
     call.idempotent = opts?.idempotent === true;
     feed.attach(call);
     this.submit(call);
@@ -305,7 +294,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   private submit(call: Call): void {
-    this.submitted++;
+    this.counters.submitted++;
     if (call.settled) return; // aborted before submission
     if (call.session !== undefined) {
       this.sessions.submit(call);
@@ -320,7 +309,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     try {
       const session = call.session?.id ?? null;
       frame = worker.encode(
-        [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window],
+        [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window] satisfies CallMessage,
         `arguments of ${call.tool}`,
         { tool: call.tool, requestId: call.id },
       );
@@ -329,7 +318,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       return;
     }
     call.markDispatched(worker);
-    this.waitTime.record(call.dispatchedAt - call.submittedAt);
+    this.counters.waitTime.record(call.dispatchedAt - call.submittedAt);
     try {
       worker.dispatch(call, frame);
     } catch (err) {
@@ -359,7 +348,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   onLost(call: Call, error: SnakepitError): SnakepitError | undefined {
     const outcome = lostCallOutcome(call, error, this.options.retries, this.lifecycle.rule.mayQueue);
     if (!outcome.retry) return outcome.error;
-    this.retried++;
+    this.counters.retries++;
     call.prepareRetry();
     this.scheduler.requeueFirst(call);
     return undefined;
@@ -370,22 +359,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     this.scheduler.failAll(error);
   }
 
-  /** A call refused at admission counts as submitted and failed, like one refused later. */
-  private recordRefused(err: unknown): void {
-    this.submitted++;
-    this.failed++;
-    const code: ErrorCode = err instanceof SnakepitError ? err.code : 'INVALID_ARGUMENTS';
-    this.failedByCode[code] = (this.failedByCode[code] ?? 0) + 1;
-  }
-
   recordSettled(call: Call, error: SnakepitError | undefined): void {
-    if (call.dispatchedAt > 0) this.runTime.record(performance.now() - call.dispatchedAt);
-    if (error === undefined) {
-      this.succeeded++;
-    } else {
-      this.failed++;
-      this.failedByCode[error.code] = (this.failedByCode[error.code] ?? 0) + 1;
-    }
+    this.counters.settled(call.dispatchedAt, error);
   }
 
   // ------------------------------------------------------------ worker hooks
@@ -415,9 +390,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       reason: info.reason,
       lostCalls: info.lostCalls ?? 0,
     });
-    const unexpected = info.reason !== 'shutdown' && info.reason !== 'killed' && info.reason !== 'recycled';
-    if (info.reason === 'cancel-grace' && worker.readyAt > 0) this.cancelKills++;
-    else if (unexpected && worker.readyAt > 0) this.crashes++;
+    if (worker.readyAt > 0) this.counters.workerExited(info.reason);
     this.supervisor.onExit(worker, info);
     // Calls taken back for a retry wait in the queue: give them to the workers that remain.
     this.scheduler.pump();
@@ -556,50 +529,29 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   stats(): PoolStats {
-    const byState = { starting: 0, ready: 0, busy: 0, stopping: 0, retiring: 0 };
-    let inFlight = 0;
-    const workers = this.workers.map((w) => {
-      inFlight += w.pending.size;
-      if (w.state === 'ready' && w.retiring) byState.retiring++;
-      else if (w.state === 'ready') {
-        if (w.pending.size > 0) byState.busy++;
-        byState.ready++;
-      } else if (w.state === 'starting') byState.starting++;
-      else if (w.state === 'stopping') byState.stopping++;
-      return Object.freeze({
-        id: w.id,
-        pid: w.pid,
-        state: w.retiring && w.state === 'ready' ? 'retiring' : w.state,
-        inFlight: w.pending.size,
-        completed: w.completed,
-        codec: w.info?.codec,
-        heartbeatRtt: w.heartbeat.lastRtt,
-      });
-    });
+    const c = this.counters;
     return Object.freeze({
       state: this.state,
       size: this.options.size,
-      workers: Object.freeze(byState),
-      workerList: Object.freeze(workers),
-      inFlight,
+      ...workerSnapshot(this.workers),
       queued: this.scheduler.sharedQueued,
       peakQueued: this.scheduler.peakShared,
-      submitted: this.submitted,
-      succeeded: this.succeeded,
-      failed: this.failed,
-      failedByCode: Object.freeze({ ...this.failedByCode }),
-      crashes: this.crashes,
-      cancelKills: this.cancelKills,
+      submitted: c.submitted,
+      succeeded: c.succeeded,
+      failed: c.failed,
+      failedByCode: Object.freeze({ ...c.failedByCode }),
+      crashes: c.crashes,
+      cancelKills: c.cancelKills,
       restarts: this.supervisor.restarts,
       pendingRestarts: this.supervisor.pendingRestarts,
       recycles: this.supervisor.recycles,
       wedged: this.supervisor.wedged,
       breakerTrips: this.supervisor.breakerTrips,
-      retries: this.retried,
+      retries: c.retries,
       reaped: this.reaped?.killed.length ?? 0,
       ...(this.forkServer && { forkServer: Object.freeze({ pid: this.forkServer.zygotePid, restarts: this.forkServer.restarts, crashes: this.forkServer.crashes }) }),
-      waitTime: this.waitTime.summary(),
-      runTime: this.runTime.summary(),
+      waitTime: c.waitTime.summary(),
+      runTime: c.runTime.summary(),
     });
   }
 }

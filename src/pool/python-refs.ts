@@ -9,7 +9,7 @@
  * garbage-collected (FinalizationRegistry; releases are batched into one call).
  */
 
-import { InvalidRefError, SessionLostError, type SnakepitError } from '../errors.js';
+import { InvalidRefError, type SnakepitError } from '../errors.js';
 import { checkPythonCallOptions, type CallOptions, type PythonCallOptions } from '../options.js';
 import { BUILTIN_TOOLS, type RefMarker } from '../protocol/messages.js';
 
@@ -27,7 +27,7 @@ export interface RefOwner {
 
 const MAX_DEPTH = 64;
 
-export function isRefMarker(value: unknown): value is RefMarker {
+function isRefMarker(value: unknown): value is RefMarker {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
   return typeof v.$ref === 'number' && typeof v.session === 'string' && typeof v.type === 'string' && Object.keys(v).length === 3;
@@ -127,7 +127,7 @@ const refRegistry = new FinalizationRegistry<Held>((held) => {
 });
 
 /** Make a handle for `marker` owned by `owner`, released when collected. */
-export function makeRef(marker: RefMarker, owner: RefOwner): PythonRef {
+function makeRef(marker: RefMarker, owner: RefOwner): PythonRef {
   const ref = new PythonRef(marker, owner);
   refRegistry.register(ref, { owner, id: marker.$ref, generation: owner.generation }, ref);
   return ref;
@@ -167,8 +167,4 @@ export function decodeRefs(value: unknown, owner: RefOwner, onRef: (ref: PythonR
     }
   }
   return out ?? value;
-}
-
-export function lostRefError(owner: RefOwner, cause: SessionLostError): SessionLostError {
-  return new SessionLostError(owner.id, cause.reason, cause.message, { cause });
 }

@@ -1,8 +1,9 @@
 /** The immutable snapshot returned by `pool.stats()`. */
 
-import type { ErrorCode } from '../errors.js';
-import type { PoolState } from '../events.js';
-import type { Summary } from './histogram.js';
+import { SnakepitError, type ErrorCode } from '../errors.js';
+import type { PoolState, WorkerExitReason } from '../events.js';
+import type { WorkerHandle } from '../worker/worker.js';
+import { Histogram, type Summary } from './histogram.js';
 
 export interface WorkerStats {
   readonly id: number;
@@ -67,4 +68,65 @@ export interface PoolStats {
   readonly waitTime: Summary;
   /** Milliseconds from dispatch to the caller's settlement. */
   readonly runTime: Summary;
+}
+
+/** The call and worker counters of one pool: what `stats()` reports besides the workers' states. */
+export class PoolCounters {
+  submitted = 0;
+  succeeded = 0;
+  failed = 0;
+  readonly failedByCode: Partial<Record<ErrorCode, number>> = {};
+  readonly waitTime = new Histogram();
+  readonly runTime = new Histogram();
+  crashes = 0;
+  cancelKills = 0;
+  retries = 0;
+
+  /** A call refused at admission counts as submitted and failed, like one refused later. */
+  refused(err: unknown): void {
+    this.submitted++;
+    this.countFailure(err instanceof SnakepitError ? err.code : 'INVALID_ARGUMENTS');
+  }
+
+  settled(dispatchedAt: number, error: SnakepitError | undefined): void {
+    if (dispatchedAt > 0) this.runTime.record(performance.now() - dispatchedAt);
+    if (error === undefined) this.succeeded++;
+    else this.countFailure(error.code);
+  }
+
+  /** A worker that had been ready exited: a crash unless the pool asked for it (or killed it after cancelGrace). */
+  workerExited(reason: WorkerExitReason): void {
+    if (reason === 'cancel-grace') this.cancelKills++;
+    else if (reason !== 'shutdown' && reason !== 'killed' && reason !== 'recycled') this.crashes++;
+  }
+
+  private countFailure(code: ErrorCode): void {
+    this.failed++;
+    this.failedByCode[code] = (this.failedByCode[code] ?? 0) + 1;
+  }
+}
+
+/** The workers' part of a snapshot. */
+export function workerSnapshot(list: readonly WorkerHandle[]): Pick<PoolStats, 'workers' | 'workerList' | 'inFlight'> {
+  const byState = { starting: 0, ready: 0, busy: 0, stopping: 0, retiring: 0 };
+  let inFlight = 0;
+  const workers = list.map((w) => {
+    inFlight += w.pending.size;
+    if (w.state === 'ready' && w.retiring) byState.retiring++;
+    else if (w.state === 'ready') {
+      if (w.pending.size > 0) byState.busy++;
+      byState.ready++;
+    } else if (w.state === 'starting') byState.starting++;
+    else if (w.state === 'stopping') byState.stopping++;
+    return Object.freeze({
+      id: w.id,
+      pid: w.pid,
+      state: w.retiring && w.state === 'ready' ? 'retiring' : w.state,
+      inFlight: w.pending.size,
+      completed: w.completed,
+      codec: w.info?.codec,
+      heartbeatRtt: w.heartbeat.lastRtt,
+    });
+  });
+  return { workers: Object.freeze(byState), workerList: Object.freeze(workers), inFlight };
 }

@@ -80,7 +80,6 @@ export class StreamFeed<T = unknown> implements CallConsumer {
   constructor(
     private readonly window: number,
     private readonly idleTimeoutMs: number,
-    private readonly grant: (n: number) => void,
   ) {}
 
   attach(call: Call): void {
@@ -186,7 +185,7 @@ export class StreamFeed<T = unknown> implements CallConsumer {
     if (this.taken * 2 >= this.window) {
       const n = this.taken;
       this.taken = 0;
-      this.grant(n);
+      this.call?.worker?.credit(this.call.id, n);
     }
   }
 

@@ -43,7 +43,7 @@ function dateText(date: Date): string {
 }
 
 /** The JSON-ready form of a value (tags for what JSON lacks). Throws EncodeError. */
-export function toJsonValue(value: unknown, depth = 0): unknown {
+function toJsonValue(value: unknown, depth = 0): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':

@@ -105,7 +105,7 @@ export function dtypeOfTypedArray(view: ArrayBufferView): DTypeInfo | undefined 
   }
 }
 
-export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The wire name of a dtype: NumPy's type string with this host's byte order (`<f8`, `|u1`). */
 export function wireDType(info: DTypeInfo): string {

@@ -14,7 +14,7 @@
 import type net from 'node:net';
 import { WorkerStartError } from '../errors.js';
 import type { ResolvedRestartOptions } from '../options.js';
-import { RestartPolicy } from '../pool/restart-policy.js';
+import { RestartPolicy } from '../supervision/restart-policy.js';
 import type { ForkedProcess } from '../worker/forkserver/forked.js';
 import { ZygoteLife, type ZygoteSpec } from '../worker/forkserver/zygote.js';
 import { LineTail } from '../worker/lines.js';

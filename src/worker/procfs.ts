@@ -72,15 +72,3 @@ export function readSmapsRollup(pid: number): { uss: number; pss: number; rss: n
   const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
   return { uss: field('Private_Clean') + field('Private_Dirty'), pss: field('Pss'), rss: field('Rss') };
 }
-
-/** True when a process with this pid exists and has not exited (a zombie counts as exited). */
-export function processAlive(pid: number): boolean {
-  const stat = readStat(pid);
-  if (stat !== undefined) return stat.state !== 'Z' && stat.state !== 'X';
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

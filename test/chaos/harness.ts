@@ -25,6 +25,11 @@ export function percentile(values: readonly number[], p: number): number | null 
   return Math.round(sorted[index]! * 10) / 10;
 }
 
+/** Count, p50, p99 and the rounded samples of a list of durations. */
+function summarise(values: readonly number[]): { count: number; p50: number | null; p99: number | null; samples: number[] } {
+  return { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99), samples: values.map(Math.round) };
+}
+
 export interface TrackOptions<T> {
   /** Milliseconds after which an unsettled call counts as hung: deadline + grace + margin. */
   limitMs: number;
@@ -202,8 +207,8 @@ export class Scenario {
       durationMs: Math.round(performance.now() - this.started),
       faults: this.faults,
       ledger: this.ledger.summary(),
-      deathToRejection: { count: this.deathToRejection.length, p50: percentile(this.deathToRejection, 50), p99: percentile(this.deathToRejection, 99), samples: this.deathToRejection.map(Math.round) },
-      capacity: { count: this.capacity.length, p50: percentile(this.capacity, 50), p99: percentile(this.capacity, 99), samples: this.capacity.map(Math.round) },
+      deathToRejection: summarise(this.deathToRejection),
+      capacity: summarise(this.capacity),
       orphans: this.orphans,
       figures: this.figures,
     };
@@ -224,7 +229,14 @@ export function randomBetween(min: number, max: number): number {
 export function steadyLoad(
   pool: Pool,
   scenario: Scenario,
-  options: { clients: number; limitMs: number; idempotentShare?: number; ms?: [number, number]; prefix?: string; onError?: (err: SnakepitError, idempotent: boolean) => void },
+  options: {
+    clients: number;
+    limitMs: number;
+    idempotentShare?: number;
+    ms?: [number, number];
+    prefix?: string;
+    onError?: (err: SnakepitError, idempotent: boolean) => void;
+  },
 ): { stop: () => Promise<void>; tokens: { idempotent: Set<string>; plain: Set<string> } } {
   let running = true;
   let n = 0;

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { WorkerCrashedError, type Pool } from '../../src/index.js';
 import { ControlDir } from '../control.js';
 import { fixture, startPool, waitFor } from '../helpers.js';
-import { CapacityWatch, Scenario, sleep, steadyLoad, workerPids } from './harness.js';
+import { CapacityWatch, Scenario, steadyLoad, workerPids } from './harness.js';
 
 const SIZE = 2;
 

@@ -19,7 +19,16 @@ interface Result {
   title: string;
   durationMs: number;
   faults: Record<string, number>;
-  ledger: { submitted: number; ok: number; failed: number; failedByCode: Record<string, number>; lost: number; hung: number; untyped: number; unhandled: number };
+  ledger: {
+    submitted: number;
+    ok: number;
+    failed: number;
+    failedByCode: Record<string, number>;
+    lost: number;
+    hung: number;
+    untyped: number;
+    unhandled: number;
+  };
   deathToRejection: { count: number; p50: number | null; p99: number | null; samples: number[] };
   capacity: { count: number; p50: number | null; p99: number | null; samples: number[] };
   orphans: Record<string, number>;

@@ -7,7 +7,7 @@
  */
 
 import { WorkerCrashedError, type SnakepitError } from '../errors.js';
-import type { Call } from './call.js';
+import type { Call } from '../pool/call.js';
 
 export type LostOutcome = { retry: true } | { retry: false; error: SnakepitError };
 

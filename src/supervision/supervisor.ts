@@ -16,7 +16,7 @@ import type { ResolvedPoolOptions } from '../options.js';
 import type { ExitInfo, WorkerHandle } from '../worker/worker.js';
 import { recycleDue, ttlDeadline } from './recycle.js';
 import { RestartPolicy } from './restart-policy.js';
-import { stateRule } from './state.js';
+import { stateRule } from '../pool/state.js';
 
 export interface SupervisorHost {
   readonly options: ResolvedPoolOptions;
@@ -78,7 +78,6 @@ export class Supervisor {
   private stopped = false;
   /** Set while the breaker is open: the error new calls are rejected with. */
   failure: PoolFailedError | undefined;
-  lastStartError: SnakepitError | undefined;
 
   // counters for stats()
   restarts = 0;
@@ -192,7 +191,6 @@ export class Supervisor {
   }
 
   private onStartFailed(worker: WorkerHandle, slot: Slot, kind: LaunchKind, err: SnakepitError): void {
-    this.lastStartError = err;
     if (kind === 'initial' || this.stopped || this.host.state === 'closed') {
       if (slot.worker === worker) slot.worker = undefined;
       return;

@@ -530,6 +530,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   stats(): PoolStats {
     const c = this.counters;
+    const fs = this.forkServer;
     return Object.freeze({
       state: this.state,
       size: this.options.size,
@@ -549,7 +550,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       breakerTrips: this.supervisor.breakerTrips,
       retries: c.retries,
       reaped: this.reaped?.killed.length ?? 0,
-      ...(this.forkServer && { forkServer: Object.freeze({ pid: this.forkServer.zygotePid, restarts: this.forkServer.restarts, crashes: this.forkServer.crashes }) }),
+      ...(fs && { forkServer: Object.freeze({ pid: fs.zygotePid, restarts: fs.restarts, crashes: fs.crashes }) }),
       waitTime: c.waitTime.summary(),
       runTime: c.runTime.summary(),
     });

@@ -31,6 +31,7 @@ export function forkServerTransport(
       runId,
       socketParent: o.stateDir === false ? undefined : o.stateDir,
       restart: o.restart,
+      killGrace: o.killGrace,
     },
     {
       onZygoteReady(pid, loadMs, restarts) {

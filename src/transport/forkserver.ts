@@ -33,6 +33,8 @@ export interface ForkServerSpec extends ZygoteSpec {
   /** Parent folder of the private socket directory (the state directory, else the temp folder). */
   socketParent: string | undefined;
   restart: ResolvedRestartOptions;
+  /** The pool's killGrace: how long stopping workers may take (the zygote outlives them by that). */
+  killGrace: number;
 }
 
 const STDERR_TAIL_LINES = 40;
@@ -217,9 +219,9 @@ export class ForkServerTransport implements Transport {
     for (const w of this.waiters.splice(0)) w.reject(new WorkerStartError('the pool closed', { phase: 'forkserver' }));
     const life = this.life;
     if (life !== undefined) {
-      // The zygote holds nothing worth a graceful stop; its workers are already gone or going.
-      life.killNow();
-      untrackWorker(life);
+      // The pool is stopping its workers: the zygote goes once it has reaped them (it reports their
+      // exit codes), at the latest after the kill escalation. It stays tracked for process exit.
+      life.retire(2 * this.spec.killGrace + 1_000);
     }
     this.listener.close();
   }

@@ -176,6 +176,7 @@ export class ZygoteLife {
         const child = this.children.get(msg.pid!);
         this.children.delete(msg.pid!);
         child?.exit(msg.code ?? null, msg.signal ?? null);
+        if (this.children.size === 0 && this.whenIdle !== undefined) this.killNow();
         return;
       }
       case 'forked': {
@@ -225,6 +226,7 @@ export class ZygoteLife {
   private onChildExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;
     this.exited = true;
+    if (this.whenIdle !== undefined) clearTimeout(this.whenIdle);
     killGroup(this.pid!, 'SIGKILL');
     this.setRef(false);
     const why = signal ? `was killed by ${signal}` : `exited with code ${code}`;
@@ -239,6 +241,22 @@ export class ZygoteLife {
     for (const child of this.children.values()) child.orphaned();
     this.children.clear();
     this.onExit(this, code, signal);
+  }
+
+  private whenIdle: NodeJS.Timeout | undefined;
+
+  /**
+   * Stop the zygote once the workers it forked have exited (so that it still reaps them and reports
+   * their exit codes while the pool stops them), at the latest after `graceMs`.
+   */
+  retire(graceMs: number): void {
+    if (this.exited || this.whenIdle !== undefined) return;
+    if (this.children.size === 0 && this.pending.size === 0) {
+      this.killNow();
+      return;
+    }
+    this.whenIdle = setTimeout(() => this.killNow(), graceMs);
+    this.whenIdle.unref();
   }
 
   /** SIGKILL the zygote's group at once (host exit). */

@@ -234,3 +234,46 @@ describe('gateway: drain', () => {
     }
   });
 });
+
+describe('snakepit serve', () => {
+  it('serves an adapter, drains on SIGTERM (the running call finishes) and exits 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join('src', 'serving', 'serve-command.ts'), fixture('serving_tools.py'), '--port', '0', '--size', '1', '--token', 'secret=acme'], {
+      cwd: path.resolve(fixture('.'), '..', '..'),
+      env: { ...process.env, SNAKEPIT_PYTHON: process.env.SNAKEPIT_PYTHON ?? path.resolve(fixture('.'), '..', '..', '.venv', 'bin', 'python') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await waitFor(() => /listening on (http:\/\/\S+)/.test(out), 20_000, 'the server to listen');
+    const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
+    assert.equal((await fetch(`${url}/v1/tools/echo`, { method: 'POST', body: '{"value": 1}' })).status, 401);
+    const slow = fetch(`${url}/v1/tools/sleep`, { method: 'POST', headers: { authorization: 'Bearer secret' }, body: JSON.stringify({ ms: 300 }) });
+    await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGTERM');
+    const res = await slow;
+    assert.equal(res.status, 200);
+    assert.equal(await res.json(), 300);
+    assert.equal(await exited, 0);
+    assert.match(out, /draining[\s\S]*stopped/);
+  });
+
+  it('exits 2 on bad usage and prints help', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) =>
+        execFile(process.execPath, ['--import', 'tsx', path.join('src', 'serving', 'serve-command.ts'), ...args], { cwd: path.resolve(fixture('.'), '..', '..') }, (err, stdout, stderr) =>
+          resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr }),
+        ),
+      );
+    const help = await run(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /usage: snakepit serve/);
+    const bad = await run(['a.py', '--port', 'x']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--port must be an integer/);
+    const none = await run([]);
+    assert.equal(none.code, 2);
+  });
+});

@@ -39,7 +39,9 @@ _TOOL_ATTR = "__snakepit_tool__"
 class _ToolMark:
     __slots__ = ("name", "description", "batch", "cache")
 
-    def __init__(self, name: str | None, description: str | None, batch: Batch | None = None, cache: Cache | None = None) -> None:
+    def __init__(
+        self, name: str | None, description: str | None, batch: Batch | None = None, cache: Cache | None = None
+    ) -> None:
         self.name = name
         self.description = description
         self.batch = batch
@@ -183,7 +185,9 @@ class ToolSpec:
             if is_stream:
                 raise AdapterError(f"tool {name!r}: a generator cannot be batched")
             if ctx_param is not None or len(params) != 1:
-                raise AdapterError(f"batched tool {name!r} must take exactly one parameter (the list of calls) and no ctx")
+                raise AdapterError(
+                    f"batched tool {name!r} must take exactly one parameter (the list of calls) and no ctx"
+                )
             fn = batch_wrapper(name, fn, is_async)
             params, _ = read_signature(fn)
         spec = cls(

@@ -64,7 +64,11 @@ class Cache:
 
 def _check_results(name: str, results: Any, count: int) -> list[Any]:
     if not isinstance(results, (list, tuple)) or len(results) != count:
-        got = f"a {type(results).__name__} of {len(results)}" if isinstance(results, (list, tuple)) else type(results).__name__
+        got = (
+            f"a {type(results).__name__} of {len(results)}"
+            if isinstance(results, (list, tuple))
+            else type(results).__name__
+        )
         raise TypeError(f"batched tool {name!r} must return a list of {count} results (one per call), got {got}")
     return list(results)
 

@@ -6,10 +6,14 @@
 import type { ServerResponse } from 'node:http';
 import { PythonError, QuotaExceededError, SnakepitError } from '../../errors.js';
 
-/** The HTTP status of each error code (anything else: 500). */
+/**
+ * The HTTP status of each error code (anything else: 500). ABORTED is 499 (client closed request): the
+ * gateway aborts a call only when its client went away, so the status is never seen by that client.
+ */
 export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   INVALID_ARGUMENTS: 400,
   INVALID_OPTIONS: 400,
+  INVALID_REF: 400,
   NOT_STREAMING: 400,
   ENCODE_ERROR: 400,
   BAD_REQUEST: 400,
@@ -21,11 +25,16 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   SESSION_LOST: 410,
   SESSION_CLOSED: 410,
   SESSION_BUSY: 409,
+  TOO_MANY_REFS: 429,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   QUOTA_EXCEEDED: 429,
   PYTHON_ERROR: 500,
   CANCELLED: 500,
+  ABORTED: 499,
+  PROTOCOL_ERROR: 502,
+  WORKER_START_FAILED: 503,
+  NESTED_CALL_BLOCKED: 503,
   WORKER_CRASHED: 502,
   POOL_SATURATED: 503,
   POOL_FAILED: 503,

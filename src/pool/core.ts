@@ -170,6 +170,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       startMs: Math.round(performance.now() - worker.startedAt),
     });
     if (this.state !== 'starting') this.sessions.onWorkerReady(worker);
+    if (this.state !== 'starting') this.slotListener?.();
     this.checkDrained();
   }
 
@@ -338,6 +339,15 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     this.supervisor.afterSettle(worker);
     this.scheduler.onSlotFree(worker);
     if (this.drained !== undefined) this.checkDrained();
+    this.slotListener?.();
+  }
+
+  /** The serving layer (src/serving) is told when a slot may have freed, to send what it holds. */
+  slotListener: (() => void) | undefined;
+
+  /** Whether a call submitted now would start at once: nothing queued and a worker with a free slot. */
+  hasFreeSlot(): boolean {
+    return this.scheduler.sharedQueued === 0 && this.scheduler.leastLoaded() !== undefined;
   }
 
   onExit(worker: WorkerHandle, info: ExitInfo): void {

@@ -5,7 +5,9 @@
 //  2. no unused export: every name a file of src/ exports is imported by another file (src/, test/,
 //     bench/, examples/, scripts/), or re-exported by src/index.ts (the public API). A type
 //     (interface or alias) that the file's own declarations use is part of that file's API and may
-//     stay exported for implementers. Generated files (a first comment saying "generated") are skipped.
+//     stay exported for implementers. Generated files (a first comment saying "generated") and
+//     modules that also run as a command (`import.meta.url === pathToFileURL(process.argv[1]).href`)
+//     are skipped: their exports are for tools outside the import graph.
 // Prints each problem and exits 1 if there is one. Run by `make lint`.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -143,6 +145,7 @@ function usedInFile(file, name, own) {
 }
 
 const GENERATED = /^\s*(\/\/|\/\*)[^\n]*\bgenerated\b/i;
+const COMMAND = /import\.meta\.url\s*===\s*pathToFileURL\(process\.argv\[1\]\)/;
 
 const rel = (f) => path.relative(root, f);
 const problems = [];
@@ -195,7 +198,8 @@ const publicEntry = path.join(root, 'src', 'index.ts');
 for (const file of sources) {
   if (file === publicEntry) continue;
   const set = used.get(file) ?? new Set();
-  if (set.has('*') || GENERATED.test(parse(file).text)) continue;
+  const text = parse(file).text;
+  if (set.has('*') || GENERATED.test(text) || COMMAND.test(text)) continue;
   for (const { name, type, node } of exportsOf(file)) {
     if (set.has(name) || (type && usedInFile(file, name, node))) continue;
     problems.push(`unused export: ${name} in ${rel(file)}`);

@@ -7,10 +7,8 @@
 import { EventEmitter } from 'node:events';
 import {
   InvalidArgumentsError,
-  NotStreamingError,
   PoolClosedError,
   SnakepitError,
-  ToolNotFoundError,
 } from '../errors.js';
 import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
@@ -28,7 +26,8 @@ import type { Transport } from '../transport/transport.js';
 import { Scheduler } from '../scheduling/scheduler.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
 import { StreamFeed, ToolStream } from './stream.js';
-import { toolInfo, type ToolInfo } from './tools.js';
+import type { ToolInfo } from './tools.js';
+import { Catalogue } from './catalogue.js';
 import { PoolCounters, workerSnapshot, type PoolStats } from './stats.js';
 // Sessions, references, allowlisted calls and host tools.
 import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
@@ -41,17 +40,13 @@ import { lostCallOutcome } from '../supervision/retry.js';
 import { Supervisor, type SupervisorHost } from '../supervision/supervisor.js';
 import { PoolLifecycle, refusal } from './state.js';
 
-let jsonFallbackWarned = false;
-
-/** The catalogue entry of the built-in tools (`$python.*`, `$ref.*`), which are never streams. */
-const BUILTIN_INFO: ToolInfo = Object.freeze({ name: '$builtin', doc: '', parameters: [], returns: null, async: false, stream: false });
 
 export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorHost {
   private readonly lifecycle = new PoolLifecycle((from, to, reason) =>
     this.publish('poolState', reason === undefined ? { type: 'poolState', from, to } : { type: 'poolState', from, to, reason }),
   );
   readonly workers: WorkerHandle[] = [];
-  private catalogue = new Map<string, ToolInfo>();
+  private readonly catalogue = new Catalogue();
   readonly scheduler: Scheduler<Call>;
   private nextCallId = 1;
   private nextWorkerId = 1;
@@ -174,17 +169,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** A worker said hello and answered its first ping (called by the supervisor). */
   workerReady(worker: WorkerHandle): void {
     const info = worker.info!;
-    if (this.catalogue.size === 0) {
-      for (const tool of info.tools) this.catalogue.set(tool.name, toolInfo(tool));
-    }
-    if (info.codec === 'json' && this.options.codecs[0] === 'msgpack' && !jsonFallbackWarned) {
-      jsonFallbackWarned = true;
-      process.emitWarning(
-        `the worker's Python (${this.options.python}) has no msgpack module; using the slower JSON codec. ` +
-          'Install msgpack in that environment for native binary transfer.',
-        { code: 'SNAKEPIT_JSON_FALLBACK' },
-      );
-    }
+    this.catalogue.learn(info, this.options.codecs[0], this.options.python);
     this.publish('workerReady', {
       type: 'workerReady',
       workerId: worker.id,
@@ -194,6 +179,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       startMs: Math.round(performance.now() - worker.startedAt),
     });
     if (this.state !== 'starting') this.sessions.onWorkerReady(worker);
+    if (this.state !== 'starting') this.slotListener?.();
     this.checkDrained();
   }
 
@@ -202,19 +188,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean, route?: CallRoute): ToolInfo {
     const refused = this.refusal('calls');
     if (refused !== undefined) throw refused;
-    if (typeof tool !== 'string') throw new InvalidArgumentsError(`tool name must be a string, got ${typeof tool}`);
-    const info = route?.builtin === true ? BUILTIN_INFO : this.catalogue.get(tool);
-    if (info === undefined) throw new ToolNotFoundError(tool, this.toolNames());
-    if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args))) {
-      throw new InvalidArgumentsError(`arguments of ${tool} must be an object of keyword arguments`, { tool });
-    }
-    if (info.stream && !wantStream && !collect) {
-      throw new NotStreamingError(`tool ${tool} is a generator: consume it with pool.stream(), or pass { collect: true } to execute`, { tool });
-    }
-    if (!info.stream && wantStream) {
-      throw new NotStreamingError(`tool ${tool} is not a generator: call it with pool.execute()`, { tool });
-    }
-    return info;
+    return this.catalogue.check(tool, args, wantStream, collect, route?.builtin === true);
   }
 
   execute(tool: string, args: Record<string, unknown> | undefined, opts?: ExecuteOptions, route?: CallRoute): Promise<unknown> {
@@ -374,6 +348,15 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     this.supervisor.afterSettle(worker);
     this.scheduler.onSlotFree(worker);
     if (this.drained !== undefined) this.checkDrained();
+    this.slotListener?.();
+  }
+
+  /** The serving layer (src/serving) is told when a slot may have freed, to send what it holds. */
+  slotListener: (() => void) | undefined;
+
+  /** Whether a call submitted now would start at once: nothing queued and a worker with a free slot. */
+  hasFreeSlot(): boolean {
+    return this.scheduler.sharedQueued === 0 && this.scheduler.leastLoaded() !== undefined;
   }
 
   onExit(worker: WorkerHandle, info: ExitInfo): void {
@@ -521,11 +504,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   toolNames(): string[] {
-    return [...this.catalogue.keys()].sort();
+    return this.catalogue.names();
   }
 
   tools(): ToolInfo[] {
-    return [...this.catalogue.values()];
+    return this.catalogue.list();
   }
 
   stats(): PoolStats {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 from harness import SHARED_FIXTURES, WorkerProcess
 
 from snakepit_bridge import protocol as P
-from snakepit_bridge import worker as worker_module
+from snakepit_bridge import scheduler as worker_module
 
 BASIC = str(SHARED_FIXTURES / "basic.py")
 
@@ -214,44 +213,3 @@ def test_startup_failures_send_fatal_with_traceback(adapter: str, phase: str, te
     assert msg[1]["phase"] == phase
     assert text in msg[1]["message"] or text in msg[1]["traceback"]
     assert w.close() == 1
-
-
-_NON_MESSAGE = {
-    "VERSION",
-    "HEADER_BYTES",
-    "CODECS",
-    "ERROR_KINDS",
-    "ATTACHMENT_MARKER",
-    "ATTACHMENT_ALIGN",
-    "ATTACHMENT_MIN",
-    "NDARRAY_ATTACHED",
-    "MAX_ENCODE_DEPTH",
-    "DTYPES",
-    "TYPE_CHECKING",
-} | {k for k in vars(P) if k.startswith("EXT_")}
-
-
-def test_protocol_json_is_the_single_definition() -> None:
-    spec = json.loads((Path(P.__file__).with_name("protocol.json")).read_text())
-    assert spec == P.spec()
-    for name, entry in spec["messages"].items():
-        assert getattr(P, name.upper()) == entry["code"]
-    assert {k: v for k, v in vars(P).items() if k.isupper() and k not in _NON_MESSAGE} == {
-        name.upper(): entry["code"] for name, entry in spec["messages"].items()
-    }
-    assert P.VERSION == spec["version"]
-    assert P.HEADER_BYTES == spec["frame"]["header_bytes"]
-    assert list(P.CODECS) == spec["codecs"]
-    assert set(spec["error_kinds"]) == P.ERROR_KINDS and len(spec["error_kinds"]) == len(P.ERROR_KINDS)
-    data = spec["data"]
-    for name, code in data["ext"].items():
-        assert getattr(P, f"EXT_{name.upper()}") == code
-    assert len([k for k in vars(P) if k.startswith("EXT_")]) == len(data["ext"])
-    assert P.ATTACHMENT_MARKER == data["attachment_marker"]
-    assert P.ATTACHMENT_ALIGN == data["attachment_align"]
-    assert P.ATTACHMENT_MIN == data["attachment_min"]
-    assert P.NDARRAY_ATTACHED == data["ndarray_attached"]
-    assert P.MAX_ENCODE_DEPTH == data["max_encode_depth"]
-    assert list(P.DTYPES) == data["dtypes"]
-    codes = [m["code"] for m in spec["messages"].values()]
-    assert len(codes) == len(set(codes))

@@ -111,7 +111,8 @@ class Worker(Dispatcher, ReaderScheduler, SyncRunner, AsyncRunner):
         try:
             payload = self._codec.encode_reply(code, call.id, value)
         except EncodeError as exc:
-            self._send_error(call, "encode_error", exc, f"tool {call.spec.name!r} returned a value that {exc}")
+            text = f"tool {call.spec.name!r} returned a value the worker cannot send: {exc}"
+            self._send_error(call, "encode_error", exc, text)
             return
         try:
             self._writer.write(payload)
@@ -121,7 +122,8 @@ class Worker(Dispatcher, ReaderScheduler, SyncRunner, AsyncRunner):
     def _chunk_failed(self, call: CallState, exc: EncodeError | FrameTooLarge) -> None:
         """A chunk that cannot be encoded or is too large ends its stream with an error."""
         if isinstance(exc, EncodeError):
-            self._send_error(call, "encode_error", exc, f"tool {call.spec.name!r} yielded a value that {exc}")
+            text = f"tool {call.spec.name!r} yielded a value the worker cannot send: {exc}"
+            self._send_error(call, "encode_error", exc, text)
         else:
             self._send_error(call, "payload_too_large", exc)
 

@@ -120,7 +120,7 @@ def test_an_unencodable_chunk_ends_the_stream_and_closes_the_generator(tmp_path:
     assert w.recv() == [P.CHUNK, 1, 1]
     code, call_id, err = w.recv()
     assert (code, call_id, err["kind"]) == (P.ERROR, 1, "encode_error")
-    assert "yielded a value that" in err["message"]
+    assert "yielded a value the worker cannot send: cannot encode a value of Python type" in err["message"]
     assert w.call(2, "chunks", {}, window=1) == [P.CHUNK, 2, 1], "the worker goes on"
     # The error goes out before the generator is closed, on the generator's own thread: its finally
     # may still be running here. Wait for it (bounded: a generator that is never closed fails).
@@ -171,6 +171,7 @@ def test_oversized_result_becomes_an_error_and_the_worker_goes_on() -> None:
     w.handshake()
     _, _, err = w.call(1, "big", {"n": 10_000})
     assert err["kind"] == "payload_too_large"
+    assert err["limit"] == 4096 and err["size"] > 10_000  # the fields the host reads
     assert w.call(2, "big", {"n": 10}) == [P.RESULT, 2, b"x" * 10]
     assert w.close() == 0
 
@@ -213,3 +214,24 @@ def test_startup_failures_send_fatal_with_traceback(adapter: str, phase: str, te
     assert msg[1]["phase"] == phase
     assert text in msg[1]["message"] or text in msg[1]["traceback"]
     assert w.close() == 1
+
+
+def test_a_call_missing_fields_gets_a_protocol_error_and_extra_fields_are_ignored(worker: WorkerProcess) -> None:
+    worker.send([P.CALL, 9, "add"])
+    kind, call_id, err = worker.recv()
+    assert (kind, call_id, err["kind"]) == (P.ERROR, 9, "protocol_error")
+    assert "call message has 2 fields" in err["message"]
+    # A field a newer host appends (after stream_window) is ignored.
+    worker.send([*P.call_message(10, "add", {"a": 1, "b": 2}, None, None, 0), "appended"])
+    assert worker.recv() == [P.RESULT, 10, 3]
+
+
+def test_a_misnamed_argument_is_named_with_a_suggestion(worker: WorkerProcess) -> None:
+    _, _, err = worker.call(1, "echo", {"valeu": 2})
+    assert err["kind"] == "invalid_arguments"
+    assert "got an unexpected keyword argument 'valeu' (did you mean 'value'?)" in err["message"]
+    assert "missing a required argument: 'value'" in err["message"]
+    _, _, err = worker.call(3, "add", {"a": 1, "bb": 2})  # b has a default: a misspelling all the same
+    assert err["message"] == "tool 'add': got an unexpected keyword argument 'bb' (did you mean 'b'?)"
+    _, _, err = worker.call(2, "add", {"a": 1, "b": 2, "zzz": 3})
+    assert err["message"].endswith("got an unexpected keyword argument 'zzz'")

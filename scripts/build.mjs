@@ -39,7 +39,7 @@ function installBuildTools() {
   execFileSync(
     cmd,
     [...args, 'install', '--include=dev', '--ignore-scripts', '--no-save', '--no-audit', '--no-fund', '--prefer-offline', '--prefix', root],
-    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env },
+    { cwd: root, stdio: ['ignore', 2, 2], env },
   );
 }
 
@@ -50,7 +50,7 @@ if (!tsc || !esbuildPath) throw new Error('snakepit build: esbuild and typescrip
 const { build } = await import(pathToFileURL(esbuildPath).href);
 
 rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 2, 2] });
 
 const common = {
   entryPoints: [path.join(root, 'src', 'index.ts')],

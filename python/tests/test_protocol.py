@@ -55,3 +55,19 @@ def test_codec_fast_paths_encode_what_the_builders_build() -> None:
             assert codec.encode_reply(P.RESULT, 7, value) == codec.encode(P.result_message(7, value))
             chunk = codec.message_encoder(P.chunk_message(7, None)[:-1])
             assert chunk(value) == codec.encode(P.chunk_message(7, value))
+
+
+def test_hello_has_the_shape_of_the_definition() -> None:
+    from harness import SHARED_FIXTURES, WorkerProcess
+
+    shapes = P.spec()["shapes"]
+    w = WorkerProcess(str(SHARED_FIXTURES / "basic.py"))
+    hello = w.handshake()
+    assert set(hello) == {k.rstrip("?") for k in shapes["hello_info"]}
+    required_tool_keys = {k for k in shapes["wire_tool"] if not k.endswith("?")}
+    param_keys = {k.rstrip("?") for k in shapes["tool_param"]}
+    for tool in hello["tools"]:
+        assert required_tool_keys <= set(tool) <= {k.rstrip("?") for k in shapes["wire_tool"]}
+        for param in tool["params"]:
+            assert set(param) <= param_keys
+    assert w.close() == 0

@@ -23,6 +23,13 @@ const pyLiteral = (v) => (v === null ? 'None' : typeof v === 'string' ? JSON.str
 const pyTuple = (items) => `(${items.map(pyLiteral).join(', ')}${items.length === 1 ? ',' : ''})`;
 const tsLiteral = (v) => (typeof v === 'string' ? `'${v.replace(/'/g, "\\'")}'` : String(v));
 
+/** `open` + items + `close` on one line, or one item a line when that is over 110 characters. */
+function wrap(open, items, close) {
+  const line = `${open}${items.join(', ')}${close}`;
+  if (line.length <= 110 || items.length === 0) return line;
+  return `${open}\n${items.map((i) => `  ${i},`).join('\n')}\n${close}`;
+}
+
 /** Checks what the generators rely on; throws with a message naming the problem. */
 function validate(spec) {
   const codes = new Set();
@@ -87,20 +94,22 @@ export function renderTs(spec) {
     const params = m.fields.map((f) => `${camel(f)}: ${spec.field_types[f]}`);
     const fields = m.fields.map((f) => `, ${camel(f)}`).join('');
     out.push(`/** \`${name}\`, ${m.from} to ${m.from === 'host' ? 'worker' : 'host'}. */`);
-    out.push(`export type ${type} = [typeof Msg.${upper(name)}${m.fields.map((f, i) => `, ${params[i]}`).join('')}];`);
-    out.push(`export function ${camel(name)}Message(${params.join(', ')}): ${type} {`);
+    out.push(wrap(`export type ${type} = [`, [`typeof Msg.${upper(name)}`, ...params], '];'));
+    out.push(wrap(`export function ${camel(name)}Message(`, params, `): ${type} {`));
     out.push(`  return [Msg.${upper(name)}${fields}];`);
     out.push('}', '');
   }
-  out.push(`export type HostMessage = ${unions.host.join(' | ')};`);
-  out.push(`export type WorkerMessage = ${unions.worker.join(' | ')};`, '');
+  out.push(`export type HostMessage =\n${unions.host.map((u) => `  | ${u}`).join('\n')};`);
+  out.push(`export type WorkerMessage =\n${unions.worker.map((u) => `  | ${u}`).join('\n')};`, '');
   out.push('/** Environment variables the host sets for a worker (names without the SNAKEPIT_ prefix). */');
   out.push('export const ENV = {');
   for (const name of Object.keys(spec.env)) out.push(`  ${envKey(name)}: '${name}',`);
   out.push('} as const;', '');
   out.push('/** The value a worker assumes when the variable is unset. */');
   out.push('export const ENV_DEFAULTS = {');
-  for (const [name, e] of Object.entries(spec.env)) if (e.default !== null) out.push(`  ${envKey(name)}: ${tsLiteral(e.default)},`);
+  for (const [name, e] of Object.entries(spec.env)) {
+    if (e.default !== null) out.push(`  ${envKey(name)}: ${tsLiteral(e.default)},`);
+  }
   out.push('} as const;', '');
   return out.join('\n');
 }
@@ -134,7 +143,9 @@ export function renderPy(spec) {
   ];
   for (const from of ['host', 'worker']) {
     out.push(`# Messages, ${from} to ${from === 'host' ? 'worker' : 'host'}.`);
-    for (const [name, m] of Object.entries(spec.messages)) if (m.from === from) out.push(`${upper(name)}: Final = ${m.code}`);
+    for (const [name, m] of Object.entries(spec.messages)) {
+      if (m.from === from) out.push(`${upper(name)}: Final = ${m.code}`);
+    }
   }
   out.push('');
   out.push('# The "data" section: extension type codes and attachment layout (docs/data.md).');
@@ -160,7 +171,7 @@ export function renderPy(spec) {
   }
   out.push('', '');
   out.push('def spec() -> dict[str, Any]:');
-  out.push('    """The whole protocol definition as read from ``protocol.json``, for tests that compare both sides."""');
+  out.push('    """The whole protocol definition as read from ``protocol.json``, for tests comparing both sides."""');
   out.push('    import json');
   out.push('    from pathlib import Path');
   out.push('');

@@ -177,7 +177,7 @@ def fatal_message(error: Any) -> list[Any]:
 
 
 def spec() -> dict[str, Any]:
-    """The whole protocol definition as read from ``protocol.json``, for tests that compare both sides."""
+    """The whole protocol definition as read from ``protocol.json``, for tests comparing both sides."""
     import json
     from pathlib import Path
 

@@ -89,8 +89,23 @@ export interface WireErrorFields {
 }
 
 /** `call`, host to worker. */
-export type CallMessage = [typeof Msg.CALL, id: number, tool: string, args: Record<string, unknown>, timeoutMs: number | null, session: string | null, streamWindow: number];
-export function callMessage(id: number, tool: string, args: Record<string, unknown>, timeoutMs: number | null, session: string | null, streamWindow: number): CallMessage {
+export type CallMessage = [
+  typeof Msg.CALL,
+  id: number,
+  tool: string,
+  args: Record<string, unknown>,
+  timeoutMs: number | null,
+  session: string | null,
+  streamWindow: number,
+];
+export function callMessage(
+  id: number,
+  tool: string,
+  args: Record<string, unknown>,
+  timeoutMs: number | null,
+  session: string | null,
+  streamWindow: number,
+): CallMessage {
   return [Msg.CALL, id, tool, args, timeoutMs, session, streamWindow];
 }
 
@@ -161,8 +176,19 @@ export function endMessage(id: number): EndMessage {
 }
 
 /** `host_call`, worker to host. */
-export type HostCallMessage = [typeof Msg.HOST_CALL, id: number, parent: number, tool: string, args: Record<string, unknown>];
-export function hostCallMessage(id: number, parent: number, tool: string, args: Record<string, unknown>): HostCallMessage {
+export type HostCallMessage = [
+  typeof Msg.HOST_CALL,
+  id: number,
+  parent: number,
+  tool: string,
+  args: Record<string, unknown>,
+];
+export function hostCallMessage(
+  id: number,
+  parent: number,
+  tool: string,
+  args: Record<string, unknown>,
+): HostCallMessage {
   return [Msg.HOST_CALL, id, parent, tool, args];
 }
 
@@ -184,8 +210,24 @@ export function fatalMessage(error: WireError): FatalMessage {
   return [Msg.FATAL, error];
 }
 
-export type HostMessage = CallMessage | CancelMessage | CreditMessage | HostResultMessage | PingMessage | SessionEndMessage | ShutdownMessage;
-export type WorkerMessage = HelloMessage | ResultMessage | ErrorMessage | ChunkMessage | EndMessage | HostCallMessage | PongMessage | LogMessage | FatalMessage;
+export type HostMessage =
+  | CallMessage
+  | CancelMessage
+  | CreditMessage
+  | HostResultMessage
+  | PingMessage
+  | SessionEndMessage
+  | ShutdownMessage;
+export type WorkerMessage =
+  | HelloMessage
+  | ResultMessage
+  | ErrorMessage
+  | ChunkMessage
+  | EndMessage
+  | HostCallMessage
+  | PongMessage
+  | LogMessage
+  | FatalMessage;
 
 /** Environment variables the host sets for a worker (names without the SNAKEPIT_ prefix). */
 export const ENV = {

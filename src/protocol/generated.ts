@@ -67,6 +67,8 @@ export interface WireTool {
   returns: string | null;
   async: boolean;
   stream: boolean;
+  batch?: { max_size: number; max_wait_ms: number };
+  cache?: { ttl_s: number; max_entries: number };
 }
 
 export interface HelloInfo {

@@ -76,24 +76,7 @@ async function runApp(dir: string, main: string): Promise<unknown> {
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
-describe('the npm package', () => {
-  it('ships the compiled library (ESM and CommonJS), its types and the whole Python package, nothing else', async () => {
-    // `npm pack` runs `prepare`, which builds dist/ as an install from git would.
-    const stdout = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts=false'], ROOT);
-    const files = new Set((JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
-    const needed = ['dist/index.js', 'dist/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json'];
-    for (const file of [...needed, 'python/pyproject.toml', 'python/snakepit_bridge/py.typed']) {
-      assert.ok(files.has(file), `${file} is in the package`);
-    }
-    const bridge = readdirSync(path.join(ROOT, 'python', 'snakepit_bridge')).filter((f) => f.endsWith('.py') || f.endsWith('.json'));
-    for (const file of bridge) assert.ok(files.has(`python/snakepit_bridge/${file}`), `${file} is in the package`);
-    for (const file of files) {
-      assert.doesNotMatch(file, /__pycache__|\.pyc$|^test\/|^bench\/|^src\//, `${file} should not be in the package`);
-    }
-  });
-});
-
-describe('installing into a brand-new app', () => {
+describe('the npm package, installed into a brand-new app', () => {
   // A snapshot of the working tree as a fresh checkout: committed in a git repository of its own, with
   // no node_modules and no dist/, as a user's clone is.
   let work: string;
@@ -138,8 +121,22 @@ describe('installing into a brand-new app', () => {
     assert.deepEqual(await runApp(app, 'main.cjs'), { sum: 5, typed: true, code: 'INVALID_ARGUMENTS' });
   });
 
-  it('from an npm pack tarball', async () => {
-    const packed = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', work], checkout)) as { filename: string }[];
+  it('from an npm pack tarball, which holds the built library, its types and the Python package, nothing else', async () => {
+    // `npm pack` runs `prepare`, which builds dist/.
+    const packed = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', work], checkout)) as {
+      filename: string;
+      files: { path: string }[];
+    }[];
+    const files = new Set(packed[0]!.files.map((f) => f.path));
+    const needed = ['dist/index.js', 'dist/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json'];
+    for (const file of [...needed, 'python/pyproject.toml', 'python/snakepit_bridge/py.typed']) {
+      assert.ok(files.has(file), `${file} is in the package`);
+    }
+    const bridge = readdirSync(path.join(ROOT, 'python', 'snakepit_bridge')).filter((f) => f.endsWith('.py') || f.endsWith('.json'));
+    for (const file of bridge) assert.ok(files.has(`python/snakepit_bridge/${file}`), `${file} is in the package`);
+    for (const file of files) {
+      assert.doesNotMatch(file, /__pycache__|\.pyc$|^test\/|^bench\/|^src\//, `${file} should not be in the package`);
+    }
     const app = await newApp(path.join(work, 'from-tarball'), path.join(work, packed[0]!.filename));
     assert.deepEqual(await runApp(app, 'main.mjs'), { sum: 9 });
     assert.deepEqual(await runApp(app, 'main.cjs'), { sum: 5, typed: true, code: 'INVALID_ARGUMENTS' });

@@ -11,6 +11,7 @@ export const CONTENDERS: Record<string, () => Contender> = {
   'snakepit': () => snakepit(1),
   'snakepit c32': () => snakepit(32),
   'snakepit cold': () => snakepit(1, true),
+  'snakepit forkserver': () => snakepit(1, false, true),
   'raw pipe': raw,
   'python-shell': pyshell,
   'pythonia': pythonia,

@@ -8,23 +8,29 @@ import { Pool } from '../library.js';
 import { asFloat64, f64Bytes, type Contender } from '../contender.js';
 import { ADAPTER, compileBytecode, dropBridgeBytecode, PYTHON } from '../env.js';
 
-export function snakepit(concurrency = 32, cold = false): Contender {
+/**
+ * `forkserver`: workers forked from a zygote (startMethod 'forkserver'); `workerPids` then lists the
+ * zygote too (last), so that memory per worker can count the pages it shares (bench/forkserver.ts).
+ */
+export function snakepit(concurrency = 32, cold = false, forkserver = false): Contender {
   let pool: Pool | undefined;
   const p = (): Pool => pool ?? (() => { throw new Error('not started'); })();
   return {
-    name: cold ? 'snakepit cold' : concurrency === 1 ? 'snakepit' : `snakepit c${concurrency}`,
+    name: forkserver ? 'snakepit forkserver' : cold ? 'snakepit cold' : concurrency === 1 ? 'snakepit' : `snakepit c${concurrency}`,
     caps: { maxWorkers: Infinity, binary: 'native MessagePack bin (Buffer in, Buffer out)', inProcess: false },
     async start(workers) {
       if (cold) dropBridgeBytecode();
       const env: Record<string, string> = cold ? { PYTHONDONTWRITEBYTECODE: '1' } : {};
-      pool = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: workers, concurrency, env });
+      const method = forkserver ? ({ startMethod: 'forkserver' } as const) : {};
+      pool = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: workers, concurrency, env, ...method });
     },
     add: (a, b) => p().execute<number>('add', { a, b }),
     bytesTo: (data) => p().execute<number>('byte_len', { data }),
     bytesFrom: (n) => p().execute<Uint8Array>('make_bytes', { n }),
     arrayTo: (data) => p().execute<number>('array_sum', { data: f64Bytes(data) }),
     arrayFrom: async (n) => asFloat64(await p().execute<Uint8Array>('make_array', { n })),
-    workerPids: () => p().stats().workerList.map((w) => w.pid).filter((x): x is number => x !== undefined),
+    workerPids: () =>
+      [...p().stats().workerList.map((w) => w.pid), p().stats().forkServer?.pid].filter((x): x is number => x !== undefined),
     async stop() {
       await pool?.close();
       if (cold) compileBytecode(); // for the contenders that follow

@@ -122,6 +122,18 @@ describe('fork server: start failures and thread detection', () => {
     assert.match(err.pythonTraceback, /RuntimeError: preload_fails cannot be imported/);
   });
 
+  it('a zygote that hangs while it preloads is killed after startupTimeout (phase timeout)', async () => {
+    const t0 = performance.now();
+    const err = await rejection(forkPool({ preload: ['fs_slow'], startupTimeout: 1_000 }));
+    assert.ok(err instanceof WorkerStartError);
+    assert.equal(err.phase, 'timeout');
+    assert.match(err.message, /did not become ready within startupTimeout \(1000 ms\)/);
+    assert.ok(performance.now() - t0 < 10_000);
+    assert.ok(err.pid !== undefined);
+    await untilEmpty(() => (running(err.pid!) ? [err.pid!] : []), 3_000);
+    assert.equal(running(err.pid!), false, 'the zygote is gone');
+  });
+
   it('validates startMethod, preload and setupInZygote', async () => {
     const base = { python: PYTHON, adapter: fixture('basic.py') };
     const cases: [Record<string, unknown>, RegExp][] = [

@@ -29,6 +29,7 @@ export function forkServerTransport(
       preload: o.preload,
       setupInZygote: o.setupInZygote,
       runId,
+      startupTimeout: o.startupTimeout,
       socketParent: o.stateDir === false ? undefined : o.stateDir,
       restart: o.restart,
       killGrace: o.killGrace,

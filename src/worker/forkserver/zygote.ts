@@ -21,6 +21,8 @@ export interface ZygoteSpec {
   preload: readonly string[];
   setupInZygote: boolean;
   runId: string;
+  /** Milliseconds the zygote has to import, set up and say `ready` (the pool's startupTimeout). */
+  startupTimeout: number;
 }
 
 interface ZygoteMessage {
@@ -71,6 +73,16 @@ export class ZygoteLife {
   ) {
     this.ready = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => {});
+    // A zygote that hangs in an import or in setup() is killed; its exit counts as a failure.
+    const readyTimer = setTimeout(() => {
+      this.failReady(this.startError('timeout', `the zygote did not become ready within startupTimeout (${spec.startupTimeout} ms)`));
+      this.killNow();
+    }, spec.startupTimeout);
+    readyTimer.unref();
+    this.ready.then(
+      () => clearTimeout(readyTimer),
+      () => clearTimeout(readyTimer),
+    );
     const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
     const env: Record<string, string | undefined> = { ...process.env, ...spec.env };
     for (const key of SINGLE_THREAD_DEFAULTS) env[key] ??= '1';

@@ -190,7 +190,9 @@ function main(argv) {
     let current = '';
     try {
       current = readFileSync(file, 'utf8');
-    } catch {}
+    } catch {
+      /* not generated yet */
+    }
     if (current === wanted[key]) continue;
     if (check) stale.push(path.relative(root, file));
     else writeFileSync(file, wanted[key]);

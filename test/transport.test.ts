@@ -50,9 +50,10 @@ describe('connect-back listener', () => {
     try {
       const other = listener.expect(5_000);
       const mine = listener.expect(5_000);
-      assert.match(mine.env.SNAKEPIT_TOKEN, /^[0-9a-f]{64}$/);
+      assert.match(mine.token, /^[0-9a-f]{64}$/);
       assert.equal(mine.env.SNAKEPIT_CONNECT, listener.path);
-      const client = net.connect(listener.path, () => client.write(Buffer.concat([tokenFrame(mine.env.SNAKEPIT_TOKEN), Buffer.from('hello')])));
+      assert.equal(mine.env.SNAKEPIT_TOKEN, mine.token);
+      const client = net.connect(listener.path, () => client.write(Buffer.concat([tokenFrame(mine.token), Buffer.from('hello')])));
       const socket = await mine.socket;
       const data = await new Promise<Buffer>((resolve) => socket.once('data', resolve).resume());
       assert.equal(data.toString(), 'hello');
@@ -72,23 +73,23 @@ describe('connect-back listener', () => {
       const expected = listener.expect(5_000);
       const unknown = await tryConnect(listener.path, tokenFrame('0'.repeat(64)));
       assert.equal(unknown.closed, true, 'unknown token');
-      const short = await tryConnect(listener.path, tokenFrame(expected.env.SNAKEPIT_TOKEN.slice(0, 63)));
+      const short = await tryConnect(listener.path, tokenFrame(expected.token.slice(0, 63)));
       assert.equal(short.closed, true, 'token of another length');
       const oversized = await tryConnect(listener.path, tokenFrame(Buffer.alloc(129, 0x61)));
       assert.equal(oversized.closed, true, 'first frame over 128 bytes');
 
-      const good = await tryConnect(listener.path, tokenFrame(expected.env.SNAKEPIT_TOKEN));
+      const good = await tryConnect(listener.path, tokenFrame(expected.token));
       assert.equal(good.closed, false, 'the right token is accepted');
       (await expected.socket).destroy();
       good.socket.destroy();
-      const reused = await tryConnect(listener.path, tokenFrame(expected.env.SNAKEPIT_TOKEN));
+      const reused = await tryConnect(listener.path, tokenFrame(expected.token));
       assert.equal(reused.closed, true, 'a token is valid once');
 
       const late = listener.expect(50);
       const keepAlive = setTimeout(() => {}, 1_000); // the listener's own timers do not hold the loop
       await assert.rejects(late.socket, /within 50 ms/);
       clearTimeout(keepAlive);
-      const tooLate = await tryConnect(listener.path, tokenFrame(late.env.SNAKEPIT_TOKEN));
+      const tooLate = await tryConnect(listener.path, tokenFrame(late.token));
       assert.equal(tooLate.closed, true, 'a token expires with its deadline');
     } finally {
       listener.close();

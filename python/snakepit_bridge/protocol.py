@@ -91,6 +91,8 @@ ENV_LIFELINE_POLL: Final = "SNAKEPIT_LIFELINE_POLL"  # seconds between lifeline 
 DEFAULT_LIFELINE_POLL: Final = 0.5
 ENV_LIFELINE_PDEATHSIG: Final = "SNAKEPIT_LIFELINE_PDEATHSIG"  # 0 leaves PR_SET_PDEATHSIG unset (tests)
 DEFAULT_LIFELINE_PDEATHSIG: Final = "1"
+ENV_CONNECT: Final = "SNAKEPIT_CONNECT"  # socket transport: the Unix socket to connect back to instead of fds 3/4
+ENV_TOKEN: Final = "SNAKEPIT_TOKEN"  # socket transport: the one-time token sent as the first frame
 
 
 # Builders: every message a worker sends is made by one of these (decoders index by field order).

@@ -11,6 +11,8 @@ import os
 import socket
 import struct
 
+from . import protocol as P
+
 __all__ = ["open_channel"]
 
 #: The socket of the current channel, kept so that its file descriptor stays open.
@@ -23,11 +25,11 @@ def open_channel(environ: os._Environ[str] | dict[str, str] | None = None) -> tu
     """Return ``(read_fd, write_fd)``: ``(3, 4)`` for pipes, or the connected socket's fd twice."""
     global _channel_socket, channel_fds
     env = os.environ if environ is None else environ
-    path = env.get("SNAKEPIT_CONNECT")
+    path = env.get(P.ENV_CONNECT)
     if not path:
-        channel_fds = (int(env.get("SNAKEPIT_RFD") or 3), int(env.get("SNAKEPIT_WFD") or 4))
+        channel_fds = (int(env.get(P.ENV_RFD) or P.DEFAULT_RFD), int(env.get(P.ENV_WFD) or P.DEFAULT_WFD))
         return channel_fds
-    token = env.get("SNAKEPIT_TOKEN", "").encode("ascii")
+    token = env.get(P.ENV_TOKEN, "").encode("ascii")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(path)
     sock.sendall(struct.pack(">I", len(token)) + token)

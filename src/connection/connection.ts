@@ -13,7 +13,17 @@ import { PayloadTooLargeError, ProtocolError, SnakepitError, WorkerCrashedError,
 import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
 import { FrameDecoder, HEADER_BYTES, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
-import { Msg, type CodecName, type HelloInfo, type HostCallMessage, type WireError } from '../protocol/messages.js';
+import {
+  Msg,
+  cancelMessage,
+  creditMessage,
+  pingMessage,
+  shutdownMessage,
+  type CodecName,
+  type HelloInfo,
+  type HostCallMessage,
+  type WireError,
+} from '../protocol/messages.js';
 import type { Channel } from '../transport/transport.js';
 import { Heartbeat } from './heartbeat.js';
 import { Outbox } from './outbox.js';
@@ -127,7 +137,7 @@ export class Connection {
   }
 
   cancel(id: number): void {
-    this.trySend([Msg.CANCEL, id]);
+    this.trySend(cancelMessage(id));
   }
 
   /**
@@ -137,7 +147,7 @@ export class Connection {
    */
   credit(id: number, n: number): void {
     if (!this.writable) return;
-    this.trySend([Msg.CREDIT, id, n]);
+    this.trySend(creditMessage(id, n));
     this.outbox?.flush();
   }
 
@@ -145,17 +155,17 @@ export class Connection {
   ping(now: number): void {
     if (!this.ready) return;
     const nonce = this.heartbeat.next(now);
-    if (nonce !== undefined) this.trySend([Msg.PING, nonce]);
+    if (nonce !== undefined) this.trySend(pingMessage(nonce));
   }
 
   /** Ask the worker to finish: `shutdown`, then end of the byte stream. */
   shutdown(): void {
-    this.trySend([Msg.SHUTDOWN]);
+    this.trySend(shutdownMessage());
     this.outbox?.flush();
     this.channel?.output.end();
   }
 
-  private trySend(message: unknown[]): void {
+  private trySend(message: readonly unknown[]): void {
     if (!this.writable) return;
     try {
       this.send(this.codec.encodeFrame(message));
@@ -256,7 +266,7 @@ export class Connection {
     this.info = info;
     this.codec = makeCodec(info.codec);
     this.pingNonce = 1 + Math.floor(Math.random() * 1e9);
-    this.send(this.codec.encodeFrame([Msg.PING, this.pingNonce]));
+    this.send(this.codec.encodeFrame(pingMessage(this.pingNonce)));
   }
 
   /** The byte stream can no longer be trusted: read nothing more from it, and tell the owner. */

@@ -15,7 +15,7 @@ import { handleSignalsFor, releaseSignals } from '../host-signals.js';
 import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
-import { Msg, type CallMessage, type WireError } from '../protocol/messages.js';
+import { callMessage, type WireError } from '../protocol/messages.js';
 import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
 import { settingsEnv } from '../worker/env.js';
@@ -283,7 +283,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     try {
       const session = call.session?.id ?? null;
       frame = worker.encode(
-        [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window] satisfies CallMessage,
+        callMessage(call.id, call.tool, call.args, call.remainingMs(), session, call.window),
         `arguments of ${call.tool}`,
         { tool: call.tool, requestId: call.id },
       );

@@ -14,7 +14,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidOptionsError, NestedCallBlockedError, type ErrorFields } from '../errors.js';
 import { checkHostTool, type HostToolOptions } from '../options.js';
 import type { Frame } from '../protocol/frames.js';
-import { HOST_BUILTIN_TOOLS, Msg, type HostResultMessage, type HostToolFailure } from '../protocol/messages.js';
+import { HOST_BUILTIN_TOOLS, hostResultMessage, type HostToolFailure } from '../protocol/messages.js';
 import type { WorkerHandle } from '../worker/worker.js';
 import type { Call } from './call.js';
 import type { Session } from './session.js';
@@ -231,9 +231,9 @@ export class HostCalls {
     if (worker.state === 'exited') return;
     let frame: Frame;
     try {
-      frame = worker.encode([Msg.HOST_RESULT, id, ok, value] satisfies HostResultMessage, 'host tool result');
+      frame = worker.encode(hostResultMessage(id, ok, value), 'host tool result');
     } catch (err) {
-      frame = worker.encode([Msg.HOST_RESULT, id, false, failure(err)] satisfies HostResultMessage);
+      frame = worker.encode(hostResultMessage(id, false, failure(err)));
     }
     try {
       worker.send(frame);

@@ -20,7 +20,7 @@ import type {
   ResolvedSessionOptions,
   StreamOptions,
 } from '../options.js';
-import { Msg, type SessionEndMessage } from '../protocol/messages.js';
+import { sessionEndMessage } from '../protocol/messages.js';
 import type { WorkerHandle } from '../worker/worker.js';
 import type { CallConsumer } from './call.js';
 import { HostToolRegistry, type HostToolFn, type HostToolInfo } from './host-tools.js';
@@ -231,7 +231,7 @@ export class SessionCore implements RefOwner {
     const worker = this.worker;
     if (worker === undefined || this.dispatched === 0 || worker.state === 'exited') return;
     try {
-      worker.send(worker.encode([Msg.SESSION_END, this.id] satisfies SessionEndMessage));
+      worker.send(worker.encode(sessionEndMessage(this.id)));
     } catch {
       /* the worker is gone, and the state with it */
     }

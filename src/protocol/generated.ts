@@ -246,6 +246,8 @@ export const ENV = {
   MAX_REFS: 'SNAKEPIT_MAX_REFS',
   LIFELINE_POLL: 'SNAKEPIT_LIFELINE_POLL',
   LIFELINE_PDEATHSIG: 'SNAKEPIT_LIFELINE_PDEATHSIG',
+  CONNECT: 'SNAKEPIT_CONNECT',
+  TOKEN: 'SNAKEPIT_TOKEN',
 } as const;
 
 /** The value a worker assumes when the variable is unset. */

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ENV } from '../protocol/messages.js';
 
 /** The longest first frame accepted (the token is 64 bytes). */
 const MAX_TOKEN_FRAME = 128;
@@ -33,7 +34,9 @@ interface Expected {
 /** A worker expected to connect: the values to give it, and its socket once it has connected. */
 export interface Expectation {
   /** SNAKEPIT_CONNECT and SNAKEPIT_TOKEN for the worker's environment. */
-  readonly env: { SNAKEPIT_CONNECT: string; SNAKEPIT_TOKEN: string };
+  readonly env: Readonly<Record<string, string>>;
+  /** The token the worker must send first. */
+  readonly token: string;
   /** Resolves with the worker's socket; rejects when the deadline passes or the listener closes. */
   readonly socket: Promise<net.Socket>;
   /** Stop waiting (the worker exited or was killed): the token is void. */
@@ -94,7 +97,7 @@ export class ConnectBackListener {
       };
     });
     socket.catch(() => {});
-    return { env: { SNAKEPIT_CONNECT: this.socketPath, SNAKEPIT_TOKEN: token }, socket, cancel: () => cancel() };
+    return { env: { [ENV.CONNECT]: this.socketPath, [ENV.TOKEN]: token }, token, socket, cancel: () => cancel() };
   }
 
   private accept(socket: net.Socket): void {

@@ -39,7 +39,7 @@ export class SocketTransport implements Transport {
         },
       },
       0,
-      expectation.env,
+      { ...expectation.env },
     );
     return {
       get pid() {

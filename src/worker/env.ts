@@ -1,6 +1,6 @@
 /** The SNAKEPIT_* settings a worker reads from its environment, whatever transport starts it. */
 
-import type { CodecName } from '../protocol/messages.js';
+import { ENV, type CodecName } from '../protocol/messages.js';
 
 export interface WorkerSettings {
   workerId: number;
@@ -15,13 +15,13 @@ export interface WorkerSettings {
 
 export function settingsEnv(s: WorkerSettings): Record<string, string> {
   const env: Record<string, string> = {
-    SNAKEPIT_WORKER_ID: String(s.workerId),
-    SNAKEPIT_CONCURRENCY: String(s.concurrency),
-    SNAKEPIT_MAX_PAYLOAD: String(s.maxPayload),
-    SNAKEPIT_CODECS: s.codecs.join(','),
-    SNAKEPIT_HOST_PID: String(process.pid),
-    SNAKEPIT_RUN_ID: s.runId,
+    [ENV.WORKER_ID]: String(s.workerId),
+    [ENV.CONCURRENCY]: String(s.concurrency),
+    [ENV.MAX_PAYLOAD]: String(s.maxPayload),
+    [ENV.CODECS]: s.codecs.join(','),
+    [ENV.HOST_PID]: String(process.pid),
+    [ENV.RUN_ID]: s.runId,
   };
-  if (s.memoryLimit > 0) env.SNAKEPIT_MEMORY_LIMIT = String(s.memoryLimit);
+  if (s.memoryLimit > 0) env[ENV.MEMORY_LIMIT] = String(s.memoryLimit);
   return env;
 }

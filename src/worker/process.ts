@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { ENV } from '../protocol/messages.js';
 import type { LaunchSpec, ProcessEvents } from '../transport/transport.js';
 import { LineTail, readLines } from './lines.js';
 
@@ -46,7 +47,7 @@ export class LocalProcess {
       PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
       PYTHONUNBUFFERED: '1',
     };
-    if (env.SNAKEPIT_MEMORY_LIMIT !== undefined) {
+    if (env[ENV.MEMORY_LIMIT] !== undefined) {
       // glibc reserves 64 MiB of address space per malloc arena (one per thread): keep few of them so
       // an address-space limit measures memory in use rather than reservations.
       env.MALLOC_ARENA_MAX ??= '2';

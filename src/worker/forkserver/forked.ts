@@ -18,7 +18,7 @@ for (const [name, num] of Object.entries(constants.signals)) {
   if (!SIGNAL_NAMES.has(num)) SIGNAL_NAMES.set(num, name as NodeJS.Signals);
 }
 
-export function signalName(num: number | null | undefined): NodeJS.Signals | null {
+function signalName(num: number | null | undefined): NodeJS.Signals | null {
   return num == null ? null : (SIGNAL_NAMES.get(num) ?? null);
 }
 

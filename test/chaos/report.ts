@@ -12,7 +12,9 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { RESULTS, percentile } from './harness.js';
 
-const EXPECTED = ['R01', 'R02-R03', 'R04', 'R05', 'R06', 'R07', 'R08', 'R09', 'R10-R14', 'R12', 'R21', 'R22', 'R23', 'R21-forkserver', 'R22-forkserver', 'R23-forkserver'];
+const SPAWNED = ['R01', 'R02-R03', 'R04', 'R05', 'R06', 'R07', 'R08', 'R09', 'R10-R14', 'R12', 'R21', 'R22', 'R23'];
+/** Every scenario runs twice: spawned workers, then forked ones (`<id>-forkserver`, R31). */
+const EXPECTED = [...SPAWNED, ...SPAWNED.map((id) => `${id}-forkserver`)];
 
 interface Result {
   id: string;
@@ -49,7 +51,7 @@ for (const r of results) {
   for (const [k, v] of Object.entries(r.ledger.failedByCode)) byCode[k] = (byCode[k] ?? 0) + v;
 }
 // R12 measures heartbeat detection (SIGSTOP to rejection), not the notice of a dead process.
-const deaths = results.filter((r) => r.id !== 'R12').flatMap((r) => r.deathToRejection.samples);
+const deaths = results.filter((r) => !r.id.startsWith('R12')).flatMap((r) => r.deathToRejection.samples);
 const r12 = results.find((r) => r.id === 'R12');
 const capacity = results.flatMap((r) => r.capacity.samples);
 const r1 = results.find((r) => r.id === 'R01');

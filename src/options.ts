@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import type { CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 
 export interface PoolOptions {
   /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
@@ -78,6 +79,12 @@ export interface PoolOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /**
+   * Where worker output (stdout, stderr, Python logging) goes: `'inherit'` prints it on the host's
+   * stderr prefixed with `[python worker N pid P]`; `'events'` only publishes `log` events; a
+   * function receives each structured record. Default `'inherit'`. See docs/observability.md.
+   */
+  logs?: LogsOption;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -138,6 +145,7 @@ export interface ResolvedPoolOptions {
   /** Absolute folder of the run registry, or false when it is off. */
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
+  readonly logs: LogsOption;
 }
 
 const KNOWN = new Set([
@@ -146,7 +154,7 @@ const KNOWN = new Set([
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
-  'stateDir', 'handleSignals',
+  'stateDir', 'handleSignals', 'logs',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -314,6 +322,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     retries: integer(options, 'retries', 2, 0, 100),
     stateDir,
     handleSignals,
+    logs: checkLogsOption(options.logs),
   });
 }
 

@@ -15,6 +15,7 @@ import threading
 from . import protocol as P
 from .errors import Cancelled, HostToolError
 from .refs import resolve
+from .tracing import current_carrier
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -95,7 +96,9 @@ class HostCalls:
         host_id = next(self._ids)  # atomic under the GIL
         self._waiters[host_id] = waiter
         try:
-            self._send([P.HOST_CALL, host_id, ctx.request_id, tool, kwargs])
+            carrier = current_carrier()  # the trace continues on the host (tracing.py)
+            msg = [P.HOST_CALL, host_id, ctx.request_id, tool, kwargs]
+            self._send(msg if carrier is None else [*msg, carrier])
         except BaseException:
             self._waiters.pop(host_id, None)
             raise

@@ -28,6 +28,7 @@ import time
 from . import protocol as P
 from .context import Context
 from .errors import Cancelled, EncodeError, FrameTooLarge, InvalidArguments, InvalidRef, error_payload
+from .logs import REQUEST
 from .refs import is_marker
 from .signature import is_awaitable
 
@@ -401,6 +402,11 @@ class Worker:
 
     def _on_call(self, msg: list[Any]) -> _Call | None:
         """Check and start a call. Returns it when it is a sync call for the reader to run inline."""
+        if len(msg) > 7:  # a trailing trace context: the call runs in a span (tracing.py)
+            _, call_id, tool_name, args, timeout_ms, session_id, window, carrier = msg[:8]
+            return self._start_call(
+                call_id, tool_name, self._tools.get(tool_name), args, timeout_ms, session_id, window, carrier
+            )
         _, call_id, tool_name, args, timeout_ms, session_id, window = msg
         spec = self._tools.get(tool_name)
         if (
@@ -444,6 +450,7 @@ class Worker:
         timeout_ms: Any,
         session_id: str | None,
         window: Any,
+        carrier: Any = None,
     ) -> _Call | None:
         """Every call the short path of ``_on_call`` does not take: sessions, streams, async tools,
         built-in tools, arguments that need the general binding, and every error."""
@@ -465,6 +472,10 @@ class Worker:
                     exc = InvalidRef("a reference was passed to a call outside its session")
                     self._send_quiet([P.ERROR, call_id, error_payload("python_error", exc)])
                     return None
+        if carrier:
+            from . import tracing
+
+            spec = tracing.wrap(spec, carrier, call_id)
         call = _Call(call_id, spec, ctx, int(window or 0))
         if bool(call.window) != spec.is_stream:
             text = "is a generator: consume it as a stream" if spec.is_stream else "is not a generator"
@@ -518,10 +529,14 @@ class Worker:
     # ------------------------------------------------------------- sync tools
 
     def _run_job(self, call: _Call) -> None:
-        if call.spec.is_stream:
-            self._run_sync_stream(call)
-        else:
-            self._run_sync(call)
+        token = REQUEST.set(call.id)  # prints and log records made by the tool carry its request id
+        try:
+            if call.spec.is_stream:
+                self._run_sync_stream(call)
+            else:
+                self._run_sync(call)
+        finally:
+            REQUEST.reset(token)
 
     def _run_sync(self, call: _Call) -> None:
         try:
@@ -631,6 +646,7 @@ class Worker:
     async def _run_async(self, call: _Call) -> None:
         import asyncio  # only when async code runs: keeps the worker's startup light
 
+        REQUEST.set(call.id)  # the task's own context: prints and log records carry the request id
         try:
             value = await call.spec.fn(**call.kwargs)
         except (asyncio.CancelledError, Cancelled) as exc:
@@ -646,6 +662,7 @@ class Worker:
     async def _run_async_stream(self, call: _Call) -> None:
         import asyncio  # only when async code runs: keeps the worker's startup light
 
+        REQUEST.set(call.id)
         credit_event = asyncio.Event()
         call.cond = credit_event  # type: ignore[assignment]
         agen = call.spec.fn(**call.kwargs)

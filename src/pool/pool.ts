@@ -28,6 +28,13 @@ import type { PoolStats } from './stats.js';
 import type { ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
 
+const cores = new WeakMap<Pool, PoolCore>();
+
+/** The implementation behind a pool, for the library's own tools (the dashboard); not exported. */
+export function poolCore(pool: Pool): PoolCore | undefined {
+  return cores.get(pool);
+}
+
 export class Pool extends EventEmitter<PoolEventMap> {
   readonly #core: PoolCore;
   readonly #python: PythonCalls;
@@ -35,6 +42,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
   private constructor(options: ResolvedPoolOptions) {
     super();
     this.#core = new PoolCore(options, this);
+    cores.set(this, this.#core);
     this.#python = new PythonCalls(this.#core, undefined);
   }
 
@@ -93,6 +101,14 @@ export class Pool extends EventEmitter<PoolEventMap> {
   /** The tool catalogue read from the adapter's signatures and docstrings. */
   tools(): readonly ToolInfo[] {
     return this.#core.tools();
+  }
+
+  /**
+   * The pool's metrics in the Prometheus text exposition format: serve it on a `/metrics` endpoint.
+   * Metric names are listed in docs/observability.md.
+   */
+  metricsText(): string {
+    return this.#core.telemetry.metrics.text();
   }
 
   /** An immutable snapshot of the pool's state and counters. */

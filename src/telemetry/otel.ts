@@ -99,7 +99,7 @@ export class Tracing {
     const span = this.spans.get(call);
     if (span === undefined) return undefined;
     const attrs: Api.Attributes = {
-      'snakepit.attempt': call.attempts,
+      'snakepit.attempt': call.attempts + 1, // counted once the frame is sent
       'snakepit.worker.id': workerId,
       'snakepit.queue_wait_ms': Math.max(0, performance.now() - call.submittedAt),
     };

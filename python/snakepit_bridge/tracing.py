@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 _api: Any = None
 
 
+#: Tracer providers of the API alone (no SDK configured in this process).
+_NO_SDK = frozenset({"ProxyTracerProvider", "NoOpTracerProvider"})
+
+
 def _load() -> Any:
     global _api
     if _api is None:
@@ -43,6 +47,16 @@ def wrap(spec: ToolSpec, carrier: Any, request_id: int) -> ToolSpec:
     if not api or type(carrier) is not dict:
         return spec
     return spec.with_fn(_traced(api, spec, carrier, request_id))
+
+
+def recording(carrier: Any) -> bool:
+    """Whether a call with this trace context runs in a span here: opentelemetry-api is installed
+    and an SDK is configured (without one a span would record nothing, so the call takes the plain
+    path). Host callbacks still join the trace through the host's call span."""
+    if type(carrier) is not dict:
+        return False
+    api = _load()
+    return bool(api) and type(api[0].get_tracer_provider()).__name__ not in _NO_SDK
 
 
 def current_carrier() -> dict[str, str] | None:

@@ -402,11 +402,14 @@ class Worker:
 
     def _on_call(self, msg: list[Any]) -> _Call | None:
         """Check and start a call. Returns it when it is a sync call for the reader to run inline."""
-        if len(msg) > 7:  # a trailing trace context: the call runs in a span (tracing.py)
-            _, call_id, tool_name, args, timeout_ms, session_id, window, carrier = msg[:8]
-            return self._start_call(
-                call_id, tool_name, self._tools.get(tool_name), args, timeout_ms, session_id, window, carrier
-            )
+        if len(msg) > 7:  # a trailing trace context: the tool runs in a span when an SDK records here
+            from .tracing import recording
+
+            if recording(msg[7]):
+                _, call_id, tool_name, args, timeout_ms, session_id, window, carrier = msg[:8]
+                spec = self._tools.get(tool_name)
+                return self._start_call(call_id, tool_name, spec, args, timeout_ms, session_id, window, carrier)
+            msg = msg[:7]
         _, call_id, tool_name, args, timeout_ms, session_id, window = msg
         spec = self._tools.get(tool_name)
         if (

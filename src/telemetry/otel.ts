@@ -36,8 +36,12 @@ const API_MODULE = '@opentelemetry/api'; // a variable: bundlers leave the optio
 
 let loaded: Promise<typeof Api | undefined> | undefined;
 
-/** `@opentelemetry/api`, or undefined when it is not installed. Imported once per process. */
+/**
+ * `@opentelemetry/api`, or undefined when it is not installed or `SNAKEPIT_OTEL=off` is set (read
+ * when a pool starts). Imported once per process.
+ */
 export function loadApi(): Promise<typeof Api | undefined> {
+  if (process.env.SNAKEPIT_OTEL === 'off') return Promise.resolve(undefined);
   loaded ??= import(API_MODULE).then(
     (m: typeof Api & { default?: typeof Api }) => (m.trace !== undefined ? m : m.default),
     () => undefined,
@@ -107,6 +111,8 @@ export class Tracing {
     span.addEvent('dispatched', attrs);
     span.setAttributes(attrs);
     const ctx = span.spanContext();
+    // Not sampled: nothing downstream records either, so the worker is spared the traced path.
+    if ((ctx.traceFlags & 1) === 0) return undefined;
     const carrier: TraceCarrier = { traceparent: formatTraceparent(ctx) };
     const state = ctx.traceState?.serialize();
     if (state) carrier.tracestate = state;

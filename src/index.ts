@@ -69,5 +69,9 @@ export {
   NestedCallBlockedError,
 } from './errors.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
+// Observability (docs/observability.md).
+export type { LogRecord, LogsOption } from './telemetry/logs.js';
+export { CALL_CHANNEL, type CallMessage } from './telemetry/telemetry.js';
+export { serveDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
 export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
 export { Decimal } from './protocol/decimal.js';

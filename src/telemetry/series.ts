@@ -59,9 +59,12 @@ export class Series {
     if (this.done.length > this.seconds) this.done.shift();
   }
 
-  /** The closed seconds, oldest first. */
+  /** The closed seconds, oldest first, then the current second so far (so a chart moves at once). */
   history(): readonly SecondFigures[] {
     this.roll();
-    return this.done;
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    const pick = (p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
+    const current = { t: this.second * 1000, calls: this.calls, errors: this.errors, p50: pick(0.5), p90: pick(0.9), p99: pick(0.99) };
+    return [...this.done, current];
   }
 }

@@ -19,7 +19,8 @@ import { Series } from './series.js';
  * settles. The message is the same object throughout: `{ tool, requestId, session, stream }`, with
  * `error` or `result` (for a stream: undefined) added when it settles.
  */
-export const callChannel = diagnostics_channel.tracingChannel('snakepit:call');
+export const CALL_CHANNEL = 'snakepit:call';
+export const callChannel = diagnostics_channel.tracingChannel(CALL_CHANNEL);
 
 export interface CallMessage {
   tool: string;

@@ -11,8 +11,8 @@
  *   SDK, no-op export a BasicTracerProvider recording every span, exported to an exporter that drops them
  *   SDK, recording    a BasicTracerProvider recording every span into an in-memory exporter
  * Each round measures every contender once (sequential calls, then a throughput run with 32 calls in
- * flight), switching the global provider before each; figures are medians over the rounds; the
- * ratios are cost per call against `absent`. Goals: <= 1.02 without an SDK, <= 1.15 recording.
+ * flight, with the host CPU time per call), switching the global provider before each; figures are
+ * medians over the rounds; the ratios are cost per call against `absent`. Goals: <= 1.02 without an SDK, <= 1.15 recording.
  */
 
 import { writeFileSync } from 'node:fs';
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   ];
   const seq = new Map<string, number[]>(modes.map((x) => [x.name, []]));
   const tp = new Map<string, number[]>(modes.map((x) => [x.name, []]));
+  const cpu = new Map<string, number[]>(modes.map((x) => [x.name, []]));
   const args = { a: 1, b: 2 };
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? modes : [...modes].reverse();
@@ -88,7 +89,10 @@ async function main(): Promise<void> {
       await sequential(call, 300); // warm-up
       const lat = await sequential(call, CALLS);
       seq.get(mode.name)!.push(lat.mean);
+      const c0 = process.cpuUsage();
       tp.get(mode.name)!.push(await throughput(call, TP, 32));
+      const c = process.cpuUsage(c0);
+      cpu.get(mode.name)!.push((c.user + c.system) / TP);
       memory.reset();
     }
   }
@@ -96,14 +100,18 @@ async function main(): Promise<void> {
   await absent.close();
   await withApi.close();
 
-  const base = { seq: median(seq.get('absent')!), tp: median(tp.get('absent')!) };
+  const base = { seq: median(seq.get('absent')!), tp: median(tp.get('absent')!), cpu: median(cpu.get('absent')!) };
   const rows = modes.map((mode) => {
     const s = median(seq.get(mode.name)!);
     const t = median(tp.get(mode.name)!);
-    return [mode.name, round(s, 1), round(s / base.seq, 3), Math.round(t), round(base.tp / t, 3)];
+    const h = median(cpu.get(mode.name)!);
+    return [mode.name, round(s, 1), round(s / base.seq, 3), Math.round(t), round(base.tp / t, 3), round(h, 2), round(h / base.cpu, 3)];
   });
-  console.log(table(['contender', 'sequential us/call', 'ratio', 'calls/s at 32 in flight', 'cost ratio'], rows));
-  console.log('\nratio: time per call against absent (1.00 = no cost); goals <= 1.02 without an SDK, <= 1.15 recording');
+  console.log(
+    table(['contender', 'sequential us/call', 'ratio', 'calls/s at 32 in flight', 'ratio', 'host CPU us/call', 'ratio'], rows),
+  );
+  console.log('\nratios: cost per call against absent (1.00 = no cost); goals <= 1.02 without an SDK, <= 1.15 recording');
+  console.log('host CPU: process.cpuUsage over the throughput run, per call (least sensitive to other load)');
   if (values.json) writeFileSync(values.json, JSON.stringify({ machine: m, rows }, null, 2));
 }
 

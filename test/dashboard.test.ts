@@ -6,6 +6,9 @@ import puppeteer, { type Browser } from 'puppeteer-core';
 import { serveDashboard, type Pool } from '../src/index.js';
 import { fixture, rejection, ROOT, startPool } from './helpers.js';
 
+// The functions given to page.waitForFunction run in the page, where this exists.
+declare const document: { querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null };
+
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
 

@@ -102,13 +102,15 @@ export class Tracing {
   dispatching(call: TracedCall, workerId: number, pid: number | undefined): TraceCarrier | undefined {
     const span = this.spans.get(call);
     if (span === undefined) return undefined;
+    // Few attribute writes: each costs the SDK a validation. The event marks the end of the queue wait.
+    const attempt = call.attempts + 1; // counted once the frame is sent
     const attrs: Api.Attributes = {
-      'snakepit.attempt': call.attempts + 1, // counted once the frame is sent
+      'snakepit.attempt': attempt,
       'snakepit.worker.id': workerId,
       'snakepit.queue_wait_ms': Math.max(0, performance.now() - call.submittedAt),
     };
     if (pid !== undefined) attrs['snakepit.worker.pid'] = pid;
-    span.addEvent('dispatched', attrs);
+    span.addEvent('dispatched', attempt > 1 ? { 'snakepit.attempt': attempt, 'snakepit.worker.id': workerId } : undefined);
     span.setAttributes(attrs);
     const ctx = span.spanContext();
     // Not sampled: nothing downstream records either, so the worker is spared the traced path.

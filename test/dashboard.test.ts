@@ -30,7 +30,7 @@ describe('dashboard in a real browser', () => {
     await pool?.destroy();
   });
 
-  it('loads without console errors, shows the workers, and its counter and charts move within 2 s of calls', async () => {
+  it('loads without console errors, shows the workers, its counter and charts move within 2 s of calls, recycles appear', async () => {
     const session = pool.session('demo-session');
     await session.execute('work', { n: 1 });
     await rejection(pool.execute('fail', { message: 'shown on the dashboard' }));
@@ -80,9 +80,12 @@ describe('dashboard in a real browser', () => {
         before.chart,
         before.latency,
       );
+      // Restarts and recycles appear as they happen.
+      await session.close();
+      await pool.recycle(pool.stats().workerList[0]!.id);
+      await page.waitForFunction(() => /recycled \(manual\)/.test(document.querySelector('#events')?.textContent ?? ''), { timeout: 3000 });
       // Let the charts gather a few seconds of history for the screenshot.
       await new Promise((r) => setTimeout(r, Number(process.env.DASHBOARD_SHOT_SECONDS ?? 2.5) * 1000));
-      await session.close();
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png') as `${string}.png`, fullPage: true });
       assert.deepEqual(problems, []);

@@ -174,14 +174,17 @@ describe('OpenTelemetry', () => {
 });
 
 describe('OpenTelemetry export over OTLP/HTTP', () => {
-  it('sends the spans of a call to a collector', async () => {
+  it('sends the spans of a call, from the host and from the worker, to one collector', async () => {
     const bodies: unknown[] = [];
+    const protobuf: Buffer[] = [];
     const server = createServer((req: IncomingMessage, res) => {
       const parts: Buffer[] = [];
       req.on('data', (c: Buffer) => parts.push(c));
       req.on('end', () => {
-        if (req.url === '/v1/traces') bodies.push(JSON.parse(Buffer.concat(parts).toString('utf8')));
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        const body = Buffer.concat(parts);
+        if (req.url === '/v1/traces' && String(req.headers['content-type']).includes('json')) bodies.push(JSON.parse(body.toString('utf8')));
+        else if (req.url === '/v1/traces') protobuf.push(body); // the Python exporter sends protobuf
+        res.writeHead(200, { 'content-type': String(req.headers['content-type'] ?? 'application/json') }).end();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -190,10 +193,16 @@ describe('OpenTelemetry export over OTLP/HTTP', () => {
       spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `http://127.0.0.1:${port}/v1/traces` }))],
     });
     trace.setGlobalTracerProvider(provider);
-    const pool = await startPool({ adapter: fixture('observed.py') });
+    const pool = await startPool({ adapter: fixture('observed.py'), env: { OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${port}/v1/traces` } });
+    let traceId = '';
     try {
       assert.equal(await pool.execute('work', { n: 21 }), 42);
       await provider.forceFlush();
+      traceId = (bodies as { resourceSpans: { scopeSpans: { spans: { name: string; traceId: string }[] }[] }[] }[])
+        .flatMap((b) => b.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)))
+        .find((s) => s.name === 'snakepit.call work')!.traceId;
+      // The worker's span was exported when it ended, before the result came back.
+      assert.ok(protobuf.length > 0, 'the worker exported nothing');
     } finally {
       await pool.destroy();
       await provider.shutdown();
@@ -203,5 +212,9 @@ describe('OpenTelemetry export over OTLP/HTTP', () => {
     const names = JSON.stringify(bodies);
     assert.match(names, /"name":"snakepit\.call work"/);
     assert.match(names, /"key":"rpc\.system","value":\{"stringValue":"snakepit"\}/);
+    // Protobuf carries the span name as UTF-8 and the trace id as its 16 raw bytes.
+    const fromWorker = Buffer.concat(protobuf);
+    assert.ok(fromWorker.includes('snakepit.tool work'), 'no worker span named snakepit.tool work');
+    assert.ok(fromWorker.includes(Buffer.from(traceId, 'hex')), 'the worker span is not in the host trace');
   });
 });

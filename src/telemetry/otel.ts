@@ -95,6 +95,8 @@ export class Tracing {
     if (call.session !== undefined) attributes['snakepit.session'] = call.session.id;
     if (call.window > 0) attributes['snakepit.stream'] = true;
     const span = tracer.startSpan(`snakepit.call ${call.tool}`, { kind: this.api.SpanKind.CLIENT, attributes });
+    // Not sampled: nothing records it, nothing downstream would either; the call goes untraced.
+    if (!span.isRecording()) return;
     this.spans.set(call, span);
   }
 

@@ -4,78 +4,24 @@
  *
  * Routes: `/` the page, `/events` the SSE stream (one `snapshot` event per interval), `/snapshot`
  * one snapshot as JSON, `/metrics` the Prometheus text. Bound to 127.0.0.1 by default; bound to any
- * other address it requires a token, given as `?token=` or `Authorization: Bearer`.
+ * other address it requires a token, given as `?token=` or `Authorization: Bearer`. With `socket`,
+ * it listens on a Unix socket (mode 0600) instead, for `snakepit dashboard --attach` (attach.ts).
  */
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { InvalidOptionsError } from '../errors.js';
 import type { Pool } from '../pool/pool.js';
 import { poolCore } from '../pool/pool.js';
 import { renderPage } from './page.js';
 import { PoolWatch } from './snapshot.js';
+import { authorised, checkDashboardOptions, listen, type Dashboard, type DashboardOptions } from './http.js';
 
-export interface DashboardOptions {
-  /** TCP port; 0 picks a free one. Default 0. */
-  port?: number;
-  /** Address to bind. Default `127.0.0.1`; any other address requires `token`. */
-  host?: string;
-  /** Secret required in `?token=` or `Authorization: Bearer` (at least 16 characters). */
-  token?: string;
-  /** Milliseconds between updates. Default 1000. */
-  interval?: number;
-}
-
-export interface Dashboard {
-  /** The page's address, with the token when there is one. */
-  readonly url: string;
-  readonly port: number;
-  readonly host: string;
-  /** Stop serving and detach from the pool. The pool keeps running. */
-  close(): Promise<void>;
-}
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-function check(options: DashboardOptions | undefined): Required<Omit<DashboardOptions, 'token'>> & { token: string | undefined } {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new InvalidOptionsError('dashboard options must be an object');
-  for (const key of Object.keys(o)) {
-    if (!['port', 'host', 'token', 'interval'].includes(key)) {
-      throw new InvalidOptionsError(`dashboard option ${key} is unknown (known: port, host, token, interval)`);
-    }
-  }
-  const port = o.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidOptionsError(`dashboard port must be an integer from 0 to 65535, got ${String(port)}`);
-  const host = o.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') throw new InvalidOptionsError('dashboard host must be a non-empty string');
-  const interval = o.interval ?? 1000;
-  if (!Number.isInteger(interval) || interval < 100) throw new InvalidOptionsError(`dashboard interval must be an integer >= 100 ms, got ${String(interval)}`);
-  const token = o.token;
-  if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
-    throw new InvalidOptionsError('dashboard token must be a string of at least 16 characters');
-  }
-  if (!LOOPBACK.has(host) && token === undefined) {
-    throw new InvalidOptionsError(
-      `the dashboard shows tracebacks and arguments' errors: binding it to ${host} requires a token (or bind 127.0.0.1)`,
-    );
-  }
-  return { port, host, interval, token };
-}
-
-function authorised(req: IncomingMessage, url: URL, token: string | undefined): boolean {
-  if (token === undefined) return true;
-  const header = req.headers.authorization;
-  const given = url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7) : '');
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
+export type { Dashboard, DashboardOptions } from './http.js';
 
 /** Serve a live dashboard of `pool`. Throws INVALID_OPTIONS for bad options. */
 export async function serveDashboard(pool: Pool, options?: DashboardOptions): Promise<Dashboard> {
-  const { port, host, interval, token } = check(options);
+  const { port, host, interval, token, socket } = checkDashboardOptions(options);
   const core = poolCore(pool);
   if (core === undefined) throw new InvalidOptionsError('serveDashboard needs a Pool made by Pool.start');
   const watch = new PoolWatch(core);
@@ -129,30 +75,11 @@ export async function serveDashboard(pool: Pool, options?: DashboardOptions): Pr
     }
   };
 
-  const server: Server = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const server = createServer(handle);
+  return listen(server, { port, host, token, socket }, () => {
+    clearInterval(timer);
+    watch.stop();
+    for (const res of clients) res.end();
+    clients.clear();
   });
-  server.unref();
-  const bound = (server.address() as AddressInfo).port;
-  const shown = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${shown}:${bound}/${token !== undefined ? `?token=${encodeURIComponent(token)}` : ''}`;
-  return {
-    url,
-    port: bound,
-    host,
-    close: async () => {
-      clearInterval(timer);
-      watch.stop();
-      for (const res of clients) res.end();
-      clients.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections(); // idle keep-alive connections of browsers would hold close() open
-      await closed;
-    },
-  };
 }

@@ -5,7 +5,7 @@
 
 import type { PoolEvent } from '../events.js';
 import type { PoolCore } from '../pool/core.js';
-import { Series, type SecondFigures } from '../telemetry/series.js';
+import type { SecondFigures } from '../telemetry/series.js';
 import type { RecentError } from '../telemetry/telemetry.js';
 import { readRss } from '../worker/procfs.js';
 
@@ -75,12 +75,15 @@ export class PoolWatch {
     this.events.push({ time: Date.now(), type: event.type, text });
   };
 
+  private readonly unwatch: () => void;
+
   constructor(private readonly core: PoolCore) {
-    core.telemetry.series ??= new Series();
+    this.unwatch = core.telemetry.watchSeries();
     core.telemetry.eventListeners.add(this.listener);
   }
 
   stop(): void {
+    this.unwatch();
     this.core.telemetry.eventListeners.delete(this.listener);
   }
 

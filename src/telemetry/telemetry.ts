@@ -51,8 +51,9 @@ export class Telemetry {
   private tracing: Tracing | undefined;
   private readonly messages = new Map<object, CallMessage>();
   readonly recentErrors: RecentError[] = [];
-  /** Per-second figures, kept only while something (the dashboard) asked for them. */
+  /** Per-second figures, kept only while something (a dashboard) watches: see watchSeries. */
   series: Series | undefined;
+  private seriesWatchers = 0;
   /** Listeners of pool events other than logs (the dashboard). */
   readonly eventListeners = new Set<(event: PoolEvent) => void>();
 
@@ -127,6 +128,18 @@ export class Telemetry {
         workerId: call.worker?.id,
       }),
     );
+  }
+
+  /** Keep per-second figures until the returned function is called (once per watcher). */
+  watchSeries(): () => void {
+    this.seriesWatchers++;
+    this.series ??= new Series();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.seriesWatchers === 0) this.series = undefined;
+    };
   }
 
   // ------------------------------------------------------------------ events

@@ -102,6 +102,7 @@ export class Tracing {
 
   /** The call goes to a worker now: returns the trace context to send with it, if traced. */
   dispatching(call: TracedCall, workerId: number, pid: number | undefined): TraceCarrier | undefined {
+    if (this.spans.size === 0) return undefined;
     const span = this.spans.get(call);
     if (span === undefined) return undefined;
     // Few attribute writes: each costs the SDK a validation. The event marks the end of the queue wait.
@@ -124,6 +125,7 @@ export class Tracing {
   }
 
   settled(call: TracedCall, error: SnakepitError | undefined): void {
+    if (this.spans.size === 0) return;
     const span = this.spans.get(call);
     if (span === undefined) return;
     this.spans.delete(call);

@@ -67,6 +67,17 @@ describe('logs', () => {
     for (const r of [caught, printed, stderr]) assert.equal(r.requestId, warned.requestId);
   });
 
+  it('output of import and setup() arrives even when setup() fails and the worker exits', async () => {
+    const records: LogEvent[] = [];
+    const err = await rejection(startPool({ adapter: fixture('setup_prints_then_fails.py'), logs: (r) => records.push(r) }));
+    assert.equal(err.code, 'WORKER_START_FAILED');
+    assert.match(err.message, /RuntimeError: setup cannot finish/);
+    const lines = records.map((r) => `${r.stream}:${r.level}:${r.line}`);
+    assert.ok(lines.includes('stdout:info:imported, about to set up'), lines.join('\n'));
+    assert.ok(lines.includes('stdout:info:setting up'), lines.join('\n'));
+    assert.ok(lines.includes('worker:warning:giving up'), lines.join('\n'));
+  });
+
   it("'events' prints nothing and still publishes log events", async () => {
     const events: LogEvent[] = [];
     const pool = await startPool({ adapter: fixture('observed.py'), logs: 'events' });

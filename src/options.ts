@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
-import type { CodecName } from './protocol/messages.js';
+import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
@@ -309,7 +309,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     timeout: integer(options, 'timeout', 60_000, 0),
     startupTimeout: integer(options, 'startupTimeout', 30_000, 1),
     startupConcurrency: integer(options, 'startupConcurrency', 4, 1),
-    maxPayload: integer(options, 'maxPayload', 256 * 1024 * 1024, 1024, MAX_FRAME),
+    maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1024, MAX_FRAME),
     cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
     killGrace: integer(options, 'killGrace', 2_000, 0),
     codecs: Object.freeze(codec === 'auto' ? (['msgpack', 'json'] as CodecName[]) : [codec as CodecName]),

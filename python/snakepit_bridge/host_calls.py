@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from .context import Context
 
-HOST_TOOLS = "$host.tools"
 #: Seconds past the call's deadline that a wait lasts: the host cancels the call at the deadline, and
 #: that cancel (not this timeout) should normally be what ends the wait.
 DEADLINE_MARGIN = 0.5
@@ -96,9 +95,8 @@ class HostCalls:
         host_id = next(self._ids)  # atomic under the GIL
         self._waiters[host_id] = waiter
         try:
-            carrier = current_carrier()  # the trace continues on the host (tracing.py)
-            msg = [P.HOST_CALL, host_id, ctx.request_id, tool, kwargs]
-            self._send(msg if carrier is None else [*msg, carrier])
+            # The trace continues on the host under the current span, when one records (tracing.py).
+            self._send(P.host_call_message(host_id, ctx.request_id, tool, kwargs, current_carrier()))
         except BaseException:
             self._waiters.pop(host_id, None)
             raise

@@ -46,11 +46,7 @@ def after_hello(write_hello: Callable[[], None], send: Callable[[list[Any]], Non
 
 def send_log(level: str, message: str, request: int | None, logger: str | None = None, exc: str | None = None) -> None:
     """Send a ``log`` frame; a line that cannot be sent is dropped, never raised into the caller."""
-    frame = (
-        [P.LOG, level, message, request]
-        if logger is None and exc is None
-        else [P.LOG, level, message, request, logger, exc]
-    )
+    frame = P.log_message(level, message, request, logger, exc)
     try:
         if _early:
             with _switch:

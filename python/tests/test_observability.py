@@ -73,7 +73,7 @@ def test_logging_records_are_structured(sent: list[list[Any]]) -> None:
     finally:
         logs.REQUEST.reset(token)
         logger.removeHandler(handler)
-    assert sent[0] == [P.LOG, "warning", "value 3", 5, "snakepit.test", None]
+    assert sent[0] == [P.LOG, "warning", "value 3", 5, "snakepit.test"]  # no exception: left out
     level, message, request, name, exc = sent[1][1:]
     assert (level, message, request, name) == ("error", "failed", 5, "snakepit.test")
     assert "Traceback" in exc and "KeyError: 'k'" in exc

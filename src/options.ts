@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
 export interface PoolOptions extends ServingOptions {
@@ -84,6 +85,12 @@ export interface PoolOptions extends ServingOptions {
    * back to a private Unix socket of the pool with a one-time token). Default `pipe`.
    */
   transport?: 'pipe' | 'socket';
+  /**
+   * Where worker output (stdout, stderr, Python logging) goes: `'inherit'` prints it on the host's
+   * stderr prefixed with `[python worker N pid P]`; `'events'` only publishes `log` events; a
+   * function receives each structured record. Default `'inherit'`. See docs/observability.md.
+   */
+  logs?: LogsOption;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -147,6 +154,7 @@ export interface ResolvedPoolOptions {
   readonly transport: 'pipe' | 'socket';
   /** Tenants, metering, host-side cache and batching (docs/serving.md). */
   readonly serving: ResolvedServingOptions;
+  readonly logs: LogsOption;
 }
 
 const KNOWN = new Set([
@@ -158,6 +166,8 @@ const KNOWN = new Set([
   'stateDir', 'handleSignals', 'transport',
   // serving (src/serving/options.ts)
   'tenants', 'metering', 'cache', 'batching',
+  // worker output (src/telemetry/logs.ts)
+  'logs',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -332,6 +342,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     handleSignals,
     transport,
     serving: resolveServingOptions(options),
+    logs: checkLogsOption(options.logs),
   });
 }
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
 export interface PoolOptions extends ServingOptions {
@@ -93,6 +94,12 @@ export interface PoolOptions extends ServingOptions {
   preload?: string[];
   /** Run the adapter's `setup()` once in the zygote; workers share its state copy-on-write. Default false. */
   setupInZygote?: boolean;
+  /**
+   * Where worker output (stdout, stderr, Python logging) goes: `'inherit'` prints it on the host's
+   * stderr prefixed with `[python worker N pid P]`; `'events'` only publishes `log` events; a
+   * function receives each structured record. Default `'inherit'`. See docs/observability.md.
+   */
+  logs?: LogsOption;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -159,6 +166,7 @@ export interface ResolvedPoolOptions {
   readonly setupInZygote: boolean;
   /** Tenants, metering, host-side cache and batching (docs/serving.md). */
   readonly serving: ResolvedServingOptions;
+  readonly logs: LogsOption;
 }
 
 const KNOWN = new Set([
@@ -172,6 +180,8 @@ const KNOWN = new Set([
   'startMethod', 'preload', 'setupInZygote',
   // serving (src/serving/options.ts)
   'tenants', 'metering', 'cache', 'batching',
+  // worker output (src/telemetry/logs.ts)
+  'logs',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -347,6 +357,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     transport,
     ...resolveStartMethod(options),
     serving: resolveServingOptions(options),
+    logs: checkLogsOption(options.logs),
   });
 }
 

@@ -26,7 +26,8 @@ export const START_METHOD = process.env.SNAKEPIT_TEST_START_METHOD === 'forkserv
 
 export function startPool(options: Partial<PoolOptions> & { adapter?: string } = {}): Promise<Pool> {
   const how = START_METHOD === 'forkserver' ? { startMethod: 'forkserver' as const } : { transport: TRANSPORT };
-  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), ...how, ...options });
+  // Worker output is published as events only: the default ('inherit') would print every fixture's noise.
+  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), logs: 'events', ...how, ...options });
 }
 
 /** Run `fn` with a pool that is destroyed afterwards whatever happens. */

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import lifeline
+from . import lifeline, logs
 from . import protocol as P
 from .adapter import load_adapter
 from .codecs import available_codecs, choose_codec
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None, preloaded: tuple[object, Any, bool] | No
     memory_limit = _env_int(P.ENV_MEMORY_LIMIT, P.DEFAULT_MEMORY_LIMIT)
 
     writer = FrameWriter(wfd, max_payload)
+    # Prints and logging records reach the host from here on, those of import and setup() included.
+    logs.install(lambda message: writer.write(encode_handshake(message)))
 
     def fatal(phase: str, exc: BaseException) -> None:
         kind = "python_error"
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None, preloaded: tuple[object, Any, bool] | No
         except OSError:
             pass
         sys.stderr.write(payload["traceback"])
+        sys.stdout.flush()
         sys.stderr.flush()
         exit_now(1)
 
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None, preloaded: tuple[object, Any, bool] | No
         "concurrency": concurrency,
         "tools": [spec.describe() for spec in tools.values()],
     }
-    writer.write(encode_handshake(P.hello_message(info)))
+    logs.after_hello(lambda: writer.write(encode_handshake(P.hello_message(info))), worker.send)
 
     code = 0
     try:

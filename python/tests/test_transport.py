@@ -37,3 +37,7 @@ def test_connects_back_and_sends_the_token_first() -> None:
         finally:
             conn.close()
             server.close()
+            channel = transport._channel_socket
+            if channel is not None:
+                channel.close()
+                transport._channel_socket = None

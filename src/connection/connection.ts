@@ -53,8 +53,9 @@ export interface ConnectionOwner {
   onSettled(sink: CallSink): void;
   /** Calls are in flight (true) or none are (false): hold the host's event loop or not. */
   onBusy(busy: boolean): void;
-  onLog(level: string, message: string, requestId: number | undefined): void;
-  onHostCall(id: number, parent: number, tool: string, args: Record<string, unknown>): void;
+  onLog(level: string, message: string, requestId: number | undefined, logger?: string, exception?: string): void;
+  /** `trace`: the W3C trace context of the Python span that made the host call, when traced. */
+  onHostCall(id: number, parent: number, tool: string, args: Record<string, unknown>, trace?: unknown): void;
 }
 
 export interface ConnectionSpec {
@@ -70,6 +71,9 @@ export class Connection {
   readonly heartbeat = new Heartbeat();
   completed = 0;
   info: HelloInfo | undefined;
+  /** Bytes written to and read from the byte stream (metrics). */
+  bytesOut = 0;
+  bytesIn = 0;
   private ready = false;
   private broken = false;
   private closed = false;
@@ -94,6 +98,7 @@ export class Connection {
     const decoder = new FrameDecoder(this.spec.maxPayload, this.onFrame);
     channel.input.on('data', (chunk: Buffer) => {
       if (this.broken) return;
+      this.bytesIn += chunk.length;
       try {
         decoder.push(chunk);
       } catch (err) {
@@ -115,6 +120,7 @@ export class Connection {
   /** Write one complete frame. Throws WorkerCrashedError if the worker cannot be reached. */
   send(frame: Frame): void {
     if (!this.writable) throw new WorkerCrashedError(`worker ${this.spec.workerId} is not running`, { workerId: this.spec.workerId });
+    this.bytesOut += frame.length;
     this.outbox!.send(frame);
   }
 
@@ -227,12 +233,12 @@ export class Connection {
         }
         return;
       case Msg.HOST_CALL: {
-        const [, id, parent, tool, args] = msg as HostCallMessage;
-        this.owner.onHostCall(id, parent, tool, args);
+        const [, id, parent, tool, args, trace] = msg as HostCallMessage;
+        this.owner.onHostCall(id, parent, tool, args, trace);
         return;
       }
       case Msg.LOG:
-        this.owner.onLog(String(msg[1]), String(msg[2]), msg[3] ?? undefined);
+        this.owner.onLog(String(msg[1]), String(msg[2]), msg[3] ?? undefined, msg[4], msg[5]);
         return;
       case Msg.HELLO:
         this.onHello(msg[1] as HelloInfo);

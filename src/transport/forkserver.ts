@@ -196,6 +196,7 @@ export class ForkServerTransport implements Transport {
         return tail.text();
       },
       channel: expectation.socket.then(socketChannel),
+      noteStderr: (line) => tail.push(line),
       signal: (signal) => {
         if (child === undefined) pendingSignal = signal;
         else if (!child.exited) killGroup(child.pid, signal);

@@ -39,6 +39,7 @@ export class PipeTransport implements Transport {
         return proc.stderrTail;
       },
       channel: proc.pid === undefined ? new Promise<Channel>(() => {}) : Promise.resolve(channel),
+      noteStderr: (line) => proc.noteStderr(line),
       signal: (signal) => proc.signal(signal),
       ref: () => proc.ref(),
       unref: () => proc.unref(),

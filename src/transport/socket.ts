@@ -49,6 +49,7 @@ export class SocketTransport implements Transport {
         return proc.stderrTail;
       },
       channel: expectation.socket.then(socketChannel),
+      noteStderr: (line) => proc.noteStderr(line),
       signal: (signal) => proc.signal(signal),
       ref: () => proc.ref(),
       unref: () => proc.unref(),

@@ -56,6 +56,8 @@ export interface WorkerProcess {
    * the worker handle.
    */
   readonly channel: Promise<Channel>;
+  /** A line the worker sent as its stderr through the protocol (a tool's output): kept in the tail. */
+  noteStderr(line: string): void;
   /** Send `signal` to the worker's whole process group. */
   signal(signal: NodeJS.Signals): void;
   ref(): void;

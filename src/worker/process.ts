@@ -85,6 +85,10 @@ export class LocalProcess {
     return this.tail.text();
   }
 
+  noteStderr(line: string): void {
+    this.tail.push(line);
+  }
+
   signal(signal: NodeJS.Signals): void {
     if (this.pid !== undefined) killGroup(this.pid, signal);
   }

@@ -33,9 +33,12 @@ export interface WorkerHooks {
   /** A call left the worker's pending map: its slot is free again. */
   onSettled(worker: WorkerHandle, sink: CallSink): void;
   onExit(worker: WorkerHandle, info: ExitInfo): void;
-  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number): void;
-  /** Python called host tool `tool` (host call `id`) while request `parent` runs; answer with `host_result`. */
-  onHostCall?(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>): void;
+  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number, logger?: string, exception?: string): void;
+  /**
+   * Python called host tool `tool` (host call `id`) while request `parent` runs; answer with
+   * `host_result`. `trace` is the W3C trace context of the Python span, when traced.
+   */
+  onHostCall?(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>, trace?: unknown): void;
 }
 
 export interface WorkerSpec {
@@ -105,6 +108,16 @@ export class WorkerHandle implements ConnectionOwner {
 
   get heartbeat(): Heartbeat {
     return this.conn.heartbeat;
+  }
+
+  /** Bytes written to the worker's byte stream (metrics). */
+  get bytesOut(): number {
+    return this.conn.bytesOut;
+  }
+
+  /** Bytes read from the worker's byte stream (metrics). */
+  get bytesIn(): number {
+    return this.conn.bytesIn;
   }
 
   get concurrency(): number {
@@ -282,12 +295,14 @@ export class WorkerHandle implements ConnectionOwner {
     else if (this.lifecycle === 'ready') this.setRef(false);
   }
 
-  onLog(level: string, message: string, requestId: number | undefined): void {
-    this.hooks.onLog(this, 'worker', message, level, requestId);
+  onLog(level: string, message: string, requestId: number | undefined, logger?: string, exception?: string): void {
+    // A tool's stderr lines come as log frames; they belong in the tail a crash error carries.
+    if (level === 'stderr') this.proc?.noteStderr(message);
+    this.hooks.onLog(this, 'worker', message, level, requestId, logger, exception);
   }
 
-  onHostCall(id: number, parent: number, tool: string, args: Record<string, unknown>): void {
-    this.hooks.onHostCall?.(this, id, parent, tool, args);
+  onHostCall(id: number, parent: number, tool: string, args: Record<string, unknown>, trace?: unknown): void {
+    this.hooks.onHostCall?.(this, id, parent, tool, args, trace);
   }
 
   // ----------------------------------------------------------------- stopping

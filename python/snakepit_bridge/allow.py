@@ -78,7 +78,7 @@ def _denied_ids(entries: tuple[str, ...]) -> dict[int, str]:
             try:
                 for segment in parts[cut:]:
                     obj = getattr(obj, segment)
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure: the entry is not reachable now
                 break
             ids[id(obj)] = entry
             break
@@ -114,7 +114,10 @@ def check_pattern(pattern: str) -> str | None:
     body = pattern[:-2] if pattern.endswith(".*") else pattern
     if body in ("", "*"):
         return f"{pattern!r} would allow everything"
-    return _check_segments(body)
+    problem = _check_segments(body)
+    if problem is None and not pattern.endswith(".*") and denied_by(pattern, NEVER) is not None:
+        return f"names {pattern!r}, which is on the deny list ({denied_by(pattern, NEVER)}): no pattern grants it"
+    return problem
 
 
 def check_name(name: str) -> str | None:
@@ -224,7 +227,8 @@ class Allowlist:
             published = getattr(container, "__all__", None)
             if isinstance(published, (list, tuple)) and parts[-1] not in published:
                 raise PermissionDenied(
-                    dotted, f"{dotted!r} is not in {container.__name__}.__all__; a wildcard grants only what a module publishes"
+                    dotted,
+                    f"{dotted!r} is not in {container.__name__}.__all__; a wildcard grants what a module publishes",
                 )
         never = denied_object(obj, NEVER)
         if never is not None:

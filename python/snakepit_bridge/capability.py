@@ -65,6 +65,15 @@ _KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
 )
 
 
+_METHODS = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodDescriptorType,
+    types.WrapperDescriptorType,
+    types.ClassMethodDescriptorType,
+)
+
+
 def forbidden(value: object) -> str | None:
     """Why ``value`` may not leave the worker as a value or a reference, or None."""
     for kinds, label in _KINDS:
@@ -129,10 +138,22 @@ def bound_method(obj: Any, name: str, expose: frozenset[str] | None) -> Any:
         raise PermissionDenied(what, f"{what} is not a method of {type(obj).__qualname__}'s class")
     method_name = f"{cls.__module__}.{cls.__qualname__}.{name}"
     if method_name in METHOD_DENY or method_name in NEVER:
-        raise PermissionDenied(what, f"{what} is the deny-listed method {method_name}; expose it explicitly with ctx.ref(obj, expose=[...])")
+        raise PermissionDenied(
+            what,
+            f"{what} is the deny-listed method {method_name}; expose it with ctx.ref(obj, expose=[...])",
+        )
     if isinstance(attr, (staticmethod, classmethod)):
         inner = attr.__func__
-    elif isinstance(attr, (types.FunctionType, types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType, types.ClassMethodDescriptorType)):
+    elif isinstance(
+        attr,
+        (
+            types.FunctionType,
+            types.BuiltinFunctionType,
+            types.MethodDescriptorType,
+            types.WrapperDescriptorType,
+            types.ClassMethodDescriptorType,
+        ),
+    ):
         inner = attr
     else:
         raise PermissionDenied(what, f"{what} is not a method (a {type(attr).__qualname__}); use get() for data")

@@ -51,9 +51,7 @@ class RefTable:
     def __len__(self) -> int:
         return len(self._objects)
 
-    def add(
-        self, obj: object, type_label: str | None = None, expose: frozenset[str] | None = None
-    ) -> dict[str, Any]:
+    def add(self, obj: object, type_label: str | None = None, expose: frozenset[str] | None = None) -> dict[str, Any]:
         """Keep ``obj`` and return the marker that stands for it on the wire. Objects that a reference
         may never stand for (frames, code, modules, functions...: capability.py) are refused."""
         from .capability import check_value

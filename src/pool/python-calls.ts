@@ -7,7 +7,7 @@
 import { InvalidArgumentsError, PermissionDeniedError } from '../errors.js';
 import { checkPythonCallOptions, type ExecuteOptions, type PythonCallOptions, type ResolvedPoolOptions } from '../options.js';
 import { BUILTIN_TOOLS } from '../protocol/messages.js';
-import { checkDottedName, isAllowed } from './allowlist.js';
+import { checkDottedName, denialReason } from './allowlist.js';
 import type { PythonRef } from './python-refs.js';
 import type { CallRoute, SessionCore } from './session.js';
 
@@ -61,11 +61,8 @@ export class PythonCalls {
     const checked = checkPythonCallOptions(options, this.host.options.timeout);
     const problem = checkDottedName(name);
     if (problem !== undefined) throw new PermissionDeniedError(name, `${JSON.stringify(name)} ${problem}`);
-    const { allow } = this.host.options;
-    if (!isAllowed(name, allow)) {
-      const listed = allow.length > 0 ? allow.join(', ') : '(empty: every name is denied)';
-      throw new PermissionDeniedError(name, `${JSON.stringify(name)} is not allowed by the pool's allow list: ${listed}`);
-    }
+    const denied = denialReason(name, this.host.options.allow);
+    if (denied !== undefined) throw new PermissionDeniedError(name, denied);
     return checked;
   }
 }

@@ -26,6 +26,7 @@ import threading
 import time
 
 from . import protocol as P
+from .bounds import bounded, check_payload
 from .context import Context
 from .errors import Cancelled, EncodeError, FrameTooLarge, InvalidArguments, InvalidRef, error_payload
 from .refs import is_marker
@@ -168,7 +169,11 @@ class Worker:
     def _reply(self, code: int, call: _Call, value: Any) -> None:
         """Send a result or chunk; a value that cannot be encoded or is too large becomes an error."""
         try:
+            check_payload(value, self._writer.max_payload)  # bounds.py: stop before encoding too much
             payload = self._codec.encode_reply(code, call.id, value)
+        except FrameTooLarge as exc:
+            self._send_error(call, "payload_too_large", exc)
+            return
         except EncodeError as exc:
             self._send_error(call, "encode_error", exc, f"tool {call.spec.name!r} returned a value that {exc}")
             return
@@ -552,7 +557,7 @@ class Worker:
             return
         writer = self._writer
         write = writer.write_held
-        encode = self._codec.message_encoder([P.CHUNK, call.id])
+        encode = bounded(self._codec.message_encoder([P.CHUNK, call.id]), self._writer.max_payload)
 
         def waiting() -> bool:
             return call.credit - call.used <= 0 and not ctx.cancelled
@@ -650,7 +655,7 @@ class Worker:
         call.cond = credit_event  # type: ignore[assignment]
         agen = call.spec.fn(**call.kwargs)
         writer = self._writer
-        encode = self._codec.message_encoder([P.CHUNK, call.id])
+        encode = bounded(self._codec.message_encoder([P.CHUNK, call.id]), self._writer.max_payload)
         loop = asyncio.get_running_loop()
         try:
             while True:

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
+import { checkCallDurations, checkPoolDurations } from './durations.js';
 import type { CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 
@@ -230,6 +231,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) fail(`options.${key} is not a pool option (known: ${[...KNOWN].join(', ')})`);
   }
+  checkPoolDurations(options);
   const { adapter } = options;
   if (typeof adapter !== 'string' || adapter.trim() === '') fail('options.adapter must be a non-empty string');
 
@@ -365,6 +367,7 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   for (const key of Object.keys(o)) {
     if (!CALL_KEYS.has(key)) fail(`call option ${key} is not known (known: ${[...CALL_KEYS].join(', ')})`);
   }
+  checkCallDurations(o);
   for (const key of ['timeout', 'idleTimeout'] as const) {
     const v = o[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {

@@ -17,7 +17,7 @@ import {
 } from '../errors.js';
 import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
-import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
+import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { Msg, type WireError } from '../protocol/messages.js';
@@ -482,6 +482,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   private finishClose(): void {
     this.supervisor.stop();
+    endRun(this.runId); // grandchildren in sessions of their own (run-registry.ts)
     this.registry?.close();
     releaseSignals(this);
     this.setState('closed');
@@ -490,6 +491,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** SIGKILL every worker's process group synchronously (host signals, process exit). */
   killNow(): void {
     for (const worker of this.workers) worker.killNow();
+    killRunProcesses(this.runId);
   }
 
   private checkDrained(): void {
@@ -522,6 +524,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       for (const sink of worker.pending.values()) (sink as Call).fail(error);
     }
     await Promise.all(this.workers.map((w) => w.kill('killed')));
+    endRun(this.runId);
     const done = this.drained;
     this.drained = undefined;
     done?.();

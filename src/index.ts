@@ -67,6 +67,7 @@ export {
   TooManyRefsError,
   PermissionDeniedError,
   NestedCallBlockedError,
+  SandboxUnavailableError,
 } from './errors.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
 export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';

@@ -7,6 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import { checkCallDurations, checkPoolDurations } from './durations.js';
+import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './security/sandbox.js';
 import type { CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 
@@ -79,6 +80,8 @@ export interface PoolOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /** Run every worker confined by bubblewrap (Linux): src/security/sandbox.ts, docs/security.md. */
+  sandbox?: boolean | SandboxOptions;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -139,6 +142,7 @@ export interface ResolvedPoolOptions {
   /** Absolute folder of the run registry, or false when it is off. */
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
+  readonly sandbox: ResolvedSandbox | undefined;
 }
 
 const KNOWN = new Set([
@@ -147,7 +151,7 @@ const KNOWN = new Set([
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
-  'stateDir', 'handleSignals',
+  'stateDir', 'handleSignals', 'sandbox',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -316,6 +320,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     retries: integer(options, 'retries', 2, 0, 100),
     stateDir,
     handleSignals,
+    sandbox: resolveSandbox(options.sandbox),
   });
 }
 

@@ -17,6 +17,7 @@ import {
 } from '../errors.js';
 import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
+import { checkSandbox } from '../security/sandbox.js';
 import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
@@ -93,6 +94,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   async start(): Promise<void> {
     const { size, startupConcurrency, stateDir } = this.options;
+    if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
     if (stateDir !== false) {
       // Reap what hosts that died left behind, then record this run.
       this.reaped = reapDeadRuns(stateDir);
@@ -138,6 +140,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         killGrace: o.killGrace,
         memoryLimit: o.memoryLimit,
         runId: this.runId,
+        sandbox: o.sandbox,
       },
       this,
     );

@@ -24,6 +24,7 @@ import { Heartbeat } from './heartbeat.js';
 import { LineTail, readLines } from './lines.js';
 import { Outbox } from './outbox.js';
 import { killGroup, spawnWorker } from './process.js';
+import type { ResolvedSandbox } from '../security/sandbox.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'exited';
@@ -74,6 +75,8 @@ export interface WorkerSpec {
   memoryLimit: number;
   /** Id of the pool's run, exported to the worker as SNAKEPIT_RUN_ID (run registry). */
   runId: string;
+  /** Run the worker under bubblewrap (src/security/sandbox.ts). */
+  sandbox?: ResolvedSandbox | undefined;
 }
 
 const STDERR_TAIL_LINES = 40;
@@ -168,6 +171,7 @@ export class WorkerHandle {
         codecs: this.spec.codecs,
         memoryLimit: this.spec.memoryLimit,
         runId: this.spec.runId,
+        sandbox: this.spec.sandbox,
       });
     } catch (err) {
       this.onSpawnError(err as NodeJS.ErrnoException);

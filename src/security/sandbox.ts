@@ -98,6 +98,8 @@ export function resolveSandbox(input: unknown): ResolvedSandbox | undefined {
 function namespaceFlags(sandbox: ResolvedSandbox): string[] {
   const flags = ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try'];
   if (!sandbox.network) flags.push('--unshare-net');
+  // Run by root, bwrap keeps the capabilities in the sandbox unless told to drop them.
+  if (process.getuid?.() === 0) flags.push('--cap-drop', 'ALL');
   return flags;
 }
 

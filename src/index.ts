@@ -72,3 +72,6 @@ export {
 export { PROTOCOL_VERSION } from './protocol/messages.js';
 export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
 export { Decimal } from './protocol/decimal.js';
+export { verifyAuditLog, type AuditVerification } from './audit/verify.js';
+export type { AuditOptions, AuditRecord } from './audit/audit-log.js';
+export type { SandboxOptions } from './security/sandbox.js';

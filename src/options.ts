@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import { checkCallDurations, checkPoolDurations } from './durations.js';
 import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './security/sandbox.js';
+import { resolveAuditOptions, type AuditOptions, type ResolvedAuditOptions } from './audit/audit-log.js';
 import type { CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 
@@ -82,6 +83,8 @@ export interface PoolOptions {
   handleSignals?: boolean;
   /** Run every worker confined by bubblewrap (Linux): src/security/sandbox.ts, docs/security.md. */
   sandbox?: boolean | SandboxOptions;
+  /** An audit log of every call: src/audit/audit-log.ts, docs/security.md. */
+  audit?: AuditOptions;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -143,6 +146,7 @@ export interface ResolvedPoolOptions {
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
   readonly sandbox: ResolvedSandbox | undefined;
+  readonly audit: ResolvedAuditOptions | undefined;
 }
 
 const KNOWN = new Set([
@@ -151,7 +155,7 @@ const KNOWN = new Set([
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
-  'stateDir', 'handleSignals', 'sandbox',
+  'stateDir', 'handleSignals', 'sandbox', 'audit',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -321,6 +325,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     stateDir,
     handleSignals,
     sandbox: resolveSandbox(options.sandbox),
+    audit: resolveAuditOptions(options.audit),
   });
 }
 
@@ -348,6 +353,8 @@ export interface CallOptions {
    * worker, up to the pool's `retries` times. Python exceptions are never retried. Default false.
    */
   idempotent?: boolean;
+  /** Who the call is made for (a user, a tenant): recorded by the audit log. */
+  principal?: string;
 }
 
 export interface StreamOptions extends CallOptions {
@@ -362,7 +369,7 @@ export interface ExecuteOptions extends CallOptions {
   collect?: boolean;
 }
 
-const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent']);
+const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'principal']);
 
 /** Validates per-call options; returns the deadline in ms (0: none). Throws InvalidOptionsError. */
 export function checkCallOptions(options: unknown, poolTimeout: number): number {
@@ -373,6 +380,9 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
     if (!CALL_KEYS.has(key)) fail(`call option ${key} is not known (known: ${[...CALL_KEYS].join(', ')})`);
   }
   checkCallDurations(o);
+  if (o.principal !== undefined && (typeof o.principal !== 'string' || o.principal.length > 256)) {
+    fail(`call option principal must be a string of at most 256 characters, got ${describe(o.principal)}`);
+  }
   for (const key of ['timeout', 'idleTimeout'] as const) {
     const v = o[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
@@ -470,7 +480,7 @@ export interface PythonCallOptions extends CallOptions {
   kwargs?: Record<string, unknown>;
 }
 
-const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs']);
+const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs', 'principal']);
 
 /** Validates PythonCallOptions; returns the keyword arguments and the plain call options. */
 export function checkPythonCallOptions(
@@ -490,6 +500,7 @@ export function checkPythonCallOptions(
   const call: CallOptions = {};
   if (o.timeout !== undefined) call.timeout = o.timeout as number;
   if (o.signal !== undefined) call.signal = o.signal as AbortSignal;
+  if (o.principal !== undefined) call.principal = o.principal as string;
   const timeout = checkCallOptions(call, poolTimeout);
   return { kwargs: kwargs as Record<string, unknown>, call, timeout };
 }

@@ -17,6 +17,7 @@ import {
 } from '../errors.js';
 import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { checkSandbox } from '../security/sandbox.js';
 import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
@@ -58,6 +59,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private readonly supervisor: Supervisor;
   readonly runId = newRunId();
   private registry: RunRegistry | undefined;
+  /** options.audit (src/audit/): every settled call is recorded. */
+  readonly audit: AuditLog | undefined;
   private reaped: ReapReport | undefined;
   private retried = 0;
 
@@ -80,6 +83,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     private readonly emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
+    this.audit = options.audit === undefined ? undefined : new AuditLog(options.audit);
   }
 
   get cancelGrace(): number {
@@ -217,6 +221,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       const consumer: CallConsumer = { value: resolve, chunk() {}, end() {}, fail: reject };
       const call = this.makeCall(tool, args, timeout, 0, opts?.signal, consumer, route?.session);
       call.idempotent = opts?.idempotent === true;
+      call.principal = opts?.principal;
       this.submit(call);
     });
   }
@@ -239,6 +244,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     const stream = new ToolStream<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
     call = this.makeCall(tool, args, timeout, window, opts?.signal, stream, route?.session);
     call.idempotent = opts?.idempotent === true;
+    call.principal = opts?.principal;
     stream.attach(call);
     this.submit(call);
     return stream;
@@ -380,6 +386,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   recordSettled(call: Call, error: SnakepitError | undefined): void {
+    this.audit?.settled(call, error);
     if (call.dispatchedAt > 0) this.runTime.record(performance.now() - call.dispatchedAt);
     if (error === undefined) {
       this.succeeded++;
@@ -487,6 +494,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     this.supervisor.stop();
     endRun(this.runId); // grandchildren in sessions of their own (run-registry.ts)
     this.registry?.close();
+    this.audit?.close();
     releaseSignals(this);
     this.setState('closed');
   }

@@ -107,6 +107,18 @@ for (const codec of ['msgpack', 'json'] as const) {
       assert.deepEqual(chunks, ['small']);
     });
 
+    it('a 2 GiB result is PAYLOAD_TOO_LARGE at the default maxPayload, and the worker lives on', async () => {
+      const big = await startPool({ adapter: fixture('payloads.py'), size: 1, codec });
+      try {
+        const pid = big.stats().workerList[0]!.pid;
+        const err = await rejection(big.execute('huge_string', { gib: 2 }));
+        assert.equal(err.code, 'PAYLOAD_TOO_LARGE', err.message);
+        assert.equal(await big.execute('lengths', { items: ['ok'] }).then(() => big.stats().workerList[0]!.pid), pid, 'same worker');
+      } finally {
+        await big.destroy();
+      }
+    });
+
     it('strings arrive whole afterwards', async () => {
       assert.deepEqual(await pool.execute('lengths', { items: ['a'.repeat(48), 'short', '€uro'] }), [48, 5, 4]);
     });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SandboxUnavailableError, WorkerCrashedError, type Pool } from '../src/index.js';
+import { readRss } from '../src/worker/procfs.js';
 import { HostProcess, untilEmpty } from './control.js';
 import { ROOT, fixture, rejection, startPool } from './helpers.js';
 
@@ -58,7 +59,9 @@ describe('sandboxed workers', () => {
     const status = await pool.execute<{ pid: number; no_new_privs: string; cap_eff: string }>('status');
     assert.equal(status.no_new_privs, '1');
     assert.equal(BigInt(`0x${status.cap_eff}`), 0n);
-    assert.notEqual(status.pid, pool.stats().workerList[0]!.pid, 'the worker sees its own pid namespace');
+    const hostPid = pool.stats().workerList[0]!.pid!;
+    assert.notEqual(status.pid, hostPid, 'the worker sees its own pid namespace');
+    assert.ok((readRss(hostPid) ?? 0) > 8 * 1024 * 1024, 'RSS (maxRss, stats) is the worker\'s, not bwrap\'s');
   });
 
   it('cannot open a TCP connection to a server on the host (an unconfined worker can)', async () => {

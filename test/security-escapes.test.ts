@@ -21,7 +21,7 @@ const TOUCH = `touch ${MARKER}`;
 const SECRET = 'host-secret-token-8c1f';
 
 const allow = [
-  'numpy.*', 'os.path.*', 'os.*', 'subprocess.*', 'importlib.*', 'builtins.*', 'io.*', 'pickle.*', 'marshal.*',
+  'numpy.*', 'os.path.*', 'os.*', 'subprocess.*', 'traceback.*', 'threading.*', 'site.*', 'sqlite3.*', 'zipfile.*', 'importlib.*', 'builtins.*', 'io.*', 'pickle.*', 'marshal.*',
   'shelve.*', 'ctypes.*', 'operator.*', 'functools.*', 'sys.*', 'gc.*', 'inspect.*', 'types.*', 'code.*', 'timeit.*',
   'runpy.*', 'pdb.*', 'shutil.*', 'tempfile.*', 'pathlib.*', 'string.*', 'collections.*', 'hostile_lib.*', 'math.*',
   'asyncio.*', 'multiprocessing.*', 'signal.*', 'codecs.*',
@@ -104,11 +104,15 @@ describe('security: escapes', () => {
       .then((v) => (v as PythonRef).get('mapping'))],
     ['a narrowed reference: a method not exposed', (r) => r.narrow!.call('frame')],
     ['a narrowed reference: an attribute not exposed', (r) => r.narrow!.get('data')],
+    ['ndarray.ctypes (raw memory)', (r) => r.array!.get('ctypes')],
+    ['ndarray.tofile', (r) => r.array!.call('tofile', [MARKER])],
+    ['ndarray.dump', (r) => r.array!.call('dump', [MARKER])],
   ];
 
   it(`further reference walks (${walks.length}) are refused`, async () => {
     const refs: Record<string, PythonRef> = {};
     for (const tool of ['coro', 'agen', 'error', 'holder', 'narrow']) refs[tool] = await s.execute<PythonRef>(tool);
+    refs.array = await s.python.create('numpy.ndarray', [[3]]);
     for (const [what, attempt] of walks) await denied(attempt(refs), what);
     assert.equal(await refs.holder!.call('predict', [2]), 4, 'public methods work');
     assert.equal(await refs.holder!.get('size'), 3, 'public data works');
@@ -180,6 +184,12 @@ describe('security: escapes', () => {
     ['hostile_lib.loader', [Buffer.from('N.')]],
     ['hostile_lib.np_loader', [MARKER]],
     ['collections.namedtuple', ['X', 'a']],
+    ['traceback.walk_stack', [null]],
+    ['threading.enumerate', []],
+    ['asyncio.get_event_loop', []],
+    ['site.addsitedir', [dir]],
+    ['sqlite3.connect', [path.join(dir, 'db')]],
+    ['zipfile.ZipFile', [path.join(dir, 'z.zip'), 'w']],
   ];
 
   it(`further names (${names.length}) are refused, on the host or in the worker`, async () => {

@@ -169,6 +169,13 @@ def attribute(obj: Any, name: str, expose: frozenset[str] | None) -> Any:
     what = _label(obj, name)
     if expose is not None and name not in expose:
         raise PermissionDenied(what, f"{what} is not exposed by this reference (it exposes {sorted(expose)})")
+    if expose is None:
+        for cls in type(obj).__mro__:
+            if name in cls.__dict__:
+                member = f"{cls.__module__}.{cls.__qualname__}.{name}"
+                if member in METHOD_DENY:
+                    raise PermissionDenied(what, f"{what} is the deny-listed {member}; expose it with ctx.ref(expose=)")
+                break
     value = getattr(obj, name)
     check_value(value, what)
     return value

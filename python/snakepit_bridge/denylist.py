@@ -9,8 +9,8 @@ code, or write files.
 
 An entry is a dotted name (that object, found by name and by identity wherever it is re-exported),
 ``mod.*`` (every direct member of module ``mod``, and anything whose ``__module__`` is ``mod``) or
-``mod.**`` (the whole subtree). ``METHOD_DENY`` names methods of classes (``numpy.ndarray.tofile``)
-that a reference does not expose by default.
+``mod.**`` (the whole subtree). ``METHOD_DENY`` names methods and attributes of classes
+(``numpy.ndarray.tofile``, ``numpy.ndarray.ctypes``) that a reference does not expose by default.
 
 The host keeps the same lists in src/security/denylist.ts; a test checks that they agree."""
 
@@ -51,12 +51,12 @@ WILDCARD_DENY: tuple[str, ...] = (
     "pty.**",
     "multiprocessing.**",
     "concurrent.futures.process.**",
-    "asyncio.create_subprocess_exec",
-    "asyncio.create_subprocess_shell",
-    "asyncio.subprocess.**",
+    "asyncio.**",
     "signal.**",
     "webbrowser.**",
     "platform.popen",
+    "resource.**",
+    "faulthandler.**",
     # the environment
     "os.environ",
     "os.getenv",
@@ -81,6 +81,8 @@ WILDCARD_DENY: tuple[str, ...] = (
     "doctest.**",
     "pydoc.**",
     "inspect.**",
+    "traceback.**",
+    "threading.**",
     "gc.**",
     "sys.**",
     "types.**",
@@ -92,6 +94,7 @@ WILDCARD_DENY: tuple[str, ...] = (
     "pkgutil.**",
     "zipimport.**",
     "imp.**",
+    "site.**",
     "ctypes.**",
     "cffi.**",
     # pickle and other object loaders
@@ -120,6 +123,13 @@ WILDCARD_DENY: tuple[str, ...] = (
     "shutil.**",
     "tempfile.**",
     "fileinput.**",
+    "zipfile.**",
+    "tarfile.**",
+    "sqlite3.**",
+    "mmap.**",
+    "gzip.open",
+    "bz2.open",
+    "lzma.open",
     # numpy: pickle loading, file writing, build tools, native code
     "numpy.load",
     "numpy.save",
@@ -138,6 +148,7 @@ WILDCARD_DENY: tuple[str, ...] = (
 METHOD_DENY: tuple[str, ...] = (
     "numpy.ndarray.tofile",
     "numpy.ndarray.dump",
+    "numpy.ndarray.ctypes",
     "pandas.DataFrame.to_pickle",
     "pandas.Series.to_pickle",
     "pandas.DataFrame.eval",

@@ -96,6 +96,7 @@ describe('sandboxed workers', () => {
   it('a crashed worker is replaced, still sandboxed', async () => {
     const err = await rejection(pool.execute('crash'));
     assert.ok(err instanceof WorkerCrashedError, err.message);
+    assert.equal((err as WorkerCrashedError).signal, 'SIGKILL', 'the signal is named through bwrap');
     assert.equal(await pool.execute('add', { a: 1, b: 1 }), 2);
     assert.equal(await pool.execute('env', { name: 'SECRET_TOKEN' }), null);
   });

@@ -17,6 +17,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidOptionsError, SandboxUnavailableError } from '../errors.js';
@@ -194,4 +195,15 @@ export function sandboxLaunch(
   // The host's pid means nothing in the sandbox's pid namespace: the worker watches its parent instead.
   delete out.SNAKEPIT_HOST_PID;
   return { command: sandbox.bwrap, args: argv, env: out };
+}
+
+/**
+ * The worker's exit as the host should see it. bwrap reports a sandboxed process killed by signal N
+ * as exit status 128+N; that is turned back into the signal (a worker that exits with such a status
+ * itself reads as killed by that signal).
+ */
+export function sandboxExit(code: number | null, signal: NodeJS.Signals | null): [number | null, NodeJS.Signals | null] {
+  if (signal !== null || code === null || code <= 128) return [code, signal];
+  const name = Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0] as NodeJS.Signals | undefined;
+  return name === undefined ? [code, signal] : [null, name];
 }

@@ -24,7 +24,7 @@ import { Heartbeat } from './heartbeat.js';
 import { LineTail, readLines } from './lines.js';
 import { Outbox } from './outbox.js';
 import { killGroup, spawnWorker } from './process.js';
-import type { ResolvedSandbox } from '../security/sandbox.js';
+import { sandboxExit, type ResolvedSandbox } from '../security/sandbox.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'exited';
@@ -184,7 +184,7 @@ export class WorkerHandle {
     this.fromWorker = fromWorker;
     this.pid = child.pid;
     child.on('error', (err) => this.onSpawnError(err as NodeJS.ErrnoException));
-    child.on('exit', (code, signal) => this.onChildExit(code, signal));
+    child.on('exit', (code, signal) => this.onChildExit(...(this.spec.sandbox ? sandboxExit(code, signal) : ([code, signal] as const))));
     toWorker.on('error', () => {
       /* EPIPE after the worker died: the exit handler settles everything. */
     });

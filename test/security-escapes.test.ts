@@ -98,6 +98,8 @@ describe('security: escapes', () => {
     ['__dict__', (r) => r.holder!.get('__dict__')],
     ['__getattribute__', (r) => r.holder!.call('__getattribute__', ['callback'])],
     ['a list of builtins, popped', async (r) => (await r.holder!.call<PythonRef>('funcs')).call('pop')],
+    ['a list of builtins, indexed', async (r) => (await r.holder!.call<PythonRef>('funcs')).call('__getitem__', [0])],
+    ['__getitem__ on a generator', (r) => r.coro!.call('__getitem__', [0])],
     ['a dict of builtins, get', async (r) => (await r.holder!.call<PythonRef>('table')).call('get', ['exec'])],
     ['a dict of builtins, setdefault', async (r) => (await r.holder!.call<PythonRef>('table')).call('setdefault', ['exec'])],
     ['a dict view of builtins, then its mapping', async (r) => (await r.holder!.call<PythonRef>('table')).call('values')
@@ -116,6 +118,8 @@ describe('security: escapes', () => {
     for (const [what, attempt] of walks) await denied(attempt(refs), what);
     assert.equal(await refs.holder!.call('predict', [2]), 4, 'public methods work');
     assert.equal(await refs.holder!.get('size'), 3, 'public data works');
+    const table = await refs.holder!.call<PythonRef>('table');
+    assert.deepEqual([await table.call('__len__'), await table.call('__getitem__', ['n']), await table.call('__contains__', ['exec'])], [2, 1, true], 'len, indexing, in');
     assert.equal(await refs.narrow!.call('predict', [3]), 6, 'an exposed method works');
   });
 

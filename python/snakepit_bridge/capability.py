@@ -3,7 +3,8 @@
 A reference is a capability: the holder may call the public methods of the object's own class and
 read its public data attributes, nothing else. Precisely:
 
-- ``call(m)``: ``m`` is a public name (no leading ``_``) defined as a method on a class of
+- ``call(m)``: ``m`` is a public name (no leading ``_``; the container protocol ``__len__``,
+  ``__getitem__`` and ``__contains__`` excepted) defined as a method on a class of
   ``type(obj).__mro__`` (a function, builtin method, classmethod or staticmethod); it is bound to the
   object directly, so an instance attribute of the same name (or ``__getattr__``) is never called.
   Methods of ``METHOD_DENY`` (``numpy.ndarray.tofile``) and any method that is a deny-listed callable
@@ -119,9 +120,14 @@ def _label(obj: object, name: str) -> str:
     return f"{type(obj).__qualname__}.{name}"
 
 
+#: Container protocol methods a reference may call although their names start with ``_``.
+PROTOCOL_METHODS = frozenset({"__len__", "__getitem__", "__contains__"})
+
+
 def bound_method(obj: Any, name: str, expose: frozenset[str] | None) -> Any:
     """The method ``name`` of ``obj`` that a reference may call, bound to ``obj``."""
-    public_name(name)
+    if name not in PROTOCOL_METHODS or (expose is not None and name not in expose):
+        public_name(name)
     what = _label(obj, name)
     if expose is not None:
         if name not in expose:

@@ -9,10 +9,11 @@ import { InvalidOptionsError } from './errors.js';
 import { checkCallDurations, checkPoolDurations } from './durations.js';
 import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './security/sandbox.js';
 import { resolveAuditOptions, type AuditOptions, type ResolvedAuditOptions } from './audit/audit-log.js';
-import type { CodecName } from './protocol/messages.js';
+import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
-export interface PoolOptions {
+export interface PoolOptions extends ServingOptions {
   /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
   adapter: string;
   /** Number of worker processes. Default: available parallelism, at most 4. */
@@ -147,6 +148,8 @@ export interface ResolvedPoolOptions {
   readonly handleSignals: boolean;
   readonly sandbox: ResolvedSandbox | undefined;
   readonly audit: ResolvedAuditOptions | undefined;
+  /** Tenants, metering, host-side cache and batching (docs/serving.md). */
+  readonly serving: ResolvedServingOptions;
 }
 
 const KNOWN = new Set([
@@ -156,6 +159,8 @@ const KNOWN = new Set([
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
   'stateDir', 'handleSignals', 'sandbox', 'audit',
+  // serving (src/serving/options.ts)
+  'tenants', 'metering', 'cache', 'batching',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -304,7 +309,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     timeout: integer(options, 'timeout', 60_000, 0),
     startupTimeout: integer(options, 'startupTimeout', 30_000, 1),
     startupConcurrency: integer(options, 'startupConcurrency', 4, 1),
-    maxPayload: integer(options, 'maxPayload', 256 * 1024 * 1024, 1024, MAX_FRAME),
+    maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1024, MAX_FRAME),
     cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
     killGrace: integer(options, 'killGrace', 2_000, 0),
     codecs: Object.freeze(codec === 'auto' ? (['msgpack', 'json'] as CodecName[]) : [codec as CodecName]),
@@ -326,6 +331,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     handleSignals,
     sandbox: resolveSandbox(options.sandbox),
     audit: resolveAuditOptions(options.audit),
+    serving: resolveServingOptions(options),
   });
 }
 
@@ -355,6 +361,11 @@ export interface CallOptions {
   idempotent?: boolean;
   /** Who the call is made for (a user, a tenant): recorded by the audit log. */
   principal?: string;
+  /**
+   * The tenant the call is made for: its quotas and its share of the pool apply (pool option
+   * `tenants`, docs/serving.md). Default `default`.
+   */
+  tenant?: string;
 }
 
 export interface StreamOptions extends CallOptions {
@@ -369,7 +380,7 @@ export interface ExecuteOptions extends CallOptions {
   collect?: boolean;
 }
 
-const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'principal']);
+const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'tenant', 'principal']);
 
 /** Validates per-call options; returns the deadline in ms (0: none). Throws InvalidOptionsError. */
 export function checkCallOptions(options: unknown, poolTimeout: number): number {
@@ -396,6 +407,9 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('call option signal must be an AbortSignal');
   if (o.collect !== undefined && typeof o.collect !== 'boolean') fail('call option collect must be a boolean');
   if (o.idempotent !== undefined && typeof o.idempotent !== 'boolean') fail('call option idempotent must be a boolean');
+  if (o.tenant !== undefined && (typeof o.tenant !== 'string' || o.tenant.length === 0 || o.tenant.length > 256)) {
+    fail(`call option tenant must be a non-empty string of at most 256 characters, got ${describe(o.tenant)}`);
+  }
   return (o.timeout as number | undefined) ?? poolTimeout;
 }
 

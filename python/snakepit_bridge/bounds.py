@@ -35,24 +35,29 @@ def check_payload(value: Any, limit: int) -> None:
         budget -= 1
         if budget < 0:
             return
+        # Every value has a header or delimiters of at least one byte, in both codecs.
         if isinstance(item, _SIZED):
-            floor += len(item)
+            floor += len(item) + 1
         elif isinstance(item, memoryview):
-            floor += item.nbytes
+            floor += item.nbytes + 1
         elif isinstance(item, (list, tuple, set, frozenset)):
-            floor += len(item)
-            if floor > limit:
+            floor += 1  # the items count themselves when visited; each takes at least one byte
+            if floor + len(item) > limit:
+                floor += len(item)
                 break
             stack.extend(item)
         elif isinstance(item, dict):
-            floor += 2 * len(item)
-            if floor > limit:
+            floor += 1
+            if floor + 2 * len(item) > limit:
+                floor += 2 * len(item)
                 break
             stack.extend(item.keys())
             stack.extend(item.values())
         else:
-            nbytes = getattr(item, "nbytes", None)  # NumPy arrays and scalars
-            floor += nbytes if type(nbytes) is int else 1
+            # NumPy arrays (raw or base64: never fewer bytes than their data); a NumPy scalar may be a
+            # short JSON number, so it counts one byte like any other value.
+            nbytes = getattr(item, "nbytes", None)
+            floor += nbytes if type(nbytes) is int and getattr(item, "ndim", 0) > 0 else 1
         if floor > limit:
             break
     if floor > limit:

@@ -38,3 +38,25 @@ def test_numpy_arrays_count_their_bytes() -> None:
     with pytest.raises(FrameTooLarge):
         check_payload({"a": np.zeros(2**31, dtype=np.uint8)}, 256 * 2**20)  # never touched: calloc'd pages
     check_payload(np.zeros(10), 1024)
+
+
+def test_the_bound_is_never_above_the_encoded_size() -> None:
+    from snakepit_bridge.codecs import make_codec
+
+    np = pytest.importorskip("numpy")
+    values = [
+        [0] * 1000,
+        {i: i for i in range(500)},
+        ["a"] * 400,
+        [[1, 2]] * 300,
+        {"k": [b"x" * 10] * 50},
+        "é" * 300,
+        [np.float64(1.0)] * 200,
+        np.arange(100, dtype=np.uint8),
+    ]
+    for codec_name in ("msgpack", "json"):
+        codec = make_codec(codec_name)
+        for value in values:
+            encoded = codec.encode(value)
+            size = len(encoded) if isinstance(encoded, (bytes, bytearray)) else encoded.size
+            check_payload(value, size)  # exactly the encoded size: never refused

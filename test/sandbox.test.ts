@@ -118,6 +118,21 @@ describe('sandboxed workers', () => {
     }
   });
 
+  it('an adapter under the masked /tmp is still readable (bound read-only again)', async () => {
+    const adapterDir = mkdtempSync(path.join(tmpdir(), 'snakepit-sandbox-adapter-'));
+    try {
+      writeFileSync(path.join(adapterDir, 'tmp_adapter.py'), 'from snakepit_bridge import tool\n\n\n@tool\ndef one() -> int:\n    return 1\n');
+      const p = await startPool({ adapter: path.join(adapterDir, 'tmp_adapter.py'), size: 1, sandbox: {} });
+      try {
+        assert.equal(await p.execute('one'), 1);
+      } finally {
+        await p.destroy();
+      }
+    } finally {
+      rmSync(adapterDir, { recursive: true, force: true });
+    }
+  });
+
   it('where the platform cannot sandbox, Pool.start fails with SANDBOX_UNAVAILABLE naming what is missing', async () => {
     const missing = await rejection(startPool({ adapter, size: 1, sandbox: { bwrap: '/nonexistent/bwrap' } }));
     assert.ok(missing instanceof SandboxUnavailableError);

@@ -157,30 +157,36 @@ export interface Launch {
   env: Record<string, string | undefined>;
 }
 
+export interface LaunchSpec {
+  python: string;
+  args: readonly string[];
+  /** The worker's full environment as the host built it. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The pool's `env` option, kept by a clean environment. */
+  poolEnv: Readonly<Record<string, string>>;
+  cwd: string | undefined;
+  adapter: string;
+  /** The folder holding snakepit_bridge. */
+  bridge: string;
+}
+
 /**
- * The bwrap command that runs `command args` sandboxed. `env` is the worker's full environment as the
- * host built it; `poolEnv` the pool's `env` option (kept by a clean environment); `needed` the paths
- * the worker must read (Python, the bridge, the adapter, the working directory), bound read-only
- * again where a masked or hidden directory would cover them.
+ * The bwrap command that runs `python args` sandboxed. The paths the worker must read (Python's
+ * environment, the bridge, the adapter's folder, the working directory) are bound read-only again
+ * where a masked or hidden directory would cover them.
  */
-export function sandboxLaunch(
-  sandbox: ResolvedSandbox,
-  command: string,
-  args: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-  poolEnv: Readonly<Record<string, string>>,
-  cwd: string | undefined,
-  needed: readonly string[],
-): Launch {
+export function sandboxLaunch(sandbox: ResolvedSandbox, spec: LaunchSpec): Launch {
+  const { env, poolEnv, cwd } = spec;
+  const dir = path.resolve(cwd ?? process.cwd());
+  const needed = [path.dirname(path.resolve(dir, spec.adapter)), spec.bridge, path.dirname(path.dirname(spec.python)), dir];
   const argv = [...namespaceFlags(sandbox), '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   const masked = [...MASKED.filter((d) => existsSync(d)), ...sandbox.hide];
-  for (const dir of masked) argv.push('--tmpfs', dir);
+  for (const d of masked) argv.push('--tmpfs', d);
   for (const p of needed) {
     if (masked.some((d) => under(p, d)) && !sandbox.writable.some((w) => under(p, w))) argv.push('--ro-bind-try', p, p);
   }
   for (const p of sandbox.writable) argv.push('--bind', p, p);
-  const dir = path.resolve(cwd ?? process.cwd());
-  argv.push('--chdir', dir, '--', command, ...args);
+  argv.push('--chdir', dir, '--', spec.python, ...spec.args);
 
   let out: Record<string, string | undefined>;
   if (sandbox.env === 'inherit') out = { ...env };

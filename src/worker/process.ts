@@ -67,8 +67,9 @@ export function spawnWorker(spec: SpawnSpec): WorkerProcess {
     env.MALLOC_ARENA_MAX ??= '2';
   }
   const args = ['-m', 'snakepit_bridge', '--adapter', spec.adapter];
-  const needed = [path.dirname(path.resolve(spec.cwd ?? '.', spec.adapter)), BRIDGE_PYTHONPATH, path.dirname(path.dirname(spec.python))];
-  const launch = spec.sandbox ? sandboxLaunch(spec.sandbox, spec.python, args, env, spec.env, spec.cwd, needed) : { command: spec.python, args, env };
+  const launch = spec.sandbox
+    ? sandboxLaunch(spec.sandbox, { ...spec, args, env, poolEnv: spec.env, bridge: BRIDGE_PYTHONPATH })
+    : { command: spec.python, args, env };
   const child = spawn(launch.command, launch.args, {
     cwd: spec.cwd,
     env: launch.env,

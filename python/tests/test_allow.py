@@ -93,3 +93,29 @@ def test_the_worker_checks_before_importing() -> None:
         assert "not a class" in not_class["message"]
     finally:
         w.close()
+
+
+def test_wildcards_grant_what_a_module_publishes_never_the_deny_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    assert "detect_encoding" not in json.__all__
+    allow = Allowlist(["json.*", "os.path.*", "numpy.*"])
+    assert allow.resolve("json.dumps")([1]) == "[1]"
+    with pytest.raises(PermissionDenied, match="not in json.__all__"):
+        allow.resolve("json.detect_encoding")
+    with pytest.raises(PermissionDenied, match="deny list"):
+        allow.resolve("os.path.expandvars")
+    with pytest.raises(PermissionDenied, match="deny list"):
+        allow.resolve("numpy.load")
+    assert Allowlist(["numpy.load"]).resolve("numpy.load") is not None, "named exactly"
+    with pytest.raises(PermissionDenied, match="no allow pattern grants it"):
+        Allowlist(["builtins.*"]).resolve("builtins.getattr")
+    with pytest.raises(ValueError, match="no pattern grants it"):
+        Allowlist(["builtins.exec"])
+    # A deny-listed object under an innocent name is found by identity.
+    monkeypatch.syspath_prepend(str(FIXTURES.parent.parent.parent / "test" / "fixtures"))
+    sys.modules.pop("hostile_lib", None)
+    with pytest.raises(PermissionDenied):
+        Allowlist(["hostile_lib.*", "numpy.*"]).resolve("hostile_lib.np_loader")
+    with pytest.raises(PermissionDenied):
+        Allowlist(["hostile_lib.run_code"]).resolve("hostile_lib.run_code")  # exec under another name

@@ -11,6 +11,7 @@ import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './sec
 import { resolveAuditOptions, type AuditOptions, type ResolvedAuditOptions } from './audit/audit-log.js';
 import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
 export interface PoolOptions extends ServingOptions {
@@ -86,6 +87,12 @@ export interface PoolOptions extends ServingOptions {
   sandbox?: boolean | SandboxOptions;
   /** An audit log of every call: src/audit/audit-log.ts, docs/security.md. */
   audit?: AuditOptions;
+  /**
+   * Where worker output (stdout, stderr, Python logging) goes: `'inherit'` prints it on the host's
+   * stderr prefixed with `[python worker N pid P]`; `'events'` only publishes `log` events; a
+   * function receives each structured record. Default `'inherit'`. See docs/observability.md.
+   */
+  logs?: LogsOption;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -150,6 +157,7 @@ export interface ResolvedPoolOptions {
   readonly audit: ResolvedAuditOptions | undefined;
   /** Tenants, metering, host-side cache and batching (docs/serving.md). */
   readonly serving: ResolvedServingOptions;
+  readonly logs: LogsOption;
 }
 
 const KNOWN = new Set([
@@ -161,6 +169,8 @@ const KNOWN = new Set([
   'stateDir', 'handleSignals', 'sandbox', 'audit',
   // serving (src/serving/options.ts)
   'tenants', 'metering', 'cache', 'batching',
+  // worker output (src/telemetry/logs.ts)
+  'logs',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -332,6 +342,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     sandbox: resolveSandbox(options.sandbox),
     audit: resolveAuditOptions(options.audit),
     serving: resolveServingOptions(options),
+    logs: checkLogsOption(options.logs),
   });
 }
 

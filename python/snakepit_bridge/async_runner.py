@@ -8,6 +8,7 @@ import threading
 from . import protocol as P
 from .bounds import bounded
 from .errors import Cancelled, EncodeError, FrameTooLarge
+from .logs import REQUEST
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class AsyncRunner:
     async def _run_async(self, call: CallState) -> None:
         import asyncio  # only when async code runs: keeps the worker's startup light
 
+        REQUEST.set(call.id)  # the task's own context: prints and log records carry the request id
         try:
             value = await call.spec.fn(**call.kwargs)
         except (asyncio.CancelledError, Cancelled) as exc:
@@ -92,6 +94,7 @@ class AsyncRunner:
     async def _run_async_stream(self, call: CallState) -> None:
         import asyncio  # only when async code runs: keeps the worker's startup light
 
+        REQUEST.set(call.id)
         credit_event = asyncio.Event()
         call.cond = credit_event  # type: ignore[assignment]
         agen = call.spec.fn(**call.kwargs)

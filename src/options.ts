@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
+import { checkCallDurations, checkPoolDurations } from './durations.js';
+import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './security/sandbox.js';
+import { resolveAuditOptions, type AuditOptions, type ResolvedAuditOptions } from './audit/audit-log.js';
 import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
@@ -80,6 +83,10 @@ export interface PoolOptions extends ServingOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /** Run every worker confined by bubblewrap (Linux): src/security/sandbox.ts, docs/security.md. */
+  sandbox?: boolean | SandboxOptions;
+  /** An audit log of every call: src/audit/audit-log.ts, docs/security.md. */
+  audit?: AuditOptions;
   /**
    * How workers are reached: `pipe` (fd 3/4 inherited from the host) or `socket` (the worker connects
    * back to a private Unix socket of the pool with a one-time token). Default `pipe`.
@@ -164,6 +171,8 @@ export interface ResolvedPoolOptions {
   readonly startMethod: 'spawn' | 'forkserver';
   readonly preload: readonly string[];
   readonly setupInZygote: boolean;
+  readonly sandbox: ResolvedSandbox | undefined;
+  readonly audit: ResolvedAuditOptions | undefined;
   /** Tenants, metering, host-side cache and batching (docs/serving.md). */
   readonly serving: ResolvedServingOptions;
   readonly logs: LogsOption;
@@ -175,7 +184,7 @@ const KNOWN = new Set([
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
-  'stateDir', 'handleSignals', 'transport',
+  'stateDir', 'handleSignals', 'transport', 'sandbox', 'audit',
   // fork server
   'startMethod', 'preload', 'setupInZygote',
   // serving (src/serving/options.ts)
@@ -265,6 +274,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) fail(`options.${key} is not a pool option (known: ${[...KNOWN].join(', ')})`);
   }
+  checkPoolDurations(options);
   const { adapter } = options;
   if (typeof adapter !== 'string' || adapter.trim() === '') fail('options.adapter must be a non-empty string');
 
@@ -356,6 +366,8 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     handleSignals,
     transport,
     ...resolveStartMethod(options),
+    sandbox: resolveSandbox(options.sandbox),
+    audit: resolveAuditOptions(options.audit),
     serving: resolveServingOptions(options),
     logs: checkLogsOption(options.logs),
   });
@@ -383,6 +395,9 @@ function resolveStartMethod(options: Record<string, unknown>): {
   if (typeof setupInZygote !== 'boolean') fail(`options.setupInZygote must be a boolean, got ${describe(setupInZygote)}`);
   if (startMethod === 'spawn' && (preload.length > 0 || setupInZygote)) {
     fail(`options.${preload.length > 0 ? 'preload' : 'setupInZygote'} needs options.startMethod "forkserver"`);
+  }
+  if (startMethod === 'forkserver' && options.sandbox !== undefined && options.sandbox !== false) {
+    fail('options.sandbox cannot be used with options.startMethod "forkserver" yet: the zygote does not run inside the sandbox');
   }
   if (startMethod === 'forkserver' && options.transport === 'pipe') {
     fail('options.transport "pipe" cannot be used with options.startMethod "forkserver": forked workers connect back over a socket');
@@ -415,6 +430,8 @@ export interface CallOptions {
    * worker, up to the pool's `retries` times. Python exceptions are never retried. Default false.
    */
   idempotent?: boolean;
+  /** Who the call is made for (a user, a tenant): recorded by the audit log. */
+  principal?: string;
   /**
    * The tenant the call is made for: its quotas and its share of the pool apply (pool option
    * `tenants`, docs/serving.md). Default `default`.
@@ -434,7 +451,7 @@ export interface ExecuteOptions extends CallOptions {
   collect?: boolean;
 }
 
-const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'tenant']);
+const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'tenant', 'principal']);
 
 /** Validates per-call options; returns the deadline in ms (0: none). Throws InvalidOptionsError. */
 export function checkCallOptions(options: unknown, poolTimeout: number): number {
@@ -443,6 +460,10 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!CALL_KEYS.has(key)) fail(`call option ${key} is not known (known: ${[...CALL_KEYS].join(', ')})`);
+  }
+  checkCallDurations(o);
+  if (o.principal !== undefined && (typeof o.principal !== 'string' || o.principal.length > 256)) {
+    fail(`call option principal must be a string of at most 256 characters, got ${describe(o.principal)}`);
   }
   for (const key of ['timeout', 'idleTimeout'] as const) {
     const v = o[key];
@@ -544,7 +565,7 @@ export interface PythonCallOptions extends CallOptions {
   kwargs?: Record<string, unknown>;
 }
 
-const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs']);
+const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs', 'principal']);
 
 /** Validates PythonCallOptions; returns the keyword arguments and the plain call options. */
 export function checkPythonCallOptions(
@@ -564,6 +585,7 @@ export function checkPythonCallOptions(
   const call: CallOptions = {};
   if (o.timeout !== undefined) call.timeout = o.timeout as number;
   if (o.signal !== undefined) call.signal = o.signal as AbortSignal;
+  if (o.principal !== undefined) call.principal = o.principal as string;
   const timeout = checkCallOptions(call, poolTimeout);
   return { kwargs: kwargs as Record<string, unknown>, call, timeout };
 }

@@ -122,4 +122,13 @@ describe('transport option', () => {
       rmSync(stateDir, { recursive: true, force: true });
     }
   });
+
+  it('socket: a sandboxed worker reaches the socket even when its folder is under a masked one (/tmp)', async () => {
+    const pool = await startPool({ transport: 'socket', stateDir: false, sandbox: {} });
+    try {
+      assert.equal(await pool.execute('add', { a: 4, b: 5 }), 9);
+    } finally {
+      await pool.close();
+    }
+  });
 });

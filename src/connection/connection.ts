@@ -10,7 +10,7 @@
  */
 
 import { PayloadTooLargeError, ProtocolError, SnakepitError, WorkerCrashedError, type ErrorFields } from '../errors.js';
-import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
+import { EncodeLimitError, JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
 import { FrameDecoder, HEADER_BYTES, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
 import {
@@ -136,7 +136,13 @@ export class Connection {
    * the frame would exceed maxPayload: the one place the host checks what it sends.
    */
   encode(message: unknown, what = 'message', fields: ErrorFields = {}): Frame {
-    const frame = this.codec.encode(message);
+    let frame: Frame;
+    try {
+      frame = this.codec.encode(message, this.spec.maxPayload);
+    } catch (err) {
+      if (err instanceof EncodeLimitError) throw new PayloadTooLargeError(err.size, this.spec.maxPayload, what, fields);
+      throw err;
+    }
     const size = frame.length - HEADER_BYTES;
     if (size > this.spec.maxPayload) throw new PayloadTooLargeError(size, this.spec.maxPayload, what, fields);
     return frame;

@@ -12,7 +12,9 @@ import {
 } from '../errors.js';
 import { channels, type LogEvent, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
-import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { checkSandbox } from '../security/sandbox.js';
+import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { callMessage, type WireError } from '../protocol/messages.js';
@@ -58,6 +60,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private readonly supervisor: Supervisor;
   readonly runId = newRunId();
   private registry: RunRegistry | undefined;
+  /** options.audit (src/audit/): every settled call is recorded. */
+  readonly audit: AuditLog | undefined;
   private reaped: ReapReport | undefined;
   private readonly transport: Transport;
   /** Fork-server mode: the transport that forks the workers from a zygote (fork-server.ts). */
@@ -92,6 +96,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       this.transport = createTransport(options.transport, options.stateDir);
     }
     this.telemetry = new Telemetry({ stats: () => this.stats(), bytes: () => this.bytes() }, options.logs);
+    this.audit = options.audit === undefined ? undefined : new AuditLog(options.audit);
   }
 
   /** The pool's state; it changes only through the table in state.ts. */
@@ -112,6 +117,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   async start(): Promise<void> {
     const { size, startupConcurrency, stateDir } = this.options;
+    if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
     await this.telemetry.start();
     if (stateDir !== false) {
       // Reap what hosts that died left behind, then record this run.
@@ -165,6 +171,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         codecs: o.codecs,
         startupTimeout: o.startupTimeout,
         killGrace: o.killGrace,
+        sandbox: o.sandbox,
       },
       this.transport,
       this,
@@ -220,6 +227,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       const consumer: CallConsumer = { value: resolve, chunk() {}, end() {}, fail: reject };
       const call = this.makeCall(tool, args, timeout, 0, opts?.signal, consumer, route?.session);
       call.idempotent = opts?.idempotent === true;
+      call.principal = opts?.principal;
       this.submit(call);
     });
   }
@@ -247,6 +255,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     const feed = new StreamFeed<T>(window, opts?.idleTimeout ?? 0);
     const call = this.makeCall(tool, args, timeout, window, opts?.signal, feed, route?.session);
     call.idempotent = opts?.idempotent === true;
+    call.principal = opts?.principal;
     feed.attach(call);
     this.submit(call);
     return new ToolStream<T>(feed);
@@ -344,6 +353,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   recordSettled(call: Call, error: SnakepitError | undefined): void {
     this.telemetry.settled(call, error);
+    this.audit?.settled(call, error);
     this.counters.settled(call.dispatchedAt, error);
   }
 
@@ -470,7 +480,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private finishClose(): void {
     this.supervisor.stop();
     this.transport.close();
+    endRun(this.runId); // grandchildren in sessions of their own (run-registry.ts)
     this.registry?.close();
+    this.audit?.close();
     releaseSignals(this);
     this.setState('closed');
   }
@@ -478,6 +490,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** SIGKILL every worker's process group synchronously (host signals, process exit). */
   killNow(): void {
     for (const worker of this.workers) worker.killNow();
+    killRunProcesses(this.runId);
   }
 
   private checkDrained(): void {
@@ -508,6 +521,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       for (const sink of worker.pending.values()) (sink as Call).fail(error);
     }
     await Promise.all(this.workers.map((w) => w.kill('killed')));
+    endRun(this.runId);
     const done = this.drained;
     this.drained = undefined;
     done?.();

@@ -10,6 +10,7 @@
  */
 
 import type { Readable, Writable } from 'node:stream';
+import type { ResolvedSandbox } from '../security/sandbox.js';
 
 /** The duplex byte stream one worker's protocol runs over. */
 export interface Channel {
@@ -32,6 +33,8 @@ export interface LaunchSpec {
   readonly env: Readonly<Record<string, string>>;
   /** How long the worker has to connect (a connect-back token expires then). */
   readonly startupTimeout: number;
+  /** Run the worker under bubblewrap (src/security/sandbox.ts). */
+  readonly sandbox?: ResolvedSandbox | undefined;
 }
 
 /** What the process side tells its worker handle. */

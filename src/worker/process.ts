@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ENV } from '../protocol/messages.js';
+import { sandboxExit, sandboxLaunch } from '../security/sandbox.js';
 import type { LaunchSpec, ProcessEvents } from '../transport/transport.js';
 import { LineTail, readLines } from './lines.js';
 
@@ -53,9 +54,13 @@ export class LocalProcess {
       env.MALLOC_ARENA_MAX ??= '2';
     }
     const extra = Array.from({ length: extraFds }, () => 'pipe' as const);
-    this.child = spawn(spec.python, ['-m', 'snakepit_bridge', '--adapter', spec.adapter], {
+    const args = ['-m', 'snakepit_bridge', '--adapter', spec.adapter];
+    const launch = spec.sandbox
+      ? sandboxLaunch(spec.sandbox, { ...spec, args, env, poolEnv: spec.env, bridge: BRIDGE_PYTHONPATH })
+      : { command: spec.python, args, env };
+    this.child = spawn(launch.command, launch.args, {
       cwd: spec.cwd,
-      env,
+      env: launch.env,
       stdio: ['ignore', 'pipe', 'pipe', ...extra],
       detached: true,
       windowsHide: true,
@@ -73,7 +78,9 @@ export class LocalProcess {
       events.onLine('stderr', line);
     });
     for (const s of [stdout, stderr] as unknown as { unref?: () => void }[]) s.unref?.();
-    this.child.on('exit', (code, signal) => {
+    this.child.on('exit', (exitCode, exitSignal) => {
+      // Under bubblewrap a signal death reads as exit code 128 + n: report the signal.
+      const [code, signal] = spec.sandbox ? sandboxExit(exitCode, exitSignal) : [exitCode, exitSignal];
       // Anything the adapter started in the group goes down with the worker.
       if (this.pid !== undefined) killGroup(this.pid, 'SIGKILL');
       const flushed = Promise.race([stderrDone, new Promise((r) => setTimeout(r, STDERR_FLUSH_MS))]);

@@ -13,6 +13,7 @@ import { Connection, type CallSink, type ConnectionOwner } from '../connection/c
 import type { Heartbeat } from '../connection/heartbeat.js';
 import type { Frame } from '../protocol/frames.js';
 import type { CodecName, HelloInfo, WireError } from '../protocol/messages.js';
+import type { ResolvedSandbox } from '../security/sandbox.js';
 import type { Channel, Transport, WorkerProcess } from '../transport/transport.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
@@ -53,6 +54,8 @@ export interface WorkerSpec {
   codecs: readonly CodecName[];
   startupTimeout: number;
   killGrace: number;
+  /** Run the worker under bubblewrap (src/security/sandbox.ts). */
+  sandbox?: ResolvedSandbox | undefined;
 }
 
 export class WorkerHandle implements ConnectionOwner {
@@ -170,6 +173,7 @@ export class WorkerHandle implements ConnectionOwner {
           cwd: this.spec.cwd,
           env: this.spec.env,
           startupTimeout: this.spec.startupTimeout,
+          sandbox: this.spec.sandbox,
         },
         {
           onLine: (stream, line) => this.hooks.onLog(this, stream, line),

@@ -6,6 +6,7 @@ import os
 import sys
 from types import ModuleType
 
+from .conversions import argument_converters, convert_arguments
 from .errors import AdapterError, InvalidArguments
 from .signature import (
     EMPTY,
@@ -111,6 +112,7 @@ class ToolSpec:
         "doc",
         "simple_names",
         "simple_required",
+        "converters",
         "_named",
         "_required",
         "_var_keyword",
@@ -126,6 +128,7 @@ class ToolSpec:
         is_async: bool,
         is_stream: bool,
         doc: str,
+        converters: dict[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.name = name
         self.fn = fn
@@ -139,7 +142,9 @@ class ToolSpec:
         # Required in the order of the signature, so the error names the first one missing.
         self._required = [p.name for p in params if p.default is EMPTY and p.kind not in (VAR_POSITIONAL, VAR_KEYWORD)]
         self._var_keyword = any(p.kind == VAR_KEYWORD for p in params)
-        simple = all(p.kind in _NAMED for p in params)
+        #: Arguments converted by their annotation (tables to pandas or polars, arrays to tensors).
+        self.converters = converters or {}
+        simple = all(p.kind in _NAMED for p in params) and not self.converters
         #: For signatures made only of named parameters: every name, and the required ones. Binding such
         #: a signature is two set checks; anything else goes through the general path of ``bind``.
         self.simple_names: frozenset[str] | None = self._named if simple else None
@@ -165,6 +170,7 @@ class ToolSpec:
             is_async=is_async_function(fn),
             is_stream=is_generator_function(fn),
             doc=doc,
+            converters=argument_converters(fn, params),
         )
 
     def with_fn(self, fn: Callable[..., Any]) -> ToolSpec:
@@ -197,7 +203,10 @@ class ToolSpec:
             for key in args:
                 if key not in self._named:
                     raise InvalidArguments(f"tool {self.name!r}: got an unexpected keyword argument {key!r}")
-        return dict(args)
+        kwargs = dict(args)
+        if self.converters:
+            convert_arguments(self.converters, kwargs, self.name)
+        return kwargs
 
     def describe(self) -> dict[str, Any]:
         params = []

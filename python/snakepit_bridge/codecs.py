@@ -22,6 +22,9 @@ from .datatypes import (
     EXT_DECIMAL,
     EXT_NDARRAY,
     EXT_SET,
+    EXT_TABLE,
+    FOREIGN_ARRAY,
+    FOREIGN_TABLE,
     NDARRAY_ATTACHED,
     ArrayHeader,
     DecodeError,
@@ -33,10 +36,13 @@ from .datatypes import (
     date_to_days,
     days_to_date,
     decode_array,
+    decode_table,
+    foreign,
     is_numpy,
     new_array,
     numpy_scalar,
     parse_decimal,
+    table_ext_payload,
     unencodable,
     utc_datetime,
 )
@@ -178,6 +184,9 @@ class MsgpackCodec:
                 return ext(EXT_SET, self._pack(list(value), default))
             if is_numpy(value):
                 return self._numpy(value, blobs)
+            special = foreign(value)  # tables, tensors, pd.NA: datatypes.foreign
+            if special is not None:
+                return self._foreign(special, blobs)
             raise unencodable(value)
 
         return default
@@ -190,11 +199,26 @@ class MsgpackCodec:
         if not isinstance(value, np.ndarray):
             raise unencodable(value)
         dtype, shape, data = array_payload(value)
+        return self._array_ext(dtype, shape, data, blobs)
+
+    def _array_ext(self, dtype: str, shape: tuple[int, ...], data: memoryview, blobs: list[memoryview]) -> Any:
         if data.nbytes >= ATTACHMENT_MIN:
             blobs.append(data)
             index = (len(blobs) - 1).to_bytes(4, "big")
             return self._msgpack.ExtType(EXT_NDARRAY, array_header(NDARRAY_ATTACHED, dtype, shape) + index)
         return self._msgpack.ExtType(EXT_NDARRAY, array_header(0, dtype, shape) + data.tobytes())
+
+    def _foreign(self, special: tuple[int, Any], blobs: list[memoryview]) -> Any:
+        kind, payload = special
+        if kind == FOREIGN_ARRAY:
+            dtype, shape, data = payload
+            return self._array_ext(dtype, shape, data, blobs)
+        if kind == FOREIGN_TABLE:
+            if payload.nbytes >= ATTACHMENT_MIN:
+                blobs.append(payload)
+                return self._msgpack.ExtType(EXT_TABLE, table_ext_payload(NDARRAY_ATTACHED, len(blobs) - 1))
+            return self._msgpack.ExtType(EXT_TABLE, table_ext_payload(0, payload))
+        return payload
 
     def _pack(self, value: Any, default: Callable[[Any], Any]) -> bytes:
         return self._packb(value, use_bin_type=True, default=default)
@@ -391,6 +415,8 @@ class _ExtHook:
             return self._bytes(int.from_bytes(data, "big"))
         if code == EXT_BIGINT:
             return bytes_to_bigint(data)
+        if code == EXT_TABLE:
+            return decode_table(data, self._bytes)
         if code == EXT_DECIMAL:
             return parse_decimal(data.decode("ascii"))
         if code == EXT_SET:

@@ -21,7 +21,8 @@ import {
 } from './data-format.js';
 import { Decimal } from './decimal.js';
 import { FrameParts, HEADER_BYTES, MAX_FRAME_PAYLOAD, type Frame } from './frames.js';
-import { DTYPES, NDArray, dtypeOfTypedArray, wireDType, type DTypeInfo } from './ndarray.js';
+import { isArrowTable, tableToIpc } from '../data/arrow.js';
+import { NDArray, dtypeOfTypedArray, ndarrayWire, wireDType } from './ndarray.js';
 
 const CHUNK = 64 * 1024;
 /** A scratch buffer grown past this is dropped after the frame instead of being reused. */
@@ -360,12 +361,13 @@ export class MsgpackEncoder {
       else {
         const info = value instanceof TypedArray ? dtypeOfTypedArray(value) : undefined;
         if (info === undefined) fail(`cannot encode a value of JavaScript type ${describeType(value)}`);
-        this.ndarray(info, [(value as unknown as { length: number }).length], value);
+        this.ndarray(wireDType(info), [(value as unknown as { length: number }).length], new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
       }
       return;
     }
     if (value instanceof NDArray) {
-      this.ndarray(DTYPES.get(value.dtype)!, value.shape, value.data);
+      const wire = ndarrayWire(value);
+      this.ndarray(wire.dtype, value.shape, wire.bytes);
       return;
     }
     if (value instanceof Date) {
@@ -388,6 +390,10 @@ export class MsgpackEncoder {
     }
     if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)) {
       this.bytes(new Uint8Array(value));
+      return;
+    }
+    if (isArrowTable(value)) {
+      this.table(tableToIpc(value));
       return;
     }
     const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -508,9 +514,22 @@ export class MsgpackEncoder {
     this.pos += 8;
   }
 
-  private ndarray(info: DTypeInfo, shape: readonly number[], data: ArrayBufferView): void {
-    const dtype = wireDType(info);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  /** An Arrow table as IPC stream bytes: an attachment when large (src/data/arrow.ts). */
+  private table(ipc: Uint8Array): void {
+    if (ipc.byteLength >= ATTACHMENT_MIN) {
+      this.extHeader(Ext.TABLE, 5);
+      this.ensure(5);
+      this.u8(NDARRAY_ATTACHED);
+      this.u32(this.attach(ipc));
+      return;
+    }
+    this.extHeader(Ext.TABLE, 1 + ipc.byteLength);
+    this.ensure(1);
+    this.u8(0);
+    this.raw(ipc);
+  }
+
+  private ndarray(dtype: string, shape: readonly number[], bytes: Uint8Array): void {
     const attached = bytes.byteLength >= ATTACHMENT_MIN;
     const headerLength = 1 + 1 + dtype.length + 1 + 8 * shape.length;
     const length = headerLength + (attached ? 4 : bytes.byteLength);

@@ -69,5 +69,16 @@ export {
   NestedCallBlockedError,
 } from './errors.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
-export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
+export {
+  NDArray,
+  type DType,
+  type DTypeArrayMap,
+  type NumericArray,
+  type TimeDType,
+  type TimeUnit,
+  type ElementOf,
+  type Nested,
+} from './protocol/ndarray.js';
+export { useArrow, type ArrowModule } from './data/arrow.js';
+export { jsonReplacer } from './data/json.js';
 export { Decimal } from './protocol/decimal.js';

@@ -304,7 +304,7 @@ class MsgpackCodec:
         def attached_array(head: ArrayHeader, data: bytes) -> Any:
             return decode_array(data, attachment)
 
-        return self._hook(attached_bytes, attached_array)
+        return _ExtHook(self, attached_bytes, attached_array, attachment)
 
     def _streaming_hook(self, frame: AttachedFrame, targets: dict[int, memoryview]) -> Callable[[int, bytes], Any]:
         """The extension hook for a frame whose attachments are still in the pipe: each referenced
@@ -338,7 +338,7 @@ class MsgpackCodec:
             targets[index] = made[1]
             return made[0]
 
-        return self._hook(attached_bytes, attached_array)
+        return _ExtHook(self, attached_bytes, attached_array, _table_needs_whole)
 
     def _hook(
         self, attached_bytes: Callable[[int], bytes], attached_array: Callable[[ArrayHeader, bytes], Any]
@@ -393,17 +393,19 @@ class _ExtHook:
     (sets nest) forms a reference cycle, which would keep received buffers alive until the cyclic
     garbage collector runs."""
 
-    __slots__ = ("_codec", "_bytes", "_array")
+    __slots__ = ("_codec", "_bytes", "_array", "_table")
 
     def __init__(
         self,
         codec: MsgpackCodec,
         attached_bytes: Callable[[int], bytes],
         attached_array: Callable[[ArrayHeader, bytes], Any],
+        attached_table: Callable[[int], Any] | None = None,
     ) -> None:
         self._codec = codec
         self._bytes = attached_bytes
         self._array = attached_array
+        self._table = attached_table or _no_attachment
 
     def __call__(self, code: int, data: bytes) -> Any:
         if code == EXT_NDARRAY:
@@ -416,7 +418,7 @@ class _ExtHook:
         if code == EXT_BIGINT:
             return bytes_to_bigint(data)
         if code == EXT_TABLE:
-            return decode_table(data, self._bytes)
+            return decode_table(data, self._table)
         if code == EXT_DECIMAL:
             return parse_decimal(data.decode("ascii"))
         if code == EXT_SET:
@@ -433,6 +435,12 @@ class _ExtHook:
 
 def _malformed(size: int, exc: Exception) -> DecodeError:
     return DecodeError(f"invalid MessagePack payload of {size} bytes: {type(exc).__name__}: {exc}")
+
+
+def _table_needs_whole(index: int) -> memoryview:
+    """A table is read from its bytes at once, before the attachments of a streaming frame are read
+    in: such a frame is read whole, and the table is read over the frame's memory."""
+    raise _NeedWhole()
 
 
 def _no_attachment(index: int) -> memoryview:

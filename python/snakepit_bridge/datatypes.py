@@ -285,9 +285,7 @@ def decode_array(data: bytes, attachment: Callable[[int], memoryview]) -> Any:
     np = numpy_module()
     if np is not None:
         # Inline data lives in a temporary bytes object, and a read-only frame gives a read-only
-        # array: copy those so that every array received is writable.
-        if view.readonly:
-            view = memoryview(bytearray(view))
+        # array: _numpy_array copies those so that every array received is writable.
         return _numpy_array(np, view, head.dtype, head.shape, head.size)
     if head.dtype[1] == "U":
         raise DecodeError(f"a string array ({head.dtype}) needs NumPy in the worker")
@@ -301,8 +299,9 @@ def _numpy_array(np: Any, buf: Any, dtype: str, shape: tuple[int, ...], size: in
         bits = np.frombuffer(buf, dtype=np.dtype(dtype[0] + "u2"), count=size).reshape(shape)
         from .tensors import bfloat16_tensor
 
-        return bfloat16_tensor(bits)
-    return np.frombuffer(buf, dtype=np.dtype(dtype), count=size).reshape(shape)
+        return bfloat16_tensor(bits if bits.flags.writeable else bits.copy())
+    arr = np.frombuffer(buf, dtype=np.dtype(dtype), count=size).reshape(shape)
+    return arr if arr.flags.writeable else arr.copy()
 
 
 def _as_memoryview(view: memoryview, dtype: str, shape: tuple[int, ...], size: int) -> memoryview:

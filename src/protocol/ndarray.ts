@@ -97,7 +97,9 @@ export class NDArray<D extends DType = DType> {
     let resolved: DTypeInfo | undefined;
     if (Array.isArray(data)) {
       if (dtype !== undefined && dtype !== 'string') throw new TypeError(`NDArray of dtype ${dtype} needs its data in a TypedArray, got Array`);
-      if (!data.every((s) => typeof s === 'string')) throw new TypeError('NDArray of dtype string needs an array of strings');
+      if (!data.every((s) => typeof s === 'string')) {
+        throw new TypeError('NDArray data must be a TypedArray (or an array of strings for dtype string)');
+      }
       resolved = STRING_INFO;
     } else if (!ArrayBuffer.isView(data) || data instanceof DataView) {
       throw new TypeError('NDArray data must be a TypedArray (or an array of strings for dtype string)');

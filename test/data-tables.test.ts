@@ -82,6 +82,12 @@ for (const codec of ['msgpack', 'json'] as const) {
       assert.equal(await pool.execute('table_type', { t }), 'Table');
     });
 
+    it('tables yielded by a generator arrive as stream chunks', async () => {
+      const got: number[][] = [];
+      for await (const t of pool.stream('stream_tables', { n: 3 })) got.push([...(t as arrow.Table).getChild('i')!].map(Number));
+      assert.deepEqual(got, [[0, 1], [1, 2], [2, 3]]);
+    });
+
     it('a Series arrives as a one-column table', async () => {
       const t = (await pool.execute('make', { lib: 'series' })) as arrow.Table;
       assert.deepEqual(t.schema.fields.map((f) => f.name), ['x']);

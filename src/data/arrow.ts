@@ -18,6 +18,7 @@ export interface ArrowModule {
   Table: abstract new (...args: never[]) => object;
   tableFromIPC(bytes: Uint8Array): unknown;
   tableToIPC(table: never, type?: 'stream' | 'file'): Uint8Array;
+  RecordBatchStreamWriter?: { writeAll(input: never): unknown };
 }
 
 export const ARROW_MISSING = 'the apache-arrow package is not installed: install it with `npm install apache-arrow`';
@@ -122,8 +123,7 @@ export function isArrowTable(value: object): boolean {
   return moduleOf(value) !== undefined || looksLikeTable(value);
 }
 
-/** The table as Arrow IPC stream bytes (one copy: the serialisation). */
-export function tableToIpc(table: object): Uint8Array {
+function writerOf(table: object): ArrowModule {
   const mod = moduleOf(table);
   if (mod === undefined) {
     throw new EncodeError(
@@ -131,7 +131,37 @@ export function tableToIpc(table: object): Uint8Array {
         "register that copy with useArrow (import * as arrow from 'apache-arrow'; useArrow(arrow))",
     );
   }
-  return mod.tableToIPC(table as never, 'stream');
+  return mod;
+}
+
+/** The pieces of one Arrow IPC stream, to be written back to back. */
+export class IpcParts {
+  readonly byteLength: number;
+  constructor(readonly parts: readonly Uint8Array[]) {
+    let n = 0;
+    for (const p of parts) n += p.byteLength;
+    this.byteLength = n;
+  }
+}
+
+/**
+ * The table as the pieces of an Arrow IPC stream: apache-arrow's stream writer produces the
+ * messages' metadata and views of the column buffers, which are sent as they are (no copy). Falls
+ * back to one serialised buffer (`tableToIPC`) when the writer does not expose its pieces.
+ */
+export function tableToIpcParts(table: object): IpcParts {
+  const mod = writerOf(table);
+  const writer = mod.RecordBatchStreamWriter?.writeAll(table as never) as { _sink?: { _values?: unknown } } | undefined;
+  const values = writer?._sink?._values;
+  if (Array.isArray(values) && values.length > 0 && values.every((v) => v instanceof Uint8Array)) {
+    return new IpcParts([...(values as Uint8Array[])]);
+  }
+  return new IpcParts([mod.tableToIPC(table as never, 'stream')]);
+}
+
+/** The table as Arrow IPC stream bytes in one buffer. */
+export function tableToIpc(table: object): Uint8Array {
+  return writerOf(table).tableToIPC(table as never, 'stream');
 }
 
 /** The table of Arrow IPC stream bytes, read without copying them. Throws Error when apache-arrow is missing. */

@@ -21,7 +21,7 @@ import {
 } from './data-format.js';
 import { Decimal } from './decimal.js';
 import { FrameParts, HEADER_BYTES, MAX_FRAME_PAYLOAD, type Frame } from './frames.js';
-import { isArrowTable, tableToIpc } from '../data/arrow.js';
+import { IpcParts, isArrowTable, tableToIpcParts } from '../data/arrow.js';
 import { NDArray, dtypeOfTypedArray, ndarrayWire, wireDType } from './ndarray.js';
 
 const CHUNK = 64 * 1024;
@@ -42,7 +42,8 @@ export class MsgpackEncoder {
   private buf: Buffer = Buffer.allocUnsafe(CHUNK);
   private pos = 0;
   private start = 0;
-  private attachments: Uint8Array[] = [];
+  /** Attachments: one buffer, or several written back to back (an Arrow IPC stream's pieces). */
+  private attachments: (Uint8Array | IpcParts)[] = [];
   private busy = false;
 
   /** Encode one message as a frame. Throws EncodeError, or PayloadTooLargeError past 4 GiB. */
@@ -114,7 +115,8 @@ export class MsgpackEncoder {
       const parts: Uint8Array[] = [head.subarray(this.start, this.pos)];
       for (let i = 0; i < count; i++) {
         const att = this.attachments[i]!;
-        parts.push(att);
+        if (att instanceof IpcParts) parts.push(...att.parts);
+        else parts.push(att);
         const end = table[2 * i]! + att.byteLength;
         const pad = i + 1 < count ? table[2 * i + 2]! - end : 0;
         if (pad > 0) parts.push(ZEROS.subarray(0, pad));
@@ -318,7 +320,7 @@ export class MsgpackEncoder {
     this.u8(type & 0xff);
   }
 
-  private attach(bytes: Uint8Array): number {
+  private attach(bytes: Uint8Array | IpcParts): number {
     this.attachments.push(bytes);
     return this.attachments.length - 1;
   }
@@ -393,7 +395,7 @@ export class MsgpackEncoder {
       return;
     }
     if (isArrowTable(value)) {
-      this.table(tableToIpc(value));
+      this.table(tableToIpcParts(value));
       return;
     }
     const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -514,8 +516,11 @@ export class MsgpackEncoder {
     this.pos += 8;
   }
 
-  /** An Arrow table as IPC stream bytes: an attachment when large (src/data/arrow.ts). */
-  private table(ipc: Uint8Array): void {
+  /**
+   * An Arrow table as IPC stream bytes (src/data/arrow.ts): when large, one attachment written from
+   * the stream's pieces, which are mostly views of the table's own column buffers (no copy).
+   */
+  private table(ipc: IpcParts): void {
     if (ipc.byteLength >= ATTACHMENT_MIN) {
       this.extHeader(Ext.TABLE, 5);
       this.ensure(5);
@@ -526,7 +531,7 @@ export class MsgpackEncoder {
     this.extHeader(Ext.TABLE, 1 + ipc.byteLength);
     this.ensure(1);
     this.u8(0);
-    this.raw(ipc);
+    for (const part of ipc.parts) this.raw(part);
   }
 
   private ndarray(dtype: string, shape: readonly number[], bytes: Uint8Array): void {

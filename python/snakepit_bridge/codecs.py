@@ -48,6 +48,7 @@ from .datatypes import (
 )
 from .errors import EncodeError
 from .framing import AttachedFrame, FrameParts
+from .tables import PendingTable, resolve_tables
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -306,7 +307,9 @@ class MsgpackCodec:
 
         return _ExtHook(self, attached_bytes, attached_array, attachment)
 
-    def _streaming_hook(self, frame: AttachedFrame, targets: dict[int, memoryview]) -> Callable[[int, bytes], Any]:
+    def _streaming_hook(
+        self, frame: AttachedFrame, targets: dict[int, memoryview], pending: list[PendingTable]
+    ) -> Callable[[int, bytes], Any]:
         """The extension hook for a frame whose attachments are still in the pipe: each referenced
         attachment gets the object it becomes, and ``targets`` its buffer, for ``frame.fill``."""
         table = frame.table
@@ -338,7 +341,11 @@ class MsgpackCodec:
             targets[index] = made[1]
             return made[0]
 
-        return _ExtHook(self, attached_bytes, attached_array, _table_needs_whole)
+        def attached_table(index: int) -> PendingTable:
+            pending.append(PendingTable(attached_bytes(index)))  # read once its bytes are in: resolve_tables
+            return pending[-1]
+
+        return _ExtHook(self, attached_bytes, attached_array, attached_table)
 
     def _hook(
         self, attached_bytes: Callable[[int], bytes], attached_array: Callable[[ArrayHeader, bytes], Any]
@@ -375,8 +382,9 @@ class MsgpackCodec:
         if new_bytes is None:
             return self.decode(bytes(frame))
         targets: dict[int, memoryview] = {}
+        pending: list[PendingTable] = []
         try:
-            value = self._unpack(frame.body, self._streaming_hook(frame, targets))
+            value = self._unpack(frame.body, self._streaming_hook(frame, targets, pending))
         except _NeedWhole:
             return self.decode(bytes(frame))
         except DecodeError:
@@ -385,6 +393,9 @@ class MsgpackCodec:
             raise _malformed(frame.size, exc) from None
         frame.fill(targets)
         targets.clear()
+        if pending:
+            pending.clear()
+            value = resolve_tables(value)
         return value
 
 
@@ -435,12 +446,6 @@ class _ExtHook:
 
 def _malformed(size: int, exc: Exception) -> DecodeError:
     return DecodeError(f"invalid MessagePack payload of {size} bytes: {type(exc).__name__}: {exc}")
-
-
-def _table_needs_whole(index: int) -> memoryview:
-    """A table is read from its bytes at once, before the attachments of a streaming frame are read
-    in: such a frame is read whole, and the table is read over the frame's memory."""
-    raise _NeedWhole()
 
 
 def _no_attachment(index: int) -> memoryview:

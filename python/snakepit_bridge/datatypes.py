@@ -366,6 +366,8 @@ def decode_table(data: bytes, attached: Callable[[int], Any]) -> Any:
         if len(data) != 5:
             raise DecodeError("table attachment reference must be 4 bytes")
         ipc = attached(int.from_bytes(data[1:5], "big"))
+        if not isinstance(ipc, (bytes, memoryview)):
+            return ipc  # a table whose bytes are still in the pipe (tables.PendingTable)
     else:
         ipc = memoryview(data)[1:]
     from .tables import table_from_ipc

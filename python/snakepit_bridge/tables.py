@@ -148,3 +148,34 @@ def table_from_ipc(ipc: bytes | memoryview) -> Any:
         return pa.ipc.open_stream(pa.py_buffer(ipc)).read_all()
     except Exception as exc:  # noqa: BLE001 - malformed IPC bytes are a malformed payload
         raise DecodeError(f"invalid Arrow IPC stream of {len(ipc)} bytes: {exc}") from None
+
+
+class PendingTable:
+    """A table in a frame whose attachments are still in the pipe: its ``bytes`` object exists (the
+    attachment is read straight into it) but is not filled yet. ``resolve_tables`` replaces it by the
+    table once the frame is read, so that the table is read over those bytes without a copy."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+def resolve_tables(value: Any, depth: int = 0) -> Any:
+    """``value`` with each PendingTable (in lists and dict values, as decoded) replaced by its table."""
+    t = type(value)
+    if t is PendingTable:
+        return table_from_ipc(value.data)
+    if depth > 64:
+        return value
+    if t is list:
+        for i, item in enumerate(value):
+            new = resolve_tables(item, depth + 1)
+            if new is not item:
+                value[i] = new
+    elif t is dict:
+        for key, item in value.items():
+            new = resolve_tables(item, depth + 1)
+            if new is not item:
+                value[key] = new
+    return value

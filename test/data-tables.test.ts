@@ -111,6 +111,27 @@ describe('large tables', () => {
   });
 });
 
+describe('copies of apache-arrow', () => {
+  it('a Table of a copy the library does not know is refused with a typed error, never mis-encoded', async () => {
+    class Table {
+      schema = {};
+      batches = [];
+    }
+    const pool = await startPool({ adapter: ADAPTER });
+    try {
+      const err = await rejection(pool.execute('echo', { value: new Table() }));
+      assert.equal(err.code, 'ENCODE_ERROR');
+      assert.match(err.message, /useArrow/);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('useArrow checks what it is given', () => {
+    assert.throws(() => useArrow({} as never), /needs the apache-arrow module/);
+  });
+});
+
 describe('missing packages', () => {
   it('a worker without pyarrow refuses to return a table, naming the package; it keeps serving', async () => {
     const pool = await startPool({ adapter: ADAPTER, env: { SNAKEPIT_TEST_BLOCK: 'pyarrow,polars' } });

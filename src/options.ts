@@ -8,8 +8,9 @@ import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import type { CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
-export interface PoolOptions {
+export interface PoolOptions extends ServingOptions {
   /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
   adapter: string;
   /** Number of worker processes. Default: available parallelism, at most 4. */
@@ -138,6 +139,8 @@ export interface ResolvedPoolOptions {
   /** Absolute folder of the run registry, or false when it is off. */
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
+  /** Tenants, metering, host-side cache and batching (docs/serving.md). */
+  readonly serving: ResolvedServingOptions;
 }
 
 const KNOWN = new Set([
@@ -147,6 +150,8 @@ const KNOWN = new Set([
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
   'stateDir', 'handleSignals',
+  // serving (src/serving/options.ts)
+  'tenants', 'metering', 'cache', 'batching',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -314,6 +319,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     retries: integer(options, 'retries', 2, 0, 100),
     stateDir,
     handleSignals,
+    serving: resolveServingOptions(options),
   });
 }
 
@@ -341,6 +347,11 @@ export interface CallOptions {
    * worker, up to the pool's `retries` times. Python exceptions are never retried. Default false.
    */
   idempotent?: boolean;
+  /**
+   * The tenant the call is made for: its quotas and its share of the pool apply (pool option
+   * `tenants`, docs/serving.md). Default `default`.
+   */
+  tenant?: string;
 }
 
 export interface StreamOptions extends CallOptions {
@@ -355,7 +366,7 @@ export interface ExecuteOptions extends CallOptions {
   collect?: boolean;
 }
 
-const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent']);
+const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'tenant']);
 
 /** Validates per-call options; returns the deadline in ms (0: none). Throws InvalidOptionsError. */
 export function checkCallOptions(options: unknown, poolTimeout: number): number {
@@ -378,6 +389,9 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('call option signal must be an AbortSignal');
   if (o.collect !== undefined && typeof o.collect !== 'boolean') fail('call option collect must be a boolean');
   if (o.idempotent !== undefined && typeof o.idempotent !== 'boolean') fail('call option idempotent must be a boolean');
+  if (o.tenant !== undefined && (typeof o.tenant !== 'string' || o.tenant.length === 0 || o.tenant.length > 256)) {
+    fail(`call option tenant must be a non-empty string of at most 256 characters, got ${describe(o.tenant)}`);
+  }
   return (o.timeout as number | undefined) ?? poolTimeout;
 }
 

@@ -4,6 +4,7 @@ from .adapter import Adapter, tool
 from .context import Context
 from .errors import Cancelled, EncodeError, HostToolError, InvalidRef, PermissionDenied, TooManyRefs
 from .protocol import VERSION as PROTOCOL_VERSION
+from .serving import Batch, Cache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Adapter",
+    "Batch",
+    "Cache",
     "Cancelled",
     "Context",
     "EncodeError",

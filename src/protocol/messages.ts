@@ -53,6 +53,10 @@ export interface WireTool {
   returns: string | null;
   async: boolean;
   stream: boolean;
+  /** Declared with `@tool(batch=Batch(...))`. */
+  batch?: { max_size: number; max_wait_ms: number };
+  /** Declared with `@tool(cache=Cache(...))`: a pure tool. */
+  cache?: { ttl_s: number; max_entries: number };
 }
 
 export interface HelloInfo {

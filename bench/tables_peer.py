@@ -13,6 +13,7 @@ import struct
 import sys
 
 import numpy as np
+
 from data_raw import read_exact, write_all
 from tables_adapter import make_table
 

@@ -1,6 +1,7 @@
 /**
- * NDArray: an n-dimensional array of numbers that crosses the wire as a NumPy array. `data` is a
- * TypedArray in C (row-major) order; `shape` lists the dimensions; `dtype` names the element type.
+ * NDArray: an n-dimensional array that crosses the wire as a NumPy array (or a torch tensor). `data`
+ * holds the elements in C (row-major) order, in the TypedArray of the dtype (an array of strings for
+ * `string`); `shape` lists the dimensions; `dtype` names the element type (src/protocol/dtypes.ts).
  * Arrays received from Python are views over the received frame whenever the element alignment
  * allows it (docs/data.md says exactly when a copy happens).
  */

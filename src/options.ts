@@ -6,8 +6,9 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
-import type { CodecName } from './protocol/messages.js';
+import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
 export interface PoolOptions extends ServingOptions {
@@ -79,6 +80,12 @@ export interface PoolOptions extends ServingOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /**
+   * Where worker output (stdout, stderr, Python logging) goes: `'inherit'` prints it on the host's
+   * stderr prefixed with `[python worker N pid P]`; `'events'` only publishes `log` events; a
+   * function receives each structured record. Default `'inherit'`. See docs/observability.md.
+   */
+  logs?: LogsOption;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -141,6 +148,7 @@ export interface ResolvedPoolOptions {
   readonly handleSignals: boolean;
   /** Tenants, metering, host-side cache and batching (docs/serving.md). */
   readonly serving: ResolvedServingOptions;
+  readonly logs: LogsOption;
 }
 
 const KNOWN = new Set([
@@ -152,6 +160,8 @@ const KNOWN = new Set([
   'stateDir', 'handleSignals',
   // serving (src/serving/options.ts)
   'tenants', 'metering', 'cache', 'batching',
+  // worker output (src/telemetry/logs.ts)
+  'logs',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -299,7 +309,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     timeout: integer(options, 'timeout', 60_000, 0),
     startupTimeout: integer(options, 'startupTimeout', 30_000, 1),
     startupConcurrency: integer(options, 'startupConcurrency', 4, 1),
-    maxPayload: integer(options, 'maxPayload', 256 * 1024 * 1024, 1024, MAX_FRAME),
+    maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1024, MAX_FRAME),
     cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
     killGrace: integer(options, 'killGrace', 2_000, 0),
     codecs: Object.freeze(codec === 'auto' ? (['msgpack', 'json'] as CodecName[]) : [codec as CodecName]),
@@ -320,6 +330,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     stateDir,
     handleSignals,
     serving: resolveServingOptions(options),
+    logs: checkLogsOption(options.logs),
   });
 }
 

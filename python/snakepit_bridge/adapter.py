@@ -24,7 +24,7 @@ from .signature import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
     from typing import Any, TypeVar, overload
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -232,13 +232,10 @@ class ToolSpec:
         for key in args:
             if type(key) is not str:
                 raise InvalidArguments(f"tool {self.name!r}: argument names must be strings, got {key!r}")
-        for name in self._required:
-            if name not in args:
-                raise InvalidArguments(f"tool {self.name!r}: missing a required argument: {name!r}")
-        if not self._var_keyword:
-            for key in args:
-                if key not in self._named:
-                    raise InvalidArguments(f"tool {self.name!r}: got an unexpected keyword argument {key!r}")
+        missing = [name for name in self._required if name not in args]
+        unexpected = [] if self._var_keyword else [key for key in args if key not in self._named]
+        if missing or unexpected:
+            raise InvalidArguments(f"tool {self.name!r}: {_binding_problems(missing, unexpected, self._named)}")
         kwargs = dict(args)
         if self.converters:
             convert_arguments(self.converters, kwargs, self.name)
@@ -339,3 +336,19 @@ def load_adapter(spec: str) -> tuple[object, dict[str, ToolSpec]]:
     if not tools:
         raise AdapterError(f"adapter {spec!r} defines no @tool functions")
     return target, tools
+
+
+def _binding_problems(missing: list[str], unexpected: list[str], named: Collection[str]) -> str:
+    """Names every unexpected and missing argument, with a suggestion for a likely misspelling."""
+    import difflib  # on a binding error only: keeps the worker's startup light
+
+    parts = []
+    for key in unexpected:
+        # A misspelling most likely means a parameter that was not given: look there first.
+        close = difflib.get_close_matches(key, missing, n=1) or difflib.get_close_matches(key, list(named), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"got an unexpected keyword argument {key!r}{hint}")
+    if missing:
+        noun = "argument" if len(missing) == 1 else "arguments"
+        parts.append(f"missing a required {noun}: {', '.join(map(repr, missing))}")
+    return "; ".join(parts)

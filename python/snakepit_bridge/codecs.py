@@ -397,7 +397,10 @@ class MsgpackCodec:
         targets.clear()
         if pending:
             pending.clear()
-            value = resolve_tables(value)
+            try:
+                value = resolve_tables(value)
+            except Exception as exc:  # noqa: BLE001 - malformed IPC bytes are a malformed payload
+                raise _malformed(frame.size, exc) from None
         return value
 
 

@@ -345,9 +345,9 @@ def foreign(value: Any) -> tuple[int, Any] | None:
     if tables.is_missing(value):
         return FOREIGN_VALUE, None
     payload = tensors.tensor_payload(value)
-    if payload is not None:
-        return FOREIGN_ARRAY, payload
-    return None
+    if payload is None:
+        return None
+    return FOREIGN_ARRAY, payload if isinstance(payload, tuple) else array_payload(payload)
 
 
 def table_ext_payload(flags: int, index_or_data: int | bytes | memoryview) -> bytes:
@@ -372,4 +372,7 @@ def decode_table(data: bytes, attached: Callable[[int], Any]) -> Any:
         ipc = memoryview(data)[1:]
     from .tables import table_from_ipc
 
-    return table_from_ipc(ipc)
+    try:
+        return table_from_ipc(ipc)
+    except Exception as exc:  # noqa: BLE001 - malformed IPC bytes are a malformed payload
+        raise DecodeError(f"invalid Arrow IPC stream of {len(ipc)} bytes: {type(exc).__name__}: {exc}") from None

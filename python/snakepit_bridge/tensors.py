@@ -23,11 +23,10 @@ def _device_error(what: str, device: Any, fix: str) -> EncodeError:
     )
 
 
-def tensor_payload(value: Any) -> tuple[str, tuple[int, ...], memoryview] | None:
-    """dtype string, shape and C-ordered bytes of a tensor or foreign array; None if ``value`` is
-    not one. Raises EncodeError for a tensor on an accelerator or of a dtype without a mapping."""
-    from .datatypes import array_payload
-
+def tensor_payload(value: Any) -> Any:
+    """A tensor or foreign array as a NumPy array over its memory (or, for bfloat16, which NumPy
+    lacks, its dtype string, shape and bytes); None if ``value`` is not one. Raises EncodeError for a
+    tensor on an accelerator or of a dtype without a mapping."""
     root = type(value).__module__.partition(".")[0]
     if root == "torch":
         return _torch_payload(value)
@@ -37,13 +36,13 @@ def tensor_payload(value: Any) -> tuple[str, tuple[int, ...], memoryview] | None
             raise _device_error("JAX array", devices[0], "jax.device_get(x)")
         import numpy as np
 
-        return array_payload(np.asarray(value))
+        return np.asarray(value)
     if root == "cupy" and type(value).__name__ == "ndarray":
         raise _device_error("CuPy array", f"cuda:{value.device.id}", "cupy.asnumpy(x)")
     return None
 
 
-def _torch_payload(value: Any) -> tuple[str, tuple[int, ...], memoryview] | None:
+def _torch_payload(value: Any) -> Any:
     import torch
 
     if not isinstance(value, torch.Tensor):
@@ -57,13 +56,10 @@ def _torch_payload(value: Any) -> tuple[str, tuple[int, ...], memoryview] | None
     if t.dtype == torch.bfloat16:
         bits = t.contiguous().view(torch.int16).numpy()
         return f"{_NATIVE}bf16", shape, bits.reshape(-1).view("u1").data
-    from .datatypes import array_payload
-
     try:
-        arr = t.numpy()  # shares the tensor's memory
+        return t.numpy()  # shares the tensor's memory
     except TypeError as exc:
         raise EncodeError(f"cannot encode a torch.Tensor of dtype {t.dtype}: {exc}") from None
-    return array_payload(arr)
 
 
 def bfloat16_tensor(bits: Any) -> Any:

@@ -288,8 +288,23 @@ def decode_array(data: bytes, attachment: Callable[[int], memoryview]) -> Any:
         # array: _numpy_array copies those so that every array received is writable.
         return _numpy_array(np, view, head.dtype, head.shape, head.size)
     if head.dtype[1] == "U":
-        raise DecodeError(f"a string array ({head.dtype}) needs NumPy in the worker")
+        return _strings(view, head)
     return _as_memoryview(view, head.dtype, head.shape, head.size)
+
+
+def _strings(view: memoryview, head: ArrayHeader) -> Any:
+    """A string array without NumPy: nested lists of str following the shape."""
+    width = head.nbytes // max(head.size, 1)
+    encoding = "utf-32-be" if head.dtype[0] == ">" else "utf-32-le"
+    try:
+        flat: list[Any] = [
+            bytes(view[i * width : (i + 1) * width]).decode(encoding).rstrip("\0") for i in range(head.size)
+        ]
+    except UnicodeDecodeError:
+        raise DecodeError(f"invalid code points in a string array ({head.dtype})") from None
+    for dim in reversed(head.shape[1:]):
+        flat = [flat[i : i + dim] for i in range(0, len(flat), dim)] if dim else [[] for _ in range(len(flat))]
+    return flat
 
 
 def _numpy_array(np: Any, buf: Any, dtype: str, shape: tuple[int, ...], size: int) -> Any:

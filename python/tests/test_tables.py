@@ -209,3 +209,11 @@ def test_dates_in_tables_keep_their_types() -> None:
     got = roundtrip("msgpack", df)
     assert str(got.schema.field("d").type) == "date32[day]"
     assert got.column("dur").to_pylist() == [dt.timedelta(seconds=1), None]
+
+
+def test_string_arrays_without_numpy_are_nested_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    import snakepit_bridge.datatypes as datatypes
+
+    data = make_codec("msgpack").encode([np.array([["a", "ünï"], ["", "😀x"]])])
+    monkeypatch.setattr(datatypes, "_numpy", None)
+    assert make_codec("msgpack").decode(data)[0] == [["a", "ünï"], ["", "😀x"]]

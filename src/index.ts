@@ -67,6 +67,7 @@ export {
   TooManyRefsError,
   PermissionDeniedError,
   NestedCallBlockedError,
+  SandboxUnavailableError,
   QuotaExceededError,
   type QuotaKind,
 } from './errors.js';
@@ -96,3 +97,6 @@ export {
 export { useArrow, type ArrowModule } from './data/arrow.js';
 export { jsonReplacer } from './data/json.js';
 export { Decimal } from './protocol/decimal.js';
+export { verifyAuditLog, type AuditVerification } from './audit/verify.js';
+export type { AuditOptions, AuditRecord } from './audit/audit-log.js';
+export type { SandboxOptions } from './security/sandbox.js';

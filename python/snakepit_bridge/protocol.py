@@ -94,7 +94,7 @@ ENV_LIFELINE_PDEATHSIG: Final = "SNAKEPIT_LIFELINE_PDEATHSIG"  # 0 leaves PR_SET
 DEFAULT_LIFELINE_PDEATHSIG: Final = "1"
 ENV_CONNECT: Final = "SNAKEPIT_CONNECT"  # socket transport: the Unix socket to connect back to instead of fds 3/4
 ENV_TOKEN: Final = "SNAKEPIT_TOKEN"  # socket transport: the one-time token sent as the first frame
-ENV_HOST_ARROW: Final = "SNAKEPIT_HOST_ARROW"  # 0 when the host cannot read Arrow tables (no apache-arrow): the worker refuses to send one
+ENV_HOST_ARROW: Final = "SNAKEPIT_HOST_ARROW"  # 0: the host cannot read Arrow tables, the worker sends none
 DEFAULT_HOST_ARROW: Final = "1"
 
 

@@ -59,12 +59,13 @@ EXT_BIGINT: Final = 3
 EXT_DECIMAL: Final = 4
 EXT_SET: Final = 5
 EXT_DATE: Final = 6
+EXT_TABLE: Final = 7
 ATTACHMENT_MARKER: Final = 193
 ATTACHMENT_ALIGN: Final = 64
 ATTACHMENT_MIN: Final = 65536
 NDARRAY_ATTACHED: Final = 1
 MAX_ENCODE_DEPTH: Final = 500
-DTYPES: Final = ("b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f4", "f8")
+DTYPES: Final = ("b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8")
 
 # Environment variables the host sets for a worker, and the value assumed when one is unset.
 ENV_RFD: Final = "SNAKEPIT_RFD"  # fd the worker reads frames from
@@ -93,6 +94,8 @@ ENV_LIFELINE_PDEATHSIG: Final = "SNAKEPIT_LIFELINE_PDEATHSIG"  # 0 leaves PR_SET
 DEFAULT_LIFELINE_PDEATHSIG: Final = "1"
 ENV_CONNECT: Final = "SNAKEPIT_CONNECT"  # socket transport: the Unix socket to connect back to instead of fds 3/4
 ENV_TOKEN: Final = "SNAKEPIT_TOKEN"  # socket transport: the one-time token sent as the first frame
+ENV_HOST_ARROW: Final = "SNAKEPIT_HOST_ARROW"  # 0: the host cannot read Arrow tables, the worker sends none
+DEFAULT_HOST_ARROW: Final = "1"
 
 
 # Builders: every message a worker sends is made by one of these (decoders index by field order).

@@ -277,6 +277,7 @@ export const ENV = {
   LIFELINE_PDEATHSIG: 'SNAKEPIT_LIFELINE_PDEATHSIG',
   CONNECT: 'SNAKEPIT_CONNECT',
   TOKEN: 'SNAKEPIT_TOKEN',
+  HOST_ARROW: 'SNAKEPIT_HOST_ARROW',
 } as const;
 
 /** The value a worker assumes when the variable is unset. */
@@ -292,4 +293,5 @@ export const ENV_DEFAULTS = {
   MAX_REFS: 1000,
   LIFELINE_POLL: 0.5,
   LIFELINE_PDEATHSIG: '1',
+  HOST_ARROW: '1',
 } as const;

@@ -1,5 +1,6 @@
 /** The SNAKEPIT_* settings a worker reads from its environment, whatever transport starts it. */
 
+import { arrowAvailable } from '../data/arrow.js';
 import { ENV, type CodecName } from '../protocol/messages.js';
 
 export interface WorkerSettings {
@@ -21,6 +22,8 @@ export function settingsEnv(s: WorkerSettings): Record<string, string> {
     [ENV.CODECS]: s.codecs.join(','),
     [ENV.HOST_PID]: String(process.pid),
     [ENV.RUN_ID]: s.runId,
+    // Whether this host can read Arrow tables: without apache-arrow, a worker refuses to send one (naming the package).
+    [ENV.HOST_ARROW]: arrowAvailable() ? '1' : '0',
   };
   if (s.memoryLimit > 0) env[ENV.MEMORY_LIMIT] = String(s.memoryLimit);
   return env;

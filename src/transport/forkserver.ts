@@ -148,6 +148,36 @@ export class ForkServerTransport implements Transport {
     });
   }
 
+  /**
+   * Start a new zygote (fresh imports of the preloaded modules and the adapter, for a reload) and
+   * fork from it from now on. The previous zygote stays until the workers it forked have exited
+   * (it reaps them), at the latest after `graceMs`. Rejects, keeping the current zygote, when the
+   * new one cannot start.
+   */
+  async renew(graceMs: number): Promise<void> {
+    if (this.closed) return;
+    const old = this.life;
+    const life = new ZygoteLife(
+      this.spec,
+      (l, code, signal) => this.onLifeExit(l, code, signal),
+      (line, stream) => this.hooks.onZygoteLog(life.pid, line, stream),
+    );
+    trackWorker(life);
+    try {
+      await life.ready;
+    } catch (err) {
+      life.killNow();
+      throw err;
+    }
+    if (this.closed) {
+      life.killNow();
+      return;
+    }
+    this.life = life;
+    old?.retire(graceMs);
+    this.hooks.onZygoteReady(life.pid!, life.loadMs, this.restarts);
+  }
+
   /** Start one worker: fork it from the zygote; it connects back with its token. */
   launch(spec: LaunchSpec, events: ProcessEvents): WorkerProcess {
     const expectation = this.listener.expect(spec.startupTimeout);

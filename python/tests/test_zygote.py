@@ -137,3 +137,20 @@ def test_forks_a_worker_that_connects_back_and_reports_its_exit(tmp_path: Path) 
     finally:
         server.close()
         z.close()
+
+
+def test_output_of_a_worker_whose_zygote_died_is_dropped_not_raised() -> None:
+    from snakepit_bridge.zygote import _DropOnBrokenPipe
+
+    r, w = os.pipe()
+    os.close(r)  # nobody reads any more: writes get EPIPE
+    raw = open(w, "w", buffering=1, closefd=True)  # noqa: SIM115
+    stream = _DropOnBrokenPipe(raw)
+    try:
+        assert stream.write("a line nobody reads\n") == len("a line nobody reads\n")
+        stream.flush()
+    finally:
+        try:
+            raw.close()
+        except BrokenPipeError:
+            pass

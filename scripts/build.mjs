@@ -22,4 +22,6 @@ await build({
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
+  // Optional peer dependency, imported lazily by the cluster features only.
+  external: ['nats'],
 });

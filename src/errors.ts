@@ -30,6 +30,10 @@ export const ERROR_CODES = [
   'TOO_MANY_REFS',
   'PERMISSION_DENIED',
   'NESTED_CALL_BLOCKED',
+  // cluster (src/cluster, docs/cluster.md)
+  'AGENT_LOST',
+  'NO_AGENTS',
+  'CLUSTER_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -230,7 +234,7 @@ export class InvalidOptionsError extends SnakepitError {
 // Sessions, references, allowlisted calls and host tools.
 
 /** Why a session lost its Python state. */
-export type SessionLostReason = 'worker-exit' | 'expired' | 'recycled';
+export type SessionLostReason = 'worker-exit' | 'expired' | 'recycled' | 'agent-lost';
 
 /**
  * The session's Python state is gone: its worker died (or was recycled), or it sat idle past
@@ -309,5 +313,40 @@ export class PermissionDeniedError extends SnakepitError {
 export class NestedCallBlockedError extends SnakepitError {
   constructor(tool: string, message: string, fields: ErrorFields = {}) {
     super('NESTED_CALL_BLOCKED', message, { tool, retryable: true, ...fields });
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Cluster: remote pools served by agents on NATS (docs/cluster.md).
+
+/**
+ * The agent running the call went away (its process died, its machine left the network, or its
+ * heartbeats stopped) while the call was in flight. The call may or may not have run: it is retried
+ * on another agent only when it was marked idempotent.
+ */
+export class AgentLostError extends SnakepitError {
+  readonly agent: string;
+  constructor(agent: string, message: string, fields: ErrorFields = {}) {
+    super('AGENT_LOST', message, { retryable: true, ...fields });
+    this.agent = agent;
+  }
+}
+
+/** No agent of the remote pool is alive (or none answered: NATS "no responders"); the call never ran. */
+export class NoAgentsError extends SnakepitError {
+  readonly pool: string;
+  constructor(pool: string, message: string, fields: ErrorFields = {}) {
+    super('NO_AGENTS', message, { retryable: true, ...fields });
+    this.pool = pool;
+  }
+}
+
+/**
+ * The NATS side is unusable: the optional `nats` package is not installed, the server cannot be
+ * reached, authentication or TLS failed, or the connection closed.
+ */
+export class ClusterUnavailableError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('CLUSTER_UNAVAILABLE', message, fields);
   }
 }

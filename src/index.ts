@@ -1,4 +1,8 @@
 export { Pool } from './pool/pool.js';
+export { RemotePool, type RemotePoolStats, type RemotePoolEventMap } from './cluster/remote-pool.js';
+export type { RemoteSession } from './cluster/remote-session.js';
+export { Agent, type AgentOptions } from './cluster/agent.js';
+export type { PoolLike, SessionLike, CallStream, BasicStats, PythonCaller, ConnectOptions, NatsConnectOptions } from './cluster/types.js';
 export type { Session, SessionState } from './pool/session.js';
 export { PythonRef } from './pool/python-refs.js';
 export type { PythonCalls } from './pool/python-calls.js';
@@ -67,6 +71,9 @@ export {
   TooManyRefsError,
   PermissionDeniedError,
   NestedCallBlockedError,
+  AgentLostError,
+  NoAgentsError,
+  ClusterUnavailableError,
 } from './errors.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
 export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';

@@ -27,6 +27,8 @@ import { checkEventsOptions, PoolEventIterator, type EventsOptions } from './eve
 import type { PoolStats } from './stats.js';
 import type { ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
+import type { RemotePool } from '../cluster/remote-pool.js';
+import type { ConnectOptions } from '../cluster/types.js';
 
 export class Pool extends EventEmitter<PoolEventMap> {
   readonly #core: PoolCore;
@@ -47,6 +49,15 @@ export class Pool extends EventEmitter<PoolEventMap> {
     const pool = new Pool(resolvePoolOptions(options));
     await pool.#core.start();
     return pool;
+  }
+
+  /**
+   * A remote pool served by agents on NATS (docs/cluster.md): the same surface as a local pool.
+   * Needs the optional `nats` package (CLUSTER_UNAVAILABLE without it).
+   */
+  static async connect(options: ConnectOptions): Promise<RemotePool> {
+    const { RemotePool } = await import('../cluster/remote-pool.js');
+    return RemotePool.connect(options);
   }
 
   /** Run `tool` with keyword arguments `args`; resolves with what the Python function returned. */

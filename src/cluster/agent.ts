@@ -185,7 +185,7 @@ export class Agent {
       }
       const result =
         kind === K.PYCALL
-          ? this.pool.python.call(tool, (args.args as unknown[]) ?? [], { ...opts, kwargs: args.kwargs as Record<string, unknown> })
+          ? this.pool.python.call(tool, (args.args as unknown[]) ?? [], { timeout, signal: running.ac.signal, kwargs: args.kwargs as Record<string, unknown> })
           : target.execute(tool, args, (flags & FLAG_COLLECT) !== 0 ? { ...opts, collect: true } : opts);
       result.then(
         (value) => {

@@ -59,6 +59,8 @@ export interface KnownAgent {
 /** The host's view of the pool's agents: who is alive and how loaded. */
 export class Directory {
   readonly agents = new Map<string, KnownAgent>();
+  /** While this host is cut from NATS it hears no heartbeats: nobody is judged then. */
+  paused = false;
 
   constructor(
     private readonly staleAfter: number | undefined,
@@ -84,6 +86,7 @@ export class Directory {
 
   /** Forget agents whose records stopped arriving. */
   sweep(now = Date.now()): void {
+    if (this.paused) return;
     for (const [id, a] of this.agents) {
       const limit = this.staleAfter ?? a.record.heartbeat * 3;
       if (now - a.seenAt > limit) {

@@ -135,8 +135,11 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
   /** After a reconnect: give agents a fresh heartbeat period, and ask them which calls they still run. */
   private async followStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
-      if (s.type === 'reconnect') {
+      if (s.type === 'disconnect') {
+        this.directory.paused = true;
+      } else if (s.type === 'reconnect') {
         this.directory.refresh();
+        this.directory.paused = false;
         void this.probe();
       }
     }

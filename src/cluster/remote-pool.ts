@@ -33,6 +33,9 @@ import { checkConnectOptions, type ResolvedConnectOptions } from './connect-opti
 import type { BasicStats, ConnectOptions, PoolLike, PythonCaller } from './types.js';
 import { errorFromWire, FLAG_COLLECT, FLAG_IDEMPOTENT, K, subjects } from './wire.js';
 
+/** After a reconnect, "no responders" from an agent is not taken as its loss for this long. */
+const RECONNECT_GRACE_MS = 3000;
+
 export interface RemotePoolStats extends BasicStats {
   readonly agents: readonly { id: string; capacity: number; inFlight: number; queued: number; mine: number }[];
   /** Idempotent calls sent again after their agent was lost. */
@@ -61,6 +64,8 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
   private sweepTimer: NodeJS.Timeout | undefined;
   private sessionsKv: KV | undefined;
   private nextId = 1;
+  /** When this host last reconnected to NATS (agents may still be reconnecting for a moment). */
+  private reconnectedAt = 0;
   private idle: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private counts = { submitted: 0, succeeded: 0, failed: 0, retries: 0 };
@@ -140,6 +145,7 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
       } else if (s.type === 'reconnect') {
         this.directory.refresh();
         this.directory.paused = false;
+        this.reconnectedAt = Date.now();
         void this.probe();
       }
     }
@@ -150,12 +156,18 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
     for (const call of this.pending.values()) {
       if (call.agent !== undefined) byAgent.set(call.agent, [...(byAgent.get(call.agent) ?? []), call.id]);
     }
-    for (const [agent, ids] of byAgent) {
+    await Promise.all([...byAgent].map(([agent, ids]) => this.probeAgent(agent, ids)));
+  }
+
+  /** Ask an agent which of these calls it still runs; those it does not know lost their replies. */
+  private async probeAgent(agent: string, ids: number[]): Promise<void> {
+    const data = this.bulk.sendable('', [K.PROBE, this.hostId, ids]) as Uint8Array;
+    // The agent may reconnect after this host: ask again for a while.
+    for (let attempt = 0; attempt < 20; attempt++) {
       try {
-        const data = this.bulk.sendable('', [K.PROBE, this.hostId, ids]) as Uint8Array;
-        const reply = await this.nc.request(`${subjects.agent(this.options.pool, agent)}.ctl`, data, { timeout: 2000 });
+        const reply = await this.nc.request(`${subjects.agent(this.options.pool, agent)}.ctl`, data, { timeout: 1000 });
         const alive = new Set(this.bulk.inbound(reply.data)[1] as number[]);
-        // The agent answers after any reply it sent before: a call it no longer knows lost its reply.
+        // The agent answers after any reply it sent before; give those a moment to be handled.
         await new Promise((r) => setTimeout(r, 50));
         for (const id of ids) {
           const call = this.pending.get(id);
@@ -163,8 +175,10 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
             this.lose(call, agent, 'its reply was lost while the connection to NATS was down');
           }
         }
+        return;
       } catch {
-        /* the agent will be judged by its heartbeats */
+        if (this.#state === 'closed') return;
+        await new Promise((r) => setTimeout(r, 250));
       }
     }
   }
@@ -360,7 +374,15 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
   private onRequestFailed(call: RemoteCall, agent: string, err: unknown): void {
     if (call.settled || call.agent !== agent) return;
     if (isNoResponders(this.nats, err)) {
-      // Nobody listens on the agent's subject: it is gone, and this call never reached it.
+      // Nobody listens on the agent's subject, so this call never reached it (safe to send again).
+      if (Date.now() - this.reconnectedAt < RECONNECT_GRACE_MS) {
+        // Just after a reconnect the agent may not have resubscribed yet: try it again shortly.
+        this.undispatch(call);
+        call.tried.delete(agent);
+        setTimeout(() => this.dispatch(call, undefined), 100);
+        return;
+      }
+      // Otherwise the agent is gone.
       if (this.directory.agents.delete(agent)) this.agentLost(agent, 'NATS found no responders on its subjects');
       if (!call.settled) {
         if (call.sessionId !== null) this.lose(call, agent, 'no responders');
@@ -432,6 +454,13 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
     }
   }
 
+  /** Take a call back from its agent before sending it again. */
+  private undispatch(call: RemoteCall): void {
+    const known = call.agent === undefined ? undefined : this.directory.agents.get(call.agent);
+    if (known !== undefined) known.mine--;
+    call.agent = undefined;
+  }
+
   /** The call's agent is gone: at most once, so only idempotent calls go elsewhere. */
   private lose(call: RemoteCall, agent: string, why: string): void {
     if (call.sessionId !== null) {
@@ -442,6 +471,7 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
     }
     if (call.idempotent && call.chunks === 0 && call.tried.size <= this.options.retries) {
       this.counts.retries++;
+      this.undispatch(call);
       this.dispatch(call, undefined);
       return;
     }

@@ -4,7 +4,7 @@ PY := $(abspath $(VENV))/bin/python
 export SNAKEPIT_PYTHON := $(PY)
 NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
 
-.PHONY: system setup demo test check typecheck lint test-ts test-py test-chaos bench clean
+.PHONY: system setup demo test check typecheck lint test-ts test-py test-chaos test-cluster bench bench-cluster clean
 
 # `npm install`, not `npm ci`: some optional platform packages of msgpackr-extract are missing from
 # registry mirrors at the locked version, which makes `npm ci` refuse the lock file; install skips them.
@@ -52,14 +52,23 @@ test-chaos: setup
 	node --import tsx test/chaos/report.ts || status=1; \
 	exit $$status
 
+# Cluster scenarios against real nats-server processes (docs/cluster.md): acceptance against local and
+# remote pools, TLS and auth, faults with their figures (test/cluster/results/), the network cut in
+# network namespaces (needs root; skipped otherwise). About a minute.
+test-cluster: setup
+	$(NODE_TEST) test/cluster/*.test.ts
+
 # The fast suite: type checks, lint, TypeScript tests, Python tests (a couple of minutes).
 check: typecheck lint test-ts test-py
 
 # Every test: the fast suite, then the chaos scenarios (which print their report).
-test: check test-chaos
+test: check test-chaos test-cluster
 
 bench: setup
 	npm run bench:overhead
+
+bench-cluster: setup
+	node --import tsx bench/cluster.ts
 
 clean:
 	rm -rf node_modules $(VENV) dist build

@@ -1,7 +1,7 @@
 /** Validation of `Pool.connect` options: one place, messages naming the option, a frozen result. */
 
 import { InvalidOptionsError } from '../errors.js';
-import type { ConnectOptions, NatsConnectOptions } from './types.js';
+import type { NatsConnectOptions } from './types.js';
 import { checkName } from './wire.js';
 
 export interface ResolvedConnectOptions {

@@ -60,6 +60,7 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  private draining = false;
   private bulk!: Bulk;
   private agentsKv!: KV;
   private sessionsKv!: KV;
@@ -127,6 +128,7 @@ export class Agent {
       heartbeat: this.heartbeat,
       tools: up ? this.pool.tools() : [],
       up,
+      draining: this.draining,
     };
   }
 
@@ -326,9 +328,16 @@ export class Agent {
 
   // ----------------------------------------------------------------- lifecycle
 
-  /** Stop taking calls, tell the hosts, let running calls finish, then stop the local pool. */
+  /**
+   * Stop taking calls (hosts see the agent draining and send nothing new), let running calls
+   * finish while still announcing, then stop the local pool and leave.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.draining = true;
+      await this.announce(true).catch(() => {});
+      this.subs[0]?.unsubscribe(); // calls; control messages (cancel, credit) still arrive
+      while (this.calls.size > 0) await new Promise((r) => setTimeout(r, 20));
       clearInterval(this.heartbeatTimer);
       clearInterval(this.sweepTimer);
       for (const sub of this.subs) sub.unsubscribe();

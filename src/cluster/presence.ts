@@ -19,8 +19,10 @@ export interface AgentRecord {
   /** The agent's heartbeat period in ms. */
   readonly heartbeat: number;
   readonly tools: readonly ToolInfo[];
-  /** False in the last record of an agent that is closing. */
+  /** False in the last record of an agent that has closed. */
   readonly up: boolean;
+  /** The agent is closing: it finishes its calls and takes no new ones. */
+  readonly draining?: boolean;
 }
 
 const te = new TextEncoder();
@@ -108,6 +110,7 @@ export class Directory {
     for (const a of this.agents.values()) {
       if (exclude?.has(a.record.id)) continue;
       const r = a.record;
+      if (r.draining === true) continue;
       const busy = Math.max(0, r.inFlight + r.queued + a.mine - a.mineAtRecord, a.mine);
       const load = (busy + Math.random() * 0.5) / Math.max(1, r.capacity);
       if (load < bestLoad) {

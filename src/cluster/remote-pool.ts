@@ -382,7 +382,16 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
         setTimeout(() => this.dispatch(call, undefined), 100);
         return;
       }
-      // Otherwise the agent is gone.
+      // A draining agent no longer takes calls; otherwise the agent is gone.
+      if (this.directory.agents.get(agent)?.record.draining === true) {
+        if (call.sessionId !== null) {
+          this.lose(call, agent, 'it is closing');
+        } else {
+          this.undispatch(call);
+          this.dispatch(call, undefined);
+        }
+        return;
+      }
       if (this.directory.agents.delete(agent)) this.agentLost(agent, 'NATS found no responders on its subjects');
       if (!call.settled) {
         if (call.sessionId !== null) this.lose(call, agent, 'no responders');

@@ -132,6 +132,29 @@ test('agent SIGKILLed mid-call: AGENT_LOST, idempotent calls retried elsewhere, 
   });
 });
 
+test('an agent closed gracefully (SIGTERM) drains: no call is lost, new calls go to the others', async () => {
+  const g1 = await agent('drain', 'g1');
+  await agent('drain', 'g2');
+  const r = await remote('drain');
+  await waitAgents(r, 2);
+  const ledger = newLedger();
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop) await track(ledger, r.execute('where', { seconds: 0.2 }));
+  };
+  const load = Array.from({ length: 6 }, worker);
+  await sleep(500);
+  const t0 = performance.now();
+  await g1.kill('SIGTERM');
+  const drainMs = performance.now() - t0;
+  await sleep(500);
+  stop = true;
+  await Promise.all(load);
+  assertBalanced(ledger);
+  assert.deepEqual(ledger.failedByCode, {});
+  record('agent graceful close', ledger, { drainMs: Math.round(drainMs) });
+});
+
 test('a slow agent does not collect a queue: capacity-aware choice sends most calls to the fast one', async () => {
   const fast = await agent('slow', 'fast1', { size: 1 });
   const slow = await agent('slow', 'slow1', { size: 1, env: { CLUSTER_TOOLS_DELAY: '0.2' } });

@@ -27,6 +27,8 @@ export class RemoteCall {
   /** Agents it was sent to. */
   readonly tried = new Set<string>();
   settled = false;
+  /** Times it was sent; a reply names its attempt, so a late one of an earlier attempt is ignored. */
+  attempt = 0;
   /** Chunks delivered: a stream that delivered any is never retried. */
   chunks = 0;
   readonly stream: ToolStream | undefined;

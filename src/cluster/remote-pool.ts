@@ -33,6 +33,9 @@ import { checkConnectOptions, type ResolvedConnectOptions } from './connect-opti
 import type { BasicStats, ConnectOptions, PoolLike, PythonCaller } from './types.js';
 import { errorFromWire, FLAG_COLLECT, FLAG_IDEMPOTENT, K, subjects } from './wire.js';
 
+/** Marks a call that NATS answered with "no responders". */
+const NO_RESPONDERS = Symbol('no responders');
+
 /** After a reconnect, "no responders" from an agent is not taken as its loss for this long. */
 const RECONNECT_GRACE_MS = 3000;
 
@@ -108,6 +111,7 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
     const inbox = subjects.hostInbox(this.hostId);
     this.bulk.listen();
     this.subs.push(this.nc.subscribe(`${inbox}.m`, { callback: (err, msg) => err === null && this.onInbox(msg) }));
+    this.subs.push(this.nc.subscribe(`${inbox}.r.>`, { callback: (err, msg) => err === null && this.onCallReply(msg) }));
     this.subs.push(
       this.nc.subscribe(`${inbox}.h`, {
         callback: (err, msg) => err === null && this.hostCalls.handle(msg, (agent) => subjects.agent(this.options.pool, agent)),
@@ -322,16 +326,29 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
       call.fail(err as SnakepitError);
       return;
     }
+    call.attempt++;
+    const reply = `${subjects.hostInbox(this.hostId)}.r.${call.id}.${call.attempt}`;
     const send = (data: Uint8Array): void => {
-      if (call.settled) return;
-      const left = call.remainingMs();
-      this.nc.request(`${prefix}.call`, data, { timeout: left === 0 ? 2_000_000_000 : left + 10_000 }).then(
-        (reply) => this.onReply(call, agent, reply),
-        (err: unknown) => this.onRequestFailed(call, agent, err),
-      );
+      if (!call.settled) this.nc.publish(`${prefix}.call`, data, { reply });
     };
     if (out instanceof Uint8Array) send(out);
     else out.then(send, (err: unknown) => this.onRequestFailed(call, agent, err));
+  }
+
+  /**
+   * Replies to calls arrive on one subscription (`_SNK.<host>.r.<call>.<attempt>`): no timer or
+   * subscription per request. A reply of an earlier attempt (before a retry) is ignored. NATS itself
+   * answers "no responders" (status 503) on the same subject when nobody listens on the agent's.
+   */
+  private onCallReply(msg: Msg): void {
+    const parts = msg.subject.split('.');
+    const call = this.pending.get(Number(parts[3]));
+    if (call === undefined || call.settled || call.attempt !== Number(parts[4]) || call.agent === undefined) return;
+    if (msg.headers?.code === 503) {
+      this.onRequestFailed(call, call.agent, NO_RESPONDERS);
+      return;
+    }
+    this.onReply(call, call.agent, msg);
   }
 
   private async findSession(session: RemoteSession): Promise<void> {
@@ -373,7 +390,7 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
 
   private onRequestFailed(call: RemoteCall, agent: string, err: unknown): void {
     if (call.settled || call.agent !== agent) return;
-    if (isNoResponders(this.nats, err)) {
+    if (err === NO_RESPONDERS || isNoResponders(this.nats, err)) {
       // Nobody listens on the agent's subject, so this call never reached it (safe to send again).
       if (Date.now() - this.reconnectedAt < RECONNECT_GRACE_MS) {
         // Just after a reconnect the agent may not have resubscribed yet: try it again shortly.

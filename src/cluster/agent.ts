@@ -15,7 +15,7 @@ import type { HostToolContext, HostToolInfo } from '../pool/host-tools.js';
 import { Pool } from '../pool/pool.js';
 import type { Session } from '../pool/session.js';
 import { Bulk } from './bulk.js';
-import { checkNatsOptions, connectNats, type NatsModule } from './nats.js';
+import { checkNatsOptions, closeConnection, connectNats, type NatsModule } from './nats.js';
 import { encodeRecord, openBuckets, type AgentRecord } from './presence.js';
 import type { CallStream, NatsConnectOptions } from './types.js';
 import { checkName, errorToWire, FLAG_COLLECT, FLAG_IDEMPOTENT, K, subjects } from './wire.js';
@@ -345,7 +345,7 @@ export class Agent {
       await Promise.all([...this.sessions.keys()].map((sid) => this.closeSession(sid)));
       await this.pool.close();
       this.bulk.close();
-      await this.nc.drain().catch(() => {});
+      await closeConnection(this.nc);
     })();
     return this.closing;
   }

@@ -74,3 +74,16 @@ export async function connectNats(o: NatsConnectOptions, name: string): Promise<
 export function isNoResponders(nats: NatsModule, err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === nats.ErrorCode.NoResponders;
 }
+
+/**
+ * Drain (deliver what is buffered, then close), but never wait on a server that is not there: a
+ * connection that is reconnecting would otherwise keep the drain, and the process, alive forever.
+ */
+export async function closeConnection(nc: NatsConnection): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  const drained = nc.drain().catch(() => {});
+  await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+  clearTimeout(timer);
+  if (!nc.isClosed()) await nc.close().catch(() => {});
+}

@@ -25,7 +25,7 @@ import type { ToolStream } from '../pool/stream.js';
 import type { ToolInfo } from '../pool/tools.js';
 import { Bulk } from './bulk.js';
 import { RemoteHostCalls } from './host-calls.js';
-import { checkNatsOptions, connectNats, isNoResponders, type NatsModule } from './nats.js';
+import { checkNatsOptions, closeConnection, connectNats, isNoResponders, type NatsModule } from './nats.js';
 import { decodeRecord, Directory, openBuckets } from './presence.js';
 import { RemoteCall, type CallKind, type RemoteCallHost } from './remote-call.js';
 import { RemoteSession, type RemoteSessionHost } from './remote-session.js';
@@ -573,7 +573,7 @@ export class RemotePool extends EventEmitter<RemotePoolEventMap> implements Pool
     clearInterval(this.sweepTimer);
     this.bulk.close();
     for (const sub of this.subs) sub.unsubscribe();
-    await this.nc.drain().catch(() => {});
+    await closeConnection(this.nc);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -248,6 +248,8 @@ test('NATS server restarted with calls in flight: every call settles, clients re
     assert.ok(ledger.ok > 10);
     record('NATS server restart', ledger, { downMs: 800, firstOkAfterRestartMs: Math.round(firstOkAfter) });
   } finally {
+    await r.destroy();
+    await a.kill('SIGKILL');
     await own.dispose();
   }
 });

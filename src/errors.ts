@@ -34,6 +34,10 @@ export const ERROR_CODES = [
   'AGENT_LOST',
   'NO_AGENTS',
   'CLUSTER_UNAVAILABLE',
+  // security
+  'SANDBOX_UNAVAILABLE',
+  // serving
+  'QUOTA_EXCEEDED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -313,6 +317,37 @@ export class PermissionDeniedError extends SnakepitError {
 export class NestedCallBlockedError extends SnakepitError {
   constructor(tool: string, message: string, fields: ErrorFields = {}) {
     super('NESTED_CALL_BLOCKED', message, { tool, retryable: true, ...fields });
+  }
+}
+
+/**
+ * `options.sandbox` was asked for but this platform cannot provide it (not Linux, no bubblewrap, or
+ * namespaces denied). A pool never runs unconfined instead. `missing` names what is missing.
+ */
+export class SandboxUnavailableError extends SnakepitError {
+  readonly missing: string;
+  constructor(missing: string, message: string) {
+    super('SANDBOX_UNAVAILABLE', message);
+    this.missing = missing;
+  }
+}
+
+/** Which quota of a tenant refused a call. */
+export type QuotaKind = 'rate' | 'concurrency' | 'queue';
+
+/**
+ * A tenant's quota refused the call before it was queued (it never ran). `retryAfterMs` says when a
+ * retry may pass: for the rate quota the time until a token is free; otherwise an estimate.
+ */
+export class QuotaExceededError extends SnakepitError {
+  readonly tenant: string;
+  readonly quota: QuotaKind;
+  readonly retryAfterMs: number;
+  constructor(message: string, tenant: string, quota: QuotaKind, retryAfterMs: number, fields: ErrorFields = {}) {
+    super('QUOTA_EXCEEDED', message, { retryable: true, ...fields });
+    this.tenant = tenant;
+    this.quota = quota;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

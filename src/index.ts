@@ -74,7 +74,36 @@ export {
   AgentLostError,
   NoAgentsError,
   ClusterUnavailableError,
+  SandboxUnavailableError,
+  QuotaExceededError,
+  type QuotaKind,
 } from './errors.js';
+export type { ServingOptions, TenantQuota, ToolCacheOptions } from './serving/options.js';
+export type { ServingStats } from './serving/front.js';
+export type { CacheStats } from './serving/cache.js';
+export type { BatchStats } from './serving/batcher.js';
+export type { TenantStats } from './serving/tenants.js';
+export type { MeterRecord } from './serving/meter.js';
+export { createGateway, type Gateway, type GatewayOptions, type GatewayAuth } from './serving/gateway/handler.js';
+export { STATUS_BY_CODE } from './serving/gateway/problem.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
-export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
+// Observability (docs/observability.md).
+export type { LogRecord, LogsOption } from './telemetry/logs.js';
+export { CALL_CHANNEL, type CallMessage } from './telemetry/telemetry.js';
+export { serveDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
+export {
+  NDArray,
+  type DType,
+  type DTypeArrayMap,
+  type NumericArray,
+  type TimeDType,
+  type TimeUnit,
+  type ElementOf,
+  type Nested,
+} from './protocol/ndarray.js';
+export { useArrow, type ArrowModule } from './data/arrow.js';
+export { jsonReplacer } from './data/json.js';
 export { Decimal } from './protocol/decimal.js';
+export { verifyAuditLog, type AuditVerification } from './audit/verify.js';
+export type { AuditOptions, AuditRecord } from './audit/audit-log.js';
+export type { SandboxOptions } from './security/sandbox.js';

@@ -6,10 +6,15 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
-import type { CodecName } from './protocol/messages.js';
+import { checkCallDurations, checkPoolDurations } from './durations.js';
+import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './security/sandbox.js';
+import { resolveAuditOptions, type AuditOptions, type ResolvedAuditOptions } from './audit/audit-log.js';
+import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
+import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
-export interface PoolOptions {
+export interface PoolOptions extends ServingOptions {
   /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
   adapter: string;
   /** Number of worker processes. Default: available parallelism, at most 4. */
@@ -78,6 +83,16 @@ export interface PoolOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /** Run every worker confined by bubblewrap (Linux): src/security/sandbox.ts, docs/security.md. */
+  sandbox?: boolean | SandboxOptions;
+  /** An audit log of every call: src/audit/audit-log.ts, docs/security.md. */
+  audit?: AuditOptions;
+  /**
+   * Where worker output (stdout, stderr, Python logging) goes: `'inherit'` prints it on the host's
+   * stderr prefixed with `[python worker N pid P]`; `'events'` only publishes `log` events; a
+   * function receives each structured record. Default `'inherit'`. See docs/observability.md.
+   */
+  logs?: LogsOption;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -138,6 +153,11 @@ export interface ResolvedPoolOptions {
   /** Absolute folder of the run registry, or false when it is off. */
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
+  readonly sandbox: ResolvedSandbox | undefined;
+  readonly audit: ResolvedAuditOptions | undefined;
+  /** Tenants, metering, host-side cache and batching (docs/serving.md). */
+  readonly serving: ResolvedServingOptions;
+  readonly logs: LogsOption;
 }
 
 const KNOWN = new Set([
@@ -146,7 +166,11 @@ const KNOWN = new Set([
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
-  'stateDir', 'handleSignals',
+  'stateDir', 'handleSignals', 'sandbox', 'audit',
+  // serving (src/serving/options.ts)
+  'tenants', 'metering', 'cache', 'batching',
+  // worker output (src/telemetry/logs.ts)
+  'logs',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -230,6 +254,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) fail(`options.${key} is not a pool option (known: ${[...KNOWN].join(', ')})`);
   }
+  checkPoolDurations(options);
   const { adapter } = options;
   if (typeof adapter !== 'string' || adapter.trim() === '') fail('options.adapter must be a non-empty string');
 
@@ -294,7 +319,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     timeout: integer(options, 'timeout', 60_000, 0),
     startupTimeout: integer(options, 'startupTimeout', 30_000, 1),
     startupConcurrency: integer(options, 'startupConcurrency', 4, 1),
-    maxPayload: integer(options, 'maxPayload', 256 * 1024 * 1024, 1024, MAX_FRAME),
+    maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1024, MAX_FRAME),
     cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
     killGrace: integer(options, 'killGrace', 2_000, 0),
     codecs: Object.freeze(codec === 'auto' ? (['msgpack', 'json'] as CodecName[]) : [codec as CodecName]),
@@ -314,6 +339,10 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     retries: integer(options, 'retries', 2, 0, 100),
     stateDir,
     handleSignals,
+    sandbox: resolveSandbox(options.sandbox),
+    audit: resolveAuditOptions(options.audit),
+    serving: resolveServingOptions(options),
+    logs: checkLogsOption(options.logs),
   });
 }
 
@@ -341,6 +370,13 @@ export interface CallOptions {
    * worker, up to the pool's `retries` times. Python exceptions are never retried. Default false.
    */
   idempotent?: boolean;
+  /** Who the call is made for (a user, a tenant): recorded by the audit log. */
+  principal?: string;
+  /**
+   * The tenant the call is made for: its quotas and its share of the pool apply (pool option
+   * `tenants`, docs/serving.md). Default `default`.
+   */
+  tenant?: string;
 }
 
 export interface StreamOptions extends CallOptions {
@@ -355,7 +391,7 @@ export interface ExecuteOptions extends CallOptions {
   collect?: boolean;
 }
 
-const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent']);
+const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'tenant', 'principal']);
 
 /** Validates per-call options; returns the deadline in ms (0: none). Throws InvalidOptionsError. */
 export function checkCallOptions(options: unknown, poolTimeout: number): number {
@@ -364,6 +400,10 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!CALL_KEYS.has(key)) fail(`call option ${key} is not known (known: ${[...CALL_KEYS].join(', ')})`);
+  }
+  checkCallDurations(o);
+  if (o.principal !== undefined && (typeof o.principal !== 'string' || o.principal.length > 256)) {
+    fail(`call option principal must be a string of at most 256 characters, got ${describe(o.principal)}`);
   }
   for (const key of ['timeout', 'idleTimeout'] as const) {
     const v = o[key];
@@ -378,6 +418,9 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('call option signal must be an AbortSignal');
   if (o.collect !== undefined && typeof o.collect !== 'boolean') fail('call option collect must be a boolean');
   if (o.idempotent !== undefined && typeof o.idempotent !== 'boolean') fail('call option idempotent must be a boolean');
+  if (o.tenant !== undefined && (typeof o.tenant !== 'string' || o.tenant.length === 0 || o.tenant.length > 256)) {
+    fail(`call option tenant must be a non-empty string of at most 256 characters, got ${describe(o.tenant)}`);
+  }
   return (o.timeout as number | undefined) ?? poolTimeout;
 }
 
@@ -462,7 +505,7 @@ export interface PythonCallOptions extends CallOptions {
   kwargs?: Record<string, unknown>;
 }
 
-const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs']);
+const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs', 'principal']);
 
 /** Validates PythonCallOptions; returns the keyword arguments and the plain call options. */
 export function checkPythonCallOptions(
@@ -482,6 +525,7 @@ export function checkPythonCallOptions(
   const call: CallOptions = {};
   if (o.timeout !== undefined) call.timeout = o.timeout as number;
   if (o.signal !== undefined) call.signal = o.signal as AbortSignal;
+  if (o.principal !== undefined) call.principal = o.principal as string;
   const timeout = checkCallOptions(call, poolTimeout);
   return { kwargs: kwargs as Record<string, unknown>, call, timeout };
 }

@@ -10,22 +10,14 @@ from .errors import Cancelled
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable
-    from typing import Any, Protocol
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
-    from .host_calls import HostCalls
-    from .sessions import Session
+    from .link import HostCallPort, WorkerLink
+    from .session_state import Session
 
-    class WorkerLink(Protocol):
-        """What a context needs of its worker (``Worker`` implements it)."""
-
-        def log(self, level: str, message: str, request: int | None) -> None: ...
-
-        def release_reader(self) -> None: ...
-
-        def read_while(self, waiting: Callable[[], bool], timeout: float | None) -> bool: ...
-
-        def host_calls(self) -> HostCalls: ...
+#: The host tool that lists the host tools a call may use (protocol.json "sessions").
+HOST_TOOLS = "$host.tools"
 
 
 class Context:
@@ -127,10 +119,14 @@ class Context:
             raise RuntimeError(f"tool {self.tool!r} was not called in a session; call it through pool.session()")
         return session
 
-    def ref(self, obj: object, type_name: str | None = None) -> dict[str, Any]:
+    def ref(self, obj: object, type_name: str | None = None, *, expose: Iterable[str] | None = None) -> dict[str, Any]:
         """Keep ``obj`` in this call's session and return a reference to it: the host receives a handle
-        whose ``call``, ``get`` and ``release`` act on ``obj`` here."""
-        return self.session.refs.add(obj, type_name)
+        whose ``call``, ``get`` and ``release`` act on ``obj`` here. By default the handle reaches the
+        public methods of ``obj``'s class and its public data attributes; ``expose`` names exactly the
+        attributes and methods it reaches instead (docs/security.md, "References")."""
+        from .capability import normalise_expose
+
+        return self.session.refs.add(obj, type_name, normalise_expose(expose))
 
     # ---------------------------------------------------------- host tools
 
@@ -147,8 +143,6 @@ class Context:
         """The host tools this call may use: name, description and parameters of each."""
         import asyncio  # only when async code runs: keeps the worker's startup light
 
-        from .host_calls import HOST_TOOLS
-
         host = self._host_calls()
         try:
             asyncio.get_running_loop()
@@ -158,11 +152,9 @@ class Context:
 
     async def ahost_tools(self) -> list[dict[str, Any]]:
         """``host_tools()`` for async tools."""
-        from .host_calls import HOST_TOOLS
-
         return list(await self._host_calls().acall(self, HOST_TOOLS, {}))
 
-    def _host_calls(self) -> HostCalls:
+    def _host_calls(self) -> HostCallPort:
         if self._link is None:
             raise RuntimeError("host tools are not available here")
         return self._link.host_calls()

@@ -126,6 +126,8 @@ const CLASS_BY_CODE: Partial<Record<ErrorCode, new (...args: never[]) => Snakepi
   TOO_MANY_REFS: errors.TooManyRefsError,
   PERMISSION_DENIED: errors.PermissionDeniedError,
   NESTED_CALL_BLOCKED: errors.NestedCallBlockedError,
+  SANDBOX_UNAVAILABLE: errors.SandboxUnavailableError,
+  QUOTA_EXCEEDED: errors.QuotaExceededError,
   AGENT_LOST: errors.AgentLostError,
   NO_AGENTS: errors.NoAgentsError,
   CLUSTER_UNAVAILABLE: errors.ClusterUnavailableError,

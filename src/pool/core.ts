@@ -15,9 +15,11 @@ import {
   ToolNotFoundError,
   type ErrorCode,
 } from '../errors.js';
-import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
+import { channels, type LogEvent, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
-import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { checkSandbox } from '../security/sandbox.js';
+import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { Msg, type WireError } from '../protocol/messages.js';
@@ -38,6 +40,8 @@ import { workerEnv } from './python-calls.js';
 import { isMemoryError } from './recycle.js';
 import { lostCallOutcome } from './retry.js';
 import { Supervisor, type SupervisorHost } from './supervisor.js';
+// Telemetry: spans, metrics, tracing channel, logs (src/telemetry).
+import { Telemetry } from '../telemetry/telemetry.js';
 
 let jsonFallbackWarned = false;
 
@@ -57,6 +61,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private readonly supervisor: Supervisor;
   readonly runId = newRunId();
   private registry: RunRegistry | undefined;
+  /** options.audit (src/audit/): every settled call is recorded. */
+  readonly audit: AuditLog | undefined;
   private reaped: ReapReport | undefined;
   private retried = 0;
 
@@ -73,12 +79,17 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   readonly sessions = new SessionManager(this);
   readonly hostTools = new HostToolRegistry();
   private readonly hostCalls = new HostCalls(this);
+  readonly telemetry: Telemetry;
+  /** Bytes sent to and received from workers that have exited. */
+  private readonly exitedBytes = { sent: 0, received: 0 };
 
   constructor(
     readonly options: ResolvedPoolOptions,
     private readonly emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
+    this.telemetry = new Telemetry({ stats: () => this.stats(), bytes: () => this.bytes() }, options.logs);
+    this.audit = options.audit === undefined ? undefined : new AuditLog(options.audit);
   }
 
   get cancelGrace(): number {
@@ -93,6 +104,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   async start(): Promise<void> {
     const { size, startupConcurrency, stateDir } = this.options;
+    if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
+    await this.telemetry.start();
     if (stateDir !== false) {
       // Reap what hosts that died left behind, then record this run.
       this.reaped = reapDeadRuns(stateDir);
@@ -138,6 +151,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         killGrace: o.killGrace,
         memoryLimit: o.memoryLimit,
         runId: this.runId,
+        sandbox: o.sandbox,
       },
       this,
     );
@@ -168,7 +182,10 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       startMs: Math.round(performance.now() - worker.startedAt),
     });
     if (this.state !== 'starting') this.sessions.onWorkerReady(worker);
-    if (this.state !== 'starting') this.pump();
+    if (this.state !== 'starting') {
+      this.pump();
+      this.slotListener?.();
+    }
   }
 
   // ----------------------------------------------------------------- calling
@@ -214,6 +231,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       const consumer: CallConsumer = { value: resolve, chunk() {}, end() {}, fail: reject };
       const call = this.makeCall(tool, args, timeout, 0, opts?.signal, consumer, route?.session);
       call.idempotent = opts?.idempotent === true;
+      call.principal = opts?.principal;
       this.submit(call);
     });
   }
@@ -236,6 +254,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     const stream = new ToolStream<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
     call = this.makeCall(tool, args, timeout, window, opts?.signal, stream, route?.session);
     call.idempotent = opts?.idempotent === true;
+    call.principal = opts?.principal;
     stream.attach(call);
     this.submit(call);
     return stream;
@@ -266,6 +285,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private submit(call: Call): void {
     this.submitted++;
     if (call.settled) return; // aborted before submission
+    this.telemetry.submitted(call);
     if (call.session !== undefined) {
       this.sessions.submit(call);
       return;
@@ -307,8 +327,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     let frame: Frame;
     try {
       const session = call.session?.id ?? null;
+      const message: unknown[] = [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window];
+      const trace = this.telemetry.dispatching(call, worker.id, worker.pid);
+      if (trace !== undefined) message.push(trace);
       frame = worker.encode(
-        [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window],
+        message,
         `arguments of ${call.tool}`,
         { tool: call.tool, requestId: call.id },
       );
@@ -377,6 +400,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   recordSettled(call: Call, error: SnakepitError | undefined): void {
+    this.telemetry.settled(call, error);
+    this.audit?.settled(call, error);
     if (call.dispatchedAt > 0) this.runTime.record(performance.now() - call.dispatchedAt);
     if (error === undefined) {
       this.succeeded++;
@@ -398,6 +423,15 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     if (this.sessions.queued > 0) this.sessions.onSlotFree(worker);
     if (this.queue.length > 0) this.pump();
     else if (this.drained !== undefined) this.checkDrained();
+    this.slotListener?.();
+  }
+
+  /** The serving layer (src/serving) is told when a slot may have freed, to send what it holds. */
+  slotListener: (() => void) | undefined;
+
+  /** Whether a call submitted now would start at once: nothing queued and a worker with a free slot. */
+  hasFreeSlot(): boolean {
+    return this.queue.length === 0 && this.pickWorker() !== undefined;
   }
 
   onExit(worker: WorkerHandle, info: ExitInfo): void {
@@ -405,6 +439,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     if (index !== -1) this.workers.splice(index, 1);
     this.sessions.onWorkerExit(worker);
     if (worker.pid !== undefined) this.registry?.remove(worker.pid);
+    this.exitedBytes.sent += worker.bytesOut;
+    this.exitedBytes.received += worker.bytesIn;
     this.publish('workerExit', {
       type: 'workerExit',
       workerId: worker.id,
@@ -422,21 +458,38 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     this.checkDrained();
   }
 
-  onHostCall(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>): void {
-    this.hostCalls.handle(worker, id, parent, tool, args);
+  onHostCall(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>, trace?: unknown): void {
+    this.hostCalls.handle(worker, id, parent, tool, args, trace);
   }
 
-  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number): void {
-    if (this.emitter.listenerCount('log') === 0 && !channels.log.hasSubscribers) return;
-    this.publish('log', {
+  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number, logger?: string, exception?: string): void {
+    const published = this.emitter.listenerCount('log') > 0 || channels.log.hasSubscribers;
+    if (!published && !this.telemetry.logs.always) return;
+    // A line printed inside a call comes as a log frame of level stdout or stderr (python logs.py).
+    if (stream === 'worker' && (level === 'stdout' || level === 'stderr')) stream = level;
+    const event: LogEvent = {
       type: 'log',
       workerId: worker.id,
       pid: worker.pid,
       stream,
       line,
-      level: level ?? (stream === 'stderr' ? 'stderr' : 'info'),
-      requestId,
-    });
+      level: level === 'stdout' || level === undefined ? (stream === 'stderr' ? 'stderr' : 'info') : level,
+      requestId: requestId ?? undefined,
+    };
+    if (logger != null) event.logger = logger;
+    if (exception != null) event.exception = exception;
+    this.telemetry.log(event);
+    if (published) this.publish('log', event);
+  }
+
+  /** Bytes written to and read from workers since the pool started. */
+  bytes(): { sent: number; received: number } {
+    let { sent, received } = this.exitedBytes;
+    for (const w of this.workers) {
+      sent += w.bytesOut;
+      received += w.bytesIn;
+    }
+    return { sent, received };
   }
 
   // ------------------------------------------------------------- supervision
@@ -482,7 +535,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   private finishClose(): void {
     this.supervisor.stop();
+    endRun(this.runId); // grandchildren in sessions of their own (run-registry.ts)
     this.registry?.close();
+    this.audit?.close();
     releaseSignals(this);
     this.setState('closed');
   }
@@ -490,6 +545,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** SIGKILL every worker's process group synchronously (host signals, process exit). */
   killNow(): void {
     for (const worker of this.workers) worker.killNow();
+    killRunProcesses(this.runId);
   }
 
   private checkDrained(): void {
@@ -522,6 +578,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       for (const sink of worker.pending.values()) (sink as Call).fail(error);
     }
     await Promise.all(this.workers.map((w) => w.kill('killed')));
+    endRun(this.runId);
     const done = this.drained;
     this.drained = undefined;
     done?.();
@@ -537,6 +594,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   publish<K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]): void {
+    if (name !== 'log') this.telemetry.event(event);
     const channel = channels[name];
     if (channel.hasSubscribers) channel.publish(event);
     if (this.emitter.listenerCount(name) > 0) {

@@ -29,15 +29,38 @@ import type { ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
 import type { RemotePool } from '../cluster/remote-pool.js';
 import type { ConnectOptions } from '../cluster/types.js';
+import { ServingFront } from '../serving/front.js';
+import type { ResultCache } from '../serving/cache.js';
+
+const cores = new WeakMap<Pool, PoolCore>();
+
+/** The implementation behind a pool, for the library's own tools (the dashboard); not exported. */
+export function poolCore(pool: Pool): PoolCore | undefined {
+  return cores.get(pool);
+}
 
 export class Pool extends EventEmitter<PoolEventMap> {
   readonly #core: PoolCore;
   readonly #python: PythonCalls;
+  readonly #serving: ServingFront;
 
   private constructor(options: ResolvedPoolOptions) {
     super();
-    this.#core = new PoolCore(options, this);
-    this.#python = new PythonCalls(this.#core, undefined);
+    const core = new PoolCore(options, this);
+    this.#core = core;
+    cores.set(this, core);
+    this.#python = new PythonCalls(core, undefined);
+    this.#serving = new ServingFront(
+      {
+        execute: (tool, args, opts) => core.execute(tool, args, opts),
+        tools: () => core.tools(),
+        hasFreeSlot: () => core.hasFreeSlot(),
+        onSlotFree: (listener) => (core.slotListener = listener),
+        audit: () => core.audit,
+      },
+      options.serving,
+      options.timeout,
+    );
   }
 
   /**
@@ -48,6 +71,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
   static async start(options: PoolOptions): Promise<Pool> {
     const pool = new Pool(resolvePoolOptions(options));
     await pool.#core.start();
+    pool.#serving.configure();
     return pool;
   }
 
@@ -62,12 +86,25 @@ export class Pool extends EventEmitter<PoolEventMap> {
 
   /** Run `tool` with keyword arguments `args`; resolves with what the Python function returned. */
   execute<T = unknown>(tool: string, args?: Record<string, unknown>, options?: ExecuteOptions): Promise<T> {
+    const serving = this.#serving;
+    if (serving.takes(tool, options)) return serving.execute(tool, args, options) as Promise<T>;
     return this.#core.execute(tool, args, options) as Promise<T>;
   }
 
   /** Consume a generator tool chunk by chunk: `for await (const chunk of pool.stream(...))`. */
   stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: StreamOptions): ToolStream<T> {
+    if (options?.tenant !== undefined || this.#core.options.serving.tenants !== null) this.#serving.admitStream(tool, options?.tenant);
+    // The audit log names the tenant when the caller gave no principal.
+    if (options?.tenant !== undefined && options.principal === undefined) options = { ...options, principal: options.tenant };
     return this.#core.stream<T>(tool, args, options);
+  }
+
+  /**
+   * The host-side result cache of pure tools (`@tool(cache=Cache(...))`, pool option `cache`):
+   * `pool.cache.invalidate(tool?, args?)`, `pool.cache.stats()`. See docs/serving.md.
+   */
+  get cache(): Pick<ResultCache, 'invalidate' | 'stats'> {
+    return this.#serving.cache;
   }
 
   /**
@@ -106,9 +143,17 @@ export class Pool extends EventEmitter<PoolEventMap> {
     return this.#core.tools();
   }
 
+  /**
+   * The pool's metrics in the Prometheus text exposition format: serve it on a `/metrics` endpoint.
+   * Metric names are listed in docs/observability.md.
+   */
+  metricsText(): string {
+    return this.#core.telemetry.metrics.text();
+  }
+
   /** An immutable snapshot of the pool's state and counters. */
   stats(): PoolStats {
-    return this.#core.stats();
+    return Object.freeze({ ...this.#core.stats(), serving: this.#serving.stats() });
   }
 
   get state(): PoolState {
@@ -144,12 +189,12 @@ export class Pool extends EventEmitter<PoolEventMap> {
 
   /** Stop accepting calls, let queued and running ones finish, then stop the workers. Idempotent. */
   close(): Promise<void> {
-    return this.#core.close();
+    return this.#core.close().finally(() => this.#serving.close());
   }
 
   /** Reject every queued and running call with POOL_CLOSED and kill the workers now. Idempotent. */
   destroy(): Promise<void> {
-    return this.#core.destroy();
+    return this.#core.destroy().finally(() => this.#serving.close());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -23,6 +23,10 @@ export interface ToolInfo {
   readonly async: boolean;
   /** A generator: consume it with `pool.stream`. */
   readonly stream: boolean;
+  /** Dynamic batching declared by the tool (`@tool(batch=Batch(...))`): see docs/serving.md. */
+  readonly batch?: { readonly maxSize: number; readonly maxWaitMs: number };
+  /** Result caching declared by the tool (`@tool(cache=Cache(...))`): see docs/serving.md. */
+  readonly cache?: { readonly ttlMs: number; readonly maxEntries: number };
 }
 
 export function toolInfo(wire: WireTool): ToolInfo {
@@ -32,6 +36,8 @@ export function toolInfo(wire: WireTool): ToolInfo {
     returns: wire.returns,
     async: wire.async,
     stream: wire.stream,
+    ...(wire.batch !== undefined ? { batch: Object.freeze({ maxSize: wire.batch.max_size, maxWaitMs: wire.batch.max_wait_ms }) } : {}),
+    ...(wire.cache !== undefined ? { cache: Object.freeze({ ttlMs: wire.cache.ttl_s * 1000, maxEntries: wire.cache.max_entries }) } : {}),
     parameters: Object.freeze(
       wire.params.map((p) =>
         Object.freeze({

@@ -14,9 +14,10 @@ export interface Codec {
   readonly name: CodecName;
   /**
    * Encode a message as a complete frame (length header + payload), possibly in several parts that
-   * refer to the caller's binary values without copying them. Throws EncodeError.
+   * refer to the caller's binary values without copying them. Throws EncodeError, or EncodeLimitError
+   * as soon as the payload is known to pass `limit` (the rest of the message is not encoded).
    */
-  encode(message: unknown): Frame;
+  encode(message: unknown, limit?: number): Frame;
   /** Encode a message as a complete frame in one buffer. Throws EncodeError. */
   encodeFrame(message: unknown): Buffer;
   /** Decode one frame's payload. Throws ProtocolError. */
@@ -27,8 +28,8 @@ export class MsgpackCodec implements Codec {
   readonly name: CodecName = 'msgpack';
   private readonly encoder = new MsgpackEncoder();
 
-  encode(message: unknown): Frame {
-    return this.encoder.encodeFrame(message);
+  encode(message: unknown, limit?: number): Frame {
+    return this.encoder.encodeFrame(message, limit);
   }
 
   encodeFrame(message: unknown): Buffer {
@@ -41,6 +42,7 @@ export class MsgpackCodec implements Codec {
 }
 
 export { JsonCodec };
+export { EncodeLimitError } from './msgpack-encode.js';
 
 export function makeCodec(name: CodecName): Codec {
   return name === 'msgpack' ? new MsgpackCodec() : new JsonCodec();

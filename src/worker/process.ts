@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { arrowAvailable } from '../data/arrow.js';
+import { sandboxLaunch, type ResolvedSandbox } from '../security/sandbox.js';
 
 /**
  * The folder holding the `snakepit_bridge` package shipped with this library: `python/` at the
@@ -33,6 +35,8 @@ export interface SpawnSpec {
   memoryLimit: number;
   /** The pool's run id: marks the worker and everything it starts, for the run registry. */
   runId: string;
+  /** Run the worker under bubblewrap (src/security/sandbox.ts). */
+  sandbox?: ResolvedSandbox | undefined;
 }
 
 export interface WorkerProcess {
@@ -56,6 +60,8 @@ export function spawnWorker(spec: SpawnSpec): WorkerProcess {
     SNAKEPIT_CODECS: spec.codecs.join(','),
     SNAKEPIT_HOST_PID: String(process.pid),
     SNAKEPIT_RUN_ID: spec.runId,
+    // Whether this host can read Arrow tables: without apache-arrow, a worker refuses to send one (naming the package).
+    SNAKEPIT_HOST_ARROW: arrowAvailable() ? '1' : '0',
   };
   if (spec.memoryLimit > 0) {
     env.SNAKEPIT_MEMORY_LIMIT = String(spec.memoryLimit);
@@ -63,9 +69,13 @@ export function spawnWorker(spec: SpawnSpec): WorkerProcess {
     // address-space limit measures memory in use rather than reservations.
     env.MALLOC_ARENA_MAX ??= '2';
   }
-  const child = spawn(spec.python, ['-m', 'snakepit_bridge', '--adapter', spec.adapter], {
+  const args = ['-m', 'snakepit_bridge', '--adapter', spec.adapter];
+  const launch = spec.sandbox
+    ? sandboxLaunch(spec.sandbox, { ...spec, args, env, poolEnv: spec.env, bridge: BRIDGE_PYTHONPATH })
+    : { command: spec.python, args, env };
+  const child = spawn(launch.command, launch.args, {
     cwd: spec.cwd,
-    env,
+    env: launch.env,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     detached: true,
     windowsHide: true,

@@ -15,7 +15,7 @@ import {
   WorkerStartError,
   type ErrorFields,
 } from '../errors.js';
-import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
+import { EncodeLimitError, JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
 import { FrameDecoder, HEADER_BYTES, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
 import { Msg, type CodecName, type HelloInfo, type WireError } from '../protocol/messages.js';
@@ -24,6 +24,7 @@ import { Heartbeat } from './heartbeat.js';
 import { LineTail, readLines } from './lines.js';
 import { Outbox } from './outbox.js';
 import { killGroup, spawnWorker } from './process.js';
+import { sandboxExit, type ResolvedSandbox } from '../security/sandbox.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'exited';
@@ -54,9 +55,12 @@ export interface WorkerHooks {
   /** A call left the worker's pending map: its slot is free again. */
   onSettled(worker: WorkerHandle, sink: CallSink): void;
   onExit(worker: WorkerHandle, info: ExitInfo): void;
-  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number): void;
-  /** Python called host tool `tool` (host call `id`) while request `parent` runs; answer with `host_result`. */
-  onHostCall?(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>): void;
+  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number, logger?: string, exception?: string): void;
+  /**
+   * Python called host tool `tool` (host call `id`) while request `parent` runs; answer with
+   * `host_result`. `trace` is the W3C trace context of the Python span, when traced.
+   */
+  onHostCall?(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>, trace?: unknown): void;
 }
 
 export interface WorkerSpec {
@@ -74,6 +78,8 @@ export interface WorkerSpec {
   memoryLimit: number;
   /** Id of the pool's run, exported to the worker as SNAKEPIT_RUN_ID (run registry). */
   runId: string;
+  /** Run the worker under bubblewrap (src/security/sandbox.ts). */
+  sandbox?: ResolvedSandbox | undefined;
 }
 
 const STDERR_TAIL_LINES = 40;
@@ -93,6 +99,9 @@ export class WorkerHandle {
   /** Supervision: a retiring worker takes no new calls; it finishes its calls and is then shut down. */
   retiring = false;
   readonly heartbeat = new Heartbeat();
+  /** Bytes written to and read from the worker's protocol pipes (metrics). */
+  bytesOut = 0;
+  bytesIn = 0;
 
   private codec: Codec = new JsonCodec();
   private child: ChildProcess | undefined;
@@ -168,6 +177,7 @@ export class WorkerHandle {
         codecs: this.spec.codecs,
         memoryLimit: this.spec.memoryLimit,
         runId: this.spec.runId,
+        sandbox: this.spec.sandbox,
       });
     } catch (err) {
       this.onSpawnError(err as NodeJS.ErrnoException);
@@ -180,7 +190,7 @@ export class WorkerHandle {
     this.fromWorker = fromWorker;
     this.pid = child.pid;
     child.on('error', (err) => this.onSpawnError(err as NodeJS.ErrnoException));
-    child.on('exit', (code, signal) => this.onChildExit(code, signal));
+    child.on('exit', (code, signal) => this.onChildExit(...(this.spec.sandbox ? sandboxExit(code, signal) : ([code, signal] as const))));
     toWorker.on('error', () => {
       /* EPIPE after the worker died: the exit handler settles everything. */
     });
@@ -195,6 +205,7 @@ export class WorkerHandle {
     });
     const decoder = new FrameDecoder(this.spec.maxPayload, this.onFrame);
     fromWorker.on('data', (chunk: Buffer) => {
+      this.bytesIn += chunk.length;
       try {
         decoder.push(chunk);
       } catch (err) {
@@ -234,6 +245,7 @@ export class WorkerHandle {
     if (this.state === 'exited' || out === undefined || out.destroyed) {
       throw new WorkerCrashedError(`worker ${this.id} is not running`, { workerId: this.id, pid: this.pid });
     }
+    this.bytesOut += frame.length;
     this.outbox!.send(frame);
   }
 
@@ -249,7 +261,13 @@ export class WorkerHandle {
    * the frame would exceed maxPayload: the one place the host checks what it sends.
    */
   encode(message: unknown, what = 'message', fields: ErrorFields = {}): Frame {
-    const frame = this.codec.encode(message);
+    let frame: Frame;
+    try {
+      frame = this.codec.encode(message, this.spec.maxPayload);
+    } catch (err) {
+      if (err instanceof EncodeLimitError) throw new PayloadTooLargeError(err.size, this.spec.maxPayload, what, fields);
+      throw err;
+    }
     const size = frame.length - HEADER_BYTES;
     if (size > this.spec.maxPayload) throw new PayloadTooLargeError(size, this.spec.maxPayload, what, fields);
     return frame;
@@ -330,10 +348,12 @@ export class WorkerHandle {
         else this.heartbeat.pong(msg[1], performance.now());
         return;
       case Msg.HOST_CALL:
-        this.hooks.onHostCall?.(this, msg[1], msg[2], msg[3], msg[4]);
+        this.hooks.onHostCall?.(this, msg[1], msg[2], msg[3], msg[4], msg[5]);
         return;
       case Msg.LOG:
-        this.hooks.onLog(this, 'worker', String(msg[2]), String(msg[1]), msg[3] ?? undefined);
+        // A tool's stderr lines come as log frames; they belong in the tail a crash error carries.
+        if (msg[1] === 'stderr') this.stderrTail.push(String(msg[2]));
+        this.hooks.onLog(this, 'worker', String(msg[2]), String(msg[1]), msg[3] ?? undefined, msg[4], msg[5]);
         return;
       case Msg.HELLO:
         this.onHello(msg[1] as HelloInfo);

@@ -37,6 +37,10 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   SANDBOX_UNAVAILABLE: 503,
   NESTED_CALL_BLOCKED: 503,
   WORKER_CRASHED: 502,
+  // cluster: the agent went away mid-call (502, like a crashed worker); no agent or no NATS (503)
+  AGENT_LOST: 502,
+  NO_AGENTS: 503,
+  CLUSTER_UNAVAILABLE: 503,
   POOL_SATURATED: 503,
   POOL_FAILED: 503,
   POOL_CLOSED: 503,

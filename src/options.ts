@@ -8,13 +8,17 @@ import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import type { CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { resolvePython } from './python-env/resolve.js';
 
 export interface PoolOptions {
   /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
   adapter: string;
   /** Number of worker processes. Default: available parallelism, at most 4. */
   size?: number;
-  /** Python executable. Default: `$SNAKEPIT_PYTHON`, else `python3`. */
+  /**
+   * Python executable. Default: `$SNAKEPIT_PYTHON`, else `$VIRTUAL_ENV`'s, else a `.venv` beside the
+   * adapter or in `cwd`, else `python3` (src/python-env/resolve.ts).
+   */
   python?: string;
   /** Working directory of the workers; relative adapter paths resolve against it. Default: `process.cwd()`. */
   cwd?: string;
@@ -78,6 +82,18 @@ export interface PoolOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /** Describe every parameter's and result's annotation as a type tree in `tools()` (`schema`). Default false. */
+  types?: boolean;
+  /**
+   * Check arguments against the tools' annotations before sending (INVALID_ARGUMENTS naming the
+   * parameter, the expected type and what was given). Implies `types`. Default false.
+   */
+  checkArguments?: boolean;
+  /**
+   * How Python integers arrive: `auto` (a number within ±(2^53-1), a bigint beyond), `number` (always a
+   * number; beyond 2^53 precision is lost), `bigint` (always a bigint, so a column never mixes). Default `auto`.
+   */
+  int64?: 'auto' | 'number' | 'bigint';
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -138,6 +154,11 @@ export interface ResolvedPoolOptions {
   /** Absolute folder of the run registry, or false when it is off. */
   readonly stateDir: string | false;
   readonly handleSignals: boolean;
+  /** Why `python` was chosen (`options.python`, `$SNAKEPIT_PYTHON`, `a .venv beside the adapter`...). */
+  readonly pythonReason: string;
+  readonly types: boolean;
+  readonly checkArguments: boolean;
+  readonly int64: 'auto' | 'number' | 'bigint';
 }
 
 const KNOWN = new Set([
@@ -147,6 +168,8 @@ const KNOWN = new Set([
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
   'stateDir', 'handleSignals',
+  // the typed contract (src/codegen, src/pool/argument-check.ts)
+  'types', 'checkArguments', 'int64',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -246,8 +269,12 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     adapterSpec = file + (match?.[2] ?? '');
   }
 
-  const python = options.python ?? process.env.SNAKEPIT_PYTHON ?? 'python3';
-  if (typeof python !== 'string' || python === '') fail('options.python must be a non-empty string');
+  if (options.python !== undefined && (typeof options.python !== 'string' || options.python === '')) {
+    fail('options.python must be a non-empty string');
+  }
+  const adapterFile = isAdapterPath(adapter) ? adapterSpec.replace(/:[A-Za-z_][A-Za-z0-9_]*$/, '') : undefined;
+  const choice = resolvePython({ option: options.python as string | undefined, adapterFile, cwd });
+  const python = choice.executable;
 
   const env = options.env ?? {};
   if (env === null || typeof env !== 'object' || Array.isArray(env)) fail('options.env must be an object of strings');
@@ -279,6 +306,15 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   const memoryLimit = integer(options, 'memoryLimit', 0, 0);
   if (memoryLimit !== 0 && memoryLimit < MIN_MEMORY_LIMIT) {
     fail(`options.memoryLimit must be 0 (no limit) or at least ${MIN_MEMORY_LIMIT} bytes (64 MiB), got ${memoryLimit}`);
+  }
+
+  for (const flag of ['types', 'checkArguments'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') fail(`options.${flag} must be a boolean, got ${describe(options[flag])}`);
+  }
+  const checkArguments = options.checkArguments === true;
+  const int64 = options.int64 ?? 'auto';
+  if (int64 !== 'auto' && int64 !== 'number' && int64 !== 'bigint') {
+    fail(`options.int64 must be "auto", "number" or "bigint", got ${describe(int64)}`);
   }
 
   const defaultSize = Math.max(1, Math.min(4, availableParallelism()));
@@ -314,6 +350,10 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     retries: integer(options, 'retries', 2, 0, 100),
     stateDir,
     handleSignals,
+    pythonReason: choice.reason,
+    types: checkArguments || options.types === true,
+    checkArguments,
+    int64,
   });
 }
 

@@ -214,7 +214,7 @@ class ToolSpec:
                 else:
                     entry["default_repr"] = repr(p.default)
             params.append(entry)
-        return {
+        out = {
             "name": self.name,
             "doc": self.doc,
             "params": params,
@@ -222,6 +222,15 @@ class ToolSpec:
             "async": self.is_async,
             "stream": self.is_stream,
         }
+        if os.environ.get("SNAKEPIT_CATALOGUE_TYPES") == "1":
+            # Type trees only on request: typeinfo imports typing, enum and dataclasses.
+            from .typeinfo import tool_types
+
+            nodes, result = tool_types(self.fn, self.params, self.returns, self.is_stream)
+            for entry, node in zip(params, nodes):
+                entry["schema"] = node
+            out["returns_schema"] = result
+        return out
 
 
 def collect_tools(target: object) -> dict[str, ToolSpec]:

@@ -1,5 +1,6 @@
 /** The tool catalogue as the pool exposes it. */
 
+import type { TypeNode } from '../codegen/type-node.js';
 import type { WireTool } from '../protocol/messages.js';
 
 export interface ToolParameter {
@@ -13,6 +14,8 @@ export interface ToolParameter {
   readonly default?: unknown;
   /** `repr()` of any other default. */
   readonly defaultRepr?: string;
+  /** The annotation's type tree; present when the pool was started with `types: true` or `checkArguments`. */
+  readonly schema?: TypeNode;
 }
 
 export interface ToolInfo {
@@ -23,6 +26,8 @@ export interface ToolInfo {
   readonly async: boolean;
   /** A generator: consume it with `pool.stream`. */
   readonly stream: boolean;
+  /** The result's type tree (a generator's: each chunk's); present with `types: true` or `checkArguments`. */
+  readonly returnsSchema?: TypeNode;
 }
 
 export function toolInfo(wire: WireTool): ToolInfo {
@@ -32,6 +37,7 @@ export function toolInfo(wire: WireTool): ToolInfo {
     returns: wire.returns,
     async: wire.async,
     stream: wire.stream,
+    ...(wire.returns_schema !== undefined ? { returnsSchema: wire.returns_schema } : {}),
     parameters: Object.freeze(
       wire.params.map((p) =>
         Object.freeze({
@@ -41,6 +47,7 @@ export function toolInfo(wire: WireTool): ToolInfo {
           kind: p.kind,
           ...('default' in p ? { default: p.default } : {}),
           ...(p.default_repr !== undefined ? { defaultRepr: p.default_repr } : {}),
+          ...(p.schema !== undefined ? { schema: p.schema } : {}),
         }),
       ),
     ),

@@ -3,6 +3,8 @@
  * definition; test/protocol.test.ts checks that both agree. Messages are arrays `[code, ...fields]`.
  */
 
+import type { TypeNode } from '../codegen/type-node.js';
+
 export const PROTOCOL_VERSION = 1;
 
 export const Msg = {
@@ -44,6 +46,8 @@ export interface ToolParam {
   kind: string;
   default?: unknown;
   default_repr?: string;
+  /** The annotation's type tree, when the catalogue was asked for types (SNAKEPIT_CATALOGUE_TYPES=1). */
+  schema?: TypeNode;
 }
 
 export interface WireTool {
@@ -53,6 +57,8 @@ export interface WireTool {
   returns: string | null;
   async: boolean;
   stream: boolean;
+  /** The result's (a generator's: each chunk's) type tree, when the catalogue was asked for types. */
+  returns_schema?: TypeNode;
 }
 
 export interface HelloInfo {

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * The `snakepit` command: `snakepit <command> [arguments] [options]`. Each command lives in
+ * src/cli/commands/<name>.ts; see docs/cli.md.
+ */
+
+import { parseArgs } from 'node:util';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type Command, type CommandContext } from './command.js';
+import { COMMANDS } from './commands/index.js';
+
+const out = (text: string): void => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+const err = (text: string): void => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+
+async function overview(): Promise<string> {
+  const lines = ['Usage: snakepit <command> [arguments] [options]', '', 'Commands:'];
+  for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${(await load()).summary}`);
+  lines.push('', 'Run `snakepit <command> --help` for a command\'s arguments and options.');
+  lines.push('Exit codes: 0 success, 1 the command failed, 2 usage error.');
+  return lines.join('\n');
+}
+
+function commandHelp(command: Command): string {
+  return `Usage: ${command.usage}\n\n${command.help.trim()}\n`;
+}
+
+// `snakepit tools x | head`: a closed stdout ends the command quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const target = name === 'help' ? rest[0] : undefined;
+    if (target !== undefined && COMMANDS[target] !== undefined) out(commandHelp(await COMMANDS[target]!()));
+    else out(await overview());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === '--version' || name === '-v') {
+    out('snakepit 0.1.0');
+    return EXIT_OK;
+  }
+  const load = COMMANDS[name];
+  if (load === undefined) {
+    err(`snakepit: unknown command ${JSON.stringify(name)}\n\n${await overview()}`);
+    return EXIT_USAGE;
+  }
+  const command = await load();
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    err(`snakepit ${name}: ${(e as Error).message}\n${commandHelp(command)}`);
+    return EXIT_USAGE;
+  }
+  if (parsed.values.help === true) {
+    out(commandHelp(command));
+    return EXIT_OK;
+  }
+  const ctx: CommandContext = {
+    positionals: parsed.positionals,
+    values: parsed.values as Record<string, string | boolean | undefined>,
+    cwd: process.cwd(),
+    out,
+    err,
+  };
+  try {
+    return await command.run(ctx);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`snakepit ${name}: ${e.message}\nUsage: ${command.usage}`);
+      return EXIT_USAGE;
+    }
+    const error = e as Error & { code?: string };
+    err(`snakepit ${name}: ${error.code ? `${error.code} ` : ''}${error.message}`);
+    return EXIT_FAILED;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    err(`snakepit: ${(e as Error)?.stack ?? String(e)}`);
+    process.exitCode = EXIT_FAILED;
+  },
+);

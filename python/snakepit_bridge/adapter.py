@@ -214,7 +214,7 @@ class ToolSpec:
                 else:
                     entry["default_repr"] = repr(p.default)
             params.append(entry)
-        out = {
+        out: dict[str, Any] = {
             "name": self.name,
             "doc": self.doc,
             "params": params,
@@ -227,7 +227,7 @@ class ToolSpec:
             from .typeinfo import tool_types
 
             nodes, result = tool_types(self.fn, self.params, self.returns, self.is_stream)
-            for entry, node in zip(params, nodes):
+            for entry, node in zip(params, nodes, strict=True):
                 entry["schema"] = node
             out["returns_schema"] = result
         return out

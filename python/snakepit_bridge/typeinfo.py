@@ -50,8 +50,13 @@ _PRIMITIVES: dict[Any, str] = {
 _LISTS = {list, cabc.Sequence, cabc.MutableSequence, cabc.Collection, cabc.Iterable}
 _SETS = {set, frozenset, cabc.Set, cabc.MutableSet}
 _DICTS = {dict, cabc.Mapping, cabc.MutableMapping}
-_ITERATORS = {cabc.Generator: False, cabc.Iterator: False, cabc.AsyncGenerator: True, cabc.AsyncIterator: True,
-              cabc.AsyncIterable: True}
+_ITERATORS = {
+    cabc.Generator: False,
+    cabc.Iterator: False,
+    cabc.AsyncGenerator: True,
+    cabc.AsyncIterator: True,
+    cabc.AsyncIterable: True,
+}
 _UNION_TYPES: tuple[Any, ...] = (typing.Union, types.UnionType) if sys.version_info >= (3, 10) else (typing.Union,)
 
 

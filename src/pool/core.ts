@@ -28,6 +28,7 @@ import { Histogram } from './histogram.js';
 import { CallQueue } from './queue.js';
 import { ToolStream } from './stream.js';
 import { toolInfo, type ToolInfo } from './tools.js';
+import { checkArguments } from './argument-check.js';
 import type { PoolStats } from './stats.js';
 // Sessions, references, allowlisted calls and host tools.
 import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
@@ -138,6 +139,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         killGrace: o.killGrace,
         memoryLimit: o.memoryLimit,
         runId: this.runId,
+        int64: o.int64,
       },
       this,
     );
@@ -190,6 +192,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     if (!info.stream && wantStream) {
       throw new NotStreamingError(`tool ${tool} is not a generator: call it with pool.execute()`, { tool });
     }
+    if (this.options.checkArguments) checkArguments(info, args as Record<string, unknown> | undefined);
     return info;
   }
 

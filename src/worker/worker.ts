@@ -74,6 +74,8 @@ export interface WorkerSpec {
   memoryLimit: number;
   /** Id of the pool's run, exported to the worker as SNAKEPIT_RUN_ID (run registry). */
   runId: string;
+  /** How integers in results arrive (the `int64` pool option). Default `auto`. */
+  int64?: 'auto' | 'number' | 'bigint';
 }
 
 const STDERR_TAIL_LINES = 40;
@@ -365,7 +367,7 @@ export class WorkerHandle {
       return;
     }
     this.info = info;
-    this.codec = makeCodec(info.codec);
+    this.codec = makeCodec(info.codec, this.spec.int64);
     this.pingNonce = 1 + Math.floor(Math.random() * 1e9);
     this.send(this.codec.encodeFrame([Msg.PING, this.pingNonce]));
   }
@@ -497,7 +499,7 @@ export class WorkerHandle {
   private startError(code: number | null, signal: NodeJS.Signals | null, stderrTail: string): WorkerStartError {
     const fatal = this.fatal;
     if (fatal) {
-      const where = fatal.phase === 'setup' ? 'setup() of the adapter failed' : `cannot load adapter ${JSON.stringify(this.spec.adapter)}`;
+      const where = fatal.phase === 'setup' ? 'setup() of the adapter failed' : `cannot load adapter ${JSON.stringify(this.spec.adapter)} with Python ${JSON.stringify(this.spec.python)}`;
       const what = fatal.type ? `${fatal.type}: ${fatal.message}` : fatal.message;
       return new WorkerStartError(`worker ${this.id}: ${where}: ${what}\n${fatal.traceback}`, {
         workerId: this.id,

@@ -23,3 +23,13 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+// The `snakepit` command (package.json "bin"): its own bundle, so the library's stays as small.
+await build({
+  entryPoints: [path.join(root, 'src', 'cli', 'main.ts')],
+  outfile: path.join(root, 'dist', 'cli.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  logLevel: 'warning',
+});

@@ -13,7 +13,7 @@ describe('the npm package', () => {
     // `npm pack` runs `prepare`, which builds dist/ as an install from git would.
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts=false'], { cwd: ROOT, timeout: 120_000 });
     const files = new Set((JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
-    for (const needed of ['dist/index.js', 'dist/index.d.ts', 'python/pyproject.toml', 'python/snakepit_bridge/py.typed']) {
+    for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'python/pyproject.toml', 'python/snakepit_bridge/py.typed']) {
       assert.ok(files.has(needed), `${needed} is in the package`);
     }
     const bridge = readdirSync(path.join(ROOT, 'python', 'snakepit_bridge')).filter((f) => f.endsWith('.py') || f.endsWith('.json'));

@@ -61,6 +61,7 @@ export {
   CallAbortedError,
   CancelledError,
   InvalidOptionsError,
+  PythonEnvironmentError,
   type SessionLostReason,
   SessionLostError,
   SessionClosedError,

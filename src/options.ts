@@ -8,6 +8,7 @@ import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
 import type { CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { checkEnvironmentOptions, type EnvironmentOptions, type ResolvedEnvironment } from './python-env/managed.js';
 import { resolvePython } from './python-env/resolve.js';
 
 export interface PoolOptions {
@@ -17,9 +18,10 @@ export interface PoolOptions {
   size?: number;
   /**
    * Python executable. Default: `$SNAKEPIT_PYTHON`, else `$VIRTUAL_ENV`'s, else a `.venv` beside the
-   * adapter or in `cwd`, else `python3` (src/python-env/resolve.ts).
+   * adapter or in `cwd`, else `python3` (src/python-env/resolve.ts). An object builds (once) and uses a
+   * managed virtual environment: `{ packages: ['numpy'] }` or `{ requirements: 'requirements.txt' }`.
    */
-  python?: string;
+  python?: string | EnvironmentOptions;
   /** Working directory of the workers; relative adapter paths resolve against it. Default: `process.cwd()`. */
   cwd?: string;
   /** Extra environment variables for the workers (added to the host's environment). */
@@ -156,6 +158,8 @@ export interface ResolvedPoolOptions {
   readonly handleSignals: boolean;
   /** Why `python` was chosen (`options.python`, `$SNAKEPIT_PYTHON`, `a .venv beside the adapter`...). */
   readonly pythonReason: string;
+  /** The managed environment to build before starting, when `python` was given as an object. */
+  readonly environment: ResolvedEnvironment | undefined;
   readonly types: boolean;
   readonly checkArguments: boolean;
   readonly int64: 'auto' | 'number' | 'bigint';
@@ -269,11 +273,14 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     adapterSpec = file + (match?.[2] ?? '');
   }
 
-  if (options.python !== undefined && (typeof options.python !== 'string' || options.python === '')) {
-    fail('options.python must be a non-empty string');
+  const pythonInput = options.python;
+  const managed = pythonInput !== null && typeof pythonInput === 'object' && !Array.isArray(pythonInput);
+  if (pythonInput !== undefined && !managed && (typeof pythonInput !== 'string' || pythonInput === '')) {
+    fail('options.python must be a non-empty string (an executable) or an object ({ packages } or { requirements })');
   }
   const adapterFile = isAdapterPath(adapter) ? adapterSpec.replace(/:[A-Za-z_][A-Za-z0-9_]*$/, '') : undefined;
-  const choice = resolvePython({ option: options.python as string | undefined, adapterFile, cwd });
+  const choice = resolvePython({ option: managed ? undefined : (pythonInput as string | undefined), adapterFile, cwd });
+  const environment = managed ? checkEnvironmentOptions(pythonInput, cwd, choice.executable) : undefined;
   const python = choice.executable;
 
   const env = options.env ?? {};
@@ -351,6 +358,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     stateDir,
     handleSignals,
     pythonReason: choice.reason,
+    environment,
     types: checkArguments || options.types === true,
     checkArguments,
     int64,

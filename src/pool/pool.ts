@@ -20,6 +20,7 @@ import {
   type StreamOptions,
 } from '../options.js';
 import { PoolCore } from './core.js';
+import { withEnvironment } from '../python-env/pool-environment.js';
 import type { HostToolFn, HostToolInfo } from './host-tools.js';
 import { PythonCalls } from './python-calls.js';
 import type { Session } from './session.js';
@@ -44,7 +45,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
    * after stopping the others; with INVALID_OPTIONS for bad options.
    */
   static async start(options: PoolOptions): Promise<Pool> {
-    const pool = new Pool(resolvePoolOptions(options));
+    const pool = new Pool(await withEnvironment(resolvePoolOptions(options)));
     await pool.#core.start();
     return pool;
   }

@@ -8,4 +8,5 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   call: async () => (await import('./call.js')).command,
   codegen: async () => (await import('./codegen.js')).command,
   init: async () => (await import('./init.js')).command,
+  env: async () => (await import('./env.js')).command,
 };

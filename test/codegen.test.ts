@@ -136,4 +136,32 @@ export async function f(): Promise<void> {
     assert.match(missing.stderr, /is missing/);
     assert.equal(cli(['codegen', fixture('typed_tools.py'), '--check']).code, 2);
   });
+
+  test('--module: typed wrappers for a library module, called through python.call', async () => {
+    const out = path.join(dir, 'linalg.ts');
+    const r = cli(['codegen', '--module', 'numpy.linalg', '-o', out, '--import-from', path.join(ROOT, 'src', 'index.js')]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = readFileSync(out, 'utf8');
+    assert.match(text, /\/\*\* Compute the determinant of an array\. \*\/\n  det\(args: NumpyLinalgDetArgs, options\?: CallOptions\): Promise<unknown>;/);
+    assert.match(text, /export type NumpyLinalgNormArgs = \{\n  x: unknown;/);
+    writeFileSync(path.join(dir, 'use-linalg.ts'), `import { createNumpyLinalg } from './linalg.js';
+declare const target: Parameters<typeof createNumpyLinalg>[0];
+export const p = createNumpyLinalg(target).det({ a: [[1, 2], [3, 4]] });
+export const wrong = createNumpyLinalg(target).dett({ a: 1 });
+export const missing = createNumpyLinalg(target).det({});
+`);
+    const compiled = tsc(dir, ['linalg.ts', 'use-linalg.ts']);
+    assert.match(compiled.out, /use-linalg\.ts\(4,\d+\): error TS2551: Property 'dett' does not exist/);
+    assert.match(compiled.out, /use-linalg\.ts\(5,\d+\): error TS2345: .*\n\s+Property 'a' is missing/);
+    assert.equal(compiled.out.match(/error TS/g)?.length, 2, compiled.out);
+    const { createNumpyLinalg } = (await import(out)) as { createNumpyLinalg: (t: unknown) => Record<string, (a: object) => Promise<unknown>> };
+    await withPool({ adapter: fixture('typed_tools.py'), allow: ['numpy.linalg.*'] }, async (pool) => {
+      const linalg = createNumpyLinalg(pool);
+      assert.ok(Math.abs((await linalg.det!({ a: [[1, 2], [3, 4]] })) as number + 2) < 1e-9);
+      assert.equal(await linalg.norm!({ x: [3, 4] }), 5);
+      // cholesky's `a` is positional-only: passed by position.
+      const l = (await linalg.cholesky!({ a: [[4, 0], [0, 9]] })) as { data: Float64Array };
+      assert.deepEqual([...l.data], [2, 0, 0, 3]);
+    });
+  });
 });

@@ -96,6 +96,11 @@ export interface PoolOptions {
    * number; beyond 2^53 precision is lost), `bigint` (always a bigint, so a column never mixes). Default `auto`.
    */
   int64?: 'auto' | 'number' | 'bigint';
+  /**
+   * Development reload: when a `.py` file changes under these folders (`true`: the adapter file's
+   * folder, or `cwd` for a module adapter), the workers are replaced one at a time. Default false.
+   */
+  watch?: boolean | string[];
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -163,6 +168,8 @@ export interface ResolvedPoolOptions {
   readonly types: boolean;
   readonly checkArguments: boolean;
   readonly int64: 'auto' | 'number' | 'bigint';
+  /** Folders watched for development reload (empty: off). */
+  readonly watch: readonly string[];
 }
 
 const KNOWN = new Set([
@@ -173,7 +180,7 @@ const KNOWN = new Set([
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
   'stateDir', 'handleSignals',
   // the typed contract (src/codegen, src/pool/argument-check.ts)
-  'types', 'checkArguments', 'int64',
+  'types', 'checkArguments', 'int64', 'watch',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -324,6 +331,14 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     fail(`options.int64 must be "auto", "number" or "bigint", got ${describe(int64)}`);
   }
 
+  const watchInput = options.watch ?? false;
+  let watch: readonly string[] = [];
+  if (watchInput === true) watch = [adapterFile !== undefined ? path.dirname(adapterFile) : cwd];
+  else if (Array.isArray(watchInput) && watchInput.every((d) => typeof d === 'string' && d !== '')) {
+    watch = watchInput.map((d: string) => path.resolve(cwd, d));
+    for (const d of watch) if (!existsSync(d)) fail(`options.watch: folder not found: ${d}`);
+  } else if (watchInput !== false) fail(`options.watch must be a boolean or an array of folders, got ${describe(watchInput)}`);
+
   const defaultSize = Math.max(1, Math.min(4, availableParallelism()));
   return Object.freeze({
     adapter: adapterSpec,
@@ -362,6 +377,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     types: checkArguments || options.types === true,
     checkArguments,
     int64,
+    watch: Object.freeze([...watch]),
   });
 }
 

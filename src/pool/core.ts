@@ -555,6 +555,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     return [...this.catalogue.values()];
   }
 
+  /** After a reload: the catalogue of the newest ready worker (the adapter may have changed). */
+  refreshCatalogue(): void {
+    const newest = [...this.workers].reverse().find((w) => w.state === 'ready' && !w.retiring && w.info !== undefined);
+    if (newest !== undefined) this.catalogue = new Map(newest.info!.tools.map((t) => [t.name, toolInfo(t)]));
+  }
+
   stats(): PoolStats {
     const byState = { starting: 0, ready: 0, busy: 0, stopping: 0, retiring: 0 };
     let inFlight = 0;

@@ -35,9 +35,9 @@ interface Attachment {
 
 /** Decode one payload. Throws ProtocolError when it is not a valid message. `make` picks the decoder
  * (int64.ts's for an `int64` policy other than `auto`). */
-export function decodeMsgpack(payload: Buffer, make: (payload: Buffer) => Decoder = (p) => new Decoder(p)): unknown {
+export function decodeMsgpack(payload: Buffer, make?: (payload: Buffer) => Decoder): unknown {
   try {
-    return make(payload).decodePayload();
+    return (make !== undefined ? make(payload) : new Decoder(payload)).decodePayload();
   } catch (err) {
     if (err instanceof Malformed) throw new ProtocolError(`invalid MessagePack payload of ${payload.length} bytes: ${err.message}`);
     if (err instanceof ProtocolError) throw err;

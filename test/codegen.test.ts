@@ -143,17 +143,21 @@ export async function f(): Promise<void> {
     assert.equal(r.code, 0, r.stderr);
     const text = readFileSync(out, 'utf8');
     assert.match(text, /\/\*\* Compute the determinant of an array\. \*\/\n  det\(args: NumpyLinalgDetArgs, options\?: CallOptions\): Promise<unknown>;/);
-    assert.match(text, /export type NumpyLinalgNormArgs = \{\n  x: unknown;/);
+    // Types from numpy's shipped .pyi stubs, overloads merged.
+    assert.match(text, /export type NumpyLinalgNormArgs = \{\n  x: unknown;\n  \/\*\* Default: `null` \*\/\n  ord\?: number \| "fro" \| "nuc" \| null;/);
+    assert.match(text, /inv\(args: NumpyLinalgInvArgs, options\?: CallOptions\): Promise<NDArray<'float64'> \| NDArray>;/);
     writeFileSync(path.join(dir, 'use-linalg.ts'), `import { createNumpyLinalg } from './linalg.js';
 declare const target: Parameters<typeof createNumpyLinalg>[0];
 export const p = createNumpyLinalg(target).det({ a: [[1, 2], [3, 4]] });
 export const wrong = createNumpyLinalg(target).dett({ a: 1 });
 export const missing = createNumpyLinalg(target).det({});
+export const badOrd = createNumpyLinalg(target).norm({ x: [1], ord: 'max' });
 `);
     const compiled = tsc(dir, ['linalg.ts', 'use-linalg.ts']);
     assert.match(compiled.out, /use-linalg\.ts\(4,\d+\): error TS2551: Property 'dett' does not exist/);
     assert.match(compiled.out, /use-linalg\.ts\(5,\d+\): error TS2345: .*\n\s+Property 'a' is missing/);
-    assert.equal(compiled.out.match(/error TS/g)?.length, 2, compiled.out);
+    assert.match(compiled.out, /use-linalg\.ts\(6,\d+\): error TS2322: Type '"max"' is not assignable/);
+    assert.equal(compiled.out.match(/error TS/g)?.length, 3, compiled.out);
     const { createNumpyLinalg } = (await import(out)) as { createNumpyLinalg: (t: unknown) => Record<string, (a: object) => Promise<unknown>> };
     await withPool({ adapter: fixture('typed_tools.py'), allow: ['numpy.linalg.*'] }, async (pool) => {
       const linalg = createNumpyLinalg(pool);

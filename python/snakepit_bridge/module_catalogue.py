@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from .signature import EMPTY, clean_doc
+from .stubs import stub_for
 from .typeinfo import describe_type
 
 _PLAIN = (type(None), bool, int, float, str)
@@ -50,13 +51,23 @@ def describe_module(name: str) -> dict[str, Any]:
             ret = EMPTY if sig.return_annotation is inspect.Signature.empty else sig.return_annotation
         except (TypeError, ValueError):  # no signature (some builtins and ufuncs)
             params, ret = None, EMPTY
+        stub = stub_for(fn)
+        typed = stub.signature(attr) if stub is not None else None
+        if typed is not None:
+            # Runtime annotations win; the stub fills in what the runtime leaves unknown.
+            stub_params, stub_result = typed
+            for p in params or []:
+                if p["schema"] == {"kind": "unknown"} and p["name"] in stub_params:
+                    p["schema"] = stub_params[p["name"]]
+            if ret is EMPTY and stub_result is not None:
+                ret = stub_result
         doc = clean_doc(fn)
         functions.append(
             {
                 "name": attr,
                 "doc": doc.split("\n\n", 1)[0] if doc else "",
                 "params": params,
-                "returns_schema": describe_type(ret),
+                "returns_schema": ret if isinstance(ret, dict) else describe_type(ret),
             }
         )
     return {"module": name, "functions": functions}

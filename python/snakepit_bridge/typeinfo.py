@@ -158,6 +158,9 @@ def _class(cls: type, seen: frozenset[Any]) -> Node:
         return {"kind": "enum", "name": cls.__name__, "values": [m.value for m in cls]}
     if _is_numpy(cls):
         return {"kind": "ndarray", "dtype": None}
+    scalar = _numpy_scalar(cls)
+    if scalar is not None:
+        return {"kind": scalar}
     if cls is datetime.datetime or issubclass(cls, datetime.datetime):
         return {"kind": "datetime"}
     if issubclass(cls, datetime.date):
@@ -228,6 +231,22 @@ def _strip_required(tp: Any) -> Any:
 
 def _is_numpy(cls: Any) -> bool:
     return getattr(cls, "__module__", "") == "numpy" and getattr(cls, "__name__", "") == "ndarray"
+
+
+def _numpy_scalar(cls: type) -> str | None:
+    """``np.float64``, ``np.floating``, ``np.int32``, ``np.bool_``: what they become on the wire."""
+    if getattr(cls, "__module__", "") != "numpy":
+        return None
+    np = sys.modules.get("numpy")
+    if np is None or not issubclass(cls, np.generic):
+        return None
+    if issubclass(cls, np.bool_):
+        return "bool"
+    if issubclass(cls, np.integer):
+        return "int"
+    if issubclass(cls, np.floating):
+        return "float"
+    return None
 
 
 def _numpy_dtype(args: tuple[Any, ...]) -> str | None:

@@ -94,6 +94,11 @@ T = TypeVar("T")
         (T, {"kind": "unknown", "text": "T"}),
         (npt.NDArray[np.float64], {"kind": "ndarray", "dtype": "float64"}),
         (np.ndarray, {"kind": "ndarray", "dtype": None}),
+        (np.float32, {"kind": "float"}),
+        (np.floating, {"kind": "float"}),
+        (np.int64, INT),
+        (np.bool_, {"kind": "bool"}),
+        (np.complex128, {"kind": "unknown", "text": "complex128"}),
         (Iterator[int], {"kind": "iterator", "item": INT, "async": False}),
         (Generator[str, None, None], {"kind": "iterator", "item": STR, "async": False}),
         (AsyncGenerator[int, None], {"kind": "iterator", "item": INT, "async": True}),
@@ -165,3 +170,21 @@ def test_a_worker_loads_no_typeinfo_unless_asked() -> None:
         [sys.executable, "-c", code, str(fixture)], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["True"]
+
+
+def test_module_catalogue_reads_numpy_stubs() -> None:
+    from snakepit_bridge.module_catalogue import describe_module
+
+    functions = {f["name"]: f for f in describe_module("numpy.linalg")["functions"]}
+    norm = {p["name"]: p for p in functions["norm"]["params"]}
+    # Runtime signature: names, kinds, defaults; the shipped .pyi stub: the types, overloads merged.
+    assert norm["ord"]["default"] is None
+    assert norm["ord"]["schema"] == {
+        "kind": "union",
+        "options": [{"kind": "float"}, {"kind": "literal", "values": ["fro", "nuc"]}, NONE],
+    }
+    assert functions["inv"]["returns_schema"] == {
+        "kind": "union",
+        "options": [{"kind": "ndarray", "dtype": "float64"}, {"kind": "ndarray", "dtype": None}],
+    }
+    assert functions["cholesky"]["params"][0]["kind"] == "positional_only"

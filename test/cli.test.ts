@@ -18,6 +18,9 @@ describe('snakepit cli', () => {
     const unknown = cli(['frobnicate']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const version = cli(['--version']);
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout, `snakepit ${(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
   });
 
   test('every command has --help with its exit codes; an unknown option is exit 2', () => {

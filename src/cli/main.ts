@@ -4,6 +4,7 @@
  * src/cli/commands/<name>.ts; see docs/cli.md.
  */
 
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type Command, type CommandContext } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -17,6 +18,18 @@ async function overview(): Promise<string> {
   lines.push('', 'Run `snakepit <command> --help` for a command\'s arguments and options.');
   lines.push('Exit codes: 0 success, 1 the command failed, 2 usage error.');
   return lines.join('\n');
+}
+
+/** The package's version: package.json beside dist/ (the built bin) or above src/cli/ (the sources). */
+function version(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    const file = new URL(rel, import.meta.url);
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'snakepit' && pkg.version) return pkg.version;
+    }
+  }
+  return 'unknown';
 }
 
 function commandHelp(command: Command): string {
@@ -38,7 +51,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
   if (name === '--version' || name === '-v') {
-    out('snakepit 0.1.0');
+    out(`snakepit ${version()}`);
     return EXIT_OK;
   }
   const load = COMMANDS[name];

@@ -18,24 +18,32 @@ export class Declarations {
   private readonly keys = new Map<string, string>();
   /** Runtime names the file must import as types (`NDArray`, `Decimal`). */
   readonly imports = new Set<string>();
+  /** Named types being rendered (a `ref` inside one means that one: a recursive type). */
+  private readonly rendering: { readonly py: string; readonly declared: string }[] = [];
 
   constructor(readonly int64: Int64Policy) {}
 
   /** The declared name of a named node; declares it on first sight (same name, other shape: a suffix). */
-  name(node: TypeNode & { name: string }, render: () => string): string {
+  name(node: TypeNode & { name: string }, render: (declared: string) => string): string {
     const key = JSON.stringify(node);
     const known = this.keys.get(key);
     if (known !== undefined) return known;
     let name = identifier(node.name);
     for (let i = 2; this.byName.has(name); i++) name = `${identifier(node.name)}${i}`;
     this.keys.set(key, name);
-    this.byName.set(name, ''); // reserved before rendering: a recursive reference finds it
-    this.byName.set(name, render());
+    this.byName.set(name, ''); // reserved before rendering
+    this.rendering.push({ py: node.name, declared: name });
+    try {
+      this.byName.set(name, render(name));
+    } finally {
+      this.rendering.pop();
+    }
     return name;
   }
 
-  /** The declared name for a `ref` node: the first declaration of that Python name. */
+  /** The declared name for a `ref` node: the enclosing type of that Python name being rendered. */
   ref(name: string): string {
+    for (let i = this.rendering.length - 1; i >= 0; i--) if (this.rendering[i]!.py === name) return this.rendering[i]!.declared;
     const id = identifier(name);
     return this.byName.has(id) ? id : 'unknown';
   }
@@ -116,13 +124,13 @@ export function renderType(node: TypeNode, dir: Direction, decls: Declarations):
     case 'literal':
       return node.values.length === 0 ? 'never' : [...new Set(node.values.map(literal))].join(' | ');
     case 'enum':
-      return decls.name(node, () => {
+      return decls.name(node, (declared) => {
         const values = node.values.map(literal);
-        return `/** The values of the Python enum ${node.name}. */\nexport type ${identifier(node.name)} = ${values.join(' | ') || 'never'};\n`;
+        return `/** The values of the Python enum ${node.name}. */\nexport type ${declared} = ${values.join(' | ') || 'never'};\n`;
       });
     case 'object':
       // Arguments and results share one declaration, written as a result (what Python sends back).
-      return decls.name(node, () => renderObject(node.name, node.source, node.doc, node.fields, 'result', decls));
+      return decls.name(node, (declared) => renderObject(declared, node.name, node.source, node.doc, node.fields, 'result', decls));
     case 'ref':
       return decls.ref(node.name);
     case 'ndarray':
@@ -134,6 +142,7 @@ export function renderType(node: TypeNode, dir: Direction, decls: Declarations):
 }
 
 function renderObject(
+  name: string,
   pyName: string,
   source: string,
   doc: string | undefined,
@@ -141,7 +150,6 @@ function renderObject(
   dir: Direction,
   decls: Declarations,
 ): string {
-  const name = identifier(pyName);
   const head = docComment(doc || `The Python ${source} ${pyName}.`, '');
   if (source === 'namedtuple') {
     // A NamedTuple is a tuple on the wire: an array, in field order.

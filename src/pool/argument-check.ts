@@ -20,7 +20,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function isBytes(v: unknown): boolean {
-  return v instanceof Uint8Array || v instanceof ArrayBuffer || v instanceof DataView;
+  return v instanceof Uint8Array || v instanceof ArrayBuffer || v instanceof DataView || (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer);
 }
 
 /** What was given, for the message: `"3" (string)`, `3.5 (number)`, `an array`. */
@@ -60,7 +60,8 @@ function mismatch(value: unknown, node: TypeNode, at: string): { at: string; nod
     case 'date':
       return value instanceof Date ? undefined : fail;
     case 'decimal':
-      return value instanceof Decimal || typeof value === 'number' || typeof value === 'bigint' ? undefined : fail;
+      // An integral number arrives as a Python int, which mixes with Decimal; a float does not.
+      return value instanceof Decimal || typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value)) ? undefined : fail;
     case 'ndarray':
       if (value instanceof NDArray) return node.dtype === null || value.dtype === node.dtype ? undefined : fail;
       return ArrayBuffer.isView(value) && !(value instanceof Uint8Array) && !(value instanceof DataView) ? undefined : fail;

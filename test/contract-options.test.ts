@@ -121,6 +121,14 @@ describe('interpreter resolution', () => {
     assert.equal(resolvePython({ cwd, env: { VIRTUAL_ENV: path.join(root, 'none') } }).executable, inCwd);
   });
 
+  test('a Python that does not run: the error names it and why it was chosen', async () => {
+    await rejectsWith(
+      Pool.start({ adapter: TYPED, size: 1, python: '/nonexistent/python3' }),
+      'WORKER_START_FAILED',
+      /cannot run Python executable "\/nonexistent\/python3" \(chosen by options\.python\): ENOENT/,
+    );
+  });
+
   test('the pool uses the .venv beside the adapter, and says which Python failed an import', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'snakepit-resolve-'));
     dirs.push(root);

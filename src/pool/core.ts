@@ -140,6 +140,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         memoryLimit: o.memoryLimit,
         runId: this.runId,
         int64: o.int64,
+        pythonReason: o.pythonReason,
       },
       this,
     );

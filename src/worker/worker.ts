@@ -76,6 +76,8 @@ export interface WorkerSpec {
   runId: string;
   /** How integers in results arrive (the `int64` pool option). Default `auto`. */
   int64?: 'auto' | 'number' | 'bigint';
+  /** Why `python` was chosen, for start-up errors (`$SNAKEPIT_PYTHON`, `a .venv beside the adapter`...). */
+  pythonReason?: string;
 }
 
 const STDERR_TAIL_LINES = 40;
@@ -450,7 +452,7 @@ export class WorkerHandle {
   private onSpawnError(err: NodeJS.ErrnoException): void {
     if (this.pid !== undefined && this.state !== 'starting') return;
     const error = new WorkerStartError(
-      `cannot run Python executable ${JSON.stringify(this.spec.python)}: ${err.code ?? err.message}`,
+      `cannot run Python executable ${JSON.stringify(this.spec.python)}${this.spec.pythonReason ? ` (chosen by ${this.spec.pythonReason})` : ''}: ${err.code ?? err.message}`,
       { workerId: this.id, phase: 'spawn', cause: err },
     );
     const settle = this.startSettle;

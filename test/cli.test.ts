@@ -46,6 +46,15 @@ describe('snakepit cli', () => {
     assert.match(report.checks.find((c) => c.name === 'pool')!.detail, /answered/);
   });
 
+  test('doctor --adapter starts the pool with that adapter; exit 1 with its import error', () => {
+    const ok = cli(['doctor', '--adapter', fixture('typed_tools.py')], { env: { SNAKEPIT_DOCTOR_TORCH: '0' } });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /ok {3}pool {12}.*typed_tools\.py: a worker started in \d+ ms with \d+ tools/);
+    const broken = cli(['doctor', '--adapter', fixture('import_error.py')], { env: { SNAKEPIT_DOCTOR_TORCH: '0' } });
+    assert.equal(broken.code, 1);
+    assert.match(broken.stdout, /FAIL pool +WORKER_START_FAILED: worker \d+: cannot load adapter/);
+  });
+
   test('doctor exits 1 naming the executable when the Python does not run', () => {
     const r = cli(['doctor', '--python', '/nonexistent/python3']);
     assert.equal(r.code, 1);

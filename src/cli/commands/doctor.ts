@@ -28,16 +28,19 @@ function nvidia(): string[] {
   return r.ok ? r.out.split('\n').filter(Boolean) : [];
 }
 
-async function poolStarts(python: string): Promise<{ ok: boolean; detail: string }> {
+async function poolStarts(python: string, userAdapter: string | undefined, cwd: string): Promise<{ ok: boolean; detail: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'snakepit-doctor-'));
-  const adapter = path.join(dir, 'doctor_tools.py');
-  writeFileSync(adapter, 'from snakepit_bridge import tool\n\n@tool\ndef ping() -> str:\n    return "pong"\n');
+  const adapter = userAdapter ?? path.join(dir, 'doctor_tools.py');
+  if (userAdapter === undefined) writeFileSync(adapter, 'from snakepit_bridge import tool\n\n@tool\ndef ping() -> str:\n    return "pong"\n');
   const started = performance.now();
   try {
-    const pool = await Pool.start({ adapter, python, size: 1, stateDir: false, heartbeatInterval: 0, startupTimeout: 60_000 });
+    const pool = await Pool.start({ adapter, python, cwd, size: 1, stateDir: false, heartbeatInterval: 0, startupTimeout: 60_000 });
     try {
+      const ms = Math.round(performance.now() - started);
+      const codec = pool.stats().workerList[0]?.codec ?? '?';
+      if (userAdapter !== undefined) return { ok: true, detail: `${userAdapter}: a worker started in ${ms} ms with ${pool.tools().length} tools (codec ${codec})` };
       const reply = await pool.execute('ping');
-      return { ok: reply === 'pong', detail: `a worker started and answered in ${Math.round(performance.now() - started)} ms (codec ${pool.stats().workerList[0]?.codec ?? '?'})` };
+      return { ok: reply === 'pong', detail: `a worker started and answered in ${ms} ms (codec ${codec})` };
     } finally {
       await pool.close();
     }
@@ -51,7 +54,7 @@ async function poolStarts(python: string): Promise<{ ok: boolean; detail: string
 export const command: Command = {
   name: 'doctor',
   summary: 'Check the installation: Node, the Python chosen and why, packages, accelerators, sandbox',
-  usage: 'snakepit doctor [--python P] [--json]',
+  usage: 'snakepit doctor [--python P] [--adapter A] [--json]',
   help: `
 Reports the Node and Python versions, which Python executable was chosen and why, whether the
 bridge imports, msgpack / numpy / pyarrow / torch versions, whether the bridge's bytecode cache is
@@ -60,12 +63,16 @@ sandbox support; then starts one worker. Each problem comes with the command tha
 
 Options:
   --python P    check this Python executable instead of the one resolution picks
+  --adapter A   start the pool with this adapter (default: a one-tool adapter of its own); the
+                Python is then resolved as for that adapter (a .venv beside it counts)
   --json        the report as one JSON object
 
 Exit codes: 0 a worker started (warnings may remain); 1 the pool could not start; 2 usage error.`,
-  options: { python: { type: 'string' }, json: { type: 'boolean' } },
+  options: { python: { type: 'string' }, adapter: { type: 'string' }, json: { type: 'boolean' } },
   async run(ctx) {
-    const choice = resolvePython({ option: stringOption(ctx, 'python'), cwd: ctx.cwd });
+    const adapter = stringOption(ctx, 'adapter');
+    const adapterFile = adapter !== undefined && /\.py(:\w+)?$|\//.test(adapter) ? path.resolve(ctx.cwd, adapter.replace(/:\w+$/, '')) : undefined;
+    const choice = resolvePython({ option: stringOption(ctx, 'python'), adapterFile, cwd: ctx.cwd });
     const checks: Check[] = [];
     const add = (c: Check): void => void checks.push(c);
     add({ name: 'node', ok: Number(process.versions.node.split('.')[0]) >= 20, detail: process.version, fix: 'install Node.js 20 or later' });
@@ -103,7 +110,7 @@ Exit codes: 0 a worker started (warnings may remain); 1 the pool could not start
     add({ name: 'accelerators', ok: true, detail: acc.length ? acc.join(' | ') : 'none found (no nvidia-smi, no torch GPU)' });
     const bwrap = run('bwrap', ['--version']);
     add({ name: 'sandbox', ok: true, detail: bwrap.ok ? `bubblewrap ${bwrap.out.replace(/^bubblewrap\s*/, '')}` : 'bubblewrap not found (no sandbox; apt-get install bubblewrap)' });
-    const start = probe.ok ? await poolStarts(choice.executable) : { ok: false, detail: 'skipped: Python does not run' };
+    const start = probe.ok ? await poolStarts(choice.executable, adapter, ctx.cwd) : { ok: false, detail: 'skipped: Python does not run' };
     add({ name: 'pool', ok: start.ok, detail: start.detail, fix: start.ok ? undefined : 'see the problems above' } as Check);
 
     if (ctx.values.json === true) {

@@ -2,7 +2,10 @@
 
 Imported only when the catalogue is asked for types (``SNAKEPIT_CATALOGUE_TYPES=1``, which the host
 sets for ``snakepit tools``/``codegen`` and for the ``checkArguments`` pool option): it imports
-``typing``, ``enum``, ``dataclasses`` and friends, which a plain worker never loads at start.
+``typing`` (about 3 ms), which a plain worker never loads at start. ``dataclasses`` (which imports
+``inspect``, about 20 ms), ``enum``, ``datetime`` and ``decimal`` are not imported: a class is matched
+by its module and name, and those modules are looked up in ``sys.modules`` (a class of theirs means
+they are loaded).
 
 A node is a dict with a ``kind``:
 
@@ -21,10 +24,6 @@ A node is a dict with a ``kind``:
 from __future__ import annotations
 
 import collections.abc as cabc
-import dataclasses
-import datetime
-import decimal
-import enum
 import sys
 import types
 import typing
@@ -43,9 +42,14 @@ _PRIMITIVES: dict[Any, str] = {
     bytearray: "bytes",
     memoryview: "bytes",
     type(None): "none",
-    datetime.datetime: "datetime",
-    datetime.date: "date",
-    decimal.Decimal: "decimal",
+}
+#: Classes of modules this file does not import, by (module, name); subclasses match through the MRO.
+_NAMED: dict[tuple[str, str], str] = {
+    ("datetime", "datetime"): "datetime",
+    ("datetime", "date"): "date",
+    ("decimal", "Decimal"): "decimal",
+    ("_decimal", "Decimal"): "decimal",
+    ("_pydecimal", "Decimal"): "decimal",
 }
 _LISTS = {list, cabc.Sequence, cabc.MutableSequence, cabc.Collection, cabc.Iterable}
 _SETS = {set, frozenset, cabc.Set, cabc.MutableSet}
@@ -100,7 +104,7 @@ def _describe(tp: Any, seen: frozenset[Any]) -> Node:
     if origin in _UNION_TYPES:
         return _union([_describe(a, seen) for a in args])
     if origin is typing.Literal:
-        return {"kind": "literal", "values": [a.value if isinstance(a, enum.Enum) else a for a in args]}
+        return {"kind": "literal", "values": [a.value if _is_enum(type(a)) else a for a in args]}
     if origin is not None and _is_numpy(origin):
         return {"kind": "ndarray", "dtype": _numpy_dtype(args)}
     if origin is not None:
@@ -154,17 +158,18 @@ def _class(cls: type, seen: frozenset[Any]) -> Node:
     for base, kind in _PRIMITIVES.items():
         if cls is base:
             return {"kind": kind}
-    if issubclass(cls, enum.Enum):
-        return {"kind": "enum", "name": cls.__name__, "values": [m.value for m in cls]}
+    if _is_enum(cls):
+        members: Any = cls
+        return {"kind": "enum", "name": cls.__name__, "values": [m.value for m in members]}
     if _is_numpy(cls):
         return {"kind": "ndarray", "dtype": None}
     scalar = _numpy_scalar(cls)
     if scalar is not None:
         return {"kind": scalar}
-    if cls is datetime.datetime or issubclass(cls, datetime.datetime):
-        return {"kind": "datetime"}
-    if issubclass(cls, datetime.date):
-        return {"kind": "date"}
+    for base in cls.__mro__:
+        named = _NAMED.get((base.__module__, base.__qualname__))
+        if named is not None:
+            return {"kind": named}
     if cls in _LISTS or cls is tuple:
         return {"kind": "list", "item": {"kind": "unknown"}}
     if cls in _SETS:
@@ -203,13 +208,16 @@ def _fields(cls: type) -> tuple[str, list[tuple[str, Any, bool]]] | None:
         hints = resolve_hints(cls)
         required = getattr(cls, "__required_keys__", frozenset(hints))
         return "typeddict", [(n, _strip_required(t), n in required) for n, t in hints.items()]
-    if dataclasses.is_dataclass(cls):
+    dc_fields = getattr(cls, "__dataclass_fields__", None)
+    if isinstance(dc_fields, dict) and "dataclasses" in sys.modules:
+        dc = sys.modules["dataclasses"]
         hints = resolve_hints(cls)
         out = []
-        for f in dataclasses.fields(cls):
-            if not f.init:
+        for f in dc_fields.values():
+            # dataclasses.fields(): real fields only (not ClassVar / InitVar pseudo-fields), in order.
+            if getattr(f, "_field_type", None) is not getattr(dc, "_FIELD", None) or not f.init:
                 continue
-            needed = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            needed = f.default is dc.MISSING and f.default_factory is dc.MISSING
             out.append((f.name, hints.get(f.name, f.type), needed))
         return "dataclass", out
     if issubclass(cls, tuple) and hasattr(cls, "_fields"):
@@ -227,6 +235,11 @@ def _strip_required(tp: Any) -> Any:
     if origin is not None and getattr(origin, "_name", None) in ("Required", "NotRequired", "ReadOnly"):
         return typing.get_args(tp)[0]
     return tp
+
+
+def _is_enum(cls: type) -> bool:
+    enum = sys.modules.get("enum")  # a class that is an Enum means enum is loaded
+    return enum is not None and isinstance(cls, type) and issubclass(cls, enum.Enum)
 
 
 def _is_numpy(cls: Any) -> bool:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple, NewType, Optional, TypedDict, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, NewType, Optional, TypedDict, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,13 @@ class Strict(TypedDict):
 class Node:
     value: int
     children: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class WithClassVar:
+    a: int
+    limit: ClassVar[int] = 3
+    b: int = field(default=1, init=False)
 
 
 class Row(NamedTuple):
@@ -122,6 +129,7 @@ def test_structured_types() -> None:
         "type": {"kind": "list", "item": {"kind": "ref", "name": "Node"}},
         "required": False,
     }
+    assert describe_type(WithClassVar)["fields"] == [{"name": "a", "type": INT, "required": True}]
     row = describe_type(Row)
     assert (row["source"], [f["required"] for f in row["fields"]]) == ("namedtuple", [True, False])
     model = describe_type(Model)

@@ -11,6 +11,8 @@ import { PROBE } from '../doctor-probe.js';
 interface Check {
   readonly name: string;
   readonly ok: boolean;
+  /** A problem that does not stop the pool (the JSON fallback, no bytecode cache): shown as `warn`. */
+  readonly warning?: boolean;
   readonly detail: string;
   /** The command that fixes it, for a problem. */
   readonly fix?: string;
@@ -88,14 +90,14 @@ Exit codes: 0 a worker started (warnings may remain); 1 the pool could not start
         ? { name: 'bridge', ok: false, detail: `snakepit_bridge does not import: ${info.bridgeError}`, fix: 'reinstall snakepit (the python/ folder ships in the package)' }
         : { name: 'bridge', ok: true, detail: `snakepit_bridge at ${info.bridge}` });
       if (info.dontWriteBytecode === true && info.bytecodeWritable === true) {
-        add({ name: 'bytecode cache', ok: false, detail: 'PYTHONDONTWRITEBYTECODE is set: every worker compiles the bridge (15-20 ms more per start) unless it was compiled once', fix: `${choice.executable} -m compileall ${info.bridge}` });
+        add({ name: 'bytecode cache', ok: false, warning: true, detail: 'PYTHONDONTWRITEBYTECODE is set: every worker compiles the bridge (15-20 ms more per start) unless it was compiled once', fix: `${choice.executable} -m compileall ${info.bridge}` });
       } else if (info.bytecodeWritable === false) {
-        add({ name: 'bytecode cache', ok: false, detail: 'the bridge folder is read-only: every worker compiles the bridge (15-20 ms more per start)', fix: `${choice.executable} -m compileall ${info.bridge}` });
+        add({ name: 'bytecode cache', ok: false, warning: true, detail: 'the bridge folder is read-only: every worker compiles the bridge (15-20 ms more per start)', fix: `${choice.executable} -m compileall ${info.bridge}` });
       } else if (info.bytecodeWritable === true) add({ name: 'bytecode cache', ok: true, detail: 'writable' });
       const mods = info.modules as Record<string, string | null>;
       add(mods.msgpack
         ? { name: 'msgpack', ok: true, detail: mods.msgpack }
-        : { name: 'msgpack', ok: false, detail: 'missing: the pool falls back to the slower JSON codec', fix: `${choice.executable} -m pip install msgpack` });
+        : { name: 'msgpack', ok: false, warning: true, detail: 'missing: the pool falls back to the slower JSON codec', fix: `${choice.executable} -m pip install msgpack` });
       for (const name of ['numpy', 'pyarrow', 'torch']) add({ name, ok: true, detail: mods[name] ?? 'not installed (optional)' });
     }
     add({ name: 'cpus', ok: true, detail: String(availableParallelism()) });
@@ -117,7 +119,7 @@ Exit codes: 0 a worker started (warnings may remain); 1 the pool could not start
       ctx.out(JSON.stringify({ ok: start.ok, python: { executable: choice.executable, reason: choice.reason }, checks }, null, 2));
     } else {
       for (const c of checks) {
-        ctx.out(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(15)} ${c.detail}`);
+        ctx.out(`${c.ok ? 'ok  ' : c.warning ? 'warn' : 'FAIL'} ${c.name.padEnd(15)} ${c.detail}`);
         if (!c.ok && c.fix) ctx.out(`     ${''.padEnd(15)} fix: ${c.fix}`);
       }
       ctx.out(start.ok ? 'snakepit doctor: ready' : 'snakepit doctor: the pool could not start');

@@ -81,6 +81,11 @@ describe('snakepit cli', () => {
     const ok = cli(['call', fixture('typed_tools.py'), 'add', '{"a": 40}']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout), 42);
+    // Values without a JSON form: bigints beyond 2^53 as strings, NDArrays as { dtype, shape, data }, Maps as $map.
+    const ints = cli(['call', fixture('typed_tools.py'), 'ints']);
+    assert.deepEqual(JSON.parse(ints.stdout), { column: [9, '1152921504606846979', -1], float: 3, nested: { n: 1 }, keys: { $map: [[1, 'one']] } });
+    const array = cli(['call', fixture('typed_tools.py'), 'arrays', '{"a": [1], "b": [2]}']);
+    assert.deepEqual(JSON.parse(array.stdout), { dtype: 'int64', shape: [3], data: [0, 0, 0] });
     const stream = cli(['call', fixture('typed_tools.py'), 'count', '{"n": 3}']);
     assert.equal(stream.stdout, '0\n1\n2\n');
     const failed = cli(['call', fixture('typed_tools.py'), 'add', '{"a": "x"}']);

@@ -37,6 +37,8 @@ describe('checkArguments', () => {
         /argument point\.y must be float, got undefined/,
       );
       await rejectsWith(pool.execute('arrays', { a: new NDArray(new Float64Array(2)), b: new Float32Array(1) }), 'INVALID_ARGUMENTS', /argument a must be npt\.NDArray\[np\.float32\], got an NDArray of dtype float64/);
+      // Streams are checked too, before anything is sent.
+      assert.throws(() => pool.stream('count', { n: 'many' }), /argument n must be int, got "many" \(string\)/);
       // Right types pass, including bigints for int, null for `= None`, sets as arrays, enums by value.
       assert.equal(await pool.execute('add', { a: 2n, b: 3 }), 5);
       assert.deepEqual(await pool.execute('shapes', { pair: [1, 'a'], many: [1, 2], mapping: { a: 1 }, unique: ['x'], maybe: null, color: 'green' }), { pair: [1, 'a'], mode: 'fast' });

@@ -207,7 +207,7 @@ def _fields(cls: type) -> tuple[str, list[tuple[str, Any, bool]]] | None:
     if typing.is_typeddict(cls):
         hints = resolve_hints(cls)
         required = getattr(cls, "__required_keys__", frozenset(hints))
-        return "typeddict", [(n, _strip_required(t), n in required) for n, t in hints.items()]
+        return "typeddict", [(n, _strip_required(t), _is_required(t, n in required)) for n, t in hints.items()]
     dc_fields = getattr(cls, "__dataclass_fields__", None)
     if isinstance(dc_fields, dict) and "dataclasses" in sys.modules:
         dc = sys.modules["dataclasses"]
@@ -228,6 +228,17 @@ def _fields(cls: type) -> tuple[str, list[tuple[str, Any, bool]]] | None:
     if isinstance(model_fields, dict) and hasattr(cls, "model_validate"):
         return "pydantic", [(n, f.annotation, bool(f.is_required())) for n, f in model_fields.items()]
     return None
+
+
+def _is_required(tp: Any, default: bool) -> bool:
+    """``Required[...]`` / ``NotRequired[...]`` decide; else the class's totality. (With string
+    annotations, ``__required_keys__`` cannot see them: the wrappers are only found here.)"""
+    name = getattr(typing.get_origin(tp), "_name", None)
+    if name == "NotRequired":
+        return False
+    if name == "Required":
+        return True
+    return default
 
 
 def _strip_required(tp: Any) -> Any:

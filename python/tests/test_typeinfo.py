@@ -13,7 +13,19 @@ import sys
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple, NewType, Optional, TypedDict, TypeVar, Union
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    NamedTuple,
+    NewType,
+    NotRequired,
+    Optional,
+    TypedDict,
+    TypeVar,
+    Union,
+)
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +52,7 @@ class Movie(TypedDict, total=False):
 
 class Strict(TypedDict):
     year: int
+    note: NotRequired[str]
 
 
 @dataclass
@@ -121,7 +134,10 @@ def test_structured_types() -> None:
     movie = describe_type(Movie)
     assert movie["source"] == "typeddict"
     assert movie["fields"] == [{"name": "title", "type": STR, "required": False}]
-    assert describe_type(Strict)["fields"] == [{"name": "year", "type": INT, "required": True}]
+    assert describe_type(Strict)["fields"] == [
+        {"name": "year", "type": INT, "required": True},
+        {"name": "note", "type": STR, "required": False},
+    ]
     node = describe_type(Node)
     assert node["source"] == "dataclass"
     assert node["fields"][1] == {

@@ -56,4 +56,13 @@ describe('generateClient', () => {
     assert.match(generateClient(tools, { source: 's', int64: 'auto' }), /Promise<\(number \| bigint\)\[\]>/);
     assert.equal(generateClient([...tools].reverse(), { source: 's' }), number);
   });
+
+  test('a Python class named like a generated declaration gets a number', () => {
+    const client = { kind: 'object', name: 'Client', source: 'dataclass', fields: [{ name: 'id', type: { kind: 'int' }, required: true }] } as const;
+    const args = { kind: 'enum', name: 'FArgs', values: ['a'] } as const;
+    const text = generateClient([tool('f', [{ name: 'c', type: 'Client', required: true, kind: 'positional_or_keyword', schema: client }, { name: 'e', type: null, required: true, kind: 'positional_or_keyword', schema: args }])], { source: 's' });
+    assert.match(text, /export interface Client2 \{/);
+    assert.match(text, /export type FArgs2 = "a";/);
+    assert.match(text, /export type FArgs = \{\n {2}c: Client2;\n {2}e: FArgs2;\n\};/);
+  });
 });

@@ -32,15 +32,20 @@ function paramDoc(p: ToolParameter): string | undefined {
 }
 
 export function generateClient(tools: readonly ToolInfo[], options: GenerateOptions): string {
-  const decls = new Declarations(options.int64 ?? 'number');
+  const sorted = [...tools].sort((a, b) => a.name.localeCompare(b.name));
+  const usedArgNames = new Set<string>();
+  const argNames = sorted.map((tool) => {
+    let name = argsTypeName(tool.name);
+    while (usedArgNames.has(name)) name = `_${name}`;
+    usedArgNames.add(name);
+    return name;
+  });
+  const decls = new Declarations(options.int64 ?? 'number', ['Client', 'createClient', ...usedArgNames]);
   const argTypes: string[] = [];
   const methods: string[] = [];
   const bodies: string[] = [];
-  const usedArgNames = new Set<string>();
-  for (const tool of [...tools].sort((a, b) => a.name.localeCompare(b.name))) {
-    let argsName = argsTypeName(tool.name);
-    while (usedArgNames.has(argsName)) argsName = `_${argsName}`;
-    usedArgNames.add(argsName);
+  for (const [i, tool] of sorted.entries()) {
+    const argsName = argNames[i]!;
     const lines: string[] = [];
     let anyRequired = false;
     for (const p of tool.parameters) {

@@ -34,8 +34,13 @@ function pascal(text: string): string {
 }
 
 export function generateModuleClient(desc: ModuleDescription, options: { importFrom?: string; int64?: Int64Policy } = {}): string {
-  const decls = new Declarations(options.int64 ?? 'number');
   const prefix = pascal(desc.module);
+  const decls = new Declarations(options.int64 ?? 'number', [
+    `${prefix}Functions`,
+    `create${prefix}`,
+    'invoke',
+    ...desc.functions.map((fn) => `${prefix}${pascal(fn.name)}Args`),
+  ]);
   const argTypes: string[] = [];
   const methods: string[] = [];
   const bodies: string[] = [];

@@ -21,7 +21,12 @@ export class Declarations {
   /** Named types being rendered (a `ref` inside one means that one: a recursive type). */
   private readonly rendering: { readonly py: string; readonly declared: string }[] = [];
 
-  constructor(readonly int64: Int64Policy) {}
+  /** Names the file declares or imports itself: a Python class of that name gets a number. */
+  private readonly reserved: Set<string>;
+
+  constructor(readonly int64: Int64Policy, reserved: Iterable<string> = []) {
+    this.reserved = new Set(['Pool', 'Session', 'ExecuteOptions', 'StreamOptions', 'CallOptions', 'NDArray', 'Decimal', ...reserved]);
+  }
 
   /** The declared name of a named node; declares it on first sight (same name, other shape: a suffix). */
   name(node: TypeNode & { name: string }, render: (declared: string) => string): string {
@@ -29,7 +34,7 @@ export class Declarations {
     const known = this.keys.get(key);
     if (known !== undefined) return known;
     let name = identifier(node.name);
-    for (let i = 2; this.byName.has(name); i++) name = `${identifier(node.name)}${i}`;
+    for (let i = 2; this.byName.has(name) || this.reserved.has(name); i++) name = `${identifier(node.name)}${i}`;
     this.keys.set(key, name);
     this.byName.set(name, ''); // reserved before rendering
     this.rendering.push({ py: node.name, declared: name });

@@ -30,6 +30,17 @@ function nvidia(): string[] {
   return r.ok ? r.out.split('\n').filter(Boolean) : [];
 }
 
+/** bubblewrap present, and able to make namespaces here (containers often forbid it). */
+function sandboxCheck(): Check {
+  const version = run('bwrap', ['--version']);
+  if (!version.ok) return { name: 'sandbox', ok: true, detail: 'bubblewrap not found: no sandbox (optional)', fix: 'apt-get install bubblewrap' };
+  const name = `bubblewrap ${version.out.replace(/^bubblewrap\s*/, '')}`;
+  const works = run('bwrap', ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/', 'true']);
+  return works.ok
+    ? { name: 'sandbox', ok: true, detail: `${name}, namespaces work` }
+    : { name: 'sandbox', ok: false, warning: true, detail: `${name} cannot create namespaces here: ${works.out.split('\n')[0]}`, fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or run the container with --privileged / a seccomp profile that permits them' };
+}
+
 async function poolStarts(python: string, userAdapter: string | undefined, cwd: string): Promise<{ ok: boolean; detail: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'snakepit-doctor-'));
   const adapter = userAdapter ?? path.join(dir, 'doctor_tools.py');
@@ -110,8 +121,7 @@ Exit codes: 0 a worker started (warnings may remain); 1 the pool could not start
     else if (torchAcc !== undefined && torchAcc.error === undefined) acc.push('torch.cuda: not available');
     if (torchAcc?.mps) acc.push('Apple MPS available');
     add({ name: 'accelerators', ok: true, detail: acc.length ? acc.join(' | ') : 'none found (no nvidia-smi, no torch GPU)' });
-    const bwrap = run('bwrap', ['--version']);
-    add({ name: 'sandbox', ok: true, detail: bwrap.ok ? `bubblewrap ${bwrap.out.replace(/^bubblewrap\s*/, '')}` : 'bubblewrap not found (no sandbox; apt-get install bubblewrap)' });
+    add(sandboxCheck());
     const start = probe.ok ? await poolStarts(choice.executable, adapter, ctx.cwd) : { ok: false, detail: 'skipped: Python does not run' };
     add({ name: 'pool', ok: start.ok, detail: start.detail, fix: start.ok ? undefined : 'see the problems above' } as Check);
 

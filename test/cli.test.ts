@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -44,6 +44,20 @@ describe('snakepit cli', () => {
     const names = report.checks.map((c) => c.name);
     for (const n of ['node', 'python', 'bridge', 'msgpack', 'numpy', 'cpus', 'memory', 'accelerators', 'sandbox', 'pool']) assert.ok(names.includes(n), n);
     assert.match(report.checks.find((c) => c.name === 'pool')!.detail, /answered/);
+  });
+
+  test('doctor reports NVIDIA GPUs from nvidia-smi', () => {
+    const bin = mkdtempSync(path.join(tmpdir(), 'snakepit-fake-smi-'));
+    try {
+      const smi = path.join(bin, 'nvidia-smi');
+      writeFileSync(smi, '#!/bin/sh\necho "NVIDIA H100 80GB HBM3, 81559 MiB, 550.54"\n');
+      chmodSync(smi, 0o755);
+      const r = cli(['doctor', '--json'], { env: { SNAKEPIT_DOCTOR_TORCH: '0', PATH: `${bin}${path.delimiter}${process.env.PATH}` } });
+      const report = JSON.parse(r.stdout) as { checks: { name: string; detail: string }[] };
+      assert.equal(report.checks.find((c) => c.name === 'accelerators')!.detail, 'nvidia-smi: NVIDIA H100 80GB HBM3, 81559 MiB, 550.54');
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   test('doctor --adapter starts the pool with that adapter; exit 1 with its import error', () => {

@@ -104,4 +104,28 @@ describe('managed environments', () => {
     assert.equal(missingPackage('ERROR: No matching distribution found for foo-bar==1.0'), 'foo-bar==1.0');
     assert.equal(missingPackage('  ╰─▶ Because foo was not found in the package registry and you require foo'), 'foo');
   });
+
+  test('with uv (beside the base interpreter): built, reused, a missing package named', async () => {
+    const uvCache = path.join(root, 'uv-cache');
+    const saved = process.env.UV_CACHE_DIR;
+    process.env.UV_CACHE_DIR = uvCache;
+    try {
+      const uvEnvs = path.join(root, 'uv-envs');
+      const options = checkEnvironmentOptions({ ...spec(), installer: 'auto', dir: uvEnvs }, root, PYTHON);
+      const built = await ensureEnvironment(options);
+      assert.equal(built.installer, 'uv', 'uv is in the dev extra, beside the test interpreter');
+      assert.equal(built.built, true);
+      const value = execFileSync(built.python, ['-c', 'import tinypkg; print(tinypkg.VALUE)'], { encoding: 'utf8' });
+      assert.equal(value.trim(), '42');
+      assert.equal((await ensureEnvironment(options)).built, false);
+      await assert.rejects(
+        ensureEnvironment(checkEnvironmentOptions({ ...spec(), installer: 'uv', dir: uvEnvs, packages: ['no-such-snakepit-package'] }, root, PYTHON)),
+        (err: unknown) => err instanceof PythonEnvironmentError && err.package === 'no-such-snakepit-package',
+      );
+      assert.deepEqual(readdirSync(uvEnvs), [built.key]);
+    } finally {
+      if (saved === undefined) delete process.env.UV_CACHE_DIR;
+      else process.env.UV_CACHE_DIR = saved;
+    }
+  });
 });

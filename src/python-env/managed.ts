@@ -25,7 +25,7 @@ export interface EnvironmentOptions {
   dir?: string;
   /** Extra installer arguments, such as `['--no-index', '--find-links', './wheels']`. Part of the key. */
   installArgs?: string[];
-  /** `auto` (uv when on PATH, else pip), `uv` or `pip`. Default `auto`. */
+  /** `auto` (uv when on PATH or beside the base interpreter, else pip), `uv` or `pip`. Default `auto`. */
   installer?: 'auto' | 'uv' | 'pip';
 }
 
@@ -93,10 +93,19 @@ interface RunResult {
 
 function run(cmd: string, args: readonly string[], cwd?: string): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1' } }, (error, stdout, stderr) => {
+    // uv is never to download an interpreter: the environment is made from the base one.
+    const env = { ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', UV_PYTHON_DOWNLOADS: process.env.UV_PYTHON_DOWNLOADS ?? 'never' };
+    execFile(cmd, args, { cwd, maxBuffer: 64 * 1024 * 1024, env }, (error, stdout, stderr) => {
       resolve({ ok: error === null, output: `${stdout}${stderr}`, ...(error ? { error: error as NodeJS.ErrnoException } : {}) });
     });
   });
+}
+
+/** uv on PATH, else beside the base interpreter (a virtual environment with uv installed in it). */
+async function findUv(base: string): Promise<string | undefined> {
+  if ((await run('uv', ['--version'])).ok) return 'uv';
+  const beside = path.join(path.dirname(base), process.platform === 'win32' ? 'uv.exe' : 'uv');
+  return path.isAbsolute(beside) && existsSync(beside) && (await run(beside, ['--version'])).ok ? beside : undefined;
 }
 
 /** The package an installer's output says it could not find. */
@@ -156,7 +165,9 @@ export async function ensureEnvironment(env: ResolvedEnvironment, log: (line: st
   if (existing !== undefined) return { python: existing, dir: final, key, built: false, installer: undefined };
 
   mkdirSync(env.dir, { recursive: true });
-  const installer = env.installer === 'auto' ? ((await run('uv', ['--version'])).ok ? 'uv' : 'pip') : env.installer;
+  const uv = env.installer === 'pip' ? undefined : await findUv(env.base);
+  if (env.installer === 'uv' && uv === undefined) throw new PythonEnvironmentError('installer "uv" was asked for, but uv is neither on PATH nor beside the base interpreter');
+  const installer = uv !== undefined ? 'uv' : 'pip';
   const tmp = path.join(env.dir, `.${key}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const requirementArgs = [...env.packages, ...(env.requirements !== undefined ? ['-r', env.requirements] : [])];
   try {
@@ -165,14 +176,14 @@ export async function ensureEnvironment(env: ResolvedEnvironment, log: (line: st
     // own, and creating it without one skips ensurepip, the slow part of `venv` (seconds).
     const basePip = installer === 'pip' && pipTargetsOthers((await run(env.base, ['-m', 'pip', '--version'])).output);
     const created = installer === 'uv'
-      ? await run('uv', ['venv', '--quiet', '--python', env.base, tmp])
+      ? await run(uv!, ['venv', '--quiet', '--python', env.base, tmp])
       : await run(env.base, ['-m', 'venv', ...(basePip ? ['--without-pip'] : []), tmp]);
     if (!created.ok) throw new PythonEnvironmentError(`cannot create a virtual environment with ${installer === 'uv' ? 'uv venv' : `${env.base} -m venv`}:\n${tail(created.output)}`, { output: created.output, cause: created.error });
     const python = venvPython(tmp);
     if (python === undefined) throw new PythonEnvironmentError(`the new environment in ${tmp} has no interpreter`);
     log(`installing ${requirementArgs.join(' ')}`);
     const installed = installer === 'uv'
-      ? await run('uv', ['pip', 'install', '--quiet', '--python', python, ...env.installArgs, ...requirementArgs])
+      ? await run(uv!, ['pip', 'install', '--quiet', '--python', python, ...env.installArgs, ...requirementArgs])
       : basePip
         ? await run(env.base, ['-m', 'pip', '--python', python, 'install', '--quiet', ...env.installArgs, ...requirementArgs])
         : await run(python, ['-m', 'pip', 'install', '--quiet', ...env.installArgs, ...requirementArgs]);

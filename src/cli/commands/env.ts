@@ -10,9 +10,8 @@ export const command: Command = {
 Builds the virtual environment a pool started with python: { packages, requirements, ... } would
 build, keyed by a hash of the base interpreter, the requirements and the installer arguments, and
 prints its interpreter. An environment that exists already is reused. Uses uv when it is on PATH or
-beside the base interpreter,
-else venv + pip. The environment is built in a temporary folder and renamed into place only when
-the install succeeded. Give the same options as the pool's (installArgs = --no-index --find-links D,
+beside the base interpreter, else venv + pip. The environment is built in a temporary folder and
+renamed into place only when the install succeeded. Give the same options as the pool's (installArgs = --no-index --find-links D,
 in that order) to get the same environment.
 
 Options:

@@ -104,7 +104,10 @@ def _describe(tp: Any, seen: frozenset[Any]) -> Node:
     if origin in _UNION_TYPES:
         return _union([_describe(a, seen) for a in args])
     if origin is typing.Literal:
-        return {"kind": "literal", "values": [a.value if _is_enum(type(a)) else a for a in args]}
+        values = [a.value if _is_enum(type(a)) else a for a in args]
+        if all(_plain(v) for v in values):
+            return {"kind": "literal", "values": values}
+        return {"kind": "unknown", "text": _text(tp)}
     if origin is not None and _is_numpy(origin):
         return {"kind": "ndarray", "dtype": _numpy_dtype(args)}
     if origin is not None:
@@ -160,7 +163,10 @@ def _class(cls: type, seen: frozenset[Any]) -> Node:
             return {"kind": kind}
     if _is_enum(cls):
         members: Any = cls
-        return {"kind": "enum", "name": cls.__name__, "values": [m.value for m in members]}
+        values = [m.value for m in members]
+        if all(_plain(v) for v in values):
+            return {"kind": "enum", "name": cls.__name__, "values": values}
+        return {"kind": "unknown", "text": cls.__qualname__}
     if _is_numpy(cls):
         return {"kind": "ndarray", "dtype": None}
     scalar = _numpy_scalar(cls)
@@ -246,6 +252,16 @@ def _strip_required(tp: Any) -> Any:
     if origin is not None and getattr(origin, "_name", None) in ("Required", "NotRequired", "ReadOnly"):
         return typing.get_args(tp)[0]
     return tp
+
+
+def _plain(value: object) -> bool:
+    """A literal the catalogue (JSON) and TypeScript can both write: str, bool, None, a safe integer,
+    a finite float."""
+    if value is None or type(value) in (str, bool):
+        return True
+    if type(value) is int:
+        return -(2**53) < value < 2**53
+    return type(value) is float and value == value and value not in (float("inf"), float("-inf"))
 
 
 def _is_enum(cls: type) -> bool:

@@ -46,6 +46,10 @@ class Shade(enum.IntEnum):
     LIGHT = 2
 
 
+class Pairs(enum.Enum):
+    A = (1, 2)
+
+
 class Movie(TypedDict, total=False):
     title: str
 
@@ -123,6 +127,9 @@ T = TypeVar("T")
         (Generator[str, None, None], {"kind": "iterator", "item": STR, "async": False}),
         (AsyncGenerator[int, None], {"kind": "iterator", "item": INT, "async": True}),
         ("NotDefinedAnywhere", {"kind": "unknown", "text": "NotDefinedAnywhere"}),
+        # Values JSON and TypeScript cannot write as literals: unknown, never a broken catalogue.
+        (Pairs, {"kind": "unknown", "text": "Pairs"}),
+        (Literal[b"x"], {"kind": "unknown", "text": "Literal[b'x']"}),
         (complex, {"kind": "unknown", "text": "complex"}),
     ],
 )

@@ -1,35 +1,90 @@
 // Builds dist/: type declarations from tsc (which also type-checks the sources with the build's
-// stricter settings), and the library as one bundled ES module from esbuild. One file loads in about
-// 12 ms where the 40-odd modules tsc emits took about 30 ms (Node resolves, reads and compiles each).
+// stricter settings), and the library bundled by esbuild twice: dist/index.js (ES module; one file
+// loads in about 12 ms where the 40-odd modules tsc emits took about 30 ms) and dist/cjs/index.js
+// (CommonJS, for `require('snakepit')`; dist/cjs/package.json marks the folder as CommonJS and holds
+// a copy of the declarations, so that TypeScript reads them as CommonJS types).
+//
+// It runs as `prepare`, also where npm has not installed the dev dependencies: `npm install <folder>`
+// links the folder and runs `prepare` there without installing anything in it. When esbuild or
+// typescript is missing, this script installs the checkout's own dependencies first (what npm itself
+// does for a git dependency), with scripts off so that it does not run itself again.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-rmSync(path.join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-await build({
+const dist = path.join(root, 'dist');
+
+function resolveTool(name) {
+  try {
+    return createRequire(path.join(root, 'package.json')).resolve(name);
+  } catch {
+    return undefined;
+  }
+}
+
+function installBuildTools() {
+  process.stderr.write('snakepit build: esbuild/typescript missing; installing the build dependencies\n');
+  // The npm running this lifecycle script passes its settings down as npm_config_*; some of them
+  // (prefix, global, the package being installed) would send this install elsewhere. Keep only where
+  // packages come from.
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (/^npm_config_/i.test(key) && !/^npm_config_(registry|cache|userconfig|@.*:registry)$/i.test(key)) delete env[key];
+  }
+  const npm = process.env.npm_execpath;
+  const [cmd, args] = npm && npm.endsWith('.js') ? [process.execPath, [npm]] : ['npm', []];
+  execFileSync(
+    cmd,
+    [...args, 'install', '--include=dev', '--ignore-scripts', '--no-save', '--no-audit', '--no-fund', '--prefer-offline', '--prefix', root],
+    { cwd: root, stdio: ['ignore', 2, 2], env },
+  );
+}
+
+if (!resolveTool('esbuild') || !resolveTool('typescript/bin/tsc')) installBuildTools();
+const tsc = resolveTool('typescript/bin/tsc');
+const esbuildPath = resolveTool('esbuild');
+if (!tsc || !esbuildPath) throw new Error('snakepit build: esbuild and typescript are needed to build dist/');
+const { build } = await import(pathToFileURL(esbuildPath).href);
+
+rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: ['ignore', 2, 2] });
+
+const common = {
   entryPoints: [path.join(root, 'src', 'index.ts')],
-  outfile: path.join(root, 'dist', 'index.js'),
   bundle: true,
   platform: 'node',
-  format: 'esm',
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
-});
-// The `snakepit` command (package.json "bin"): its own bundle, so the library's stays as small.
+};
+await build({ ...common, outfile: path.join(dist, 'index.js'), format: 'esm' });
+// CommonJS has no import.meta: the bundle's own URL stands in for it (the bridge is found relative to it).
 await build({
-  entryPoints: [path.join(root, 'src', 'cli', 'main.ts')],
-  outfile: path.join(root, 'dist', 'cli.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  logLevel: 'warning',
+  ...common,
+  outfile: path.join(dist, 'cjs', 'index.js'),
+  format: 'cjs',
+  define: { 'import.meta.url': '__snakepit_module_url' },
+  banner: { js: 'const __snakepit_module_url = require("node:url").pathToFileURL(__filename).href;' },
 });
+writeFileSync(path.join(dist, 'cjs', 'package.json'), '{ "type": "commonjs" }\n');
+
+// The declarations, again under dist/cjs/ (the same text reads as CommonJS types there).
+function copyDeclarations(from, to) {
+  for (const name of readdirSync(from)) {
+    const source = path.join(from, name);
+    if (source === path.join(dist, 'cjs')) continue;
+    if (statSync(source).isDirectory()) copyDeclarations(source, path.join(to, name));
+    else if (name.endsWith('.d.ts')) {
+      mkdirSync(to, { recursive: true });
+      cpSync(source, path.join(to, name));
+    }
+  }
+}
+copyDeclarations(dist, path.join(dist, 'cjs'));
+if (!existsSync(path.join(dist, 'cjs', 'index.d.ts'))) throw new Error('snakepit build: declarations missing');
+
+// The `snakepit` command (package.json "bin"): its own ES module bundle, so the library's stays as small.
+await build({ ...common, entryPoints: [path.join(root, 'src', 'cli', 'main.ts')], outfile: path.join(dist, 'cli.js'), format: 'esm', sourcemap: false });

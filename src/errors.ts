@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'TOO_MANY_REFS',
   'PERMISSION_DENIED',
   'NESTED_CALL_BLOCKED',
+  // serving
+  'QUOTA_EXCEEDED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -323,5 +325,24 @@ export class PermissionDeniedError extends SnakepitError {
 export class NestedCallBlockedError extends SnakepitError {
   constructor(tool: string, message: string, fields: ErrorFields = {}) {
     super('NESTED_CALL_BLOCKED', message, { tool, retryable: true, ...fields });
+  }
+}
+
+/** Which quota of a tenant refused a call. */
+export type QuotaKind = 'rate' | 'concurrency' | 'queue';
+
+/**
+ * A tenant's quota refused the call before it was queued (it never ran). `retryAfterMs` says when a
+ * retry may pass: for the rate quota the time until a token is free; otherwise an estimate.
+ */
+export class QuotaExceededError extends SnakepitError {
+  readonly tenant: string;
+  readonly quota: QuotaKind;
+  readonly retryAfterMs: number;
+  constructor(message: string, tenant: string, quota: QuotaKind, retryAfterMs: number, fields: ErrorFields = {}) {
+    super('QUOTA_EXCEEDED', message, { retryable: true, ...fields });
+    this.tenant = tenant;
+    this.quota = quota;
+    this.retryAfterMs = retryAfterMs;
   }
 }

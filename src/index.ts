@@ -71,7 +71,17 @@ export {
   TooManyRefsError,
   PermissionDeniedError,
   NestedCallBlockedError,
+  QuotaExceededError,
+  type QuotaKind,
 } from './errors.js';
+export type { ServingOptions, TenantQuota, ToolCacheOptions } from './serving/options.js';
+export type { ServingStats } from './serving/front.js';
+export type { CacheStats } from './serving/cache.js';
+export type { BatchStats } from './serving/batcher.js';
+export type { TenantStats } from './serving/tenants.js';
+export type { MeterRecord } from './serving/meter.js';
+export { createGateway, type Gateway, type GatewayOptions, type GatewayAuth } from './serving/gateway/handler.js';
+export { STATUS_BY_CODE } from './serving/gateway/problem.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
 export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
 export { Decimal } from './protocol/decimal.js';

@@ -6,12 +6,13 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
-import type { CodecName } from './protocol/messages.js';
+import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 import { checkEnvironmentOptions, type EnvironmentOptions, type ResolvedEnvironment } from './python-env/managed.js';
 import { resolvePython } from './python-env/resolve.js';
+import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
-export interface PoolOptions {
+export interface PoolOptions extends ServingOptions {
   /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
   adapter: string;
   /** Number of worker processes. Default: available parallelism, at most 4. */
@@ -170,6 +171,8 @@ export interface ResolvedPoolOptions {
   readonly int64: 'auto' | 'number' | 'bigint';
   /** Folders watched for development reload (empty: off). */
   readonly watch: readonly string[];
+  /** Tenants, metering, host-side cache and batching (docs/serving.md). */
+  readonly serving: ResolvedServingOptions;
 }
 
 const KNOWN = new Set([
@@ -181,6 +184,8 @@ const KNOWN = new Set([
   'stateDir', 'handleSignals',
   // the typed contract (src/codegen, src/pool/argument-check.ts)
   'types', 'checkArguments', 'int64', 'watch',
+  // serving (src/serving/options.ts)
+  'tenants', 'metering', 'cache', 'batching',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -352,7 +357,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     timeout: integer(options, 'timeout', 60_000, 0),
     startupTimeout: integer(options, 'startupTimeout', 30_000, 1),
     startupConcurrency: integer(options, 'startupConcurrency', 4, 1),
-    maxPayload: integer(options, 'maxPayload', 256 * 1024 * 1024, 1024, MAX_FRAME),
+    maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1024, MAX_FRAME),
     cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
     killGrace: integer(options, 'killGrace', 2_000, 0),
     codecs: Object.freeze(codec === 'auto' ? (['msgpack', 'json'] as CodecName[]) : [codec as CodecName]),
@@ -378,6 +383,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     checkArguments,
     int64,
     watch: Object.freeze([...watch]),
+    serving: resolveServingOptions(options),
   });
 }
 
@@ -405,6 +411,11 @@ export interface CallOptions {
    * worker, up to the pool's `retries` times. Python exceptions are never retried. Default false.
    */
   idempotent?: boolean;
+  /**
+   * The tenant the call is made for: its quotas and its share of the pool apply (pool option
+   * `tenants`, docs/serving.md). Default `default`.
+   */
+  tenant?: string;
 }
 
 export interface StreamOptions extends CallOptions {
@@ -419,7 +430,7 @@ export interface ExecuteOptions extends CallOptions {
   collect?: boolean;
 }
 
-const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent']);
+const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'tenant']);
 
 /** Validates per-call options; returns the deadline in ms (0: none). Throws InvalidOptionsError. */
 export function checkCallOptions(options: unknown, poolTimeout: number): number {
@@ -442,6 +453,9 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('call option signal must be an AbortSignal');
   if (o.collect !== undefined && typeof o.collect !== 'boolean') fail('call option collect must be a boolean');
   if (o.idempotent !== undefined && typeof o.idempotent !== 'boolean') fail('call option idempotent must be a boolean');
+  if (o.tenant !== undefined && (typeof o.tenant !== 'string' || o.tenant.length === 0 || o.tenant.length > 256)) {
+    fail(`call option tenant must be a non-empty string of at most 256 characters, got ${describe(o.tenant)}`);
+  }
   return (o.timeout as number | undefined) ?? poolTimeout;
 }
 

@@ -1,17 +1,25 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FrameDecoder, FrameTooLargeError } from '../src/protocol/frames.js';
 import { JsonCodec, MsgpackCodec } from '../src/protocol/codec.js';
-import { Msg, PROTOCOL_VERSION } from '../src/protocol/messages.js';
+import * as generated from '../src/protocol/generated.js';
+import { DEFAULT_MAX_PAYLOAD, ERROR_KINDS, Msg, PROTOCOL_VERSION } from '../src/protocol/messages.js';
 import { checkHello } from '../src/protocol/handshake.js';
-import { ROOT } from './helpers.js';
+import { fromWireError } from '../src/protocol/wire-errors.js';
+import { PayloadTooLargeError } from '../src/index.js';
+import { fixture, rejection, ROOT, startPool } from './helpers.js';
 
 const spec = JSON.parse(readFileSync(path.join(ROOT, 'python', 'snakepit_bridge', 'protocol.json'), 'utf8')) as {
   version: number;
   messages: Record<string, { code: number; from: string; fields: string[] }>;
+  error_kinds: string[];
+  env: Record<string, { default: unknown }>;
 };
+
+const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 function frame(payload: Buffer): Buffer {
   const header = Buffer.alloc(4);
@@ -24,6 +32,53 @@ describe('protocol definition', () => {
     assert.equal(PROTOCOL_VERSION, spec.version);
     const fromJson = Object.fromEntries(Object.entries(spec.messages).map(([name, m]) => [name.toUpperCase(), m.code]));
     assert.deepEqual({ ...Msg }, fromJson);
+  });
+
+  it('the generated files are what scripts/gen-protocol.mjs makes of protocol.json', async () => {
+    const code = await new Promise<number | null>((resolve) => {
+      execFile(process.execPath, [path.join(ROOT, 'scripts', 'gen-protocol.mjs'), '--check'], (err) =>
+        resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
+      );
+    });
+    assert.equal(code, 0, 'stale: run node scripts/gen-protocol.mjs');
+  });
+
+  it('every builder puts its fields in the order protocol.json defines', () => {
+    const builders = generated as unknown as Record<string, (...args: unknown[]) => unknown[]>;
+    for (const [name, m] of Object.entries(spec.messages)) {
+      const build = builders[`${camel(name)}Message`];
+      assert.ok(build, `a builder for ${name}`);
+      const fields = m.fields.map((f) => `<${f}>`);
+      assert.deepEqual(build(...fields), [m.code, ...fields]);
+    }
+  });
+
+  it('one maxPayload default for host and worker, from the definition', () => {
+    assert.equal(DEFAULT_MAX_PAYLOAD, spec.env.SNAKEPIT_MAX_PAYLOAD!.default);
+    assert.equal(DEFAULT_MAX_PAYLOAD, 256 * 1024 * 1024);
+  });
+
+  it('every error kind of the definition maps to its own typed error', () => {
+    assert.deepEqual([...ERROR_KINDS], spec.error_kinds);
+    for (const kind of spec.error_kinds) {
+      const err = fromWireError({ kind, type: null, module: null, message: 'm', traceback: '' }, 't', () => [], {});
+      assert.doesNotMatch(err.message, /unknown kind/, kind);
+    }
+    const protocolError = fromWireError({ kind: 'protocol_error', type: null, module: null, message: 'm', traceback: '' }, 't', () => [], {});
+    assert.equal(protocolError.code, 'PROTOCOL_ERROR');
+  });
+
+  it('a result over maxPayload reaches the host with its size and the limit', async () => {
+    const pool = await startPool({ adapter: fixture('data_tools.py'), maxPayload: 64 * 1024 });
+    try {
+      const err = await rejection(pool.execute('blob', { n: 100_000 }));
+      assert.ok(err instanceof PayloadTooLargeError);
+      assert.equal(err.limit, 64 * 1024);
+      assert.ok(err.size > 100_000, `size ${err.size}`);
+      assert.doesNotMatch(err.message, /-1/);
+    } finally {
+      await pool.destroy();
+    }
   });
 
   it('checkHello accepts a good hello and names what is wrong with a bad one', () => {

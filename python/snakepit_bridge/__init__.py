@@ -4,13 +4,16 @@ from .adapter import Adapter, tool
 from .context import Context
 from .errors import Cancelled, EncodeError, HostToolError, InvalidRef, PermissionDenied, TooManyRefs
 from .protocol import VERSION as PROTOCOL_VERSION
+from .serving import Batch, Cache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .sessions import Session
+    from .session_state import Session
 
 __all__ = [
     "Adapter",
+    "Batch",
+    "Cache",
     "Cancelled",
     "Context",
     "EncodeError",
@@ -28,7 +31,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> object:
     # Sessions load on first use: a worker that never sees a session call never imports them.
     if name == "Session":
-        from .sessions import Session
+        from .session_state import Session
 
         return Session
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

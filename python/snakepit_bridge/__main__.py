@@ -51,12 +51,12 @@ def _adapter_argument(args: list[str]) -> str:
 def main(argv: list[str] | None = None) -> None:
     adapter_spec = _adapter_argument(sys.argv[1:] if argv is None else argv)
 
-    rfd = _env_int("SNAKEPIT_RFD", 3)
-    wfd = _env_int("SNAKEPIT_WFD", 4)
-    max_payload = _env_int("SNAKEPIT_MAX_PAYLOAD", 64 * 1024 * 1024)
-    concurrency = max(1, _env_int("SNAKEPIT_CONCURRENCY", 1))
-    lifeline.install(_env_int("SNAKEPIT_HOST_PID", 0) or None)
-    memory_limit = _env_int("SNAKEPIT_MEMORY_LIMIT", 0)
+    rfd = _env_int(P.ENV_RFD, P.DEFAULT_RFD)
+    wfd = _env_int(P.ENV_WFD, P.DEFAULT_WFD)
+    max_payload = _env_int(P.ENV_MAX_PAYLOAD, P.DEFAULT_MAX_PAYLOAD)
+    concurrency = max(1, _env_int(P.ENV_CONCURRENCY, P.DEFAULT_CONCURRENCY))
+    lifeline.install(_env_int(P.ENV_HOST_PID, P.DEFAULT_HOST_PID) or None)
+    memory_limit = _env_int(P.ENV_MEMORY_LIMIT, P.DEFAULT_MEMORY_LIMIT)
 
     writer = FrameWriter(wfd, max_payload)
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         payload: dict[str, Any] = error_payload(kind, exc)
         payload["phase"] = phase
         try:
-            writer.write(encode_handshake([P.FATAL, payload]))
+            writer.write(encode_handshake(P.fatal_message(payload)))
         except OSError:
             pass
         sys.stderr.write(payload["traceback"])
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             return
 
     try:
-        preferred = (os.environ.get("SNAKEPIT_CODECS") or "msgpack,json").split(",")
+        preferred = (os.environ.get(P.ENV_CODECS) or P.DEFAULT_CODECS).split(",")
         codec = choose_codec(preferred)
     except ValueError as exc:
         fatal("codec", exc)
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         fatal("import", exc)
         return
 
-    worker = Worker(target, tools, codec, FrameReader(rfd, max_payload), writer, concurrency)
+    worker = Worker(target, tools, codec, FrameReader(rfd, max_payload), writer)
     try:
         worker.run_hook("setup")
     except BaseException as exc:  # noqa: BLE001
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         "concurrency": concurrency,
         "tools": [spec.describe() for spec in tools.values()],
     }
-    writer.write(encode_handshake([P.HELLO, info]))
+    writer.write(encode_handshake(P.hello_message(info)))
 
     code = 0
     try:

@@ -7,6 +7,8 @@ import sys
 from types import ModuleType
 
 from .errors import AdapterError, InvalidArguments
+from .protocol import ENV_CATALOGUE_TYPES
+from .serving import Batch, Cache, batch_wrapper
 from .signature import (
     EMPTY,
     KEYWORD_ONLY,
@@ -22,7 +24,7 @@ from .signature import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
     from typing import Any, TypeVar, overload
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -36,29 +38,47 @@ _TOOL_ATTR = "__snakepit_tool__"
 
 
 class _ToolMark:
-    __slots__ = ("name", "description")
+    __slots__ = ("name", "description", "batch", "cache")
 
-    def __init__(self, name: str | None, description: str | None) -> None:
+    def __init__(
+        self, name: str | None, description: str | None, batch: Batch | None = None, cache: Cache | None = None
+    ) -> None:
         self.name = name
         self.description = description
+        self.batch = batch
+        self.cache = cache
 
 
 @overload
 def tool(fn: F, /) -> F: ...
 @overload
-def tool(*, name: str | None = None, description: str | None = None) -> Callable[[F], F]: ...  # noqa: F811
+def tool(  # noqa: F811
+    *, name: str | None = None, description: str | None = None, batch: Batch | None = None, cache: Cache | None = None
+) -> Callable[[F], F]: ...
 
 
 def tool(  # noqa: F811 - the overloads above are for type checkers only
-    fn: F | None = None, /, *, name: str | None = None, description: str | None = None
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    batch: Batch | None = None,
+    cache: Cache | None = None,
 ) -> F | Callable[[F], F]:
     """Mark a function or method as a tool the host can call.
 
     ``@tool`` or ``@tool(name="other", description="...")``. Plain functions, ``async def``,
-    generators and async generators (streaming tools) are all accepted."""
+    generators and async generators (streaming tools) are all accepted. ``batch=Batch(...)`` makes
+    the host send concurrent calls as one list; ``cache=Cache(...)`` lets the host answer repeated
+    calls from its cache (see ``snakepit_bridge.serving``)."""
+    if batch is not None and not isinstance(batch, Batch):
+        raise AdapterError(f"@tool batch= takes a snakepit_bridge.Batch, got {type(batch).__name__}")
+    if cache is not None and not isinstance(cache, Cache):
+        raise AdapterError(f"@tool cache= takes a snakepit_bridge.Cache, got {type(cache).__name__}")
 
     def mark(f: F) -> F:
-        setattr(f, _TOOL_ATTR, _ToolMark(name, description))
+        setattr(f, _TOOL_ATTR, _ToolMark(name, description, batch, cache))
         return f
 
     return mark(fn) if fn is not None else mark
@@ -109,6 +129,8 @@ class ToolSpec:
         "is_async",
         "is_stream",
         "doc",
+        "batch",
+        "cache",
         "simple_names",
         "simple_required",
         "_named",
@@ -135,6 +157,8 @@ class ToolSpec:
         self.is_async = is_async
         self.is_stream = is_stream
         self.doc = doc
+        self.batch: Batch | None = None
+        self.cache: Cache | None = None
         self._named = frozenset(p.name for p in params if p.kind in _NAMED)
         # Required in the order of the signature, so the error names the first one missing.
         self._required = [p.name for p in params if p.default is EMPTY and p.kind not in (VAR_POSITIONAL, VAR_KEYWORD)]
@@ -156,16 +180,29 @@ class ToolSpec:
             else:
                 params.append(p)
         doc = mark.description if mark.description is not None else clean_doc(fn)
-        return cls(
-            name=mark.name or fn.__name__,
+        name = mark.name or fn.__name__
+        is_async, is_stream = is_async_function(fn), is_generator_function(fn)
+        if mark.batch is not None:
+            if is_stream:
+                raise AdapterError(f"tool {name!r}: a generator cannot be batched")
+            if ctx_param is not None or len(params) != 1:
+                raise AdapterError(
+                    f"batched tool {name!r} must take exactly one parameter (the list of calls) and no ctx"
+                )
+            fn = batch_wrapper(name, fn, is_async)
+            params, _ = read_signature(fn)
+        spec = cls(
+            name=name,
             fn=fn,
             params=params,
             returns=returns,
-            ctx_param=ctx_param,
-            is_async=is_async_function(fn),
-            is_stream=is_generator_function(fn),
+            ctx_param=None if mark.batch is not None else ctx_param,
+            is_async=is_async,
+            is_stream=is_stream,
             doc=doc,
         )
+        spec.batch, spec.cache = mark.batch, mark.cache
+        return spec
 
     def with_fn(self, fn: Callable[..., Any]) -> ToolSpec:
         """The same tool, run through ``fn`` (a session's wrapper)."""
@@ -190,13 +227,10 @@ class ToolSpec:
         for key in args:
             if type(key) is not str:
                 raise InvalidArguments(f"tool {self.name!r}: argument names must be strings, got {key!r}")
-        for name in self._required:
-            if name not in args:
-                raise InvalidArguments(f"tool {self.name!r}: missing a required argument: {name!r}")
-        if not self._var_keyword:
-            for key in args:
-                if key not in self._named:
-                    raise InvalidArguments(f"tool {self.name!r}: got an unexpected keyword argument {key!r}")
+        missing = [name for name in self._required if name not in args]
+        unexpected = [] if self._var_keyword else [key for key in args if key not in self._named]
+        if missing or unexpected:
+            raise InvalidArguments(f"tool {self.name!r}: {_binding_problems(missing, unexpected, self._named)}")
         return dict(args)
 
     def describe(self) -> dict[str, Any]:
@@ -221,9 +255,11 @@ class ToolSpec:
             "returns": _annotation_text(self.returns),
             "async": self.is_async,
             "stream": self.is_stream,
+            **({"batch": self.batch.describe()} if self.batch is not None else {}),
+            **({"cache": self.cache.describe()} if self.cache is not None else {}),
         }
-        if os.environ.get("SNAKEPIT_CATALOGUE_TYPES") == "1":
-            # Type trees only on request: typeinfo imports typing, enum and dataclasses.
+        if os.environ.get(ENV_CATALOGUE_TYPES) == "1":
+            # Type trees only on request: typeinfo imports typing, which a plain worker never loads.
             from .typeinfo import tool_types
 
             nodes, result = tool_types(self.fn, self.params, self.returns, self.is_stream)
@@ -301,3 +337,19 @@ def load_adapter(spec: str) -> tuple[object, dict[str, ToolSpec]]:
     if not tools:
         raise AdapterError(f"adapter {spec!r} defines no @tool functions")
     return target, tools
+
+
+def _binding_problems(missing: list[str], unexpected: list[str], named: Collection[str]) -> str:
+    """Names every unexpected and missing argument, with a suggestion for a likely misspelling."""
+    import difflib  # on a binding error only: keeps the worker's startup light
+
+    parts = []
+    for key in unexpected:
+        # A misspelling most likely means a parameter that was not given: look there first.
+        close = difflib.get_close_matches(key, missing, n=1) or difflib.get_close_matches(key, list(named), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"got an unexpected keyword argument {key!r}{hint}")
+    if missing:
+        noun = "argument" if len(missing) == 1 else "arguments"
+        parts.append(f"missing a required {noun}: {', '.join(map(repr, missing))}")
+    return "; ".join(parts)

@@ -168,6 +168,8 @@ class MsgpackCodec:
             if isinstance(value, (bytearray, memoryview)):
                 return bytes(value)
             if isinstance(value, _dt.datetime):
+                if value != value:  # pandas' NaT, a missing value (unequal to itself, like NaN)
+                    return None
                 return timestamp.from_datetime(utc_datetime(value))
             if isinstance(value, _dt.date):
                 return ext(EXT_DATE, date_to_days(value).to_bytes(4, "big", signed=True))

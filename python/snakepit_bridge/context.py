@@ -11,21 +11,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
-    from typing import Any, Protocol
+    from typing import Any
 
-    from .host_calls import HostCalls
-    from .sessions import Session
+    from .link import HostCallPort, WorkerLink
+    from .session_state import Session
 
-    class WorkerLink(Protocol):
-        """What a context needs of its worker (``Worker`` implements it)."""
-
-        def log(self, level: str, message: str, request: int | None) -> None: ...
-
-        def release_reader(self) -> None: ...
-
-        def read_while(self, waiting: Callable[[], bool], timeout: float | None) -> bool: ...
-
-        def host_calls(self) -> HostCalls: ...
+#: The host tool that lists the host tools a call may use (protocol.json "sessions").
+HOST_TOOLS = "$host.tools"
 
 
 class Context:
@@ -147,8 +139,6 @@ class Context:
         """The host tools this call may use: name, description and parameters of each."""
         import asyncio  # only when async code runs: keeps the worker's startup light
 
-        from .host_calls import HOST_TOOLS
-
         host = self._host_calls()
         try:
             asyncio.get_running_loop()
@@ -158,11 +148,9 @@ class Context:
 
     async def ahost_tools(self) -> list[dict[str, Any]]:
         """``host_tools()`` for async tools."""
-        from .host_calls import HOST_TOOLS
-
         return list(await self._host_calls().acall(self, HOST_TOOLS, {}))
 
-    def _host_calls(self) -> HostCalls:
+    def _host_calls(self) -> HostCallPort:
         if self._link is None:
             raise RuntimeError("host tools are not available here")
         return self._link.host_calls()

@@ -15,6 +15,10 @@ class FrameTooLarge(Exception):
         self.size = size
         self.limit = limit
 
+    def wire_fields(self) -> dict[str, Any]:
+        """The fields of a ``payload_too_large`` error (protocol.json ``error_fields``)."""
+        return {"size": self.size, "limit": self.limit}
+
 
 class EncodeError(TypeError):
     """A value has no wire encoding; the message names its Python type."""
@@ -90,18 +94,15 @@ def error_payload(kind: str, exc: BaseException | None = None, message: str | No
         # Out of memory (a worker at its memory limit): the error must still reach the host.
         text = f"{cls.__qualname__} (traceback unavailable: out of memory)"
     if kind == "python_error" and isinstance(exc, BridgeError):
-        return {
-            "kind": exc.wire_kind,
-            "type": cls.__qualname__,
-            "module": cls.__module__,
-            "message": message if message is not None else str(exc),
-            "traceback": text,
-            **exc.wire_fields(),
-        }
-    return {
+        kind = exc.wire_kind
+    payload = {
         "kind": kind,
         "type": cls.__qualname__,
         "module": cls.__module__,
         "message": message if message is not None else str(exc),
         "traceback": text,
     }
+    fields = getattr(exc, "wire_fields", None)  # the fields of its kind: protocol.json "error_fields"
+    if fields is not None:
+        payload.update(fields())
+    return payload

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
     from .context import Context
 
-HOST_TOOLS = "$host.tools"
 #: Seconds past the call's deadline that a wait lasts: the host cancels the call at the deadline, and
 #: that cancel (not this timeout) should normally be what ends the wait.
 DEADLINE_MARGIN = 0.5
@@ -95,7 +94,7 @@ class HostCalls:
         host_id = next(self._ids)  # atomic under the GIL
         self._waiters[host_id] = waiter
         try:
-            self._send([P.HOST_CALL, host_id, ctx.request_id, tool, kwargs])
+            self._send(P.host_call_message(host_id, ctx.request_id, tool, kwargs))
         except BaseException:
             self._waiters.pop(host_id, None)
             raise

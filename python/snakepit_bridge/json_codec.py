@@ -83,6 +83,8 @@ def to_json_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"$bytes": _b64(value if not isinstance(value, memoryview) else value.tobytes())}
     if isinstance(value, _dt.datetime):
+        if value != value:  # pandas' NaT, a missing value (unequal to itself, like NaN)
+            return None
         return {"$datetime": _datetime_text(value)}
     if isinstance(value, _dt.date):
         return {"$date": value.isoformat()}

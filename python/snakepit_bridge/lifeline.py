@@ -26,6 +26,8 @@ import threading
 import time
 from types import FrameType
 
+from . import protocol as P
+
 _PR_SET_PDEATHSIG = 1
 #: Exit status of a worker whose host went away.
 HOST_GONE_EXIT = 70
@@ -79,13 +81,13 @@ def install(host_pid: int | None, poll_seconds: float | None = None) -> None:
     the parent is watched; when it was started through a wrapper (the parent is not the host but the
     host is alive), the host pid is watched instead. A host already dead means leave at once."""
     if poll_seconds is None:
-        poll_seconds = float(os.environ.get("SNAKEPIT_LIFELINE_POLL") or 0.5)
+        poll_seconds = float(os.environ.get(P.ENV_LIFELINE_POLL) or P.DEFAULT_LIFELINE_POLL)
     parent = os.getppid()
     direct = host_pid is None or parent == host_pid
     if not direct and host_pid is not None and not _alive(host_pid):
         host_gone()
 
-    if os.environ.get("SNAKEPIT_LIFELINE_PDEATHSIG", "1") != "0":
+    if os.environ.get(P.ENV_LIFELINE_PDEATHSIG, P.DEFAULT_LIFELINE_PDEATHSIG) != "0":
         signal.signal(signal.SIGHUP, _on_hangup)
         _set_pdeathsig(signal.SIGHUP)
         # Re-check after arming: the parent may have died before prctl took effect.

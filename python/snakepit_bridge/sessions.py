@@ -13,7 +13,8 @@ import time
 
 from .adapter import ToolSpec
 from .context import Context
-from .refs import RefTable, resolve
+from .refs import resolve
+from .session_state import Session
 from .signature import is_async_function, is_awaitable
 
 TYPE_CHECKING = False
@@ -21,32 +22,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from .worker import Worker
-
-
-class Session:
-    """One session's state on this worker, reached by tools as ``ctx.session``."""
-
-    __slots__ = ("id", "state", "refs", "created_at", "last_used", "_active", "_ended", "_ready", "_failed")
-
-    def __init__(self, session_id: str, max_refs: int) -> None:
-        self.id = session_id
-        #: Anything the session's tools want to keep between calls.
-        self.state: dict[str, Any] = {}
-        self.refs = RefTable(session_id, max_refs)
-        self.created_at = time.monotonic()
-        self.last_used = self.created_at
-        self._active = 0
-        self._ended = False
-        self._ready = threading.Event()
-        self._failed = False
-
-    def __repr__(self) -> str:
-        return f"Session(id={self.id!r}, keys={sorted(map(str, self.state))!r}, refs={len(self.refs)})"
+    from .link import WorkerLink
 
 
 class SessionStore:
-    def __init__(self, target: object, max_refs: int, link: Worker) -> None:
+    def __init__(self, target: object, max_refs: int, link: WorkerLink) -> None:
         self._target = target
         self._max_refs = max_refs
         self._link = link

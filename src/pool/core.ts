@@ -171,7 +171,10 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       startMs: Math.round(performance.now() - worker.startedAt),
     });
     if (this.state !== 'starting') this.sessions.onWorkerReady(worker);
-    if (this.state !== 'starting') this.pump();
+    if (this.state !== 'starting') {
+      this.pump();
+      this.slotListener?.();
+    }
   }
 
   // ----------------------------------------------------------------- calling
@@ -402,6 +405,15 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     if (this.sessions.queued > 0) this.sessions.onSlotFree(worker);
     if (this.queue.length > 0) this.pump();
     else if (this.drained !== undefined) this.checkDrained();
+    this.slotListener?.();
+  }
+
+  /** The serving layer (src/serving) is told when a slot may have freed, to send what it holds. */
+  slotListener: (() => void) | undefined;
+
+  /** Whether a call submitted now would start at once: nothing queued and a worker with a free slot. */
+  hasFreeSlot(): boolean {
+    return this.queue.length === 0 && this.pickWorker() !== undefined;
   }
 
   onExit(worker: WorkerHandle, info: ExitInfo): void {

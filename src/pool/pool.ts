@@ -29,17 +29,31 @@ import { checkEventsOptions, PoolEventIterator, type EventsOptions } from './eve
 import type { PoolStats } from './stats.js';
 import type { ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
+import { ServingFront } from '../serving/front.js';
+import type { ResultCache } from '../serving/cache.js';
 
 export class Pool extends EventEmitter<PoolEventMap> {
   readonly #core: PoolCore;
   readonly #python: PythonCalls;
+  readonly #serving: ServingFront;
   readonly #reloader: Reloader;
 
   private constructor(options: ResolvedPoolOptions) {
     super();
-    this.#core = new PoolCore(options, this);
-    this.#python = new PythonCalls(this.#core, undefined);
-    this.#reloader = new Reloader(this.#core);
+    const core = new PoolCore(options, this);
+    this.#core = core;
+    this.#python = new PythonCalls(core, undefined);
+    this.#serving = new ServingFront(
+      {
+        execute: (tool, args, opts) => core.execute(tool, args, opts),
+        tools: () => core.tools(),
+        hasFreeSlot: () => core.hasFreeSlot(),
+        onSlotFree: (listener) => (core.slotListener = listener),
+      },
+      options.serving,
+      options.timeout,
+    );
+    this.#reloader = new Reloader(core);
   }
 
   /**
@@ -55,17 +69,29 @@ export class Pool extends EventEmitter<PoolEventMap> {
         process.emitWarning(`snakepit: reload failed: ${(err as Error)?.message ?? String(err)}`, { code: 'SNAKEPIT_RELOAD_FAILED' }),
       );
     }
+    pool.#serving.configure();
     return pool;
   }
 
   /** Run `tool` with keyword arguments `args`; resolves with what the Python function returned. */
   execute<T = unknown>(tool: string, args?: Record<string, unknown>, options?: ExecuteOptions): Promise<T> {
+    const serving = this.#serving;
+    if (serving.takes(tool, options)) return serving.execute(tool, args, options) as Promise<T>;
     return this.#core.execute(tool, args, options) as Promise<T>;
   }
 
   /** Consume a generator tool chunk by chunk: `for await (const chunk of pool.stream(...))`. */
   stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: StreamOptions): ToolStream<T> {
+    if (options?.tenant !== undefined || this.#core.options.serving.tenants !== null) this.#serving.admitStream(tool, options?.tenant);
     return this.#core.stream<T>(tool, args, options);
+  }
+
+  /**
+   * The host-side result cache of pure tools (`@tool(cache=Cache(...))`, pool option `cache`):
+   * `pool.cache.invalidate(tool?, args?)`, `pool.cache.stats()`. See docs/serving.md.
+   */
+  get cache(): Pick<ResultCache, 'invalidate' | 'stats'> {
+    return this.#serving.cache;
   }
 
   /**
@@ -106,7 +132,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
 
   /** An immutable snapshot of the pool's state and counters. */
   stats(): PoolStats {
-    return this.#core.stats();
+    return Object.freeze({ ...this.#core.stats(), serving: this.#serving.stats() });
   }
 
   get state(): PoolState {
@@ -153,13 +179,13 @@ export class Pool extends EventEmitter<PoolEventMap> {
   /** Stop accepting calls, let queued and running ones finish, then stop the workers. Idempotent. */
   close(): Promise<void> {
     this.#reloader.stop();
-    return this.#core.close();
+    return this.#core.close().finally(() => this.#serving.close());
   }
 
   /** Reject every queued and running call with POOL_CLOSED and kill the workers now. Idempotent. */
   destroy(): Promise<void> {
     this.#reloader.stop();
-    return this.#core.destroy();
+    return this.#core.destroy().finally(() => this.#serving.close());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,3 +1,4 @@
+import type { ServingStats } from '../serving/front.js';
 /** The immutable snapshot returned by `pool.stats()`. */
 
 import type { ErrorCode } from '../errors.js';
@@ -18,6 +19,8 @@ export interface WorkerStats {
 
 export interface PoolStats {
   readonly state: PoolState;
+  /** The serving layer: result cache hits and misses, batch sizes per batched tool, tenants. */
+  readonly serving?: ServingStats;
   /** Configured number of workers. */
   readonly size: number;
   /**

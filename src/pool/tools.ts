@@ -28,6 +28,10 @@ export interface ToolInfo {
   readonly stream: boolean;
   /** The result's type tree (a generator's: each chunk's); present with `types: true` or `checkArguments`. */
   readonly returnsSchema?: TypeNode;
+  /** Dynamic batching declared by the tool (`@tool(batch=Batch(...))`): see docs/serving.md. */
+  readonly batch?: { readonly maxSize: number; readonly maxWaitMs: number };
+  /** Result caching declared by the tool (`@tool(cache=Cache(...))`): see docs/serving.md. */
+  readonly cache?: { readonly ttlMs: number; readonly maxEntries: number };
 }
 
 export function toolInfo(wire: WireTool): ToolInfo {
@@ -37,7 +41,9 @@ export function toolInfo(wire: WireTool): ToolInfo {
     returns: wire.returns,
     async: wire.async,
     stream: wire.stream,
-    ...(wire.returns_schema !== undefined ? { returnsSchema: wire.returns_schema } : {}),
+    ...(wire.returns_schema !== undefined && wire.returns_schema !== null ? { returnsSchema: wire.returns_schema as TypeNode } : {}),
+    ...(wire.batch !== undefined ? { batch: Object.freeze({ maxSize: wire.batch.max_size, maxWaitMs: wire.batch.max_wait_ms }) } : {}),
+    ...(wire.cache !== undefined ? { cache: Object.freeze({ ttlMs: wire.cache.ttl_s * 1000, maxEntries: wire.cache.max_entries }) } : {}),
     parameters: Object.freeze(
       wire.params.map((p) =>
         Object.freeze({
@@ -47,7 +53,7 @@ export function toolInfo(wire: WireTool): ToolInfo {
           kind: p.kind,
           ...('default' in p ? { default: p.default } : {}),
           ...(p.default_repr !== undefined ? { defaultRepr: p.default_repr } : {}),
-          ...(p.schema !== undefined ? { schema: p.schema } : {}),
+          ...(p.schema !== undefined && p.schema !== null ? { schema: p.schema as TypeNode } : {}),
         }),
       ),
     ),

@@ -1,100 +1,48 @@
 /**
- * Message codes and shapes. The codes mirror python/snakepit_bridge/protocol.json, the single protocol
- * definition; test/protocol.test.ts checks that both agree. Messages are arrays `[code, ...fields]`.
+ * The wire messages. Codes, tuple types, builders, the hello and error shapes and the worker's
+ * environment are generated from python/snakepit_bridge/protocol.json (the single definition) into
+ * generated.ts; this module re-exports them and adds the session-level constants. Every message the
+ * host sends is made by a builder (`callMessage`, `cancelMessage`, ...): a message is an array
+ * `[code, ...fields]` whose field order only the definition states. See docs/protocol.md.
  */
 
-import type { TypeNode } from '../codegen/type-node.js';
+export {
+  CODECS,
+  ENV,
+  ENV_DEFAULTS,
+  ERROR_KINDS,
+  Msg,
+  PROTOCOL_VERSION,
+  callMessage,
+  cancelMessage,
+  creditMessage,
+  hostResultMessage,
+  pingMessage,
+  sessionEndMessage,
+  shutdownMessage,
+  type CallMessage,
+  type CancelMessage,
+  type CodecName,
+  type CreditMessage,
+  type ErrorKind,
+  type HelloInfo,
+  type HostCallMessage,
+  type HostMessage,
+  type HostResultMessage,
+  type SessionEndMessage,
+  type ToolParam,
+  type WireError,
+  type WireErrorFields,
+  type WireTool,
+  type WorkerMessage,
+} from './generated.js';
+import { ENV_DEFAULTS } from './generated.js';
 
-export const PROTOCOL_VERSION = 1;
-
-export const Msg = {
-  CALL: 1,
-  CANCEL: 2,
-  CREDIT: 3,
-  HOST_RESULT: 4,
-  PING: 5,
-  SESSION_END: 6,
-  SHUTDOWN: 7,
-  HELLO: 20,
-  RESULT: 21,
-  ERROR: 22,
-  CHUNK: 23,
-  END: 24,
-  HOST_CALL: 25,
-  PONG: 26,
-  LOG: 27,
-  FATAL: 28,
-} as const;
-
-export type CodecName = 'msgpack' | 'json';
-
-/** The error object a worker sends in `error` and `fatal` messages. */
-export interface WireError {
-  kind: string;
-  type: string | null;
-  module: string | null;
-  message: string;
-  traceback: string;
-  phase?: string;
-}
-
-export interface ToolParam {
-  name: string;
-  /** The annotation as Python text, or null when there is none. */
-  type: string | null;
-  required: boolean;
-  kind: string;
-  default?: unknown;
-  default_repr?: string;
-  /** The annotation's type tree, when the catalogue was asked for types (SNAKEPIT_CATALOGUE_TYPES=1). */
-  schema?: TypeNode;
-}
-
-export interface WireTool {
-  name: string;
-  doc: string;
-  params: ToolParam[];
-  returns: string | null;
-  async: boolean;
-  stream: boolean;
-  /** The result's (a generator's: each chunk's) type tree, when the catalogue was asked for types. */
-  returns_schema?: TypeNode;
-}
-
-export interface HelloInfo {
-  protocol: number;
-  pid: number;
-  python: string;
-  implementation: string;
-  codec: CodecName;
-  codecs: CodecName[];
-  numpy: boolean;
-  adapter: string;
-  concurrency: number;
-  tools: WireTool[];
-}
-
-export type CallMessage = [
-  typeof Msg.CALL,
-  id: number,
-  tool: string,
-  args: Record<string, unknown>,
-  timeoutMs: number | null,
-  session: string | null,
-  streamWindow: number,
-];
+/** The largest frame in bytes, both directions, unless the pool's `maxPayload` says otherwise. */
+export const DEFAULT_MAX_PAYLOAD: number = ENV_DEFAULTS.MAX_PAYLOAD;
 
 // ------------------------------------------------------------------------------------------------
 // Sessions, references and host calls (protocol.json "sessions").
-
-/** `[SESSION_END, session]`: the host ended a session; the worker frees its state. */
-export type SessionEndMessage = [typeof Msg.SESSION_END, session: string];
-
-/** `[HOST_CALL, id, parent, tool, args]`: Python calls a host tool while request `parent` runs. */
-export type HostCallMessage = [typeof Msg.HOST_CALL, id: number, parent: number, tool: string, args: Record<string, unknown>];
-
-/** `[HOST_RESULT, id, ok, value]`: the host tool's value, or a `HostToolFailure` when `ok` is false. */
-export type HostResultMessage = [typeof Msg.HOST_RESULT, id: number, ok: boolean, value: unknown];
 
 /** The `value` of a failed `host_result`: Python raises `HostToolError(code, message)`. */
 export interface HostToolFailure {

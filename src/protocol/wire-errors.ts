@@ -15,7 +15,7 @@ import {
   TooManyRefsError,
   type ErrorFields,
 } from '../errors.js';
-import type { WireError } from './messages.js';
+import type { WireError, WireErrorFields } from './messages.js';
 
 export function fromWireError(
   wire: WireError,
@@ -41,11 +41,15 @@ export function fromWireError(
     case 'cancelled':
       return new CancelledError(tool, fields);
     case 'payload_too_large': {
-      const w = wire as WireError & { size?: number; limit?: number };
+      const w = wire as WireError & Partial<WireErrorFields['payload_too_large']>;
       return new PayloadTooLargeError(w.size ?? -1, w.limit ?? -1, `result of ${tool}`, { tool, ...fields });
     }
-    case 'permission_denied':
-      return new PermissionDeniedError(String((wire as WireError & { target?: unknown }).target ?? ''), message, { tool, ...fields });
+    case 'permission_denied': {
+      const w = wire as WireError & Partial<WireErrorFields['permission_denied']>;
+      return new PermissionDeniedError(String(w.target ?? ''), message, { tool, ...fields });
+    }
+    case 'protocol_error':
+      return new ProtocolError(`worker could not read the call to ${tool}: ${message}`, { tool, ...fields });
     case 'invalid_ref':
       return new InvalidRefError(message, { tool, ...fields });
     case 'too_many_refs':

@@ -1,0 +1,115 @@
+"""Sync tools: plain calls and generators, run by whichever thread the scheduler gives them."""
+
+from __future__ import annotations
+
+import threading
+
+from . import protocol as P
+from .errors import Cancelled, EncodeError, FrameTooLarge
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from .calls import CallState
+    from .codecs import Codec
+    from .framing import FrameWriter
+
+
+class SyncRunner:
+    """Mixin of ``Worker``: runs sync calls and sync generators with credit-based flow control."""
+
+    if TYPE_CHECKING:
+        _codec: Codec
+        _writer: FrameWriter
+
+        def _send_quiet(self, message: list[Any]) -> None: ...
+
+        def _send_error(
+            self, call: CallState, kind: str, exc: BaseException | None, message: str | None = None
+        ) -> None: ...
+
+        def _reply(self, code: int, call: CallState, value: Any) -> None: ...
+
+        def _chunk_failed(self, call: CallState, exc: EncodeError | FrameTooLarge) -> None: ...
+
+        def read_while(self, waiting: Callable[[], bool], timeout: float | None = None) -> bool: ...
+
+        def log(self, level: str, message: str, request: int | None) -> None: ...
+
+    def _run_job(self, call: CallState) -> None:
+        if call.spec.is_stream:
+            self._run_sync_stream(call)
+        else:
+            self._run_sync(call)
+
+    def _run_sync(self, call: CallState) -> None:
+        try:
+            value = call.spec.fn(**call.kwargs)
+        except Cancelled as exc:
+            self._send_error(call, "cancelled", exc, "cancelled")
+            return
+        except BaseException as exc:  # noqa: BLE001 - every failure of a tool goes back to the caller
+            self._send_error(call, "python_error", exc)
+            return
+        self._reply(P.RESULT, call, value)
+
+    def _notify_sync(self, call: CallState) -> None:
+        cond = call.cond
+        assert isinstance(cond, threading.Condition)
+        with cond:
+            cond.notify()
+
+    def _run_sync_stream(self, call: CallState) -> None:
+        cond = call.cond
+        assert isinstance(cond, threading.Condition)
+        ctx = call.ctx
+        assert ctx is not None  # streams always have a context: their cancel must reach the loop below
+        try:
+            gen = call.spec.fn(**call.kwargs)
+        except BaseException as exc:  # noqa: BLE001
+            self._send_error(call, "python_error", exc)
+            return
+        writer = self._writer
+        write = writer.write_held
+        encode = self._codec.message_encoder(P.chunk_message(call.id, None)[:-1])
+
+        def waiting() -> bool:
+            return call.credit - call.used <= 0 and not ctx.cancelled
+
+        try:
+            while True:
+                if call.credit - call.used <= 0 or ctx.cancelled:
+                    writer.flush()  # the host grants credit for chunks it has received
+                    while waiting():
+                        # Holding the reader role, this thread reads its credit itself (no thread
+                        # wake-up on either side); otherwise the reader delivers it.
+                        if not self.read_while(waiting):
+                            with cond:
+                                while waiting():
+                                    cond.wait()
+                    if ctx.cancelled:
+                        break
+                call.used += 1
+                try:
+                    item = next(gen)
+                except StopIteration:
+                    self._send_quiet(P.end_message(call.id))
+                    return
+                try:
+                    write(encode(item))
+                except (EncodeError, FrameTooLarge) as exc:
+                    self._chunk_failed(call, exc)
+                    return
+        except Cancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001
+            self._send_error(call, "python_error", exc)
+            return
+        finally:
+            try:
+                gen.close()
+            except BaseException as exc:  # noqa: BLE001
+                self.log("error", f"closing generator {call.spec.name!r} raised {exc!r}", call.id)
+        self._send_error(call, "cancelled", None, "cancelled")

@@ -1,7 +1,7 @@
 /** The `snakepit` command, run as a child process: output and exit code of each command. */
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -129,6 +129,35 @@ describe('snakepit cli', () => {
       assert.match(again.stderr, /tools\.py, client\.ts, main\.ts already exist/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('serve: the gateway behind the snakepit command; SIGTERM drains and exits 0; bad usage exits 2', async () => {
+    assert.equal(cli(['serve']).code, 2);
+    assert.match(cli(['serve', '--help']).stdout, /^usage: snakepit serve <adapter>/);
+    const child = spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'src', 'cli', 'main.ts'), 'serve', fixture('typed_tools.py'), '--port', '0', '--size', '1'], {
+      cwd: ROOT,
+      env: { ...process.env, SNAKEPIT_PYTHON: PYTHON },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+      });
+      const res = await fetch(`${url}/v1/tools/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 2, b: 3 }) });
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /5/);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
 });

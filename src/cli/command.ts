@@ -31,6 +31,11 @@ export interface Command {
   readonly help: string;
   readonly options: OptionSpecs;
   run(ctx: CommandContext): Promise<number>;
+  /**
+   * A command that parses its own arguments (and prints its own help) gets them unparsed here instead:
+   * the dispatcher calls this rather than `run`.
+   */
+  runArgs?(argv: readonly string[], ctx: Pick<CommandContext, 'out' | 'err' | 'cwd'>): Promise<number>;
 }
 
 /** A mistake in how the command was called: printed with the usage line, exit 2. */

@@ -46,7 +46,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? rest[0] : undefined;
-    if (target !== undefined && COMMANDS[target] !== undefined) out(commandHelp(await COMMANDS[target]!()));
+    const help = target !== undefined ? await COMMANDS[target]?.() : undefined;
+    if (help?.runArgs !== undefined) return help.runArgs(['--help'], { out, err, cwd: process.cwd() });
+    if (help !== undefined) out(commandHelp(help));
     else out(await overview());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
@@ -60,6 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const command = await load();
+  if (command.runArgs !== undefined) return command.runArgs(rest, { out, err, cwd: process.cwd() });
   let parsed;
   try {
     parsed = parseArgs({

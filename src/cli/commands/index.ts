@@ -9,4 +9,5 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   codegen: async () => (await import('./codegen.js')).command,
   init: async () => (await import('./init.js')).command,
   env: async () => (await import('./env.js')).command,
+  serve: async () => (await import('./serve.js')).command,
 };

@@ -21,6 +21,9 @@ const upper = (s) => s.toUpperCase();
 const envKey = (name) => name.replace(/^SNAKEPIT_/, '');
 const pyLiteral = (v) => (v === null ? 'None' : typeof v === 'string' ? JSON.stringify(v) : String(v));
 const pyTuple = (items) => `(${items.map(pyLiteral).join(', ')}${items.length === 1 ? ',' : ''})`;
+/** A message field named `x?` is optional and trailing: left out of the message when it has no value. */
+const optional = (f) => f.endsWith('?');
+const bare = (f) => f.replace(/\?$/, '');
 const tsLiteral = (v) => (typeof v === 'string' ? `'${v.replace(/'/g, "\\'")}'` : String(v));
 
 /** `open` + items + `close` on one line, or one item a line when that is over 110 characters. */
@@ -39,7 +42,11 @@ function validate(spec) {
     codes.add(m.code);
     if (m.from !== 'host' && m.from !== 'worker') throw new Error(`message ${name}: from must be host or worker`);
     for (const field of m.fields) {
-      if (!(field in spec.field_types)) throw new Error(`message ${name}: field ${field} has no entry in field_types`);
+      if (!(bare(field) in spec.field_types)) throw new Error(`message ${name}: field ${field} has no entry in field_types`);
+    }
+    const firstOptional = m.fields.findIndex(optional);
+    if (firstOptional !== -1 && !m.fields.slice(firstOptional).every(optional)) {
+      throw new Error(`message ${name}: optional fields must come after every required one`);
     }
   }
   for (const kind of Object.keys(spec.error_fields)) {
@@ -91,12 +98,24 @@ export function renderTs(spec) {
   for (const [name, m] of Object.entries(spec.messages)) {
     const type = `${pascal(name)}Message`;
     unions[m.from].push(type);
-    const params = m.fields.map((f) => `${camel(f)}: ${spec.field_types[f]}`);
-    const fields = m.fields.map((f) => `, ${camel(f)}`).join('');
+    const params = m.fields.map((f) => `${camel(bare(f))}${optional(f) ? '?' : ''}: ${spec.field_types[bare(f)]}`);
+    const required = m.fields.filter((f) => !optional(f));
+    const fields = required.map((f) => `, ${camel(f)}`).join('');
     out.push(`/** \`${name}\`, ${m.from} to ${m.from === 'host' ? 'worker' : 'host'}. */`);
     out.push(wrap(`export type ${type} = [`, [`typeof Msg.${upper(name)}`, ...params], '];'));
     out.push(wrap(`export function ${camel(name)}Message(`, params, `): ${type} {`));
-    out.push(`  return [Msg.${upper(name)}${fields}];`);
+    const extra = m.fields.filter(optional).map((f) => camel(bare(f)));
+    if (extra.length === 0) {
+      out.push(`  return [Msg.${upper(name)}${fields}];`);
+    } else {
+      // Trailing optional fields: present up to the last one given (null before it where missing).
+      out.push(`  const m: unknown[] = [Msg.${upper(name)}${fields}];`);
+      extra.forEach((f, i) => {
+        const given = extra.slice(i).map((g) => `${g} !== undefined`).join(' || ');
+        out.push(`  if (${given}) m.push(${i === extra.length - 1 ? f : `${f} ?? null`});`);
+      });
+      out.push(`  return m as ${type};`);
+    }
     out.push('}', '');
   }
   out.push(`export type HostMessage =\n${unions.host.map((u) => `  | ${u}`).join('\n')};`);
@@ -163,11 +182,26 @@ export function renderPy(spec) {
   out.push('', '');
   out.push('# Builders: every message a worker sends is made by one of these (decoders index by field order).');
   for (const [name, m] of Object.entries(spec.messages)) {
-    const params = m.fields.map((f) => (f === 'id' ? 'call_id' : f));
+    const pyName = (f) => (bare(f) === 'id' ? 'call_id' : bare(f));
+    const required = m.fields.filter((f) => !optional(f)).map(pyName);
+    const extra = m.fields.filter(optional).map(pyName);
+    const params = [...required.map((p) => `${p}: Any`), ...extra.map((p) => `${p}: Any = None`)];
     out.push('', '');
-    out.push(`def ${name}_message(${params.map((p) => `${p}: Any`).join(', ')}) -> list[Any]:`);
+    const def = `def ${name}_message(${params.join(', ')}) -> list[Any]:`;
+    // Over 120 characters: the parameters on a line of their own, as ruff format writes it.
+    out.push(def.length <= 120 ? def : `def ${name}_message(\n    ${params.join(', ')}\n) -> list[Any]:`);
     out.push(`    """\`\`[${[upper(name), ...m.fields].join(', ')}]\`\`"""`);
-    out.push(`    return [${[upper(name), ...params].join(', ')}]`);
+    if (extra.length === 0) {
+      out.push(`    return [${[upper(name), ...required].join(', ')}]`);
+    } else {
+      // Trailing optional fields: present up to the last one given (None before it where missing).
+      out.push(`    m = [${[upper(name), ...required].join(', ')}]`);
+      extra.forEach((p, i) => {
+        out.push(`    if ${extra.slice(i).map((q) => `${q} is not None`).join(' or ')}:`);
+        out.push(`        m.append(${p})`);
+      });
+      out.push('    return m');
+    }
   }
   out.push('', '');
   out.push('def spec() -> dict[str, Any]:');

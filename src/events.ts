@@ -73,8 +73,14 @@ export interface LogEvent {
   /** `stdout` / `stderr` lines of the process, or `worker` for `ctx.log` and bridge messages. */
   stream: 'stdout' | 'stderr' | 'worker';
   line: string;
+  /** `info`, `warning`, ... for logging records and `ctx.log`; `info` (stdout) or `stderr` for lines. */
   level: string;
+  /** The call that was running when the line was printed or the record logged. */
   requestId: number | undefined;
+  /** Name of the Python logger (logging records only). */
+  logger?: string;
+  /** Formatted exception or stack of a logging record, when it had one. */
+  exception?: string;
 }
 export interface PoolStateEvent { type: 'poolState'; from: PoolState; to: PoolState; reason?: string }
 

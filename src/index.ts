@@ -83,5 +83,9 @@ export type { MeterRecord } from './serving/meter.js';
 export { createGateway, type Gateway, type GatewayOptions, type GatewayAuth } from './serving/gateway/handler.js';
 export { STATUS_BY_CODE } from './serving/gateway/problem.js';
 export { PROTOCOL_VERSION } from './protocol/messages.js';
+// Observability (docs/observability.md).
+export type { LogRecord, LogsOption } from './telemetry/logs.js';
+export { CALL_CHANNEL, type CallMessage } from './telemetry/telemetry.js';
+export { serveDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
 export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
 export { Decimal } from './protocol/decimal.js';

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 import { checkEnvironmentOptions, type EnvironmentOptions, type ResolvedEnvironment } from './python-env/managed.js';
 import { resolvePython } from './python-env/resolve.js';
+import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
 export interface PoolOptions extends ServingOptions {
@@ -102,6 +103,12 @@ export interface PoolOptions extends ServingOptions {
    * folder, or `cwd` for a module adapter), the workers are replaced one at a time. Default false.
    */
   watch?: boolean | string[];
+  /**
+   * Where worker output (stdout, stderr, Python logging) goes: `'inherit'` prints it on the host's
+   * stderr prefixed with `[python worker N pid P]`; `'events'` only publishes `log` events; a
+   * function receives each structured record. Default `'inherit'`. See docs/observability.md.
+   */
+  logs?: LogsOption;
 }
 
 /** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
@@ -173,6 +180,7 @@ export interface ResolvedPoolOptions {
   readonly watch: readonly string[];
   /** Tenants, metering, host-side cache and batching (docs/serving.md). */
   readonly serving: ResolvedServingOptions;
+  readonly logs: LogsOption;
 }
 
 const KNOWN = new Set([
@@ -186,6 +194,8 @@ const KNOWN = new Set([
   'types', 'checkArguments', 'int64', 'watch',
   // serving (src/serving/options.ts)
   'tenants', 'metering', 'cache', 'batching',
+  // worker output (src/telemetry/logs.ts)
+  'logs',
 ]);
 
 const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
@@ -384,6 +394,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     int64,
     watch: Object.freeze([...watch]),
     serving: resolveServingOptions(options),
+    logs: checkLogsOption(options.logs),
   });
 }
 

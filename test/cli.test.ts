@@ -134,6 +134,8 @@ describe('snakepit cli', () => {
 
   test('serve: the gateway behind the snakepit command; SIGTERM drains and exits 0; bad usage exits 2', async () => {
     assert.equal(cli(['serve']).code, 2);
+    assert.match(cli(['dashboard', '--help']).stdout, /^usage: snakepit dashboard --adapter FILE/);
+    assert.equal(cli(['dashboard', '--frob']).code, 2);
     assert.match(cli(['serve', '--help']).stdout, /^usage: snakepit serve <adapter>/);
     const child = spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'src', 'cli', 'main.ts'), 'serve', fixture('typed_tools.py'), '--port', '0', '--size', '1'], {
       cwd: ROOT,

@@ -13,7 +13,8 @@ export function fixture(name: string): string {
 }
 
 export function startPool(options: Partial<PoolOptions> & { adapter?: string } = {}): Promise<Pool> {
-  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), ...options });
+  // Worker output is published as events only: the default ('inherit') would print every fixture's noise.
+  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), logs: 'events', ...options });
 }
 
 /** Run `fn` with a pool that is destroyed afterwards whatever happens. */

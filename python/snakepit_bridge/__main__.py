@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import lifeline
+from . import lifeline, logs
 from . import protocol as P
 from .adapter import load_adapter
 from .codecs import available_codecs, choose_codec
@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     memory_limit = _env_int(P.ENV_MEMORY_LIMIT, P.DEFAULT_MEMORY_LIMIT)
 
     writer = FrameWriter(wfd, max_payload)
+    # Prints and logging records reach the host from here on, those of import and setup() included.
+    logs.install(lambda message: writer.write(encode_handshake(message)))
 
     def fatal(phase: str, exc: BaseException) -> None:
         kind = "python_error"
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         except OSError:
             pass
         sys.stderr.write(payload["traceback"])
+        sys.stdout.flush()
         sys.stderr.flush()
         exit_now(1)
 
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         "concurrency": concurrency,
         "tools": [spec.describe() for spec in tools.values()],
     }
-    writer.write(encode_handshake(P.hello_message(info)))
+    logs.after_hello(lambda: writer.write(encode_handshake(P.hello_message(info))), worker.send)
 
     code = 0
     try:

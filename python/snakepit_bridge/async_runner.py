@@ -7,6 +7,7 @@ import threading
 
 from . import protocol as P
 from .errors import Cancelled, EncodeError, FrameTooLarge
+from .logs import REQUEST
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class AsyncRunner:
     async def _run_async(self, call: CallState) -> None:
         import asyncio  # only when async code runs: keeps the worker's startup light
 
+        REQUEST.set(call.id)  # the task's own context: prints and log records carry the request id
         try:
             value = await call.spec.fn(**call.kwargs)
         except (asyncio.CancelledError, Cancelled) as exc:
@@ -91,6 +93,7 @@ class AsyncRunner:
     async def _run_async_stream(self, call: CallState) -> None:
         import asyncio  # only when async code runs: keeps the worker's startup light
 
+        REQUEST.set(call.id)
         credit_event = asyncio.Event()
         call.cond = credit_event  # type: ignore[assignment]
         agen = call.spec.fn(**call.kwargs)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 
 from . import protocol as P
+from . import tracing
 from .calls import STOP, CallState, deadline_of, new_call
 from .context import Context
 from .errors import InvalidArguments, InvalidRef, error_payload
 from .refs import is_marker
+from .tracing import recording
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -106,6 +108,9 @@ class Dispatcher:
                 self._malformed(msg)
                 return None
             _, call_id, tool_name, args, timeout_ms, session_id, window = msg[:7]
+            if recording(msg[7]):  # a trace context, and an SDK records here: the tool runs in a span
+                spec = self._tools.get(tool_name)
+                return self._start_call(call_id, tool_name, spec, args, timeout_ms, session_id, window, None, msg[7])
         spec = self._tools.get(tool_name)
         markers = None  # whether the arguments hold a reference marker, once known
         if (
@@ -154,6 +159,7 @@ class Dispatcher:
         session_id: str | None,
         window: Any,
         markers: bool | None,
+        carrier: Any = None,
     ) -> CallState | None:
         """Every call the short path of ``_on_call`` does not take: sessions, streams, async tools,
         built-in tools, arguments that need the general binding, and every error."""
@@ -171,6 +177,8 @@ class Dispatcher:
             exc = InvalidRef("a reference was passed to a call outside its session")
             self._send_quiet(P.error_message(call_id, error_payload("python_error", exc)))
             return None
+        if carrier is not None:
+            spec = tracing.wrap(spec, carrier, call_id)
         call = CallState(call_id, spec, ctx, int(window or 0))
         if bool(call.window) != spec.is_stream:
             text = "is a generator: consume it as a stream" if spec.is_stream else "is not a generator"

@@ -15,6 +15,7 @@ import threading
 from . import protocol as P
 from .errors import Cancelled, HostToolError
 from .refs import resolve
+from .tracing import current_carrier
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ class HostCalls:
         host_id = next(self._ids)  # atomic under the GIL
         self._waiters[host_id] = waiter
         try:
-            self._send(P.host_call_message(host_id, ctx.request_id, tool, kwargs))
+            # The trace continues on the host under the current span, when one records (tracing.py).
+            self._send(P.host_call_message(host_id, ctx.request_id, tool, kwargs, current_carrier()))
         except BaseException:
             self._waiters.pop(host_id, None)
             raise

@@ -98,9 +98,14 @@ DEFAULT_LIFELINE_PDEATHSIG: Final = "1"
 # Builders: every message a worker sends is made by one of these (decoders index by field order).
 
 
-def call_message(call_id: Any, tool: Any, args: Any, timeout_ms: Any, session: Any, stream_window: Any) -> list[Any]:
-    """``[CALL, id, tool, args, timeout_ms, session, stream_window]``"""
-    return [CALL, call_id, tool, args, timeout_ms, session, stream_window]
+def call_message(
+    call_id: Any, tool: Any, args: Any, timeout_ms: Any, session: Any, stream_window: Any, trace: Any = None
+) -> list[Any]:
+    """``[CALL, id, tool, args, timeout_ms, session, stream_window, trace?]``"""
+    m = [CALL, call_id, tool, args, timeout_ms, session, stream_window]
+    if trace is not None:
+        m.append(trace)
+    return m
 
 
 def cancel_message(call_id: Any) -> list[Any]:
@@ -158,9 +163,12 @@ def end_message(call_id: Any) -> list[Any]:
     return [END, call_id]
 
 
-def host_call_message(call_id: Any, parent: Any, tool: Any, args: Any) -> list[Any]:
-    """``[HOST_CALL, id, parent, tool, args]``"""
-    return [HOST_CALL, call_id, parent, tool, args]
+def host_call_message(call_id: Any, parent: Any, tool: Any, args: Any, trace: Any = None) -> list[Any]:
+    """``[HOST_CALL, id, parent, tool, args, trace?]``"""
+    m = [HOST_CALL, call_id, parent, tool, args]
+    if trace is not None:
+        m.append(trace)
+    return m
 
 
 def pong_message(nonce: Any) -> list[Any]:
@@ -168,9 +176,14 @@ def pong_message(nonce: Any) -> list[Any]:
     return [PONG, nonce]
 
 
-def log_message(level: Any, message: Any, request: Any) -> list[Any]:
-    """``[LOG, level, message, request]``"""
-    return [LOG, level, message, request]
+def log_message(level: Any, message: Any, request: Any, logger: Any = None, exception: Any = None) -> list[Any]:
+    """``[LOG, level, message, request, logger?, exception?]``"""
+    m = [LOG, level, message, request]
+    if logger is not None or exception is not None:
+        m.append(logger)
+    if exception is not None:
+        m.append(exception)
+    return m
 
 
 def fatal_message(error: Any) -> list[Any]:

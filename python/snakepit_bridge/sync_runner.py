@@ -6,6 +6,7 @@ import threading
 
 from . import protocol as P
 from .errors import Cancelled, EncodeError, FrameTooLarge
+from .logs import REQUEST
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,6 +40,13 @@ class SyncRunner:
         def log(self, level: str, message: str, request: int | None) -> None: ...
 
     def _run_job(self, call: CallState) -> None:
+        token = REQUEST.set(call.id)  # prints and log records made by the tool carry its request id
+        try:
+            self._run_job_body(call)
+        finally:
+            REQUEST.reset(token)
+
+    def _run_job_body(self, call: CallState) -> None:
         if call.spec.is_stream:
             self._run_sync_stream(call)
         else:

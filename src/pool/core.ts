@@ -15,7 +15,7 @@ import {
   ToolNotFoundError,
   type ErrorCode,
 } from '../errors.js';
-import { channels, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
+import { channels, type LogEvent, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
 import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
@@ -39,6 +39,8 @@ import { workerEnv } from './python-calls.js';
 import { isMemoryError } from './recycle.js';
 import { lostCallOutcome } from './retry.js';
 import { Supervisor, type SupervisorHost } from './supervisor.js';
+// Telemetry: spans, metrics, tracing channel, logs (src/telemetry).
+import { Telemetry } from '../telemetry/telemetry.js';
 
 let jsonFallbackWarned = false;
 
@@ -74,12 +76,16 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   readonly sessions = new SessionManager(this);
   readonly hostTools = new HostToolRegistry();
   private readonly hostCalls = new HostCalls(this);
+  readonly telemetry: Telemetry;
+  /** Bytes sent to and received from workers that have exited. */
+  private readonly exitedBytes = { sent: 0, received: 0 };
 
   constructor(
     readonly options: ResolvedPoolOptions,
     private readonly emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
+    this.telemetry = new Telemetry({ stats: () => this.stats(), bytes: () => this.bytes() }, options.logs);
   }
 
   get cancelGrace(): number {
@@ -94,6 +100,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   async start(): Promise<void> {
     const { size, startupConcurrency, stateDir } = this.options;
+    await this.telemetry.start();
     if (stateDir !== false) {
       // Reap what hosts that died left behind, then record this run.
       this.reaped = reapDeadRuns(stateDir);
@@ -273,6 +280,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private submit(call: Call): void {
     this.submitted++;
     if (call.settled) return; // aborted before submission
+    this.telemetry.submitted(call);
     if (call.session !== undefined) {
       this.sessions.submit(call);
       return;
@@ -314,8 +322,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     let frame: Frame;
     try {
       const session = call.session?.id ?? null;
+      const message: unknown[] = [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window];
+      const trace = this.telemetry.dispatching(call, worker.id, worker.pid);
+      if (trace !== undefined) message.push(trace);
       frame = worker.encode(
-        [Msg.CALL, call.id, call.tool, call.args, call.remainingMs(), session, call.window],
+        message,
         `arguments of ${call.tool}`,
         { tool: call.tool, requestId: call.id },
       );
@@ -384,6 +395,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   recordSettled(call: Call, error: SnakepitError | undefined): void {
+    this.telemetry.settled(call, error);
     if (call.dispatchedAt > 0) this.runTime.record(performance.now() - call.dispatchedAt);
     if (error === undefined) {
       this.succeeded++;
@@ -421,6 +433,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     if (index !== -1) this.workers.splice(index, 1);
     this.sessions.onWorkerExit(worker);
     if (worker.pid !== undefined) this.registry?.remove(worker.pid);
+    this.exitedBytes.sent += worker.bytesOut;
+    this.exitedBytes.received += worker.bytesIn;
     this.publish('workerExit', {
       type: 'workerExit',
       workerId: worker.id,
@@ -438,21 +452,38 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     this.checkDrained();
   }
 
-  onHostCall(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>): void {
-    this.hostCalls.handle(worker, id, parent, tool, args);
+  onHostCall(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>, trace?: unknown): void {
+    this.hostCalls.handle(worker, id, parent, tool, args, trace);
   }
 
-  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number): void {
-    if (this.emitter.listenerCount('log') === 0 && !channels.log.hasSubscribers) return;
-    this.publish('log', {
+  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number, logger?: string, exception?: string): void {
+    const published = this.emitter.listenerCount('log') > 0 || channels.log.hasSubscribers;
+    if (!published && !this.telemetry.logs.always) return;
+    // A line printed inside a call comes as a log frame of level stdout or stderr (python logs.py).
+    if (stream === 'worker' && (level === 'stdout' || level === 'stderr')) stream = level;
+    const event: LogEvent = {
       type: 'log',
       workerId: worker.id,
       pid: worker.pid,
       stream,
       line,
-      level: level ?? (stream === 'stderr' ? 'stderr' : 'info'),
-      requestId,
-    });
+      level: level === 'stdout' || level === undefined ? (stream === 'stderr' ? 'stderr' : 'info') : level,
+      requestId: requestId ?? undefined,
+    };
+    if (logger != null) event.logger = logger;
+    if (exception != null) event.exception = exception;
+    this.telemetry.log(event);
+    if (published) this.publish('log', event);
+  }
+
+  /** Bytes written to and read from workers since the pool started. */
+  bytes(): { sent: number; received: number } {
+    let { sent, received } = this.exitedBytes;
+    for (const w of this.workers) {
+      sent += w.bytesOut;
+      received += w.bytesIn;
+    }
+    return { sent, received };
   }
 
   // ------------------------------------------------------------- supervision
@@ -553,6 +584,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   publish<K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]): void {
+    if (name !== 'log') this.telemetry.event(event);
     const channel = channels[name];
     if (channel.hasSubscribers) channel.publish(event);
     if (this.emitter.listenerCount(name) > 0) {

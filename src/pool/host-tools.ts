@@ -121,6 +121,8 @@ export function nestedBlocked(tool: string, where: string, fields: ErrorFields =
 export interface HostCallPool {
   readonly hostTools: HostToolRegistry;
   readonly options: { readonly maxPayload: number };
+  /** Runs the tool inside its trace span (src/telemetry). */
+  readonly telemetry: { hostTool<T>(call: Call, trace: unknown, name: string, run: () => T): T };
 }
 
 function failure(err: unknown): HostToolFailure {
@@ -174,7 +176,7 @@ export class HostCalls {
   constructor(private readonly pool: HostCallPool) {}
 
   /** A worker sent `host_call`: run the tool and answer. Never throws. */
-  handle(worker: WorkerHandle, id: number, parentId: number, name: string, rawArgs: unknown): void {
+  handle(worker: WorkerHandle, id: number, parentId: number, name: string, rawArgs: unknown, trace?: unknown): void {
     const parent = worker.pending.get(parentId) as Call | undefined;
     if (parent === undefined || parent.settled) {
       this.reply(worker, id, false, { code: 'CANCELLED', message: `the call that made host call ${name} is over` });
@@ -206,7 +208,8 @@ export class HostCalls {
     }
     let value: unknown;
     try {
-      value = scope.run(parent, entry.fn, args, new ToolContext(parent, worker));
+      const ctx = new ToolContext(parent, worker);
+      value = this.pool.telemetry.hostTool(parent, trace, name, () => scope.run(parent, entry.fn, args, ctx));
     } catch (err) {
       this.reply(worker, id, false, failure(err));
       return;

@@ -32,6 +32,13 @@ import type { ToolInfo } from './tools.js';
 import { ServingFront } from '../serving/front.js';
 import type { ResultCache } from '../serving/cache.js';
 
+const cores = new WeakMap<Pool, PoolCore>();
+
+/** The implementation behind a pool, for the library's own tools (the dashboard); not exported. */
+export function poolCore(pool: Pool): PoolCore | undefined {
+  return cores.get(pool);
+}
+
 export class Pool extends EventEmitter<PoolEventMap> {
   readonly #core: PoolCore;
   readonly #python: PythonCalls;
@@ -42,6 +49,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
     super();
     const core = new PoolCore(options, this);
     this.#core = core;
+    cores.set(this, core);
     this.#python = new PythonCalls(core, undefined);
     this.#serving = new ServingFront(
       {
@@ -128,6 +136,14 @@ export class Pool extends EventEmitter<PoolEventMap> {
   /** The tool catalogue read from the adapter's signatures and docstrings. */
   tools(): readonly ToolInfo[] {
     return this.#core.tools();
+  }
+
+  /**
+   * The pool's metrics in the Prometheus text exposition format: serve it on a `/metrics` endpoint.
+   * Metric names are listed in docs/observability.md.
+   */
+  metricsText(): string {
+    return this.#core.telemetry.metrics.text();
   }
 
   /** An immutable snapshot of the pool's state and counters. */

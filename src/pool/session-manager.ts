@@ -61,6 +61,14 @@ export class SessionManager {
     return this.sessions.size;
   }
 
+  /** The open sessions, for the dashboard: id, worker and age in ms (private ones left out). */
+  list(): { id: string; workerId: number | undefined; pid: number | undefined; ageMs: number }[] {
+    const now = performance.now();
+    return [...this.sessions.values()]
+      .filter((s) => !s.isPrivate)
+      .map((s) => ({ id: s.id, workerId: s.worker?.id, pid: s.worker?.pid, ageMs: Math.round(now - s.createdAt) }));
+  }
+
   open(id: string | undefined, options: unknown, isPrivate = false): Session {
     const resolved = checkSessionOptions(id, options);
     const state = this.host.state;

@@ -73,6 +73,11 @@ export interface WireTool {
   returns_schema?: unknown;
 }
 
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
+}
+
 export interface HelloInfo {
   protocol: number;
   pid: number;
@@ -101,6 +106,7 @@ export type CallMessage = [
   timeoutMs: number | null,
   session: string | null,
   streamWindow: number,
+  trace?: TraceContext,
 ];
 export function callMessage(
   id: number,
@@ -109,8 +115,11 @@ export function callMessage(
   timeoutMs: number | null,
   session: string | null,
   streamWindow: number,
+  trace?: TraceContext,
 ): CallMessage {
-  return [Msg.CALL, id, tool, args, timeoutMs, session, streamWindow];
+  const m: unknown[] = [Msg.CALL, id, tool, args, timeoutMs, session, streamWindow];
+  if (trace !== undefined) m.push(trace);
+  return m as CallMessage;
 }
 
 /** `cancel`, host to worker. */
@@ -186,14 +195,18 @@ export type HostCallMessage = [
   parent: number,
   tool: string,
   args: Record<string, unknown>,
+  trace?: TraceContext,
 ];
 export function hostCallMessage(
   id: number,
   parent: number,
   tool: string,
   args: Record<string, unknown>,
+  trace?: TraceContext,
 ): HostCallMessage {
-  return [Msg.HOST_CALL, id, parent, tool, args];
+  const m: unknown[] = [Msg.HOST_CALL, id, parent, tool, args];
+  if (trace !== undefined) m.push(trace);
+  return m as HostCallMessage;
 }
 
 /** `pong`, worker to host. */
@@ -203,9 +216,25 @@ export function pongMessage(nonce: number): PongMessage {
 }
 
 /** `log`, worker to host. */
-export type LogMessage = [typeof Msg.LOG, level: string, message: string, request: number | null];
-export function logMessage(level: string, message: string, request: number | null): LogMessage {
-  return [Msg.LOG, level, message, request];
+export type LogMessage = [
+  typeof Msg.LOG,
+  level: string,
+  message: string,
+  request: number | null,
+  logger?: string | null,
+  exception?: string | null,
+];
+export function logMessage(
+  level: string,
+  message: string,
+  request: number | null,
+  logger?: string | null,
+  exception?: string | null,
+): LogMessage {
+  const m: unknown[] = [Msg.LOG, level, message, request];
+  if (logger !== undefined || exception !== undefined) m.push(logger ?? null);
+  if (exception !== undefined) m.push(exception);
+  return m as LogMessage;
 }
 
 /** `fatal`, worker to host. */

@@ -54,9 +54,12 @@ export interface WorkerHooks {
   /** A call left the worker's pending map: its slot is free again. */
   onSettled(worker: WorkerHandle, sink: CallSink): void;
   onExit(worker: WorkerHandle, info: ExitInfo): void;
-  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number): void;
-  /** Python called host tool `tool` (host call `id`) while request `parent` runs; answer with `host_result`. */
-  onHostCall?(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>): void;
+  onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number, logger?: string, exception?: string): void;
+  /**
+   * Python called host tool `tool` (host call `id`) while request `parent` runs; answer with
+   * `host_result`. `trace` is the W3C trace context of the Python span, when traced.
+   */
+  onHostCall?(worker: WorkerHandle, id: number, parent: number, tool: string, args: Record<string, unknown>, trace?: unknown): void;
 }
 
 export interface WorkerSpec {
@@ -97,6 +100,9 @@ export class WorkerHandle {
   /** Supervision: a retiring worker takes no new calls; it finishes its calls and is then shut down. */
   retiring = false;
   readonly heartbeat = new Heartbeat();
+  /** Bytes written to and read from the worker's protocol pipes (metrics). */
+  bytesOut = 0;
+  bytesIn = 0;
 
   private codec: Codec = new JsonCodec();
   private child: ChildProcess | undefined;
@@ -199,6 +205,7 @@ export class WorkerHandle {
     });
     const decoder = new FrameDecoder(this.spec.maxPayload, this.onFrame);
     fromWorker.on('data', (chunk: Buffer) => {
+      this.bytesIn += chunk.length;
       try {
         decoder.push(chunk);
       } catch (err) {
@@ -238,6 +245,7 @@ export class WorkerHandle {
     if (this.state === 'exited' || out === undefined || out.destroyed) {
       throw new WorkerCrashedError(`worker ${this.id} is not running`, { workerId: this.id, pid: this.pid });
     }
+    this.bytesOut += frame.length;
     this.outbox!.send(frame);
   }
 
@@ -334,10 +342,12 @@ export class WorkerHandle {
         else this.heartbeat.pong(msg[1], performance.now());
         return;
       case Msg.HOST_CALL:
-        this.hooks.onHostCall?.(this, msg[1], msg[2], msg[3], msg[4]);
+        this.hooks.onHostCall?.(this, msg[1], msg[2], msg[3], msg[4], msg[5]);
         return;
       case Msg.LOG:
-        this.hooks.onLog(this, 'worker', String(msg[2]), String(msg[1]), msg[3] ?? undefined);
+        // A tool's stderr lines come as log frames; they belong in the tail a crash error carries.
+        if (msg[1] === 'stderr') this.stderrTail.push(String(msg[2]));
+        this.hooks.onLog(this, 'worker', String(msg[2]), String(msg[1]), msg[3] ?? undefined, msg[4], msg[5]);
         return;
       case Msg.HELLO:
         this.onHello(msg[1] as HelloInfo);

@@ -10,4 +10,5 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   init: async () => (await import('./init.js')).command,
   env: async () => (await import('./env.js')).command,
   serve: async () => (await import('./serve.js')).command,
+  dashboard: async () => (await import('./dashboard.js')).command,
 };

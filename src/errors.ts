@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'TOO_MANY_REFS',
   'PERMISSION_DENIED',
   'NESTED_CALL_BLOCKED',
+  // security
+  'SANDBOX_UNAVAILABLE',
   // serving
   'QUOTA_EXCEEDED',
 ] as const;
@@ -325,6 +327,18 @@ export class PermissionDeniedError extends SnakepitError {
 export class NestedCallBlockedError extends SnakepitError {
   constructor(tool: string, message: string, fields: ErrorFields = {}) {
     super('NESTED_CALL_BLOCKED', message, { tool, retryable: true, ...fields });
+  }
+}
+
+/**
+ * `options.sandbox` was asked for but this platform cannot provide it (not Linux, no bubblewrap, or
+ * namespaces denied). A pool never runs unconfined instead. `missing` names what is missing.
+ */
+export class SandboxUnavailableError extends SnakepitError {
+  readonly missing: string;
+  constructor(missing: string, message: string) {
+    super('SANDBOX_UNAVAILABLE', message);
+    this.missing = missing;
   }
 }
 

@@ -71,6 +71,7 @@ export {
   TooManyRefsError,
   PermissionDeniedError,
   NestedCallBlockedError,
+  SandboxUnavailableError,
   QuotaExceededError,
   type QuotaKind,
 } from './errors.js';
@@ -89,3 +90,6 @@ export { CALL_CHANNEL, type CallMessage } from './telemetry/telemetry.js';
 export { serveDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
 export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
 export { Decimal } from './protocol/decimal.js';
+export { verifyAuditLog, type AuditVerification } from './audit/verify.js';
+export type { AuditOptions, AuditRecord } from './audit/audit-log.js';
+export type { SandboxOptions } from './security/sandbox.js';

@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { InvalidOptionsError } from './errors.js';
+import { checkCallDurations, checkPoolDurations } from './durations.js';
+import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './security/sandbox.js';
+import { resolveAuditOptions, type AuditOptions, type ResolvedAuditOptions } from './audit/audit-log.js';
 import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 import { checkEnvironmentOptions, type EnvironmentOptions, type ResolvedEnvironment } from './python-env/managed.js';
@@ -103,6 +106,10 @@ export interface PoolOptions extends ServingOptions {
    * folder, or `cwd` for a module adapter), the workers are replaced one at a time. Default false.
    */
   watch?: boolean | string[];
+  /** Run every worker confined by bubblewrap (Linux): src/security/sandbox.ts, docs/security.md. */
+  sandbox?: boolean | SandboxOptions;
+  /** An audit log of every call: src/audit/audit-log.ts, docs/security.md. */
+  audit?: AuditOptions;
   /**
    * Where worker output (stdout, stderr, Python logging) goes: `'inherit'` prints it on the host's
    * stderr prefixed with `[python worker N pid P]`; `'events'` only publishes `log` events; a
@@ -178,6 +185,8 @@ export interface ResolvedPoolOptions {
   readonly int64: 'auto' | 'number' | 'bigint';
   /** Folders watched for development reload (empty: off). */
   readonly watch: readonly string[];
+  readonly sandbox: ResolvedSandbox | undefined;
+  readonly audit: ResolvedAuditOptions | undefined;
   /** Tenants, metering, host-side cache and batching (docs/serving.md). */
   readonly serving: ResolvedServingOptions;
   readonly logs: LogsOption;
@@ -189,7 +198,7 @@ const KNOWN = new Set([
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
-  'stateDir', 'handleSignals',
+  'stateDir', 'handleSignals', 'sandbox', 'audit',
   // the typed contract (src/codegen, src/pool/argument-check.ts)
   'types', 'checkArguments', 'int64', 'watch',
   // serving (src/serving/options.ts)
@@ -279,6 +288,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) fail(`options.${key} is not a pool option (known: ${[...KNOWN].join(', ')})`);
   }
+  checkPoolDurations(options);
   const { adapter } = options;
   if (typeof adapter !== 'string' || adapter.trim() === '') fail('options.adapter must be a non-empty string');
 
@@ -393,6 +403,8 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     checkArguments,
     int64,
     watch: Object.freeze([...watch]),
+    sandbox: resolveSandbox(options.sandbox),
+    audit: resolveAuditOptions(options.audit),
     serving: resolveServingOptions(options),
     logs: checkLogsOption(options.logs),
   });
@@ -422,6 +434,8 @@ export interface CallOptions {
    * worker, up to the pool's `retries` times. Python exceptions are never retried. Default false.
    */
   idempotent?: boolean;
+  /** Who the call is made for (a user, a tenant): recorded by the audit log. */
+  principal?: string;
   /**
    * The tenant the call is made for: its quotas and its share of the pool apply (pool option
    * `tenants`, docs/serving.md). Default `default`.
@@ -441,7 +455,7 @@ export interface ExecuteOptions extends CallOptions {
   collect?: boolean;
 }
 
-const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'tenant']);
+const CALL_KEYS = new Set(['timeout', 'signal', 'idleTimeout', 'window', 'collect', 'idempotent', 'tenant', 'principal']);
 
 /** Validates per-call options; returns the deadline in ms (0: none). Throws InvalidOptionsError. */
 export function checkCallOptions(options: unknown, poolTimeout: number): number {
@@ -450,6 +464,10 @@ export function checkCallOptions(options: unknown, poolTimeout: number): number 
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!CALL_KEYS.has(key)) fail(`call option ${key} is not known (known: ${[...CALL_KEYS].join(', ')})`);
+  }
+  checkCallDurations(o);
+  if (o.principal !== undefined && (typeof o.principal !== 'string' || o.principal.length > 256)) {
+    fail(`call option principal must be a string of at most 256 characters, got ${describe(o.principal)}`);
   }
   for (const key of ['timeout', 'idleTimeout'] as const) {
     const v = o[key];
@@ -551,7 +569,7 @@ export interface PythonCallOptions extends CallOptions {
   kwargs?: Record<string, unknown>;
 }
 
-const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs']);
+const PYTHON_CALL_KEYS = new Set(['timeout', 'signal', 'kwargs', 'principal']);
 
 /** Validates PythonCallOptions; returns the keyword arguments and the plain call options. */
 export function checkPythonCallOptions(
@@ -571,6 +589,7 @@ export function checkPythonCallOptions(
   const call: CallOptions = {};
   if (o.timeout !== undefined) call.timeout = o.timeout as number;
   if (o.signal !== undefined) call.signal = o.signal as AbortSignal;
+  if (o.principal !== undefined) call.principal = o.principal as string;
   const timeout = checkCallOptions(call, poolTimeout);
   return { kwargs: kwargs as Record<string, unknown>, call, timeout };
 }

@@ -14,7 +14,19 @@ export function fixture(name: string): string {
 
 export function startPool(options: Partial<PoolOptions> & { adapter?: string } = {}): Promise<Pool> {
   // Worker output is published as events only: the default ('inherit') would print every fixture's noise.
-  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), logs: 'events', ...options });
+  return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), logs: 'events', ...sandboxedForTests(options) });
+}
+
+/**
+ * With SNAKEPIT_TEST_SANDBOX=1, pools the tests start run sandboxed (docs/security.md), the chaos
+ * folder writable: `SNAKEPIT_TEST_SANDBOX=1 make test-chaos` runs the scenarios inside the sandbox.
+ */
+export function sandboxedForTests<T extends Partial<PoolOptions>>(options: T): T {
+  if (process.env.SNAKEPIT_TEST_SANDBOX !== '1' || options.sandbox !== undefined) return options;
+  const writable = [options.env?.CHAOS_DIR].filter((d): d is string => typeof d === 'string');
+  // A host process's marker (test/control.ts) must reach its workers for the survivor scans.
+  const mark = process.env.SNAKEPIT_TEST_MARK;
+  return { ...options, sandbox: { writable, ...(mark === undefined ? {} : { env: { SNAKEPIT_TEST_MARK: mark } }) } };
 }
 
 /** Run `fn` with a pool that is destroyed afterwards whatever happens. */

@@ -8,7 +8,7 @@ import { PoolCore } from '../src/pool/core.js';
 import { PYTHON, fixture, rejection, startPool, withPool } from './helpers.js';
 
 const adapter = fixture('sessions.py');
-const allow = ['math.*', 'collections.*', 'numpy.*', 'json.dumps', 'fractions.Fraction', 'os.path.*'];
+const allow = ['math.*', 'collections.*', 'numpy.*', 'numpy.linalg.*', 'json.dumps', 'fractions.Fraction', 'os.path.*'];
 
 describe('python calls: allowed names', () => {
   let pool: Pool;
@@ -115,7 +115,10 @@ describe('python calls: deny by default', () => {
 
   it('matches exact names and whole modules only', () => {
     assert.equal(checkAllowPattern('numpy.*'), undefined);
-    assert.ok(isAllowed('numpy.linalg.norm', ['numpy.*']));
+    assert.ok(isAllowed('numpy.sqrt', ['numpy.*']));
+    assert.ok(!isAllowed('numpy.linalg.norm', ['numpy.*']), 'a wildcard never reaches into a submodule');
+    assert.ok(!isAllowed('numpy.load', ['numpy.*']), 'nor a deny-listed name');
+    assert.ok(isAllowed('numpy.load', ['numpy.load']), 'which an exact pattern grants');
     assert.ok(!isAllowed('numpyx.norm', ['numpy.*']));
     assert.ok(!isAllowed('math.floor', ['math.sqrt']));
     assert.ok(isAllowed('math.sqrt', ['math.sqrt']));

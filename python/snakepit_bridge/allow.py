@@ -1,14 +1,20 @@
 """The allowlist of arbitrary calls (``pool.python.call`` / ``create``): deny by default.
 
-A pattern is a dotted name (``math.sqrt``: that name only) or a dotted name followed by ``.*``
-(``numpy.*``: every name below ``numpy``). A name is checked against the list before anything is
-imported; only the allowed name and its parent packages are ever imported. Resolving then refuses:
+A pattern is a dotted name (``math.sqrt``: that name only) or a module followed by ``.*``
+(``numpy.*``: the functions and classes module ``numpy`` itself publishes, one level: its ``__all__``
+where it has one; never a submodule, which must be listed itself, ``numpy.linalg.*``). No wildcard
+matches a name of the shipped deny list (denylist.py: process execution, pickle loading, the
+environment, import machinery, native code, file writing), which only an exact pattern grants; the
+``NEVER`` names (``builtins.getattr``, ``builtins.exec`` ...) no pattern grants, wherever they are
+re-exported. A name is checked against the list before anything is imported; only the allowed name
+and its parent packages are ever imported. Resolving then refuses:
 
 - segments starting with ``_`` (no dunders, no private helpers);
 - a module reached as an attribute under another name (``somepkg.os``: a module must be reached by
   its own dotted name, so an allowed package cannot be used as a path to modules it imported);
 - a callable defined outside the module that holds it, outside that module's package and outside
   the allowlist (a re-export such as ``from os import system`` inside an allowed module);
+- an object that is a deny-list entry under another name (found by identity and by origin);
 - modules themselves, which are not callable.
 
 The host applies the same rules first (src/pool/allowlist.ts); docs/security.md has the threat model."""
@@ -22,6 +28,7 @@ import re
 import sys
 from types import ModuleType
 
+from .denylist import NEVER, WILDCARD_DENY
 from .errors import PermissionDenied
 
 TYPE_CHECKING = False
@@ -30,6 +37,76 @@ if TYPE_CHECKING:
 
 _SEGMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _MAX_NAME = 512
+_EXACT = "; no wildcard grants it: name it exactly in allow"
+
+
+def denied_by(name: str, entries: tuple[str, ...]) -> str | None:
+    """The deny entry that covers the dotted ``name``, or None."""
+    for entry in entries:
+        if entry.endswith(".**"):
+            base = entry[:-3]
+            if name == base or name.startswith(base + "."):
+                return entry
+        elif entry.endswith(".*"):
+            base = entry[:-1]
+            if name.startswith(base) and "." not in name[len(base) :]:
+                return entry
+        elif name == entry or name.startswith(entry + "."):
+            return entry
+    return None
+
+
+_identity_cache: dict[tuple[str, ...], tuple[int, dict[int, str]]] = {}
+
+
+def _denied_ids(entries: tuple[str, ...]) -> dict[int, str]:
+    """id() of every exact entry that is reachable now without importing anything, by entry."""
+    key = entries
+    cached = _identity_cache.get(key)
+    if cached is not None and cached[0] == len(sys.modules):
+        return cached[1]
+    ids: dict[int, str] = {}
+    for entry in entries:
+        if entry.endswith("*"):
+            continue
+        parts = entry.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = sys.modules.get(".".join(parts[:cut]))
+            if module is None:
+                continue
+            obj: Any = module
+            try:
+                for segment in parts[cut:]:
+                    obj = getattr(obj, segment)
+            except Exception:  # noqa: BLE001 - any failure: the entry is not reachable now
+                break
+            ids[id(obj)] = entry
+            break
+    _identity_cache[key] = (len(sys.modules), ids)
+    return ids
+
+
+def denied_object(obj: Any, entries: tuple[str, ...]) -> str | None:
+    """The deny entry ``obj`` is, whatever name reached it: by identity, or by where it was defined."""
+    entry = _denied_ids(entries).get(id(obj))
+    if entry is not None:
+        return entry
+    origin = getattr(obj, "__module__", None)
+    if not isinstance(origin, str):
+        return None
+    qualname = getattr(obj, "__qualname__", None)
+    full = f"{origin}.{qualname}" if isinstance(qualname, str) else None
+    for entry in entries:
+        if entry.endswith(".**"):
+            base = entry[:-3]
+            if origin == base or origin.startswith(base + "."):
+                return entry
+        elif entry.endswith(".*"):
+            if origin == entry[:-2]:
+                return entry
+        elif full is not None and (full == entry or full.startswith(entry + ".")):
+            return entry
+    return None
 
 
 def check_pattern(pattern: str) -> str | None:
@@ -37,7 +114,10 @@ def check_pattern(pattern: str) -> str | None:
     body = pattern[:-2] if pattern.endswith(".*") else pattern
     if body in ("", "*"):
         return f"{pattern!r} would allow everything"
-    return _check_segments(body)
+    problem = _check_segments(body)
+    if problem is None and not pattern.endswith(".*") and denied_by(pattern, NEVER) is not None:
+        return f"names {pattern!r}, which is on the deny list ({denied_by(pattern, NEVER)}): no pattern grants it"
+    return problem
 
 
 def check_name(name: str) -> str | None:
@@ -73,11 +153,27 @@ class Allowlist:
         return cls(json.loads(raw) if raw else [])
 
     def allows(self, name: str) -> bool:
+        return self.grant(name) is not None
+
+    def grant(self, name: str) -> str | None:
+        """How ``name`` is granted: ``"exact"``, ``"wildcard"``, or None (denied)."""
+        if denied_by(name, NEVER) is not None:
+            return None
+        wildcard = False
         for pattern in self.patterns:
+            if pattern == name:
+                return "exact"
             if pattern.endswith(".*"):
-                if name.startswith(pattern[:-1]):
-                    return True
-            elif name == pattern:
+                base = pattern[:-1]
+                if name.startswith(base) and "." not in name[len(base) :]:
+                    wildcard = True
+        if wildcard and denied_by(name, WILDCARD_DENY) is None:
+            return "wildcard"
+        return None
+
+    def _wildcard_matches(self, name: str) -> bool:
+        for pattern in self.patterns:
+            if pattern.endswith(".*") and name.startswith(pattern[:-1]) and "." not in name[len(pattern) - 1 :]:
                 return True
         return False
 
@@ -88,7 +184,13 @@ class Allowlist:
         problem = check_name(name)
         if problem is not None:
             raise PermissionDenied(name, f"{name!r} {problem}")
-        if not self.allows(name):
+        if self.grant(name) is None:
+            never = denied_by(name, NEVER)
+            if never is not None:
+                raise PermissionDenied(name, f"{name!r} is on the deny list ({never}); no allow pattern grants it")
+            entry = denied_by(name, WILDCARD_DENY)
+            if entry is not None and self._wildcard_matches(name):
+                raise PermissionDenied(name, f"{name!r} is on the deny list ({entry}){_EXACT}")
             listed = ", ".join(self.patterns) if self.patterns else "(empty: every name is denied)"
             raise PermissionDenied(name, f"{name!r} is not allowed by the pool's allow list: {listed}")
         return name
@@ -120,6 +222,20 @@ class Allowlist:
         if isinstance(obj, ModuleType):
             raise PermissionDenied(dotted, f"{dotted!r} is a module, not a callable")
         self._check_origin(dotted, obj, container)
+        exact = self.grant(dotted) == "exact"
+        if not exact:
+            published = getattr(container, "__all__", None)
+            if isinstance(published, (list, tuple)) and parts[-1] not in published:
+                raise PermissionDenied(
+                    dotted,
+                    f"{dotted!r} is not in {container.__name__}.__all__; a wildcard grants what a module publishes",
+                )
+        never = denied_object(obj, NEVER)
+        if never is not None:
+            raise PermissionDenied(dotted, f"{dotted!r} is the deny-listed {never}; no allow pattern grants it")
+        entry = None if exact else denied_object(obj, WILDCARD_DENY)
+        if entry is not None:
+            raise PermissionDenied(dotted, f"{dotted!r} is the deny-listed {entry}{_EXACT}")
         return obj
 
     def _check_origin(self, dotted: str, obj: Any, container: ModuleType) -> None:

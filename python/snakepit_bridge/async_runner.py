@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 from . import protocol as P
+from .bounds import bounded
 from .errors import Cancelled, EncodeError, FrameTooLarge
 from .logs import REQUEST
 
@@ -98,7 +99,7 @@ class AsyncRunner:
         call.cond = credit_event  # type: ignore[assignment]
         agen = call.spec.fn(**call.kwargs)
         writer = self._writer
-        encode = self._codec.message_encoder(P.chunk_message(call.id, None)[:-1])
+        encode = bounded(self._codec.message_encoder(P.chunk_message(call.id, None)[:-1]), self._writer.max_payload)
         loop = asyncio.get_running_loop()
         try:
             while True:

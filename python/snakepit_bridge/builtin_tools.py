@@ -10,9 +10,11 @@ from types import ModuleType
 
 from .adapter import ToolSpec, _ToolMark
 from .allow import Allowlist
+from .capability import attribute, bound_method, check_value
 from .codecs import Codec
 from .context import Context
 from .errors import BridgeError, EncodeError, PermissionDenied
+from .refs import type_name
 from .signature import is_awaitable
 
 TYPE_CHECKING = False
@@ -44,6 +46,8 @@ def make_builtin_tools(
             raise ValueError(f"result mode must be one of {_MODES}, got {mode!r}")
         if isinstance(value, ModuleType):
             raise PermissionDenied(value.__name__, "modules are not handed out, as values or as references")
+        if not isinstance(value, _PLAIN):
+            check_value(value, f"the result ({type_name(value)})")
         if mode == "ref":
             return ctx.ref(value)
         if mode == "value" or isinstance(value, _PLAIN):
@@ -70,15 +74,11 @@ def make_builtin_tools(
         return ctx.ref(cls(*args, **kwargs))
 
     def ref_call(ref: Any, method: str, args: list[Any], kwargs: dict[str, Any], mode: str, ctx: Context) -> Any:
-        ctx.session  # noqa: B018
-        fn = getattr(ref, _public(method))
-        if not callable(fn):
-            raise TypeError(f"attribute {method!r} of {type(ref).__qualname__} is not callable; use get()")
+        fn = bound_method(ref, method, ctx.session.refs.expose_of(ref))
         return result(settle(fn(*args, **kwargs)), mode, ctx)
 
     def ref_get(ref: Any, attr: str, mode: str, ctx: Context) -> Any:
-        ctx.session  # noqa: B018
-        return result(getattr(ref, _public(attr)), mode, ctx)
+        return result(attribute(ref, attr, ctx.session.refs.expose_of(ref)), mode, ctx)
 
     def ref_release(ids: list[int], ctx: Context) -> int:
         dropped: int = ctx.session.refs.release([i for i in ids if isinstance(i, int)])
@@ -98,14 +98,6 @@ class ResultNotEncodable(BridgeError):
     """A result with no wire encoding, outside a session (where it would have become a reference)."""
 
     wire_kind = "encode_error"
-
-
-def _public(name: object) -> str:
-    if not isinstance(name, str) or not name.isidentifier():
-        raise PermissionDenied(repr(name), f"{name!r} is not an attribute name")
-    if name.startswith("_"):
-        raise PermissionDenied(name, f"attribute {name!r} is private; names starting with _ are not reachable")
-    return name
 
 
 async def _await(awaitable: Any) -> Any:

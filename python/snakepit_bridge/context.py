@@ -10,7 +10,7 @@ from .errors import Cancelled
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     from .link import HostCallPort, WorkerLink
@@ -119,10 +119,14 @@ class Context:
             raise RuntimeError(f"tool {self.tool!r} was not called in a session; call it through pool.session()")
         return session
 
-    def ref(self, obj: object, type_name: str | None = None) -> dict[str, Any]:
+    def ref(self, obj: object, type_name: str | None = None, *, expose: Iterable[str] | None = None) -> dict[str, Any]:
         """Keep ``obj`` in this call's session and return a reference to it: the host receives a handle
-        whose ``call``, ``get`` and ``release`` act on ``obj`` here."""
-        return self.session.refs.add(obj, type_name)
+        whose ``call``, ``get`` and ``release`` act on ``obj`` here. By default the handle reaches the
+        public methods of ``obj``'s class and its public data attributes; ``expose`` names exactly the
+        attributes and methods it reaches instead (docs/security.md, "References")."""
+        from .capability import normalise_expose
+
+        return self.session.refs.add(obj, type_name, normalise_expose(expose))
 
     # ---------------------------------------------------------- host tools
 

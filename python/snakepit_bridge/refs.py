@@ -37,20 +37,26 @@ def is_marker(value: object) -> bool:
 class RefTable:
     """The references of one session: id -> object, at most ``limit`` at once."""
 
-    __slots__ = ("session_id", "limit", "_objects", "_next", "_lock")
+    __slots__ = ("session_id", "limit", "_objects", "_expose", "_next", "_lock")
 
     def __init__(self, session_id: str, limit: int) -> None:
         self.session_id = session_id
         self.limit = limit
         self._objects: dict[int, Any] = {}
+        # id -> the names a reference made with ctx.ref(obj, expose=[...]) exposes
+        self._expose: dict[int, frozenset[str]] = {}
         self._next = 1
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._objects)
 
-    def add(self, obj: object, type_label: str | None = None) -> dict[str, Any]:
-        """Keep ``obj`` and return the marker that stands for it on the wire."""
+    def add(self, obj: object, type_label: str | None = None, expose: frozenset[str] | None = None) -> dict[str, Any]:
+        """Keep ``obj`` and return the marker that stands for it on the wire. Objects that a reference
+        may never stand for (frames, code, modules, functions...: capability.py) are refused."""
+        from .capability import check_value
+
+        check_value(obj, f"a reference to a {type_name(obj)}")
         with self._lock:
             if len(self._objects) >= self.limit:
                 raise TooManyRefs(
@@ -60,7 +66,17 @@ class RefTable:
             ref_id = self._next
             self._next += 1
             self._objects[ref_id] = obj
+            if expose is not None:
+                self._expose[ref_id] = expose
         return {REF_KEY: ref_id, "session": self.session_id, "type": type_label or type_name(obj)}
+
+    def expose_of(self, obj: object) -> frozenset[str] | None:
+        """The names ``obj`` exposes when a reference to it was made with ``expose=[...]`` (then that
+        list holds for every reference to the same object in this session), or None: the default rules."""
+        for ref_id, names in list(self._expose.items()):
+            if self._objects.get(ref_id) is obj:
+                return names
+        return None
 
     def get(self, ref_id: int) -> Any:
         try:
@@ -76,6 +92,7 @@ class RefTable:
         dropped = 0
         with self._lock:
             for ref_id in ids:
+                self._expose.pop(ref_id, None)
                 if self._objects.pop(ref_id, None) is not None:
                     dropped += 1
         return dropped
@@ -83,6 +100,7 @@ class RefTable:
     def clear(self) -> None:
         with self._lock:
             self._objects.clear()
+            self._expose.clear()
 
     def resolve_marker(self, marker: dict[str, Any]) -> Any:
         owner = marker.get("session")
@@ -91,7 +109,11 @@ class RefTable:
                 f"reference {marker[REF_KEY]} ({marker.get('type')}) belongs to session {owner!r}, "
                 f"not to session {self.session_id!r}"
             )
-        return self.get(marker[REF_KEY])
+        obj = self.get(marker[REF_KEY])
+        from .capability import check_value
+
+        check_value(obj, f"reference {marker[REF_KEY]}")
+        return obj
 
 
 def resolve(value: Any, table: RefTable | None, depth: int = 0) -> Any:

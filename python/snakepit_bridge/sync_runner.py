@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from . import protocol as P
+from .bounds import bounded
 from .errors import Cancelled, EncodeError, FrameTooLarge
 from .logs import REQUEST
 
@@ -81,7 +82,7 @@ class SyncRunner:
             return
         writer = self._writer
         write = writer.write_held
-        encode = self._codec.message_encoder(P.chunk_message(call.id, None)[:-1])
+        encode = bounded(self._codec.message_encoder(P.chunk_message(call.id, None)[:-1]), self._writer.max_payload)
 
         def waiting() -> bool:
             return call.credit - call.used <= 0 and not ctx.cancelled

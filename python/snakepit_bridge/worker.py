@@ -26,6 +26,7 @@ import threading
 
 from . import protocol as P
 from .async_runner import AsyncRunner
+from .bounds import check_payload
 from .dispatch import Dispatcher
 from .errors import EncodeError, FrameTooLarge, error_payload
 from .scheduler import ReaderScheduler
@@ -109,7 +110,11 @@ class Worker(Dispatcher, ReaderScheduler, SyncRunner, AsyncRunner):
     def _reply(self, code: int, call: CallState, value: Any) -> None:
         """Send a result or chunk; a value that cannot be encoded or is too large becomes an error."""
         try:
+            check_payload(value, self._writer.max_payload)  # bounds.py: stop before encoding too much
             payload = self._codec.encode_reply(code, call.id, value)
+        except FrameTooLarge as exc:
+            self._send_error(call, "payload_too_large", exc)
+            return
         except EncodeError as exc:
             text = f"tool {call.spec.name!r} returned a value the worker cannot send: {exc}"
             self._send_error(call, "encode_error", exc, text)

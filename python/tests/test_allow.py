@@ -27,9 +27,10 @@ def test_patterns_and_names_are_validated() -> None:
         Allowlist(["*"])
 
 
-def test_matching_is_exact_or_below_a_module() -> None:
+def test_matching_is_exact_or_one_level_below_a_module() -> None:
     allow = Allowlist(["numpy.*", "math.sqrt"])
-    assert allow.allows("numpy.linalg.norm")
+    assert allow.allows("numpy.sqrt")
+    assert not allow.allows("numpy.linalg.norm"), "a wildcard never reaches into a submodule"
     assert allow.allows("math.sqrt")
     assert not allow.allows("math.floor")
     assert not allow.allows("numpyx.evil")
@@ -50,8 +51,10 @@ def test_resolution_refuses_to_reach_around_the_list(monkeypatch: pytest.MonkeyP
     allow = Allowlist(["reexports.*", "math.sqrt", "os.path.*"])
     assert allow.resolve("reexports.own")(4) == 8
     assert allow.resolve("reexports.Box")(3).v == 3
-    with pytest.raises(PermissionDenied, match="reaches module 'json'"):
+    with pytest.raises(PermissionDenied, match="not allowed"):
         allow.resolve("reexports.json.loads")
+    with pytest.raises(PermissionDenied, match="reaches module 'json'"):
+        Allowlist(["reexports.json.*"]).resolve("reexports.json.loads")
     with pytest.raises(PermissionDenied, match="defined in"):
         allow.resolve("reexports.join")
     with pytest.raises(PermissionDenied, match="private segment"):
@@ -62,7 +65,9 @@ def test_resolution_refuses_to_reach_around_the_list(monkeypatch: pytest.MonkeyP
 
 def test_a_module_is_not_a_callable() -> None:
     with pytest.raises(PermissionDenied, match="is a module"):
-        Allowlist(["os.*"]).resolve("os.path")
+        Allowlist(["xml.*"]).resolve("xml.dom")
+    with pytest.raises(PermissionDenied, match="is a module"):
+        Allowlist(["os.path"]).resolve("os.path")
 
 
 def test_the_worker_checks_before_importing() -> None:
@@ -88,3 +93,29 @@ def test_the_worker_checks_before_importing() -> None:
         assert "not a class" in not_class["message"]
     finally:
         w.close()
+
+
+def test_wildcards_grant_what_a_module_publishes_never_the_deny_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    assert "detect_encoding" not in json.__all__
+    allow = Allowlist(["json.*", "os.path.*", "numpy.*"])
+    assert allow.resolve("json.dumps")([1]) == "[1]"
+    with pytest.raises(PermissionDenied, match="not in json.__all__"):
+        allow.resolve("json.detect_encoding")
+    with pytest.raises(PermissionDenied, match="deny list"):
+        allow.resolve("os.path.expandvars")
+    with pytest.raises(PermissionDenied, match="deny list"):
+        allow.resolve("numpy.load")
+    assert Allowlist(["numpy.load"]).resolve("numpy.load") is not None, "named exactly"
+    with pytest.raises(PermissionDenied, match="no allow pattern grants it"):
+        Allowlist(["builtins.*"]).resolve("builtins.getattr")
+    with pytest.raises(ValueError, match="no pattern grants it"):
+        Allowlist(["builtins.exec"])
+    # A deny-listed object under an innocent name is found by identity.
+    monkeypatch.syspath_prepend(str(FIXTURES.parent.parent.parent / "test" / "fixtures"))
+    sys.modules.pop("hostile_lib", None)
+    with pytest.raises(PermissionDenied):
+        Allowlist(["hostile_lib.*", "numpy.*"]).resolve("hostile_lib.np_loader")
+    with pytest.raises(PermissionDenied):
+        Allowlist(["hostile_lib.run_code"]).resolve("hostile_lib.run_code")  # exec under another name

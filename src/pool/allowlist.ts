@@ -1,9 +1,14 @@
 /**
  * The allowlist of `pool.python.call` and `pool.python.create`: deny by default. A pattern is a
- * dotted name (`math.sqrt`: that name only) or a dotted name followed by `.*` (`numpy.*`: every name
- * below `numpy`). The worker applies the same rules again before it imports anything
- * (python/snakepit_bridge/allow.py); docs/security.md describes the threat model.
+ * dotted name (`math.sqrt`: that name only) or a module followed by `.*` (`numpy.*`: the names one
+ * level below `numpy`, never a submodule's). No wildcard matches a name on the shipped deny list
+ * (src/security/denylist.ts); no pattern at all matches a `NEVER` name. The worker applies the same
+ * rules again before it imports anything, and checks the object it reaches (python/snakepit_bridge/
+ * allow.py: `__all__`, re-exports, deny-listed objects under other names); docs/security.md has the
+ * threat model.
  */
+
+import { NEVER, WILDCARD_DENY, deniedBy } from '../security/denylist.js';
 
 const SEGMENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 
@@ -14,7 +19,9 @@ export function checkAllowPattern(pattern: string): string | undefined {
     return `must name a module or a callable; ${JSON.stringify(pattern)} would allow everything`;
   }
   const problem = checkSegments(body);
-  return problem === undefined ? undefined : `${problem} in ${JSON.stringify(pattern)}`;
+  if (problem !== undefined) return `${problem} in ${JSON.stringify(pattern)}`;
+  const never = pattern.endsWith('.*') ? undefined : deniedBy(pattern, NEVER);
+  return never === undefined ? undefined : `names ${JSON.stringify(pattern)}, which is on the deny list (${never}): no pattern grants it`;
 }
 
 /** A description of what is wrong with a dotted name, or undefined when it is well formed. */
@@ -34,12 +41,25 @@ function checkSegments(body: string): string | undefined {
 
 /** Whether `name` (already well formed) is allowed by one of `patterns`. */
 export function isAllowed(name: string, patterns: readonly string[]): boolean {
-  for (const pattern of patterns) {
-    if (pattern.endsWith('.*')) {
-      if (name.startsWith(pattern.slice(0, -1))) return true;
-    } else if (name === pattern) {
-      return true;
-    }
+  return denialReason(name, patterns) === undefined;
+}
+
+function wildcardMatches(name: string, pattern: string): boolean {
+  if (!pattern.endsWith('.*')) return false;
+  const base = pattern.slice(0, -1);
+  return name.startsWith(base) && !name.slice(base.length).includes('.');
+}
+
+/** Why `name` (already well formed) is denied by `patterns`, or undefined when it is allowed. */
+export function denialReason(name: string, patterns: readonly string[]): string | undefined {
+  const never = deniedBy(name, NEVER);
+  if (never !== undefined) return `${JSON.stringify(name)} is on the deny list (${never}); no allow pattern grants it`;
+  if (patterns.includes(name)) return undefined;
+  if (patterns.some((p) => wildcardMatches(name, p))) {
+    const entry = deniedBy(name, WILDCARD_DENY);
+    if (entry === undefined) return undefined;
+    return `${JSON.stringify(name)} is on the deny list (${entry}); no wildcard grants it: name it exactly in allow`;
   }
-  return false;
+  const listed = patterns.length > 0 ? patterns.join(', ') : '(empty: every name is denied)';
+  return `${JSON.stringify(name)} is not allowed by the pool's allow list: ${listed}`;
 }

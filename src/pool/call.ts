@@ -50,6 +50,8 @@ export class Call implements CallSink, Queued {
   chunks = 0;
   /** The caller marked the call safe to run more than once. */
   idempotent = false;
+  /** The `principal` call option (audit log). */
+  principal: string | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   /** The abort listener, made only for a call with a signal. */
   private readonly onAbort: (() => void) | undefined;

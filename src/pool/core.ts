@@ -17,7 +17,9 @@ import {
 } from '../errors.js';
 import { channels, type LogEvent, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
-import { newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { checkSandbox } from '../security/sandbox.js';
+import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { checkCallOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { Msg, type WireError } from '../protocol/messages.js';
@@ -60,6 +62,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private readonly supervisor: Supervisor;
   readonly runId = newRunId();
   private registry: RunRegistry | undefined;
+  /** options.audit (src/audit/): every settled call is recorded. */
+  readonly audit: AuditLog | undefined;
   private reaped: ReapReport | undefined;
   private retried = 0;
 
@@ -86,6 +90,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   ) {
     this.supervisor = new Supervisor(this);
     this.telemetry = new Telemetry({ stats: () => this.stats(), bytes: () => this.bytes() }, options.logs);
+    this.audit = options.audit === undefined ? undefined : new AuditLog(options.audit);
   }
 
   get cancelGrace(): number {
@@ -100,6 +105,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   async start(): Promise<void> {
     const { size, startupConcurrency, stateDir } = this.options;
+    if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
     await this.telemetry.start();
     if (stateDir !== false) {
       // Reap what hosts that died left behind, then record this run.
@@ -148,6 +154,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         runId: this.runId,
         int64: o.int64,
         pythonReason: o.pythonReason,
+        sandbox: o.sandbox,
       },
       this,
     );
@@ -228,6 +235,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       const consumer: CallConsumer = { value: resolve, chunk() {}, end() {}, fail: reject };
       const call = this.makeCall(tool, args, timeout, 0, opts?.signal, consumer, route?.session);
       call.idempotent = opts?.idempotent === true;
+      call.principal = opts?.principal;
       this.submit(call);
     });
   }
@@ -250,6 +258,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     const stream = new ToolStream<T>(window, opts?.idleTimeout ?? 0, (n) => call?.worker?.credit(call.id, n));
     call = this.makeCall(tool, args, timeout, window, opts?.signal, stream, route?.session);
     call.idempotent = opts?.idempotent === true;
+    call.principal = opts?.principal;
     stream.attach(call);
     this.submit(call);
     return stream;
@@ -396,6 +405,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   recordSettled(call: Call, error: SnakepitError | undefined): void {
     this.telemetry.settled(call, error);
+    this.audit?.settled(call, error);
     if (call.dispatchedAt > 0) this.runTime.record(performance.now() - call.dispatchedAt);
     if (error === undefined) {
       this.succeeded++;
@@ -529,7 +539,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   private finishClose(): void {
     this.supervisor.stop();
+    endRun(this.runId); // grandchildren in sessions of their own (run-registry.ts)
     this.registry?.close();
+    this.audit?.close();
     releaseSignals(this);
     this.setState('closed');
   }
@@ -537,6 +549,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** SIGKILL every worker's process group synchronously (host signals, process exit). */
   killNow(): void {
     for (const worker of this.workers) worker.killNow();
+    killRunProcesses(this.runId);
   }
 
   private checkDrained(): void {
@@ -569,6 +582,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       for (const sink of worker.pending.values()) (sink as Call).fail(error);
     }
     await Promise.all(this.workers.map((w) => w.kill('killed')));
+    endRun(this.runId);
     const done = this.drained;
     this.drained = undefined;
     done?.();

@@ -7,7 +7,8 @@
 import { InvalidArgumentsError, PermissionDeniedError } from '../errors.js';
 import { checkPythonCallOptions, type ExecuteOptions, type PythonCallOptions, type ResolvedPoolOptions } from '../options.js';
 import { BUILTIN_TOOLS } from '../protocol/messages.js';
-import { checkDottedName, isAllowed } from './allowlist.js';
+import { checkDottedName, denialReason } from './allowlist.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { PythonRef } from './python-refs.js';
 import type { CallRoute, SessionCore } from './session.js';
 
@@ -17,6 +18,8 @@ export interface PythonCallHost {
   execute(tool: string, args: Record<string, unknown> | undefined, options: ExecuteOptions | undefined, route: CallRoute): Promise<unknown>;
   /** A private session for an object made by `pool.python.create`. */
   openPrivateSession(): SessionCore;
+  /** The audit log, which records names the allow list refuses here. */
+  readonly audit?: AuditLog | undefined;
 }
 
 export class PythonCalls {
@@ -45,7 +48,7 @@ export class PythonCalls {
    * object gets a private session of its own, which ends when the last reference from it is released.
    */
   async create(name: string, args: unknown[] = [], options?: PythonCallOptions): Promise<PythonRef> {
-    const { kwargs, call } = this.check(name, args, options);
+    const { kwargs, call } = this.check(name, args, options, BUILTIN_TOOLS.PYTHON_CREATE);
     const session = this.session ?? this.host.openPrivateSession();
     try {
       return (await session.run(BUILTIN_TOOLS.PYTHON_CREATE, { name, args, kwargs }, call)) as PythonRef;
@@ -55,16 +58,16 @@ export class PythonCalls {
     }
   }
 
-  private check(name: unknown, args: unknown, options: PythonCallOptions | undefined): ReturnType<typeof checkPythonCallOptions> {
+  private check(name: unknown, args: unknown, options: PythonCallOptions | undefined, tool: string = BUILTIN_TOOLS.PYTHON_CALL): ReturnType<typeof checkPythonCallOptions> {
     if (typeof name !== 'string') throw new InvalidArgumentsError(`a Python name must be a string, got ${typeof name}`);
     if (!Array.isArray(args)) throw new InvalidArgumentsError(`arguments of ${name} must be an array of positional arguments`);
     const checked = checkPythonCallOptions(options, this.host.options.timeout);
     const problem = checkDottedName(name);
-    if (problem !== undefined) throw new PermissionDeniedError(name, `${JSON.stringify(name)} ${problem}`);
-    const { allow } = this.host.options;
-    if (!isAllowed(name, allow)) {
-      const listed = allow.length > 0 ? allow.join(', ') : '(empty: every name is denied)';
-      throw new PermissionDeniedError(name, `${JSON.stringify(name)} is not allowed by the pool's allow list: ${listed}`);
+    const denied = problem !== undefined ? `${JSON.stringify(name)} ${problem}` : denialReason(name, this.host.options.allow);
+    if (denied !== undefined) {
+      const error = new PermissionDeniedError(name, denied);
+      this.host.audit?.refused(tool, { name, args, kwargs: checked.kwargs }, checked.call.principal, this.session?.id, error);
+      throw error;
     }
     return checked;
   }

@@ -15,9 +15,10 @@ export interface Codec {
   readonly name: CodecName;
   /**
    * Encode a message as a complete frame (length header + payload), possibly in several parts that
-   * refer to the caller's binary values without copying them. Throws EncodeError.
+   * refer to the caller's binary values without copying them. Throws EncodeError, or EncodeLimitError
+   * as soon as the payload is known to pass `limit` (the rest of the message is not encoded).
    */
-  encode(message: unknown): Frame;
+  encode(message: unknown, limit?: number): Frame;
   /** Encode a message as a complete frame in one buffer. Throws EncodeError. */
   encodeFrame(message: unknown): Buffer;
   /** Decode one frame's payload. Throws ProtocolError. */
@@ -33,8 +34,8 @@ export class MsgpackCodec implements Codec {
     this.makeDecoder = int64Decoder(int64);
   }
 
-  encode(message: unknown): Frame {
-    return this.encoder.encodeFrame(message);
+  encode(message: unknown, limit?: number): Frame {
+    return this.encoder.encodeFrame(message, limit);
   }
 
   encodeFrame(message: unknown): Buffer {
@@ -47,6 +48,7 @@ export class MsgpackCodec implements Codec {
 }
 
 export { JsonCodec };
+export { EncodeLimitError } from './msgpack-encode.js';
 
 /** The JSON codec with the `int64` policy applied to result and chunk values. */
 class JsonInt64Codec extends JsonCodec {

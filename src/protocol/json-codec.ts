@@ -16,6 +16,7 @@ import {
 } from './data-format.js';
 import { Decimal } from './decimal.js';
 import { HEADER_BYTES } from './frames.js';
+import { EncodeLimitError } from './msgpack-encode.js';
 import type { CodecName } from './messages.js';
 import { DTYPES, NDArray, dtypeOfTypedArray, parseWireDType, wireDType, type DTypeArrayMap, type DTypeInfo } from './ndarray.js';
 
@@ -42,13 +43,30 @@ function dateText(date: Date): string {
   return date.toISOString();
 }
 
+/**
+ * The work bound of one JSON encode: a lower bound of the JSON text's size is counted down from the
+ * limit as the value is converted, and the conversion stops (EncodeLimitError) once it passes it, so
+ * a value far over maxPayload is neither walked whole nor stringified.
+ */
+let budget = Infinity;
+let budgetLimit = Infinity;
+
+function spend(n: number): void {
+  budget -= n;
+  if (budget < 0) throw new EncodeLimitError(budgetLimit - budget, budgetLimit);
+}
+
 /** The JSON-ready form of a value (tags for what JSON lacks). Throws EncodeError. */
 export function toJsonValue(value: unknown, depth = 0): unknown {
   switch (typeof value) {
     case 'string':
+      spend(value.length + 2);
+      return value;
     case 'boolean':
+      spend(4);
       return value;
     case 'number':
+      spend(1);
       if (Number.isNaN(value)) return { $float: 'NaN' };
       if (!Number.isFinite(value)) return { $float: value > 0 ? 'Infinity' : '-Infinity' };
       if (Object.is(value, -0)) return { $float: '-0' };
@@ -69,6 +87,7 @@ export function toJsonValue(value: unknown, depth = 0): unknown {
   if (depth >= MAX_ENCODE_DEPTH) fail(`cannot encode a value nested more than ${MAX_ENCODE_DEPTH} levels deep (is it cyclic?)`);
   const inner = depth + 1;
   if (Array.isArray(value)) {
+    spend(value.length + 1);
     const out = new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i++) out[i] = toJsonValue(value[i], inner);
     return out;
@@ -76,21 +95,26 @@ export function toJsonValue(value: unknown, depth = 0): unknown {
   const proto = Object.getPrototypeOf(value) as object | null;
   if (proto === Object.prototype || proto === null) {
     const out = Object.create(null) as Record<string, unknown>;
-    const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined);
-    for (const key of keys) out[key] = toJsonValue((value as Record<string, unknown>)[key], inner);
-    if (keys.length === 1 && keys[0]!.startsWith('$')) return { $object: [[keys[0], out[keys[0]!]]] };
+    const kept = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined);
+    spend(kept.length + 1);
+    for (const key of kept) spend(key.length + 3);
+    for (const key of kept) out[key] = toJsonValue((value as Record<string, unknown>)[key], inner);
+    if (kept.length === 1 && kept[0]!.startsWith('$')) return { $object: [[kept[0], out[kept[0]!]]] };
     return out;
   }
   if (ArrayBuffer.isView(value)) {
+    spend(Math.ceil(value.byteLength / 3) * 4);
     if (value instanceof Uint8Array || value instanceof DataView) return { $bytes: base64(value) };
     const info = value instanceof TypedArray ? dtypeOfTypedArray(value) : undefined;
     if (info === undefined) fail(`cannot encode a value of JavaScript type ${describeType(value)}`);
     return ndarrayTag(info, [(value as unknown as { length: number }).length], value);
   }
+  if (value instanceof NDArray) spend(Math.ceil(value.data.byteLength / 3) * 4);
   if (value instanceof NDArray) return ndarrayTag(DTYPES.get(value.dtype)!, value.shape, value.data);
   if (value instanceof Date) return { $datetime: dateText(value) };
   if (value instanceof Decimal) return { $decimal: value.value };
   if (value instanceof Map) {
+    spend(4 * value.size);
     const pairs: unknown[] = [];
     for (const [k, v] of value) {
       if (!hashableKind(k)) fail(`cannot encode a Map key of JavaScript type ${describeType(k)}: Python dict keys must be hashable`);
@@ -99,6 +123,7 @@ export function toJsonValue(value: unknown, depth = 0): unknown {
     return { $map: pairs };
   }
   if (value instanceof Set) {
+    spend(value.size);
     const items: unknown[] = [];
     for (const item of value) {
       if (!hashableKind(item)) fail(`cannot encode a Set element of JavaScript type ${describeType(item)}: Python set elements must be hashable`);
@@ -231,23 +256,28 @@ function reviver(_key: string, value: unknown): unknown {
 export class JsonCodec {
   readonly name: CodecName = 'json';
 
-  encode(message: unknown): Buffer {
-    return this.encodeFrame(message);
+  encode(message: unknown, limit?: number): Buffer {
+    return this.encodeFrame(message, limit);
   }
 
-  encodeFrame(message: unknown): Buffer {
+  encodeFrame(message: unknown, limit = Infinity): Buffer {
     let text: string;
+    const outer = [budget, budgetLimit] as const;
+    budget = budgetLimit = limit;
     try {
       text = JSON.stringify(toJsonValue(message));
     } catch (err) {
-      if (err instanceof EncodeError) throw err;
+      if (err instanceof EncodeError || err instanceof EncodeLimitError) throw err;
       const detail = err instanceof Error ? err.message : String(err);
       throw new EncodeError(`cannot encode the value as JSON: ${detail}`, { cause: err });
+    } finally {
+      [budget, budgetLimit] = outer;
     }
     const length = Buffer.byteLength(text);
     const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
     frame.writeUInt32BE(length, 0);
-    frame.write(text, HEADER_BYTES, 'utf8');
+    const written = frame.write(text, HEADER_BYTES, length, 'utf8');
+    if (written !== length) throw new EncodeError(`a JSON text of ${length} bytes was written as ${written}; refusing to send it altered`);
     return frame;
   }
 

@@ -31,7 +31,23 @@ const RESERVED = HEADER_BYTES + 1 + 4;
 const ZEROS = Buffer.alloc(64);
 const TWO_32 = 4294967296;
 
+/** Bytes an `ensure` may reserve past the limit before the body is known to be too large. */
+const SLACK = 128;
+
 const TypedArray = Object.getPrototypeOf(Int8Array) as abstract new () => ArrayBufferView;
+
+/**
+ * Thrown as soon as a frame's payload passes the limit given to `encodeFrame`, before the rest of the
+ * value is encoded. `size` is how large the payload was known to be at that point (a lower bound).
+ */
+export class EncodeLimitError extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`payload of more than ${size} bytes is over the limit of ${limit} bytes`);
+  }
+}
 
 function fail(message: string): never {
   throw new EncodeError(message);
@@ -42,20 +58,37 @@ export class MsgpackEncoder {
   private pos = 0;
   private start = 0;
   private attachments: Uint8Array[] = [];
+  /** Payload bytes of the attachments so far (aligned). */
+  private attached = 0;
+  private limit = MAX_FRAME_PAYLOAD;
   private busy = false;
 
-  /** Encode one message as a frame. Throws EncodeError, or PayloadTooLargeError past 4 GiB. */
-  encodeFrame(value: unknown): Frame {
+  /**
+   * Encode one message as a frame. Throws EncodeError, PayloadTooLargeError past 4 GiB, or
+   * EncodeLimitError as soon as the payload passes `limit`: the rest of the value is never visited, and
+   * no buffer much larger than `limit` is ever allocated.
+   */
+  encodeFrame(value: unknown, limit: number = MAX_FRAME_PAYLOAD): Frame {
     // A toJSON() that itself sends a message re-enters here: give it an encoder of its own.
-    if (this.busy) return new MsgpackEncoder().encodeFrame(value);
+    if (this.busy) return new MsgpackEncoder().encodeFrame(value, limit);
     this.busy = true;
+    this.limit = Math.min(limit, MAX_FRAME_PAYLOAD);
+    this.attached = 0;
     try {
       this.begin();
       this.write(value, 0);
       return this.finish();
     } catch (err) {
       this.pos = this.start;
-      if (err instanceof EncodeError || err instanceof PayloadTooLargeError) throw err;
+      // A failed encode may have grown the scratch buffer: never keep an oversized one.
+      if (this.buf.length > KEEP_LIMIT) {
+        this.buf = Buffer.allocUnsafe(CHUNK);
+        this.pos = 0;
+      }
+      if (err instanceof EncodeLimitError && err.limit === MAX_FRAME_PAYLOAD) {
+        throw new PayloadTooLargeError(err.size, MAX_FRAME_PAYLOAD, 'message');
+      }
+      if (err instanceof EncodeError || err instanceof PayloadTooLargeError || err instanceof EncodeLimitError) throw err;
       if (err instanceof RangeError && /call stack/i.test(err.message)) {
         throw new EncodeError(`cannot encode a value nested too deeply (more than ${MAX_ENCODE_DEPTH} levels)`, { cause: err });
       }
@@ -132,7 +165,10 @@ export class MsgpackEncoder {
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const used = this.pos - this.start;
-    const size = Math.max(CHUNK, 2 ** Math.ceil(Math.log2(used + n + 1)));
+    const body = used - RESERVED + this.attached;
+    if (body + n > this.limit + SLACK) throw new EncodeLimitError(body + n, this.limit);
+    const cap = used + this.limit + 2 * SLACK;
+    const size = Math.max(used + n, Math.min(cap, Math.max(CHUNK, 2 ** Math.ceil(Math.log2(used + n + 1)))));
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, this.start, this.pos);
     this.buf = next;
@@ -278,10 +314,16 @@ export class MsgpackEncoder {
         return;
       }
     }
-    const max = 3 * len;
+    let max = 3 * len;
+    // Near the limit, the exact size: an upper bound must not refuse a string that fits.
+    if (this.pos - this.start + max > this.limit) max = Buffer.byteLength(s, 'utf8');
     const header = max < 0x20 ? 1 : max < 0x100 ? 2 : max < 0x10000 ? 3 : 5;
     this.ensure(header + max);
-    const n = this.buf.write(s, this.pos + header, 'utf8');
+    // The length is given: without it Node 20 writes nothing (returns 0) when the buffer extends more
+    // than 2^31-1 bytes past the offset. UTF-8 never has fewer bytes than UTF-16 code units: a shorter
+    // count means the string was not written whole, which must never pass silently.
+    const n = this.buf.write(s, this.pos + header, max, 'utf8');
+    if (n < len) throw new EncodeError(`a string of ${len} characters was written as ${n} bytes; refusing to send it altered`);
     if (header === 1) this.u8(0xa0 | n);
     else if (header === 2) {
       this.u8(0xd9);
@@ -318,6 +360,9 @@ export class MsgpackEncoder {
   }
 
   private attach(bytes: Uint8Array): number {
+    this.attached += alignUp(bytes.byteLength);
+    const body = this.pos - this.start - RESERVED + this.attached;
+    if (body > this.limit) throw new EncodeLimitError(body, this.limit);
     this.attachments.push(bytes);
     return this.attachments.length - 1;
   }
@@ -401,8 +446,15 @@ export class MsgpackEncoder {
     );
   }
 
+  /** Each of `n` items takes at least one byte: refuse a count that cannot fit before visiting it. */
+  private count(n: number): void {
+    const body = this.pos - this.start - RESERVED + this.attached;
+    if (body + n > this.limit) throw new EncodeLimitError(body + n, this.limit);
+  }
+
   private array(items: unknown[], depth: number): void {
     const n = items.length;
+    this.count(n);
     this.ensure(5);
     if (n < 0x10) this.u8(0x90 | n);
     else if (n < 0x10000) {
@@ -447,6 +499,7 @@ export class MsgpackEncoder {
 
   private map(map: Map<unknown, unknown>, depth: number): void {
     const n = map.size;
+    this.count(2 * n);
     this.ensure(5);
     if (n < 0x10) this.u8(0x80 | n);
     else if (n < 0x10000) {
@@ -464,6 +517,7 @@ export class MsgpackEncoder {
   }
 
   private set(set: Set<unknown>, depth: number): void {
+    this.count(set.size);
     this.ensure(6);
     this.u8(0xc9);
     const lengthRel = this.pos - this.start;
@@ -518,7 +572,7 @@ export class MsgpackEncoder {
     this.ensure(headerLength + 4);
     this.u8(attached ? NDARRAY_ATTACHED : 0);
     this.u8(dtype.length);
-    this.pos += this.buf.write(dtype, this.pos, 'latin1');
+    this.pos += this.buf.write(dtype, this.pos, dtype.length, 'latin1');
     this.u8(shape.length);
     for (const dim of shape) {
       this.u32(Math.floor(dim / TWO_32));

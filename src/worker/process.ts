@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { sandboxLaunch, type ResolvedSandbox } from '../security/sandbox.js';
 
 /**
  * The folder holding the `snakepit_bridge` package shipped with this library: `python/` at the
@@ -33,6 +34,8 @@ export interface SpawnSpec {
   memoryLimit: number;
   /** The pool's run id: marks the worker and everything it starts, for the run registry. */
   runId: string;
+  /** Run the worker under bubblewrap (src/security/sandbox.ts). */
+  sandbox?: ResolvedSandbox | undefined;
 }
 
 export interface WorkerProcess {
@@ -63,9 +66,13 @@ export function spawnWorker(spec: SpawnSpec): WorkerProcess {
     // address-space limit measures memory in use rather than reservations.
     env.MALLOC_ARENA_MAX ??= '2';
   }
-  const child = spawn(spec.python, ['-m', 'snakepit_bridge', '--adapter', spec.adapter], {
+  const args = ['-m', 'snakepit_bridge', '--adapter', spec.adapter];
+  const launch = spec.sandbox
+    ? sandboxLaunch(spec.sandbox, { ...spec, args, env, poolEnv: spec.env, bridge: BRIDGE_PYTHONPATH })
+    : { command: spec.python, args, env };
+  const child = spawn(launch.command, launch.args, {
     cwd: spec.cwd,
-    env,
+    env: launch.env,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     detached: true,
     windowsHide: true,

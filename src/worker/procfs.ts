@@ -44,11 +44,29 @@ export function processStartTime(pid: number): number | undefined {
   return readStat(pid)?.startTime;
 }
 
-/** Resident set size in bytes from /proc/<pid>/status (VmRSS), or undefined. */
+/**
+ * The process a sandboxed worker's pid stands for: the host spawns bwrap, which runs an init, which
+ * runs the worker (src/security/sandbox.ts). Follows first children while the process is bwrap.
+ */
+function unwrapSandbox(pid: number): number {
+  for (let depth = 0; depth < 3; depth++) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'latin1').trim() !== 'bwrap') return pid;
+      const child = Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(' ')[0]);
+      if (!Number.isInteger(child) || child <= 0) return pid;
+      pid = child;
+    } catch {
+      return pid;
+    }
+  }
+  return pid;
+}
+
+/** Resident set size in bytes from /proc/<pid>/status (VmRSS) of the worker (inside its sandbox), or undefined. */
 export function readRss(pid: number): number | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/status`, 'latin1');
+    text = readFileSync(`/proc/${unwrapSandbox(pid)}/status`, 'latin1');
   } catch {
     return undefined;
   }

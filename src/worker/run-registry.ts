@@ -7,7 +7,8 @@
  * another program and is never touched; workers of live hosts are never touched.
  *
  * When a dead worker's pid is free but processes of its group remain (grandchildren), only those
- * carrying the run's id in their environment (SNAKEPIT_RUN_ID, inherited from the worker) are killed.
+ * carrying the run's id in their environment (SNAKEPIT_RUN_ID, inherited from the worker) are killed;
+ * then every process still carrying a dead run's id is killed, in whatever group or session it is.
  */
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -35,8 +36,30 @@ export interface ReapReport {
 
 const FILE = /^(\d+)-([A-Za-z0-9_-]+)\.json$/;
 
+/** Runs of this process that have not ended: their processes are killed when the process exits. */
+const liveRuns = new Set<string>();
+let exitHandler = false;
+
+/**
+ * A new run id, live until `endRun`: if the host process exits first (uncaught exception,
+ * process.exit), every process still carrying the id is killed by an `exit` handler.
+ */
 export function newRunId(): string {
-  return randomBytes(6).toString('hex');
+  const runId = randomBytes(6).toString('hex');
+  liveRuns.add(runId);
+  if (!exitHandler) {
+    exitHandler = true;
+    process.on('exit', () => {
+      for (const id of liveRuns) killRunProcesses(id);
+    });
+  }
+  return runId;
+}
+
+/** The run is over (its pool closed or was destroyed): kill what still carries its id, and forget it. */
+export function endRun(runId: string): void {
+  killRunProcesses(runId);
+  liveRuns.delete(runId);
 }
 
 export class RunRegistry {
@@ -118,8 +141,13 @@ function hostAlive(run: RunFile): boolean {
   return start === run.hostStart;
 }
 
-/** Pids of live processes in process group `pgid` whose environment carries `runId`. */
-function strayMembers(pgid: number, runId: string): number[] {
+/**
+ * Pids of live processes whose environment carries `runId` (SNAKEPIT_RUN_ID, inherited from the
+ * worker), in process group `pgid` when given, else anywhere: a grandchild started in a session of its
+ * own (`start_new_session=True`) leaves the worker's group but keeps the variable. Only processes of
+ * this user can be read; this process is never included.
+ */
+function runMembers(runId: string, pgid?: number): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -131,8 +159,9 @@ function strayMembers(pgid: number, runId: string): number[] {
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
+    if (pid === process.pid) continue;
     const stat = readStat(pid);
-    if (stat === undefined || stat.pgid !== pgid || stat.state === 'Z') continue;
+    if (stat === undefined || stat.state === 'Z' || (pgid !== undefined && stat.pgid !== pgid)) continue;
     try {
       const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
       if (env.split('\0').includes(marker)) out.push(pid);
@@ -141,6 +170,24 @@ function strayMembers(pgid: number, runId: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * SIGKILL every process that carries run `runId` in its environment, wherever it is (its own session
+ * included). Called for this pool's own run on every exit path after its workers are gone, and for
+ * dead runs by the next start. Returns the pids killed. Never throws.
+ */
+export function killRunProcesses(runId: string): number[] {
+  const killed: number[] = [];
+  for (const pid of runMembers(runId)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      /* already gone */
+    }
+  }
+  return killed;
 }
 
 /** Kill what dead runs in `dir` left running, and remove their files. Never throws. */
@@ -178,7 +225,7 @@ export function reapDeadRuns(dir: string): ReapReport {
         report.killed.push(pid);
         continue;
       }
-      for (const member of strayMembers(pid, run.runId)) {
+      for (const member of runMembers(run.runId, pid)) {
         try {
           process.kill(member, 'SIGKILL');
           report.killed.push(member);
@@ -187,6 +234,8 @@ export function reapDeadRuns(dir: string): ReapReport {
         }
       }
     }
+    // Grandchildren that left the workers' groups (a session of their own) still carry the run id.
+    if (typeof run.runId === 'string' && run.runId !== '') report.killed.push(...killRunProcesses(run.runId));
     try {
       unlinkSync(file);
       report.deadRuns++;

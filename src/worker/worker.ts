@@ -15,7 +15,7 @@ import {
   WorkerStartError,
   type ErrorFields,
 } from '../errors.js';
-import { JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
+import { EncodeLimitError, JsonCodec, makeCodec, type Codec } from '../protocol/codec.js';
 import { FrameDecoder, HEADER_BYTES, type Frame } from '../protocol/frames.js';
 import { checkHello } from '../protocol/handshake.js';
 import { Msg, type CodecName, type HelloInfo, type WireError } from '../protocol/messages.js';
@@ -24,6 +24,7 @@ import { Heartbeat } from './heartbeat.js';
 import { LineTail, readLines } from './lines.js';
 import { Outbox } from './outbox.js';
 import { killGroup, spawnWorker } from './process.js';
+import { sandboxExit, type ResolvedSandbox } from '../security/sandbox.js';
 import { trackWorker, untrackWorker } from './registry.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'exited';
@@ -81,6 +82,8 @@ export interface WorkerSpec {
   int64?: 'auto' | 'number' | 'bigint';
   /** Why `python` was chosen, for start-up errors (`$SNAKEPIT_PYTHON`, `a .venv beside the adapter`...). */
   pythonReason?: string;
+  /** Run the worker under bubblewrap (src/security/sandbox.ts). */
+  sandbox?: ResolvedSandbox | undefined;
 }
 
 const STDERR_TAIL_LINES = 40;
@@ -178,6 +181,7 @@ export class WorkerHandle {
         codecs: this.spec.codecs,
         memoryLimit: this.spec.memoryLimit,
         runId: this.spec.runId,
+        sandbox: this.spec.sandbox,
       });
     } catch (err) {
       this.onSpawnError(err as NodeJS.ErrnoException);
@@ -190,7 +194,7 @@ export class WorkerHandle {
     this.fromWorker = fromWorker;
     this.pid = child.pid;
     child.on('error', (err) => this.onSpawnError(err as NodeJS.ErrnoException));
-    child.on('exit', (code, signal) => this.onChildExit(code, signal));
+    child.on('exit', (code, signal) => this.onChildExit(...(this.spec.sandbox ? sandboxExit(code, signal) : ([code, signal] as const))));
     toWorker.on('error', () => {
       /* EPIPE after the worker died: the exit handler settles everything. */
     });
@@ -261,7 +265,13 @@ export class WorkerHandle {
    * the frame would exceed maxPayload: the one place the host checks what it sends.
    */
   encode(message: unknown, what = 'message', fields: ErrorFields = {}): Frame {
-    const frame = this.codec.encode(message);
+    let frame: Frame;
+    try {
+      frame = this.codec.encode(message, this.spec.maxPayload);
+    } catch (err) {
+      if (err instanceof EncodeLimitError) throw new PayloadTooLargeError(err.size, this.spec.maxPayload, what, fields);
+      throw err;
+    }
     const size = frame.length - HEADER_BYTES;
     if (size > this.spec.maxPayload) throw new PayloadTooLargeError(size, this.spec.maxPayload, what, fields);
     return frame;

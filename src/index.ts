@@ -88,7 +88,18 @@ export { PROTOCOL_VERSION } from './protocol/messages.js';
 export type { LogRecord, LogsOption } from './telemetry/logs.js';
 export { CALL_CHANNEL, type CallMessage } from './telemetry/telemetry.js';
 export { serveDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';
-export { NDArray, type DType, type DTypeArrayMap, type NumericArray } from './protocol/ndarray.js';
+export {
+  NDArray,
+  type DType,
+  type DTypeArrayMap,
+  type NumericArray,
+  type TimeDType,
+  type TimeUnit,
+  type ElementOf,
+  type Nested,
+} from './protocol/ndarray.js';
+export { useArrow, type ArrowModule } from './data/arrow.js';
+export { jsonReplacer } from './data/json.js';
 export { Decimal } from './protocol/decimal.js';
 export { verifyAuditLog, type AuditVerification } from './audit/verify.js';
 export type { AuditOptions, AuditRecord } from './audit/audit-log.js';

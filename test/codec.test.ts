@@ -48,6 +48,7 @@ describe('shared protocol definition', () => {
       decimal: Ext.DECIMAL,
       set: Ext.SET,
       date: Ext.DATE,
+      table: Ext.TABLE,
     });
     assert.equal(data.attachment_marker, ATTACHMENT_MARKER);
     assert.equal(data.attachment_align, ATTACHMENT_ALIGN);

@@ -185,9 +185,8 @@ for (const codec of ['msgpack', 'json'] as const) {
         ['complex', /Python type complex/],
         ['surrogate', /unpaired surrogates/],
         ['object_array', /dtype object/],
-        ['str_array', /dtype <U3/],
+        ['bytes_array', /dtype \|S3/],
         ['complex_array', /dtype complex128/],
-        ['float16_array', /dtype float16/],
         ['structured_array', /dtype \[\('x', '<i4'\), \('y', '<f8'\)\]/],
       ];
       for (const [kind, message] of cases) {

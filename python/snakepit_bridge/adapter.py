@@ -6,6 +6,7 @@ import os
 import sys
 from types import ModuleType
 
+from .conversions import argument_converters, convert_arguments
 from .errors import AdapterError, InvalidArguments
 from .protocol import ENV_CATALOGUE_TYPES
 from .serving import Batch, Cache, batch_wrapper
@@ -133,6 +134,7 @@ class ToolSpec:
         "cache",
         "simple_names",
         "simple_required",
+        "converters",
         "_named",
         "_required",
         "_var_keyword",
@@ -148,6 +150,7 @@ class ToolSpec:
         is_async: bool,
         is_stream: bool,
         doc: str,
+        converters: dict[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.name = name
         self.fn = fn
@@ -163,7 +166,9 @@ class ToolSpec:
         # Required in the order of the signature, so the error names the first one missing.
         self._required = [p.name for p in params if p.default is EMPTY and p.kind not in (VAR_POSITIONAL, VAR_KEYWORD)]
         self._var_keyword = any(p.kind == VAR_KEYWORD for p in params)
-        simple = all(p.kind in _NAMED for p in params)
+        #: Arguments converted by their annotation (tables to pandas or polars, arrays to tensors).
+        self.converters = converters or {}
+        simple = all(p.kind in _NAMED for p in params) and not self.converters
         #: For signatures made only of named parameters: every name, and the required ones. Binding such
         #: a signature is two set checks; anything else goes through the general path of ``bind``.
         self.simple_names: frozenset[str] | None = self._named if simple else None
@@ -200,6 +205,7 @@ class ToolSpec:
             is_async=is_async,
             is_stream=is_stream,
             doc=doc,
+            converters=argument_converters(fn, params),
         )
         spec.batch, spec.cache = mark.batch, mark.cache
         return spec
@@ -231,7 +237,10 @@ class ToolSpec:
         unexpected = [] if self._var_keyword else [key for key in args if key not in self._named]
         if missing or unexpected:
             raise InvalidArguments(f"tool {self.name!r}: {_binding_problems(missing, unexpected, self._named)}")
-        return dict(args)
+        kwargs = dict(args)
+        if self.converters:
+            convert_arguments(self.converters, kwargs, self.name)
+        return kwargs
 
     def describe(self) -> dict[str, Any]:
         params = []

@@ -22,6 +22,9 @@ from .datatypes import (
     EXT_DECIMAL,
     EXT_NDARRAY,
     EXT_SET,
+    EXT_TABLE,
+    FOREIGN_ARRAY,
+    FOREIGN_TABLE,
     NDARRAY_ATTACHED,
     ArrayHeader,
     DecodeError,
@@ -33,15 +36,19 @@ from .datatypes import (
     date_to_days,
     days_to_date,
     decode_array,
+    decode_table,
+    foreign,
     is_numpy,
     new_array,
     numpy_scalar,
     parse_decimal,
+    table_ext_payload,
     unencodable,
     utc_datetime,
 )
 from .errors import EncodeError
 from .framing import AttachedFrame, FrameParts
+from .tables import PendingTable, resolve_tables
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -180,6 +187,9 @@ class MsgpackCodec:
                 return ext(EXT_SET, self._pack(list(value), default))
             if is_numpy(value):
                 return self._numpy(value, blobs)
+            special = foreign(value)  # tables, tensors, pd.NA: datatypes.foreign
+            if special is not None:
+                return self._foreign(special, blobs)
             raise unencodable(value)
 
         return default
@@ -192,11 +202,26 @@ class MsgpackCodec:
         if not isinstance(value, np.ndarray):
             raise unencodable(value)
         dtype, shape, data = array_payload(value)
+        return self._array_ext(dtype, shape, data, blobs)
+
+    def _array_ext(self, dtype: str, shape: tuple[int, ...], data: memoryview, blobs: list[memoryview]) -> Any:
         if data.nbytes >= ATTACHMENT_MIN:
             blobs.append(data)
             index = (len(blobs) - 1).to_bytes(4, "big")
             return self._msgpack.ExtType(EXT_NDARRAY, array_header(NDARRAY_ATTACHED, dtype, shape) + index)
         return self._msgpack.ExtType(EXT_NDARRAY, array_header(0, dtype, shape) + data.tobytes())
+
+    def _foreign(self, special: tuple[int, Any], blobs: list[memoryview]) -> Any:
+        kind, payload = special
+        if kind == FOREIGN_ARRAY:
+            dtype, shape, data = payload
+            return self._array_ext(dtype, shape, data, blobs)
+        if kind == FOREIGN_TABLE:
+            if payload.nbytes >= ATTACHMENT_MIN:
+                blobs.append(payload)
+                return self._msgpack.ExtType(EXT_TABLE, table_ext_payload(NDARRAY_ATTACHED, len(blobs) - 1))
+            return self._msgpack.ExtType(EXT_TABLE, table_ext_payload(0, payload))
+        return payload
 
     def _pack(self, value: Any, default: Callable[[Any], Any]) -> bytes:
         return self._packb(value, use_bin_type=True, default=default)
@@ -282,9 +307,11 @@ class MsgpackCodec:
         def attached_array(head: ArrayHeader, data: bytes) -> Any:
             return decode_array(data, attachment)
 
-        return self._hook(attached_bytes, attached_array)
+        return _ExtHook(self, attached_bytes, attached_array, attachment)
 
-    def _streaming_hook(self, frame: AttachedFrame, targets: dict[int, memoryview]) -> Callable[[int, bytes], Any]:
+    def _streaming_hook(
+        self, frame: AttachedFrame, targets: dict[int, memoryview], pending: list[PendingTable]
+    ) -> Callable[[int, bytes], Any]:
         """The extension hook for a frame whose attachments are still in the pipe: each referenced
         attachment gets the object it becomes, and ``targets`` its buffer, for ``frame.fill``."""
         table = frame.table
@@ -316,7 +343,11 @@ class MsgpackCodec:
             targets[index] = made[1]
             return made[0]
 
-        return self._hook(attached_bytes, attached_array)
+        def attached_table(index: int) -> PendingTable:
+            pending.append(PendingTable(attached_bytes(index)))  # read once its bytes are in: resolve_tables
+            return pending[-1]
+
+        return _ExtHook(self, attached_bytes, attached_array, attached_table)
 
     def _hook(
         self, attached_bytes: Callable[[int], bytes], attached_array: Callable[[ArrayHeader, bytes], Any]
@@ -353,8 +384,9 @@ class MsgpackCodec:
         if new_bytes is None:
             return self.decode(bytes(frame))
         targets: dict[int, memoryview] = {}
+        pending: list[PendingTable] = []
         try:
-            value = self._unpack(frame.body, self._streaming_hook(frame, targets))
+            value = self._unpack(frame.body, self._streaming_hook(frame, targets, pending))
         except _NeedWhole:
             return self.decode(bytes(frame))
         except DecodeError:
@@ -363,6 +395,12 @@ class MsgpackCodec:
             raise _malformed(frame.size, exc) from None
         frame.fill(targets)
         targets.clear()
+        if pending:
+            pending.clear()
+            try:
+                value = resolve_tables(value)
+            except Exception as exc:  # noqa: BLE001 - malformed IPC bytes are a malformed payload
+                raise _malformed(frame.size, exc) from None
         return value
 
 
@@ -371,17 +409,19 @@ class _ExtHook:
     (sets nest) forms a reference cycle, which would keep received buffers alive until the cyclic
     garbage collector runs."""
 
-    __slots__ = ("_codec", "_bytes", "_array")
+    __slots__ = ("_codec", "_bytes", "_array", "_table")
 
     def __init__(
         self,
         codec: MsgpackCodec,
         attached_bytes: Callable[[int], bytes],
         attached_array: Callable[[ArrayHeader, bytes], Any],
+        attached_table: Callable[[int], Any] | None = None,
     ) -> None:
         self._codec = codec
         self._bytes = attached_bytes
         self._array = attached_array
+        self._table = attached_table or _no_attachment
 
     def __call__(self, code: int, data: bytes) -> Any:
         if code == EXT_NDARRAY:
@@ -393,6 +433,8 @@ class _ExtHook:
             return self._bytes(int.from_bytes(data, "big"))
         if code == EXT_BIGINT:
             return bytes_to_bigint(data)
+        if code == EXT_TABLE:
+            return decode_table(data, self._table)
         if code == EXT_DECIMAL:
             return parse_decimal(data.decode("ascii"))
         if code == EXT_SET:

@@ -14,10 +14,14 @@ from decimal import Decimal
 
 from . import protocol
 from .datatypes import (
+    FOREIGN_ARRAY,
+    FOREIGN_TABLE,
     DecodeError,
     array_header,
     array_payload,
     decode_array,
+    decode_table,
+    foreign,
     is_numpy,
     numpy_scalar,
     parse_decimal,
@@ -112,7 +116,20 @@ def to_json_value(value: Any, depth: int = 0) -> Any:
         if isinstance(value, np.ndarray):
             dtype, shape, data = array_payload(value)
             return {"$ndarray": [dtype, list(shape), _b64(data)]}
+    special = foreign(value)  # tables, tensors, pd.NA: datatypes.foreign
+    if special is not None:
+        return _foreign_json(special, depth)
     raise unencodable(value)
+
+
+def _foreign_json(special: tuple[int, Any], depth: int) -> Any:
+    kind, payload = special
+    if kind == FOREIGN_ARRAY:
+        dtype, shape, data = payload
+        return {"$ndarray": [dtype, list(shape), _b64(data)]}
+    if kind == FOREIGN_TABLE:
+        return {"$arrow": _b64(payload)}
+    return to_json_value(payload, depth)
 
 
 def _pairs(body: Any, tag: str) -> list[tuple[Any, Any]]:
@@ -144,6 +161,10 @@ def _from_tag(tag: str, body: Any) -> Any:
             raise DecodeError("$ndarray shape must hold non-negative integers")
         raw = base64.b64decode(data, validate=True)
         return decode_array(array_header(0, dtype, tuple(shape)) + raw, _no_attachment)
+    if tag == "$arrow":
+        if not isinstance(body, str):
+            raise DecodeError("$arrow must be a base64 string")
+        return decode_table(b"\0" + base64.b64decode(body, validate=True), _no_attachment)
     if tag == "$datetime":
         return _parse_datetime(body)
     if tag == "$date":

@@ -59,12 +59,13 @@ EXT_BIGINT: Final = 3
 EXT_DECIMAL: Final = 4
 EXT_SET: Final = 5
 EXT_DATE: Final = 6
+EXT_TABLE: Final = 7
 ATTACHMENT_MARKER: Final = 193
 ATTACHMENT_ALIGN: Final = 64
 ATTACHMENT_MIN: Final = 65536
 NDARRAY_ATTACHED: Final = 1
 MAX_ENCODE_DEPTH: Final = 500
-DTYPES: Final = ("b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f4", "f8")
+DTYPES: Final = ("b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8")
 
 # Environment variables the host sets for a worker, and the value assumed when one is unset.
 ENV_RFD: Final = "SNAKEPIT_RFD"  # fd the worker reads frames from

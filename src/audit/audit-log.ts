@@ -60,6 +60,10 @@ export interface AuditRecord {
   queueMs: number;
   runMs: number | null;
   pid: number | null;
+  /** Present and true for a call answered from the host's result cache. */
+  cached?: boolean;
+  /** For a batched call: the size of its batch (the batch itself is also recorded, as one call). */
+  batchSize?: number;
   prev: string;
   hash: string;
 }
@@ -73,6 +77,10 @@ export interface AuditedCall {
   readonly principal?: string | undefined;
   readonly worker?: { readonly pid: number | undefined } | undefined;
   readonly session?: { readonly id: string } | undefined;
+  /** Answered from the host's result cache (src/serving), never sent to a worker. */
+  readonly cached?: boolean;
+  /** Calls in the batch this call ran in (src/serving), when it was batched. */
+  readonly batchSize?: number;
 }
 
 const KNOWN = new Set(['path', 'onRecord', 'rawArguments', 'fsync']);
@@ -158,6 +166,8 @@ export class AuditLog {
       queueMs: round((dispatched ? call.dispatchedAt : now) - call.submittedAt),
       runMs: dispatched ? round(now - call.dispatchedAt) : null,
       pid: call.worker?.pid ?? null,
+      ...(call.cached === true ? { cached: true } : {}),
+      ...(call.batchSize !== undefined ? { batchSize: call.batchSize } : {}),
     });
   }
 

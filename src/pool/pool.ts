@@ -57,6 +57,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
         tools: () => core.tools(),
         hasFreeSlot: () => core.hasFreeSlot(),
         onSlotFree: (listener) => (core.slotListener = listener),
+        audit: () => core.audit,
       },
       options.serving,
       options.timeout,
@@ -91,6 +92,8 @@ export class Pool extends EventEmitter<PoolEventMap> {
   /** Consume a generator tool chunk by chunk: `for await (const chunk of pool.stream(...))`. */
   stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: StreamOptions): ToolStream<T> {
     if (options?.tenant !== undefined || this.#core.options.serving.tenants !== null) this.#serving.admitStream(tool, options?.tenant);
+    // The audit log names the tenant when the caller gave no principal.
+    if (options?.tenant !== undefined && options.principal === undefined) options = { ...options, principal: options.tenant };
     return this.#core.stream<T>(tool, args, options);
   }
 

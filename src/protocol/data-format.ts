@@ -21,6 +21,8 @@ export const Ext = {
   SET: 5,
   /** A `datetime.date`: i32 days since 1970-01-01. */
   DATE: 6,
+  /** A table: a flag byte, then Arrow IPC stream bytes inline or a u32 attachment index. */
+  TABLE: 7,
 } as const;
 
 /** First byte of a payload that carries attachments (0xc1 is never used by MessagePack). */

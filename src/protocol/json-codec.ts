@@ -18,7 +18,8 @@ import { Decimal } from './decimal.js';
 import { HEADER_BYTES } from './frames.js';
 import { EncodeLimitError } from './msgpack-encode.js';
 import type { CodecName } from './messages.js';
-import { DTYPES, NDArray, dtypeOfTypedArray, parseWireDType, wireDType, type DTypeArrayMap, type DTypeInfo } from './ndarray.js';
+import { isArrowTable, tableFromIpc, tableToIpc } from '../data/arrow.js';
+import { NDArray, dtypeOfTypedArray, ndarrayFromWire, ndarrayWire, parseWireDType, wireDType, type DTypeInfo } from './ndarray.js';
 
 const TypedArray = Object.getPrototypeOf(Int8Array) as abstract new () => ArrayBufferView;
 
@@ -109,8 +110,11 @@ export function toJsonValue(value: unknown, depth = 0): unknown {
     if (info === undefined) fail(`cannot encode a value of JavaScript type ${describeType(value)}`);
     return ndarrayTag(info, [(value as unknown as { length: number }).length], value);
   }
-  if (value instanceof NDArray) spend(Math.ceil(value.data.byteLength / 3) * 4);
-  if (value instanceof NDArray) return ndarrayTag(DTYPES.get(value.dtype)!, value.shape, value.data);
+  if (value instanceof NDArray) {
+    const wire = ndarrayWire(value);
+    spend(Math.ceil(wire.bytes.byteLength / 3) * 4);
+    return { $ndarray: [wire.dtype, [...value.shape], base64(wire.bytes)] };
+  }
   if (value instanceof Date) return { $datetime: dateText(value) };
   if (value instanceof Decimal) return { $decimal: value.value };
   if (value instanceof Map) {
@@ -133,6 +137,11 @@ export function toJsonValue(value: unknown, depth = 0): unknown {
   }
   if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)) {
     return { $bytes: Buffer.from(value).toString('base64') };
+  }
+  if (isArrowTable(value)) {
+    const ipc = tableToIpc(value);
+    spend(Math.ceil(ipc.byteLength / 3) * 4);
+    return { $arrow: base64(ipc) };
   }
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') return toJsonValue(toJSON.call(value), inner);
@@ -195,15 +204,21 @@ function fromTag(tag: string, body: unknown): unknown {
       }
       const size = (shape as number[]).reduce((a, b) => a * b, 1);
       const bytes = Buffer.from(body[2], 'base64');
-      const { info, swap } = parsed;
-      if (bytes.length !== size * info.size) malformed(`$ndarray of shape [${shape.join(', ')}] needs ${size * info.size} bytes, has ${bytes.length}`);
+      const { info, swap, itemSize, width } = parsed;
+      if (bytes.length !== size * itemSize) malformed(`$ndarray of shape [${shape.join(', ')}] needs ${size * itemSize} bytes, has ${bytes.length}`);
       const copy = Buffer.allocUnsafeSlow(bytes.length);
       bytes.copy(copy);
       if (swap && info.size === 2) copy.swap16();
       else if (swap && info.size === 4) copy.swap32();
       else if (swap && info.size === 8) copy.swap64();
-      const data = new info.ctor(copy.buffer, 0, size) as DTypeArrayMap[keyof DTypeArrayMap];
-      return new NDArray(data, shape as number[], info.name);
+      return ndarrayFromWire(new info.ctor(copy.buffer, 0, size * width), shape as number[], info, width);
+    }
+    case '$arrow': {
+      if (typeof body !== 'string') malformed('$arrow must be a base64 string');
+      const bytes = Buffer.from(body, 'base64');
+      const copy = Buffer.allocUnsafeSlow(bytes.length);
+      bytes.copy(copy);
+      return tableFromIpc(copy);
     }
     case '$datetime':
       return parseIso(body, false);

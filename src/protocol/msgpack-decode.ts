@@ -18,7 +18,8 @@ import {
   bytesToBigint,
 } from './data-format.js';
 import { Decimal } from './decimal.js';
-import { NDArray, parseWireDType, type DTypeArrayMap, type DTypeInfo, type NumericArray } from './ndarray.js';
+import { tableFromIpc } from '../data/arrow.js';
+import { NDArray, ndarrayFromWire, parseWireDType, type DTypeInfo, type NumericArray } from './ndarray.js';
 
 const TWO_32 = 4294967296;
 
@@ -325,6 +326,8 @@ export class Decoder {
         if (!Array.isArray(items)) malformed('a set must hold an array');
         return new Set(items);
       }
+      case Ext.TABLE:
+        return this.table(start, length);
       case Ext.DATE: {
         if (length !== 4) malformed(`date of ${length} bytes`);
         const ms = this.buf.readInt32BE(start) * DAY_MS;
@@ -334,6 +337,20 @@ export class Decoder {
       default:
         return malformed(`unknown extension type ${type}`);
     }
+  }
+
+  /** An Arrow table (src/data/arrow.ts): read over the attachment, or over an aligned copy of inline bytes. */
+  private table(start: number, length: number): unknown {
+    if (length < 1) malformed('empty table payload');
+    const { buf } = this;
+    if ((buf[start]! & NDARRAY_ATTACHED) !== 0) {
+      if (length !== 5) malformed('table attachment reference must be 4 bytes');
+      const att = this.attachment(buf.readUInt32BE(start + 1));
+      return tableFromIpc(new Uint8Array(buf.buffer, buf.byteOffset + att.offset, att.length));
+    }
+    const copy = Buffer.allocUnsafeSlow(length - 1);
+    buf.copy(copy, 0, start + 1, start + length);
+    return tableFromIpc(copy);
   }
 
   private attachment(index: number): Attachment {
@@ -395,8 +412,8 @@ export class Decoder {
       shape.push(dim);
       size *= dim;
     }
-    const { info, swap } = parsed;
-    const byteLength = size * info.size;
+    const { info, swap, itemSize, width } = parsed;
+    const byteLength = size * itemSize;
     let offset: number;
     if ((flags & NDARRAY_ATTACHED) !== 0) {
       if (end - p !== 4) malformed('array attachment reference must be 4 bytes');
@@ -407,8 +424,8 @@ export class Decoder {
       if (end - p !== byteLength) malformed(`array of shape [${shape.join(', ')}] needs ${byteLength} bytes, has ${end - p}`);
       offset = p;
     }
-    const data = arrayOver(buf, offset, size, info, swap, (flags & NDARRAY_ATTACHED) !== 0);
-    return new NDArray(data as DTypeArrayMap[keyof DTypeArrayMap], shape, info.name);
+    const data = arrayOver(buf, offset, size * width, info, swap, (flags & NDARRAY_ATTACHED) !== 0);
+    return ndarrayFromWire(data, shape, info, width);
   }
 }
 

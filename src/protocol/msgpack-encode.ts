@@ -21,7 +21,8 @@ import {
 } from './data-format.js';
 import { Decimal } from './decimal.js';
 import { FrameParts, HEADER_BYTES, MAX_FRAME_PAYLOAD, type Frame } from './frames.js';
-import { DTYPES, NDArray, dtypeOfTypedArray, wireDType, type DTypeInfo } from './ndarray.js';
+import { IpcParts, isArrowTable, tableToIpcParts } from '../data/arrow.js';
+import { NDArray, dtypeOfTypedArray, ndarrayWire, wireDType } from './ndarray.js';
 
 const CHUNK = 64 * 1024;
 /** A scratch buffer grown past this is dropped after the frame instead of being reused. */
@@ -57,7 +58,8 @@ export class MsgpackEncoder {
   private buf: Buffer = Buffer.allocUnsafe(CHUNK);
   private pos = 0;
   private start = 0;
-  private attachments: Uint8Array[] = [];
+  /** Attachments: one buffer, or several written back to back (an Arrow IPC stream's pieces). */
+  private attachments: (Uint8Array | IpcParts)[] = [];
   /** Payload bytes of the attachments so far (aligned). */
   private attached = 0;
   private limit = MAX_FRAME_PAYLOAD;
@@ -146,7 +148,8 @@ export class MsgpackEncoder {
       const parts: Uint8Array[] = [head.subarray(this.start, this.pos)];
       for (let i = 0; i < count; i++) {
         const att = this.attachments[i]!;
-        parts.push(att);
+        if (att instanceof IpcParts) parts.push(...att.parts);
+        else parts.push(att);
         const end = table[2 * i]! + att.byteLength;
         const pad = i + 1 < count ? table[2 * i + 2]! - end : 0;
         if (pad > 0) parts.push(ZEROS.subarray(0, pad));
@@ -359,7 +362,7 @@ export class MsgpackEncoder {
     this.u8(type & 0xff);
   }
 
-  private attach(bytes: Uint8Array): number {
+  private attach(bytes: Uint8Array | IpcParts): number {
     this.attached += alignUp(bytes.byteLength);
     const body = this.pos - this.start - RESERVED + this.attached;
     if (body > this.limit) throw new EncodeLimitError(body, this.limit);
@@ -405,12 +408,13 @@ export class MsgpackEncoder {
       else {
         const info = value instanceof TypedArray ? dtypeOfTypedArray(value) : undefined;
         if (info === undefined) fail(`cannot encode a value of JavaScript type ${describeType(value)}`);
-        this.ndarray(info, [(value as unknown as { length: number }).length], value);
+        this.ndarray(wireDType(info), [(value as unknown as { length: number }).length], new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
       }
       return;
     }
     if (value instanceof NDArray) {
-      this.ndarray(DTYPES.get(value.dtype)!, value.shape, value.data);
+      const wire = ndarrayWire(value);
+      this.ndarray(wire.dtype, value.shape, wire.bytes);
       return;
     }
     if (value instanceof Date) {
@@ -433,6 +437,10 @@ export class MsgpackEncoder {
     }
     if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)) {
       this.bytes(new Uint8Array(value));
+      return;
+    }
+    if (isArrowTable(value)) {
+      this.table(tableToIpcParts(value));
       return;
     }
     const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -562,9 +570,25 @@ export class MsgpackEncoder {
     this.pos += 8;
   }
 
-  private ndarray(info: DTypeInfo, shape: readonly number[], data: ArrayBufferView): void {
-    const dtype = wireDType(info);
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  /**
+   * An Arrow table as IPC stream bytes (src/data/arrow.ts): when large, one attachment written from
+   * the stream's pieces, which are mostly views of the table's own column buffers (no copy).
+   */
+  private table(ipc: IpcParts): void {
+    if (ipc.byteLength >= ATTACHMENT_MIN) {
+      this.extHeader(Ext.TABLE, 5);
+      this.ensure(5);
+      this.u8(NDARRAY_ATTACHED);
+      this.u32(this.attach(ipc));
+      return;
+    }
+    this.extHeader(Ext.TABLE, 1 + ipc.byteLength);
+    this.ensure(1);
+    this.u8(0);
+    for (const part of ipc.parts) this.raw(part);
+  }
+
+  private ndarray(dtype: string, shape: readonly number[], bytes: Uint8Array): void {
     const attached = bytes.byteLength >= ATTACHMENT_MIN;
     const headerLength = 1 + 1 + dtype.length + 1 + 8 * shape.length;
     const length = headerLength + (attached ? 4 : bytes.byteLength);

@@ -1,132 +1,51 @@
 /**
- * NDArray: an n-dimensional array of numbers that crosses the wire as a NumPy array. `data` is a
- * TypedArray in C (row-major) order; `shape` lists the dimensions; `dtype` names the element type.
+ * NDArray: an n-dimensional array that crosses the wire as a NumPy array (or a torch tensor). `data`
+ * holds the elements in C (row-major) order, in the TypedArray of the dtype (an array of strings for
+ * `string`); `shape` lists the dimensions; `dtype` names the element type (src/protocol/dtypes.ts).
  * Arrays received from Python are views over the received frame whenever the element alignment
  * allows it (docs/data.md says exactly when a copy happens).
  */
 
-export type DType =
-  | 'bool'
-  | 'int8'
-  | 'uint8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'uint64'
-  | 'float32'
-  | 'float64';
+import {
+  DTYPES,
+  STRING_INFO,
+  dtypeInfo,
+  dtypeOfTypedArray,
+  stringsFromUcs4,
+  stringsToUcs4,
+  wireDType,
+  type DType,
+  type DTypeArrayMap,
+  type DTypeInfo,
+  type NumericArray,
+  type TimeDType,
+} from './dtypes.js';
 
-export type NumericArray =
-  | Uint8Array
-  | Int8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Float32Array
-  | Float64Array;
+export {
+  DTYPES,
+  LITTLE_ENDIAN,
+  dtypeOfTypedArray,
+  parseWireDType,
+  wireDType,
+  type DType,
+  type DTypeArrayMap,
+  type DTypeInfo,
+  type NumericArray,
+  type TimeDType,
+  type TimeUnit,
+} from './dtypes.js';
 
-/** The TypedArray class that holds each dtype. */
-export interface DTypeArrayMap {
-  bool: Uint8Array;
-  int8: Int8Array;
-  uint8: Uint8Array;
-  int16: Int16Array;
-  uint16: Uint16Array;
-  int32: Int32Array;
-  uint32: Uint32Array;
-  int64: BigInt64Array;
-  uint64: BigUint64Array;
-  float32: Float32Array;
-  float64: Float64Array;
-}
+/** What one element reads as: `at()`, iteration and `toArray()`. */
+export type ElementOf<D extends DType> = D extends 'bool'
+  ? boolean
+  : D extends 'int64' | 'uint64' | TimeDType
+    ? bigint
+    : D extends 'string'
+      ? string
+      : number;
 
-type ArrayCtor = {
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): NumericArray;
-  new (length: number): NumericArray;
-  readonly BYTES_PER_ELEMENT: number;
-  readonly name: string;
-};
-
-export interface DTypeInfo {
-  readonly name: DType;
-  /** NumPy kind and size without byte order: `b1`, `i4`, `f8`... */
-  readonly code: string;
-  readonly size: number;
-  readonly ctor: ArrayCtor;
-}
-
-const TABLE: readonly DTypeInfo[] = [
-  { name: 'bool', code: 'b1', size: 1, ctor: Uint8Array },
-  { name: 'int8', code: 'i1', size: 1, ctor: Int8Array },
-  { name: 'uint8', code: 'u1', size: 1, ctor: Uint8Array },
-  { name: 'int16', code: 'i2', size: 2, ctor: Int16Array },
-  { name: 'uint16', code: 'u2', size: 2, ctor: Uint16Array },
-  { name: 'int32', code: 'i4', size: 4, ctor: Int32Array },
-  { name: 'uint32', code: 'u4', size: 4, ctor: Uint32Array },
-  { name: 'int64', code: 'i8', size: 8, ctor: BigInt64Array },
-  { name: 'uint64', code: 'u8', size: 8, ctor: BigUint64Array },
-  { name: 'float32', code: 'f4', size: 4, ctor: Float32Array },
-  { name: 'float64', code: 'f8', size: 8, ctor: Float64Array },
-] as const as readonly DTypeInfo[];
-
-export const DTYPES: ReadonlyMap<DType, DTypeInfo> = new Map(TABLE.map((d) => [d.name, d]));
-const BY_CODE: ReadonlyMap<string, DTypeInfo> = new Map(TABLE.map((d) => [d.code, d]));
-
-/** The dtype a plain TypedArray is sent as (Uint8Array and Buffer are bytes, not arrays). */
-export function dtypeOfTypedArray(view: ArrayBufferView): DTypeInfo | undefined {
-  switch (view.constructor) {
-    case Int8Array:
-      return DTYPES.get('int8');
-    case Uint8ClampedArray:
-      return DTYPES.get('uint8');
-    case Int16Array:
-      return DTYPES.get('int16');
-    case Uint16Array:
-      return DTYPES.get('uint16');
-    case Int32Array:
-      return DTYPES.get('int32');
-    case Uint32Array:
-      return DTYPES.get('uint32');
-    case BigInt64Array:
-      return DTYPES.get('int64');
-    case BigUint64Array:
-      return DTYPES.get('uint64');
-    case Float32Array:
-      return DTYPES.get('float32');
-    case Float64Array:
-      return DTYPES.get('float64');
-    default:
-      return undefined;
-  }
-}
-
-export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** The wire name of a dtype: NumPy's type string with this host's byte order (`<f8`, `|u1`). */
-export function wireDType(info: DTypeInfo): string {
-  if (info.size === 1) return `|${info.code}`;
-  return `${LITTLE_ENDIAN ? '<' : '>'}${info.code}`;
-}
-
-/**
- * Parses a NumPy type string from the wire. Returns the dtype and whether its bytes must be swapped
- * to match this host, or a description of what is wrong.
- */
-export function parseWireDType(text: string): { info: DTypeInfo; swap: boolean } | string {
-  const order = text[0];
-  const info = BY_CODE.get(text.slice(1));
-  if (info === undefined || (order !== '<' && order !== '>' && order !== '|' && order !== '=')) {
-    return `unsupported dtype ${JSON.stringify(text)}`;
-  }
-  if (info.size > 1 && order === '|') return `dtype ${JSON.stringify(text)} has no byte order`;
-  const swap = info.size > 1 && ((order === '<' && !LITTLE_ENDIAN) || (order === '>' && LITTLE_ENDIAN));
-  return { info, swap };
-}
+/** A value nested as deep as an array's dimensions. */
+export type Nested<T> = T | Nested<T>[];
 
 const MAX_NDIM = 64;
 
@@ -146,6 +65,25 @@ function checkShape(shape: unknown, length: number): readonly number[] {
   return Object.freeze([...shape] as number[]);
 }
 
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** The number an IEEE half-precision bit pattern stands for. */
+export function float16ToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** The number a bfloat16 bit pattern stands for. */
+export function bfloat16ToNumber(bits: number): number {
+  U32[0] = bits << 16;
+  return F32[0]!;
+}
+
 export class NDArray<D extends DType = DType> {
   readonly dtype: D;
   readonly shape: readonly number[];
@@ -157,17 +95,22 @@ export class NDArray<D extends DType = DType> {
    * @param dtype the element type; default: the one of `data` (needed only for `bool`)
    */
   constructor(data: DTypeArrayMap[D], shape?: readonly number[], dtype?: D) {
-    if (!ArrayBuffer.isView(data) || data instanceof DataView) {
-      throw new TypeError('NDArray data must be a TypedArray');
-    }
     let resolved: DTypeInfo | undefined;
-    if (dtype !== undefined) {
-      resolved = DTYPES.get(dtype);
-      if (resolved === undefined) {
-        throw new TypeError(`NDArray dtype ${JSON.stringify(dtype)} is not supported (supported: ${[...DTYPES.keys()].join(', ')})`);
+    if (Array.isArray(data)) {
+      if (dtype !== undefined && dtype !== 'string') throw new TypeError(`NDArray of dtype ${dtype} needs its data in a TypedArray, got Array`);
+      if (!data.every((s) => typeof s === 'string')) {
+        throw new TypeError('NDArray data must be a TypedArray (or an array of strings for dtype string)');
       }
-      if (!(data instanceof resolved.ctor) || data instanceof Uint8ClampedArray) {
-        throw new TypeError(`NDArray of dtype ${dtype} needs its data in a ${resolved.ctor.name}, got ${data.constructor.name}`);
+      resolved = STRING_INFO;
+    } else if (!ArrayBuffer.isView(data) || data instanceof DataView) {
+      throw new TypeError('NDArray data must be a TypedArray (or an array of strings for dtype string)');
+    } else if (dtype !== undefined) {
+      resolved = dtypeInfo(dtype);
+      if (resolved === undefined) {
+        throw new TypeError(`NDArray dtype ${JSON.stringify(dtype)} is not supported (supported: ${[...DTYPES.keys()].join(', ')}, bfloat16, datetime64[unit], timedelta64[unit], string)`);
+      }
+      if (!(data instanceof resolved.ctor) || data instanceof Uint8ClampedArray || resolved === STRING_INFO) {
+        throw new TypeError(`NDArray of dtype ${dtype} needs its data in a ${resolved === STRING_INFO ? 'Array of strings' : resolved.ctor.name}, got ${data.constructor.name}`);
       }
     } else {
       resolved = data.constructor === Uint8Array || data instanceof Buffer ? DTYPES.get('uint8') : dtypeOfTypedArray(data);
@@ -188,7 +131,114 @@ export class NDArray<D extends DType = DType> {
     return this.data.length;
   }
 
+  /** Bytes of `data` (for a string array: its size on the wire, 4 bytes per character of the widest). */
   get byteLength(): number {
-    return this.data.byteLength;
+    const data = this.data as NumericArray | string[];
+    return Array.isArray(data) ? stringsToUcs4(data).codes.byteLength : data.byteLength;
   }
+
+  /** The element at a flat (C-order) position, as `at()` reads it. */
+  private element(i: number): ElementOf<D> {
+    const raw = (this.data as ArrayLike<unknown>)[i];
+    switch (this.dtype) {
+      case 'bool':
+        return (raw !== 0) as ElementOf<D>;
+      case 'float16':
+        return float16ToNumber(raw as number) as ElementOf<D>;
+      case 'bfloat16':
+        return bfloat16ToNumber(raw as number) as ElementOf<D>;
+      default:
+        return raw as ElementOf<D>;
+    }
+  }
+
+  /**
+   * The element at an index with one entry per dimension (negative entries count from the end):
+   * a boolean for `bool`, a bigint for 64-bit integers, datetime64 and timedelta64 (counts of the
+   * unit; NaT is the smallest int64), a string for `string`, a number otherwise (float16 and bfloat16
+   * decoded). Throws RangeError for a wrong number of indices or one out of bounds.
+   */
+  at(...index: number[]): ElementOf<D> {
+    const { shape } = this;
+    if (index.length !== shape.length) {
+      throw new RangeError(`NDArray.at needs ${shape.length} indices for shape [${shape.join(', ')}], got ${index.length}`);
+    }
+    let flat = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const dim = shape[d]!;
+      let i = index[d]!;
+      if (!Number.isInteger(i)) throw new RangeError(`NDArray.at index ${String(i)} is not an integer`);
+      if (i < 0) i += dim;
+      if (i < 0 || i >= dim) throw new RangeError(`NDArray.at index ${index[d]} is out of bounds for dimension ${d} of size ${dim}`);
+      flat = flat * dim + i;
+    }
+    return this.element(flat);
+  }
+
+  /** The elements as nested arrays following the shape (a 0-d array gives its one element). */
+  toArray(): Nested<ElementOf<D>> {
+    const build = (dim: number, offset: number): Nested<ElementOf<D>> => {
+      if (dim === this.shape.length) return this.element(offset);
+      const n = this.shape[dim]!;
+      let stride = 1;
+      for (let d = dim + 1; d < this.shape.length; d++) stride *= this.shape[d]!;
+      const out = new Array<Nested<ElementOf<D>>>(n);
+      for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * stride);
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /**
+   * Iterates over the first dimension, as NumPy does: the elements of a 1-d array, sub-arrays
+   * (views over the same data) of an n-d array. A 0-d array cannot be iterated (TypeError).
+   */
+  *[Symbol.iterator](): Iterator<D extends DType ? ElementOf<D> | NDArray<D> : never> {
+    type Item = D extends DType ? ElementOf<D> | NDArray<D> : never;
+    const { shape } = this;
+    if (shape.length === 0) throw new TypeError('iteration over a 0-d NDArray');
+    if (shape.length === 1) {
+      for (let i = 0; i < shape[0]!; i++) yield this.element(i) as Item;
+      return;
+    }
+    const inner = shape.slice(1);
+    const stride = inner.reduce((a, b) => a * b, 1);
+    const data = this.data as NumericArray | string[];
+    for (let i = 0; i < shape[0]!; i++) {
+      const part = Array.isArray(data) ? data.slice(i * stride, (i + 1) * stride) : data.subarray(i * stride, (i + 1) * stride);
+      yield new NDArray(part as DTypeArrayMap[D], inner, this.dtype) as Item;
+    }
+  }
+
+  /**
+   * What `JSON.stringify` writes: the nested elements, with 64-bit integers as numbers when they are
+   * safe integers and as decimal strings otherwise (JSON has no bigint), and non-finite floats as null.
+   */
+  toJSON(): unknown {
+    const walk = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.map(walk);
+      if (typeof v === 'bigint') return v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v.toString();
+      return v;
+    };
+    return walk(this.toArray());
+  }
+}
+
+/** The wire form of an array: its NumPy type string and its bytes in C order. */
+export function ndarrayWire(arr: NDArray): { dtype: string; bytes: Uint8Array } {
+  const data = arr.data as NumericArray | string[];
+  if (Array.isArray(data)) {
+    const { codes, width } = stringsToUcs4(data);
+    return { dtype: wireDType(STRING_INFO, width), bytes: new Uint8Array(codes.buffer, 0, codes.byteLength) };
+  }
+  return { dtype: wireDType(dtypeInfo(arr.dtype)!), bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** An NDArray of received data (code points of a string array are decoded). */
+export function ndarrayFromWire(data: NumericArray, shape: readonly number[], info: DTypeInfo, width: number): NDArray {
+  if (info === STRING_INFO) {
+    const count = shape.reduce((a, b) => a * b, 1);
+    return new NDArray(stringsFromUcs4(data as Uint32Array, count, width), shape, 'string');
+  }
+  return new NDArray(data as DTypeArrayMap[DType], shape, info.name);
 }

@@ -7,7 +7,8 @@
  * is full) -> batch assembly (batched tools) -> the pool's own queue and scheduler.
  */
 
-import { InvalidOptionsError } from '../errors.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { InvalidOptionsError, QuotaExceededError, type SnakepitError } from '../errors.js';
 import type { ExecuteOptions } from '../options.js';
 import type { ToolInfo } from '../pool/tools.js';
 import { ToolBatcher, type BatchStats } from './batcher.js';
@@ -24,6 +25,8 @@ export interface ServingBackend {
   hasFreeSlot(): boolean;
   /** Registers the function called whenever a slot of the pool may have freed. */
   onSlotFree(listener: () => void): void;
+  /** The pool's audit log, when it has one: calls this layer settles itself are recorded there. */
+  audit(): AuditLog | undefined;
 }
 
 export interface ServingStats {
@@ -120,8 +123,30 @@ export class ServingFront implements Capacity {
   }
 
   private route(tool: string, args: Record<string, unknown> | undefined, options: ServingCallOptions | undefined, tenant: string, info: MeterInfo | undefined): Promise<unknown> {
-    if (this.cache.has(tool)) return this.cache.run(tool, args, () => this.admit(tool, args, options, tenant, info));
-    return this.admit(tool, args, options, tenant, info);
+    if (!this.cache.has(tool)) return this.admit(tool, args, options, tenant, info);
+    const audit = this.backend.audit();
+    if (audit === undefined) return this.cache.run(tool, args, () => this.admit(tool, args, options, tenant, info));
+    // Audited: a call answered from the cache (or sharing a running identical call) is recorded here.
+    let ran = false;
+    const submittedAt = performance.now();
+    const promise = this.cache.run(tool, args, () => {
+      ran = true;
+      return this.admit(tool, args, options, tenant, info);
+    });
+    if (!ran) {
+      const call = { tool, args: args ?? {}, submittedAt, dispatchedAt: 0, principal: principalOf(options), cached: true };
+      promise.then(
+        () => audit.settled(call, undefined),
+        (err: unknown) => audit.settled(call, err as SnakepitError),
+      );
+    }
+    return promise;
+  }
+
+  /** A quota refused the call: recorded in the audit log; returns the error to reject with. */
+  private refusedError(tool: string, args: Record<string, unknown> | undefined, options: ServingCallOptions | undefined, err: unknown): unknown {
+    if (err instanceof QuotaExceededError) this.backend.audit()?.refused(tool, args ?? {}, principalOf(options), undefined, err);
+    return err;
   }
 
   private admit(tool: string, args: Record<string, unknown> | undefined, options: ServingCallOptions | undefined, tenant: string, info: MeterInfo | undefined): Promise<unknown> {
@@ -133,11 +158,18 @@ export class ServingFront implements Capacity {
         try {
           this.tenants.checkRate(tenant, tool);
         } catch (err) {
-          return Promise.reject(err);
+          return Promise.reject(this.refusedError(tool, args, options, err));
         }
       }
       const held = batcher.add(args, timeoutMs, options?.signal);
       if (info !== undefined) void held.promise.then(record, record);
+      const audit = this.backend.audit();
+      if (audit !== undefined) {
+        const principal = principalOf(options);
+        const settled = (err: unknown): void =>
+          audit.settled({ tool, args: held.args ?? {}, submittedAt: held.submittedAt, dispatchedAt: held.dispatchedAt, principal, batchSize: held.batchSize }, err as SnakepitError | undefined);
+        held.promise.then(() => settled(undefined), settled);
+      }
       return held.promise;
       function record(): void {
         info!.queuedUntil = held.dispatchedAt || performance.now();
@@ -148,13 +180,15 @@ export class ServingFront implements Capacity {
       if (info !== undefined) info.queuedUntil = performance.now();
       const opts: ExecuteOptions = { ...options, timeout: remainingMs };
       delete (opts as ServingCallOptions).tenant;
+      const principal = principalOf(options);
+      if (principal !== undefined) opts.principal = principal;
       return this.backend.execute(tool, args, opts);
     };
     if (this.tenants !== null) {
       try {
         return this.tenants.submit(tenant, tool, timeoutMs, options?.signal, run);
       } catch (err) {
-        return Promise.reject(err);
+        return Promise.reject(this.refusedError(tool, args, options, err));
       }
     }
     this.take();
@@ -172,7 +206,11 @@ export class ServingFront implements Capacity {
     if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) {
       throw new InvalidOptionsError('call option tenant must be a non-empty string');
     }
-    this.tenants?.checkRate(tenant ?? DEFAULT_TENANT, tool);
+    try {
+      this.tenants?.checkRate(tenant ?? DEFAULT_TENANT, tool);
+    } catch (err) {
+      throw this.refusedError(tool, undefined, { ...(tenant !== undefined ? { tenant } : {}) }, err);
+    }
   }
 
   stats(): ServingStats {
@@ -190,4 +228,9 @@ interface MeterInfo {
   queuedUntil: number;
   batchSize: number;
   cached: boolean;
+}
+
+/** Who the audit log names: the `principal` call option, else the tenant the caller gave. */
+function principalOf(options: ServingCallOptions | undefined): string | undefined {
+  return options?.principal ?? options?.tenant;
 }

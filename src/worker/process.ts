@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { arrowAvailable } from '../data/arrow.js';
 import { sandboxLaunch, type ResolvedSandbox } from '../security/sandbox.js';
 
 /**
@@ -59,6 +60,8 @@ export function spawnWorker(spec: SpawnSpec): WorkerProcess {
     SNAKEPIT_CODECS: spec.codecs.join(','),
     SNAKEPIT_HOST_PID: String(process.pid),
     SNAKEPIT_RUN_ID: spec.runId,
+    // Whether this host can read Arrow tables: without apache-arrow, a worker refuses to send one (naming the package).
+    SNAKEPIT_HOST_ARROW: arrowAvailable() ? '1' : '0',
   };
   if (spec.memoryLimit > 0) {
     env.SNAKEPIT_MEMORY_LIMIT = String(spec.memoryLimit);

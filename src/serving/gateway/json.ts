@@ -23,10 +23,10 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
 
 /** JSON text of a result; never throws on BigInt, bytes or arrays. */
 export function toJson(value: unknown): string {
-  // Buffers define toJSON, which runs before the replacer sees them: unwrap them first.
+  // Buffers and NDArrays define toJSON, which runs before the replacer sees them: unwrap them first.
   return JSON.stringify(value === undefined ? null : value, function (this: unknown, key, v: unknown) {
     const raw = (this as Record<string, unknown>)[key];
-    return replacer.call(this, key, raw instanceof Uint8Array ? raw : v);
+    return replacer.call(this, key, raw instanceof Uint8Array || raw instanceof NDArray ? raw : v);
   });
 }
 

@@ -65,4 +65,12 @@ describe('generateClient', () => {
     assert.match(text, /export type FArgs2 = "a";/);
     assert.match(text, /export type FArgs = \{\n {2}c: Client2;\n {2}e: FArgs2;\n\};/);
   });
+
+  test('NDArray takes the dtypes NDArray knows as its type parameter, others stay generic', () => {
+    const arr = (dtype: string | null) => tool(`t_${String(dtype).replace(/\W/g, '')}`, [], { returnsSchema: { kind: 'ndarray', dtype } });
+    const text = generateClient([arr('float16'), arr('datetime64[ns]'), arr('object'), arr(null)], { source: 's' });
+    assert.match(text, /Promise<NDArray<'float16'>>/);
+    assert.match(text, /Promise<NDArray<'datetime64\[ns\]'>>/);
+    assert.equal(text.match(/Promise<NDArray>;/g)?.length, 2);
+  });
 });

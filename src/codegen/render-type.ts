@@ -5,12 +5,16 @@
  * are collected as declarations and referred to by name.
  */
 
+import { DTYPES, type DType } from '../protocol/dtypes.js';
 import type { ObjectField, TypeNode } from './type-node.js';
 
 export type Int64Policy = 'auto' | 'number' | 'bigint';
 export type Direction = 'arg' | 'result';
 
-const DTYPES = new Set(['bool', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64']);
+/** A dtype name NDArray knows (src/protocol/dtypes.ts): its TypeScript type parameter. */
+function knownDType(name: string): boolean {
+  return DTYPES.has(name as DType) || name === 'bfloat16' || /^(datetime64|timedelta64)\[(Y|M|W|D|h|m|s|ms|us|ns|ps|fs|as)\]$/.test(name);
+}
 
 /** Declarations of named types met while rendering, by name, in the order first met. */
 export class Declarations {
@@ -140,7 +144,7 @@ export function renderType(node: TypeNode, dir: Direction, decls: Declarations):
       return decls.ref(node.name);
     case 'ndarray':
       decls.imports.add('NDArray');
-      return node.dtype !== null && DTYPES.has(node.dtype) ? `NDArray<'${node.dtype}'>` : 'NDArray';
+      return node.dtype !== null && knownDType(node.dtype) ? `NDArray<'${node.dtype}'>` : 'NDArray';
     case 'iterator':
       return dir === 'arg' ? 'unknown' : `${group(renderType(node.item, dir, decls))}[]`;
   }

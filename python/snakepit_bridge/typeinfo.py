@@ -270,7 +270,9 @@ def _is_enum(cls: type) -> bool:
 
 
 def _is_numpy(cls: Any) -> bool:
-    return getattr(cls, "__module__", "") == "numpy" and getattr(cls, "__name__", "") == "ndarray"
+    """``numpy.ndarray``, or ``torch.Tensor`` (a tensor crosses the wire as an NDArray, docs/data.md)."""
+    where = (getattr(cls, "__module__", ""), getattr(cls, "__name__", ""))
+    return where in (("numpy", "ndarray"), ("torch", "Tensor"))
 
 
 def _numpy_scalar(cls: type) -> str | None:

@@ -137,6 +137,11 @@ def test_each_form(annotation: Any, expected: dict[str, Any]) -> None:
     assert describe_type(annotation) == expected
 
 
+def test_torch_tensor_is_an_ndarray() -> None:
+    torch = pytest.importorskip("torch")
+    assert describe_type(torch.Tensor) == {"kind": "ndarray", "dtype": None}
+
+
 def test_structured_types() -> None:
     movie = describe_type(Movie)
     assert movie["source"] == "typeddict"

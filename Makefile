@@ -4,7 +4,7 @@ PY := $(abspath $(VENV))/bin/python
 export SNAKEPIT_PYTHON := $(PY)
 NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
 
-.PHONY: system setup demo test check typecheck lint test-ts test-py test-chaos test-cluster bench bench-cluster clean
+.PHONY: system setup demo doctor test check typecheck lint test-ts test-py test-chaos test-cluster bench bench-cluster clean
 
 # `npm install`, not `npm ci`: some optional platform packages of msgpackr-extract are missing from
 # registry mirrors at the locked version, which makes `npm ci` refuse the lock file; install skips them.
@@ -28,6 +28,10 @@ setup: system node_modules/.installed $(VENV)/.installed
 
 demo: setup
 	node --import tsx examples/demo.ts
+
+# The environment as the library sees it: Node, the Python chosen and why, packages, accelerators.
+doctor: setup
+	node --import tsx src/cli/main.ts doctor
 
 typecheck: setup
 	npx tsc -p tsconfig.json --noEmit

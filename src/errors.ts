@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'ABORTED',
   'CANCELLED',
   'INVALID_OPTIONS',
+  'PYTHON_ENV_FAILED',
   // sessions, references, allowlisted calls, host tools
   'SESSION_LOST',
   'SESSION_CLOSED',
@@ -231,6 +232,19 @@ export class CancelledError extends SnakepitError {
 export class InvalidOptionsError extends SnakepitError {
   constructor(message: string) {
     super('INVALID_OPTIONS', message);
+  }
+}
+
+/** A managed Python environment (`python: { packages | requirements }`) could not be built. */
+export class PythonEnvironmentError extends SnakepitError {
+  /** The package the installer could not find, when it named one. */
+  readonly package: string | undefined;
+  /** The installer's last output lines. */
+  readonly output: string;
+  constructor(message: string, info: { package?: string | undefined; output?: string; cause?: unknown } = {}) {
+    super('PYTHON_ENV_FAILED', message, { cause: info.cause });
+    this.package = info.package;
+    this.output = info.output ?? '';
   }
 }
 

@@ -9,6 +9,9 @@ export type { PythonCalls } from './pool/python-calls.js';
 export type { HostToolFn, HostToolContext, HostToolInfo } from './pool/host-tools.js';
 export type { ToolStream } from './pool/stream.js';
 export type { ToolInfo, ToolParameter } from './pool/tools.js';
+export type { TypeNode, ObjectField } from './codegen/type-node.js';
+export { generateClient, type GenerateOptions } from './codegen/generate.js';
+export { resolvePython, type PythonChoice, type PythonSearch } from './python-env/resolve.js';
 export type { PoolStats, WorkerStats } from './pool/stats.js';
 export type { Summary } from './pool/histogram.js';
 export type { PoolEventIterator, PoolIteratorEvent, EventsDroppedEvent, EventsOptions } from './pool/event-iterator.js';
@@ -62,6 +65,7 @@ export {
   CallAbortedError,
   CancelledError,
   InvalidOptionsError,
+  PythonEnvironmentError,
   type SessionLostReason,
   SessionLostError,
   SessionClosedError,

@@ -30,6 +30,7 @@ import { Histogram } from './histogram.js';
 import { CallQueue } from './queue.js';
 import { ToolStream } from './stream.js';
 import { toolInfo, type ToolInfo } from './tools.js';
+import { checkArguments } from './argument-check.js';
 import type { PoolStats } from './stats.js';
 // Sessions, references, allowlisted calls and host tools.
 import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
@@ -151,6 +152,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         killGrace: o.killGrace,
         memoryLimit: o.memoryLimit,
         runId: this.runId,
+        int64: o.int64,
+        pythonReason: o.pythonReason,
         sandbox: o.sandbox,
       },
       this,
@@ -207,6 +210,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     if (!info.stream && wantStream) {
       throw new NotStreamingError(`tool ${tool} is not a generator: call it with pool.execute()`, { tool });
     }
+    if (this.options.checkArguments) checkArguments(info, args as Record<string, unknown> | undefined);
     return info;
   }
 
@@ -608,6 +612,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   tools(): ToolInfo[] {
     return [...this.catalogue.values()];
+  }
+
+  /** After a reload: the catalogue of the newest ready worker (the adapter may have changed). */
+  refreshCatalogue(): void {
+    const newest = [...this.workers].reverse().find((w) => w.state === 'ready' && !w.retiring && w.info !== undefined);
+    if (newest !== undefined) this.catalogue = new Map(newest.info!.tools.map((t) => [t.name, toolInfo(t)]));
   }
 
   stats(): PoolStats {

@@ -20,8 +20,10 @@ import {
   type StreamOptions,
 } from '../options.js';
 import { PoolCore } from './core.js';
+import { withEnvironment } from '../python-env/pool-environment.js';
 import type { HostToolFn, HostToolInfo } from './host-tools.js';
 import { PythonCalls } from './python-calls.js';
+import { Reloader } from './reload.js';
 import type { Session } from './session.js';
 import { checkEventsOptions, PoolEventIterator, type EventsOptions } from './event-iterator.js';
 import type { PoolStats } from './stats.js';
@@ -43,6 +45,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
   readonly #core: PoolCore;
   readonly #python: PythonCalls;
   readonly #serving: ServingFront;
+  readonly #reloader: Reloader;
 
   private constructor(options: ResolvedPoolOptions) {
     super();
@@ -61,6 +64,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
       options.serving,
       options.timeout,
     );
+    this.#reloader = new Reloader(core);
   }
 
   /**
@@ -69,8 +73,13 @@ export class Pool extends EventEmitter<PoolEventMap> {
    * after stopping the others; with INVALID_OPTIONS for bad options.
    */
   static async start(options: PoolOptions): Promise<Pool> {
-    const pool = new Pool(resolvePoolOptions(options));
+    const pool = new Pool(await withEnvironment(resolvePoolOptions(options)));
     await pool.#core.start();
+    if (pool.options.watch.length > 0) {
+      pool.#reloader.watch(pool.options.watch, 200, (err) =>
+        process.emitWarning(`snakepit: reload failed: ${(err as Error)?.message ?? String(err)}`, { code: 'SNAKEPIT_RELOAD_FAILED' }),
+      );
+    }
     pool.#serving.configure();
     return pool;
   }
@@ -187,13 +196,25 @@ export class Pool extends EventEmitter<PoolEventMap> {
     return new PoolEventIterator(this, types, bufferSize, this.#core.state === 'closed');
   }
 
+  /**
+   * Development reload: replace the workers one at a time (each replacement starts before its
+   * predecessor drains), then read the tool catalogue again. Sessions of a replaced worker end with
+   * SESSION_LOST (`recycled`). Rejects like `recycle()` when a replacement cannot start (say, the
+   * adapter now has a syntax error); the remaining old workers keep serving.
+   */
+  reload(): Promise<void> {
+    return this.#reloader.reload();
+  }
+
   /** Stop accepting calls, let queued and running ones finish, then stop the workers. Idempotent. */
   close(): Promise<void> {
+    this.#reloader.stop();
     return this.#core.close().finally(() => this.#serving.close());
   }
 
   /** Reject every queued and running call with POOL_CLOSED and kill the workers now. Idempotent. */
   destroy(): Promise<void> {
+    this.#reloader.stop();
     return this.#core.destroy().finally(() => this.#serving.close());
   }
 

@@ -78,6 +78,10 @@ export interface WorkerSpec {
   memoryLimit: number;
   /** Id of the pool's run, exported to the worker as SNAKEPIT_RUN_ID (run registry). */
   runId: string;
+  /** How integers in results arrive (the `int64` pool option). Default `auto`. */
+  int64?: 'auto' | 'number' | 'bigint';
+  /** Why `python` was chosen, for start-up errors (`$SNAKEPIT_PYTHON`, `a .venv beside the adapter`...). */
+  pythonReason?: string;
   /** Run the worker under bubblewrap (src/security/sandbox.ts). */
   sandbox?: ResolvedSandbox | undefined;
 }
@@ -385,7 +389,7 @@ export class WorkerHandle {
       return;
     }
     this.info = info;
-    this.codec = makeCodec(info.codec);
+    this.codec = makeCodec(info.codec, this.spec.int64);
     this.pingNonce = 1 + Math.floor(Math.random() * 1e9);
     this.send(this.codec.encodeFrame([Msg.PING, this.pingNonce]));
   }
@@ -468,7 +472,7 @@ export class WorkerHandle {
   private onSpawnError(err: NodeJS.ErrnoException): void {
     if (this.pid !== undefined && this.state !== 'starting') return;
     const error = new WorkerStartError(
-      `cannot run Python executable ${JSON.stringify(this.spec.python)}: ${err.code ?? err.message}`,
+      `cannot run Python executable ${JSON.stringify(this.spec.python)}${this.spec.pythonReason ? ` (chosen by ${this.spec.pythonReason})` : ''}: ${err.code ?? err.message}`,
       { workerId: this.id, phase: 'spawn', cause: err },
     );
     const settle = this.startSettle;
@@ -517,7 +521,7 @@ export class WorkerHandle {
   private startError(code: number | null, signal: NodeJS.Signals | null, stderrTail: string): WorkerStartError {
     const fatal = this.fatal;
     if (fatal) {
-      const where = fatal.phase === 'setup' ? 'setup() of the adapter failed' : `cannot load adapter ${JSON.stringify(this.spec.adapter)}`;
+      const where = fatal.phase === 'setup' ? 'setup() of the adapter failed' : `cannot load adapter ${JSON.stringify(this.spec.adapter)} with Python ${JSON.stringify(this.spec.python)}`;
       const what = fatal.type ? `${fatal.type}: ${fatal.message}` : fatal.message;
       return new WorkerStartError(`worker ${this.id}: ${where}: ${what}\n${fatal.traceback}`, {
         workerId: this.id,

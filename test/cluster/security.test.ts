@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Pool } from '../../src/index.js';
 import { AGENT_HELP, agentCommand, parseAgentArgs } from '../../src/cluster/agent-main.js';
+import { cli } from '../cli-helpers.js';
 import { AgentProcess, NatsServer } from './harness.js';
 
 let dir: string;
@@ -102,4 +103,7 @@ test('agent command line: parsing, --help, usage errors', async () => {
   assert.throws(() => parseAgentArgs(['--bogus', '1']), /unknown option --bogus/);
   assert.match(AGENT_HELP, /snakepit agent --nats/);
   assert.equal(await agentCommand(['--bogus']), 2);
+  // The same through the `snakepit` command.
+  assert.match(cli(['agent', '--help']).stdout, /^usage: snakepit agent --nats/);
+  assert.equal(cli(['agent', '--pool', 'p']).code, 2);
 });

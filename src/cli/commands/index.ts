@@ -11,4 +11,5 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   env: async () => (await import('./env.js')).command,
   serve: async () => (await import('./serve.js')).command,
   dashboard: async () => (await import('./dashboard.js')).command,
+  agent: async () => (await import('./agent.js')).command,
 };

@@ -4,7 +4,7 @@ PY := $(abspath $(VENV))/bin/python
 export SNAKEPIT_PYTHON := $(PY)
 NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
 
-.PHONY: system setup demo doctor test check typecheck lint test-ts test-py test-chaos test-cluster bench bench-cluster clean
+.PHONY: system setup test-setup demo doctor test check typecheck lint test-ts test-py test-chaos test-cluster bench bench-cluster clean
 
 # `npm install`, not `npm ci`: some optional platform packages of msgpackr-extract are missing from
 # registry mirrors at the locked version, which makes `npm ci` refuse the lock file; install skips them.
@@ -24,7 +24,10 @@ $(VENV)/.installed: python/pyproject.toml Makefile
 system:
 	bash scripts/install-system.sh
 
-setup: system node_modules/.installed $(VENV)/.installed
+setup: node_modules/.installed $(VENV)/.installed
+
+# What the tests need besides: setup, and the Debian packages (as root; else it names the command to run).
+test-setup: setup system
 
 demo: setup
 	node --import tsx examples/demo.ts
@@ -42,15 +45,15 @@ lint: setup
 	$(PY) -m ruff format --check python
 	cd python && $(PY) -m mypy snakepit_bridge
 
-test-ts: setup
+test-ts: test-setup
 	$(NODE_TEST) test/*.test.ts
 
-test-py: setup
+test-py: test-setup
 	cd python && $(PY) -m pytest -q -p no:cacheprovider
 
 # Chaos scenarios (reliability.md R1-R14, R21-R24), then their combined report (also written to
 # test/chaos/results/report.md). Fails if a scenario fails or the report shows a broken invariant.
-test-chaos: setup
+test-chaos: test-setup
 	rm -rf test/chaos/results
 	status=0; $(NODE_TEST) test/chaos/*.test.ts || status=$$?; \
 	node --import tsx test/chaos/report.ts || status=1; \
@@ -59,13 +62,13 @@ test-chaos: setup
 # Cluster scenarios against real nats-server processes (docs/cluster.md): acceptance against local and
 # remote pools, TLS and auth, faults with their figures (test/cluster/results/), the network cut in
 # network namespaces (needs root; skipped otherwise). About a minute.
-test-cluster: setup
+test-cluster: test-setup
 	$(NODE_TEST) test/cluster/*.test.ts
 
 # The fast suite: type checks, lint, TypeScript tests, Python tests (a couple of minutes).
 check: typecheck lint test-ts test-py
 
-# Every test: the fast suite, then the chaos scenarios (which print their report).
+# Every test: the fast suite, then the chaos scenarios (which print their report), then the cluster scenarios.
 test: check test-chaos test-cluster
 
 bench: setup

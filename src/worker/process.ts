@@ -18,7 +18,7 @@ import { LineTail, readLines } from './lines.js';
  * The folder holding the `snakepit_bridge` package shipped with this library: `python/` at the
  * package's root, one level above the bundled `dist/index.js`, two above this source file.
  */
-const BRIDGE_PYTHONPATH = findBridge(path.dirname(fileURLToPath(import.meta.url)));
+export const BRIDGE_PYTHONPATH = findBridge(path.dirname(fileURLToPath(import.meta.url)));
 
 function findBridge(here: string): string {
   const candidates = [path.resolve(here, '..', 'python'), path.resolve(here, '..', '..', 'python')];

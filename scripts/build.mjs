@@ -59,6 +59,8 @@ const common = {
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
+  // Optional peer dependency, imported lazily by the cluster features only.
+  external: ['nats'],
 };
 await build({ ...common, outfile: path.join(dist, 'index.js'), format: 'esm' });
 // CommonJS has no import.meta: the bundle's own URL stands in for it (the bridge is found relative to it).
@@ -85,3 +87,6 @@ function copyDeclarations(from, to) {
 }
 copyDeclarations(dist, path.join(dist, 'cjs'));
 if (!existsSync(path.join(dist, 'cjs', 'index.d.ts'))) throw new Error('snakepit build: declarations missing');
+
+// The `snakepit` command (package.json "bin"): its own ES module bundle, so the library's stays as small.
+await build({ ...common, entryPoints: [path.join(root, 'src', 'cli', 'main.ts')], outfile: path.join(dist, 'cli.js'), format: 'esm', sourcemap: false });

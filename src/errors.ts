@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'ABORTED',
   'CANCELLED',
   'INVALID_OPTIONS',
+  'PYTHON_ENV_FAILED',
   // sessions, references, allowlisted calls, host tools
   'SESSION_LOST',
   'SESSION_CLOSED',
@@ -30,6 +31,10 @@ export const ERROR_CODES = [
   'TOO_MANY_REFS',
   'PERMISSION_DENIED',
   'NESTED_CALL_BLOCKED',
+  // cluster (src/cluster, docs/cluster.md)
+  'AGENT_LOST',
+  'NO_AGENTS',
+  'CLUSTER_UNAVAILABLE',
   // security
   'SANDBOX_UNAVAILABLE',
   // serving
@@ -236,11 +241,24 @@ export class InvalidOptionsError extends SnakepitError {
   }
 }
 
+/** A managed Python environment (`python: { packages | requirements }`) could not be built. */
+export class PythonEnvironmentError extends SnakepitError {
+  /** The package the installer could not find, when it named one. */
+  readonly package: string | undefined;
+  /** The installer's last output lines. */
+  readonly output: string;
+  constructor(message: string, info: { package?: string | undefined; output?: string; cause?: unknown } = {}) {
+    super('PYTHON_ENV_FAILED', message, { cause: info.cause });
+    this.package = info.package;
+    this.output = info.output ?? '';
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // Sessions, references, allowlisted calls and host tools.
 
 /** Why a session lost its Python state. */
-export type SessionLostReason = 'worker-exit' | 'expired' | 'recycled';
+export type SessionLostReason = 'worker-exit' | 'expired' | 'recycled' | 'agent-lost';
 
 /**
  * The session's Python state is gone: its worker died (or was recycled), or it sat idle past
@@ -350,5 +368,40 @@ export class QuotaExceededError extends SnakepitError {
     this.tenant = tenant;
     this.quota = quota;
     this.retryAfterMs = retryAfterMs;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Cluster: remote pools served by agents on NATS (docs/cluster.md).
+
+/**
+ * The agent running the call went away (its process died, its machine left the network, or its
+ * heartbeats stopped) while the call was in flight. The call may or may not have run: it is retried
+ * on another agent only when it was marked idempotent.
+ */
+export class AgentLostError extends SnakepitError {
+  readonly agent: string;
+  constructor(agent: string, message: string, fields: ErrorFields = {}) {
+    super('AGENT_LOST', message, { retryable: true, ...fields });
+    this.agent = agent;
+  }
+}
+
+/** No agent of the remote pool is alive (or none answered: NATS "no responders"); the call never ran. */
+export class NoAgentsError extends SnakepitError {
+  readonly pool: string;
+  constructor(pool: string, message: string, fields: ErrorFields = {}) {
+    super('NO_AGENTS', message, { retryable: true, ...fields });
+    this.pool = pool;
+  }
+}
+
+/**
+ * The NATS side is unusable: the optional `nats` package is not installed, the server cannot be
+ * reached, authentication or TLS failed, or the connection closed.
+ */
+export class ClusterUnavailableError extends SnakepitError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('CLUSTER_UNAVAILABLE', message, fields);
   }
 }

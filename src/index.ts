@@ -1,10 +1,17 @@
 export { Pool } from './pool/pool.js';
+export { RemotePool, type RemotePoolStats, type RemotePoolEventMap } from './cluster/remote-pool.js';
+export type { RemoteSession } from './cluster/remote-session.js';
+export { Agent, type AgentOptions } from './cluster/agent.js';
+export type { PoolLike, SessionLike, CallStream, BasicStats, PythonCaller, ConnectOptions, NatsConnectOptions } from './cluster/types.js';
 export type { Session, SessionState } from './pool/session.js';
 export { PythonRef } from './pool/python-refs.js';
 export type { PythonCalls } from './pool/python-calls.js';
 export type { HostToolFn, HostToolContext, HostToolInfo } from './pool/host-tools.js';
 export type { ToolStream } from './pool/stream.js';
 export type { ToolInfo, ToolParameter } from './pool/tools.js';
+export type { TypeNode, ObjectField } from './codegen/type-node.js';
+export { generateClient, type GenerateOptions } from './codegen/generate.js';
+export { resolvePython, type PythonChoice, type PythonSearch } from './python-env/resolve.js';
 export type { PoolStats, WorkerStats } from './pool/stats.js';
 export type { Summary } from './pool/histogram.js';
 export type { PoolEventIterator, PoolIteratorEvent, EventsDroppedEvent, EventsOptions } from './pool/event-iterator.js';
@@ -60,6 +67,7 @@ export {
   CallAbortedError,
   CancelledError,
   InvalidOptionsError,
+  PythonEnvironmentError,
   type SessionLostReason,
   SessionLostError,
   SessionClosedError,
@@ -69,6 +77,9 @@ export {
   TooManyRefsError,
   PermissionDeniedError,
   NestedCallBlockedError,
+  AgentLostError,
+  NoAgentsError,
+  ClusterUnavailableError,
   SandboxUnavailableError,
   QuotaExceededError,
   type QuotaKind,

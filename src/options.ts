@@ -11,6 +11,8 @@ import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './sec
 import { resolveAuditOptions, type AuditOptions, type ResolvedAuditOptions } from './audit/audit-log.js';
 import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
+import { checkEnvironmentOptions, type EnvironmentOptions, type ResolvedEnvironment } from './python-env/managed.js';
+import { resolvePython } from './python-env/resolve.js';
 import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 
@@ -19,8 +21,12 @@ export interface PoolOptions extends ServingOptions {
   adapter: string;
   /** Number of worker processes. Default: available parallelism, at most 4. */
   size?: number;
-  /** Python executable. Default: `$SNAKEPIT_PYTHON`, else `python3`. */
-  python?: string;
+  /**
+   * Python executable. Default: `$SNAKEPIT_PYTHON`, else `$VIRTUAL_ENV`'s, else a `.venv` beside the
+   * adapter or in `cwd`, else `python3` (src/python-env/resolve.ts). An object builds (once) and uses a
+   * managed virtual environment: `{ packages: ['numpy'] }` or `{ requirements: 'requirements.txt' }`.
+   */
+  python?: string | EnvironmentOptions;
   /** Working directory of the workers; relative adapter paths resolve against it. Default: `process.cwd()`. */
   cwd?: string;
   /** Extra environment variables for the workers (added to the host's environment). */
@@ -83,6 +89,23 @@ export interface PoolOptions extends ServingOptions {
   stateDir?: string | false;
   /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
   handleSignals?: boolean;
+  /** Describe every parameter's and result's annotation as a type tree in `tools()` (`schema`). Default false. */
+  types?: boolean;
+  /**
+   * Check arguments against the tools' annotations before sending (INVALID_ARGUMENTS naming the
+   * parameter, the expected type and what was given). Implies `types`. Default false.
+   */
+  checkArguments?: boolean;
+  /**
+   * How Python integers arrive: `auto` (a number within ±(2^53-1), a bigint beyond), `number` (always a
+   * number; beyond 2^53 precision is lost), `bigint` (always a bigint, so a column never mixes). Default `auto`.
+   */
+  int64?: 'auto' | 'number' | 'bigint';
+  /**
+   * Development reload: when a `.py` file changes under these folders (`true`: the adapter file's
+   * folder, or `cwd` for a module adapter), the workers are replaced one at a time. Default false.
+   */
+  watch?: boolean | string[];
   /** Run every worker confined by bubblewrap (Linux): src/security/sandbox.ts, docs/security.md. */
   sandbox?: boolean | SandboxOptions;
   /** An audit log of every call: src/audit/audit-log.ts, docs/security.md. */
@@ -171,6 +194,15 @@ export interface ResolvedPoolOptions {
   readonly startMethod: 'spawn' | 'forkserver';
   readonly preload: readonly string[];
   readonly setupInZygote: boolean;
+  /** Why `python` was chosen (`options.python`, `$SNAKEPIT_PYTHON`, `a .venv beside the adapter`...). */
+  readonly pythonReason: string;
+  /** The managed environment to build before starting, when `python` was given as an object. */
+  readonly environment: ResolvedEnvironment | undefined;
+  readonly types: boolean;
+  readonly checkArguments: boolean;
+  readonly int64: 'auto' | 'number' | 'bigint';
+  /** Folders watched for development reload (empty: off). */
+  readonly watch: readonly string[];
   readonly sandbox: ResolvedSandbox | undefined;
   readonly audit: ResolvedAuditOptions | undefined;
   /** Tenants, metering, host-side cache and batching (docs/serving.md). */
@@ -187,6 +219,8 @@ const KNOWN = new Set([
   'stateDir', 'handleSignals', 'transport', 'sandbox', 'audit',
   // fork server
   'startMethod', 'preload', 'setupInZygote',
+  // the typed contract (src/codegen, src/pool/argument-check.ts)
+  'types', 'checkArguments', 'int64', 'watch',
   // serving (src/serving/options.ts)
   'tenants', 'metering', 'cache', 'batching',
   // worker output (src/telemetry/logs.ts)
@@ -291,8 +325,15 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     adapterSpec = file + (match?.[2] ?? '');
   }
 
-  const python = options.python ?? process.env.SNAKEPIT_PYTHON ?? 'python3';
-  if (typeof python !== 'string' || python === '') fail('options.python must be a non-empty string');
+  const pythonInput = options.python;
+  const managed = pythonInput !== null && typeof pythonInput === 'object' && !Array.isArray(pythonInput);
+  if (pythonInput !== undefined && !managed && (typeof pythonInput !== 'string' || pythonInput === '')) {
+    fail('options.python must be a non-empty string (an executable) or an object ({ packages } or { requirements })');
+  }
+  const adapterFile = isAdapterPath(adapter) ? adapterSpec.replace(/:[A-Za-z_][A-Za-z0-9_]*$/, '') : undefined;
+  const choice = resolvePython({ option: managed ? undefined : (pythonInput as string | undefined), adapterFile, cwd });
+  const environment = managed ? checkEnvironmentOptions(pythonInput, cwd, choice.executable) : undefined;
+  const python = choice.executable;
 
   const env = options.env ?? {};
   if (env === null || typeof env !== 'object' || Array.isArray(env)) fail('options.env must be an object of strings');
@@ -331,6 +372,23 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     fail(`options.memoryLimit must be 0 (no limit) or at least ${MIN_MEMORY_LIMIT} bytes (64 MiB), got ${memoryLimit}`);
   }
 
+  for (const flag of ['types', 'checkArguments'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') fail(`options.${flag} must be a boolean, got ${describe(options[flag])}`);
+  }
+  const checkArguments = options.checkArguments === true;
+  const int64 = options.int64 ?? 'auto';
+  if (int64 !== 'auto' && int64 !== 'number' && int64 !== 'bigint') {
+    fail(`options.int64 must be "auto", "number" or "bigint", got ${describe(int64)}`);
+  }
+
+  const watchInput = options.watch ?? false;
+  let watch: readonly string[] = [];
+  if (watchInput === true) watch = [adapterFile !== undefined ? path.dirname(adapterFile) : cwd];
+  else if (Array.isArray(watchInput) && watchInput.every((d) => typeof d === 'string' && d !== '')) {
+    watch = watchInput.map((d: string) => path.resolve(cwd, d));
+    for (const d of watch) if (!existsSync(d)) fail(`options.watch: folder not found: ${d}`);
+  } else if (watchInput !== false) fail(`options.watch must be a boolean or an array of folders, got ${describe(watchInput)}`);
+
   const defaultSize = Math.max(1, Math.min(4, availableParallelism()));
   return Object.freeze({
     adapter: adapterSpec,
@@ -366,6 +424,12 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     handleSignals,
     transport,
     ...resolveStartMethod(options),
+    pythonReason: choice.reason,
+    environment,
+    types: checkArguments || options.types === true,
+    checkArguments,
+    int64,
+    watch: Object.freeze([...watch]),
     sandbox: resolveSandbox(options.sandbox),
     audit: resolveAuditOptions(options.audit),
     serving: resolveServingOptions(options),

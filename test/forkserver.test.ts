@@ -211,6 +211,27 @@ describe('fork server: zygote crash and recovery', () => {
     assert.equal(typeof ((await pool.execute('where')) as Where).pid, 'number');
   });
 
+  it('reload starts a fresh zygote, so new workers run the new code; the old zygote goes', async () => {
+    const ctl = new ControlDir();
+    dirs.push(ctl);
+    const file = ctl.sub('versioned.py');
+    const write = (v: number): void =>
+      writeFileSync(file, `from snakepit_bridge import tool\n\n\n@tool\ndef version() -> int:\n    return ${v}\n`);
+    write(1);
+    const pool = await Pool.start({ python: PYTHON, adapter: file, size: 2, startMethod: 'forkserver', logs: 'events' });
+    pools.push(pool);
+    assert.equal(await pool.execute('version'), 1);
+    const oldZygote = pool.stats().forkServer!.pid!;
+    write(2);
+    await pool.reload();
+    assert.equal(await pool.execute('version'), 2);
+    assert.equal(await pool.execute('version'), 2);
+    assert.notEqual(pool.stats().forkServer!.pid, oldZygote);
+    const { left } = await untilEmpty(() => (running(oldZygote) ? [oldZygote] : []), 5_000);
+    assert.deepEqual(left, [], 'the old zygote went once its workers had');
+    assert.equal(pool.stats().forkServer!.crashes, 0);
+  });
+
   it('close stops the zygote and every worker', async () => {
     const pool = await forkPool();
     const zygote = pool.stats().forkServer!.pid!;

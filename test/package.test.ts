@@ -119,6 +119,9 @@ describe('the npm package, installed into a brand-new app', () => {
   it('from a git URL', async () => {
     const app = await newApp(path.join(work, 'from-git'), `git+file://${checkout}`);
     assert.deepEqual(await runApp(app, 'main.cjs'), { sum: 5, typed: true, code: 'INVALID_ARGUMENTS' });
+    // The `snakepit` command is installed with the package.
+    const { stdout: version } = await exec(path.join(app, 'node_modules', '.bin', 'snakepit'), ['--version'], { cwd: app, env: cleanEnv() });
+    assert.match(version, /^snakepit \d+\.\d+\.\d+\n$/);
   });
 
   it('from an npm pack tarball, which holds the built library, its types and the Python package, nothing else', async () => {
@@ -128,7 +131,7 @@ describe('the npm package, installed into a brand-new app', () => {
       files: { path: string }[];
     }[];
     const files = new Set(packed[0]!.files.map((f) => f.path));
-    const needed = ['dist/index.js', 'dist/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json'];
+    const needed = ['dist/index.js', 'dist/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json', 'dist/cli.js'];
     for (const file of [...needed, 'python/pyproject.toml', 'python/snakepit_bridge/py.typed']) {
       assert.ok(files.has(file), `${file} is in the package`);
     }
@@ -140,5 +143,8 @@ describe('the npm package, installed into a brand-new app', () => {
     const app = await newApp(path.join(work, 'from-tarball'), path.join(work, packed[0]!.filename));
     assert.deepEqual(await runApp(app, 'main.mjs'), { sum: 9 });
     assert.deepEqual(await runApp(app, 'main.cjs'), { sum: 5, typed: true, code: 'INVALID_ARGUMENTS' });
+    // The `snakepit` command is installed with the package.
+    const { stdout: version } = await exec(path.join(app, 'node_modules', '.bin', 'snakepit'), ['--version'], { cwd: app, env: cleanEnv() });
+    assert.match(version, /^snakepit \d+\.\d+\.\d+\n$/);
   });
 });

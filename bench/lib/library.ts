@@ -18,4 +18,5 @@ export const Pool = lib.Pool;
 export type Pool = import('../../src/index.js').Pool;
 export const NDArray = lib.NDArray;
 export type NDArray = import('../../src/index.js').NDArray;
+export const Agent = lib.Agent;
 export const createGateway = lib.createGateway;

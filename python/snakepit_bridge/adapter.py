@@ -8,6 +8,7 @@ from types import ModuleType
 
 from .conversions import argument_converters, convert_arguments
 from .errors import AdapterError, InvalidArguments
+from .protocol import ENV_CATALOGUE_TYPES
 from .serving import Batch, Cache, batch_wrapper
 from .signature import (
     EMPTY,
@@ -256,7 +257,7 @@ class ToolSpec:
                 else:
                     entry["default_repr"] = repr(p.default)
             params.append(entry)
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "doc": self.doc,
             "params": params,
@@ -266,6 +267,15 @@ class ToolSpec:
             **({"batch": self.batch.describe()} if self.batch is not None else {}),
             **({"cache": self.cache.describe()} if self.cache is not None else {}),
         }
+        if os.environ.get(ENV_CATALOGUE_TYPES) == "1":
+            # Type trees only on request: typeinfo imports typing, which a plain worker never loads.
+            from .typeinfo import tool_types
+
+            nodes, result = tool_types(self.fn, self.params, self.returns, self.is_stream)
+            for entry, node in zip(params, nodes, strict=True):
+                entry["schema"] = node
+            out["returns_schema"] = result
+        return out
 
 
 def collect_tools(target: object) -> dict[str, ToolSpec]:

@@ -63,6 +63,8 @@ export interface ConnectionSpec {
   readonly workerId: number;
   readonly maxPayload: number;
   readonly codecs: readonly CodecName[];
+  /** How integers in results arrive (the `int64` pool option). */
+  readonly int64?: 'auto' | 'number' | 'bigint';
 }
 
 export class Connection {
@@ -276,7 +278,7 @@ export class Connection {
       return;
     }
     this.info = info;
-    this.codec = makeCodec(info.codec);
+    this.codec = makeCodec(info.codec, this.spec.int64);
     this.pingNonce = 1 + Math.floor(Math.random() * 1e9);
     this.send(this.codec.encodeFrame(pingMessage(this.pingNonce)));
   }

@@ -11,7 +11,7 @@ import { Pool } from '../pool/pool.js';
 import { attachDashboard } from './attach.js';
 import { serveDashboard } from './server.js';
 
-const DASHBOARD_USAGE = `usage: snakepit dashboard --adapter FILE [--size N] [--python PATH] [--port N] [--host ADDR] [--token TOKEN]
+export const DASHBOARD_USAGE = `usage: snakepit dashboard --adapter FILE [--size N] [--python PATH] [--port N] [--host ADDR] [--token TOKEN]
        snakepit dashboard --attach SOCKET [--port N] [--host ADDR] [--token TOKEN]
 
 Serves a live dashboard (default http://127.0.0.1:<free port>/) of a pool of Python workers started

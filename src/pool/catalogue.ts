@@ -30,6 +30,12 @@ export class Catalogue {
     }
   }
 
+  /** Take the tools of `info` instead of the ones known (after a reload the adapter may have changed). */
+  replace(info: HelloInfo): void {
+    this.tools.clear();
+    for (const tool of info.tools) this.tools.set(tool.name, toolInfo(tool));
+  }
+
   /**
    * The tool a call names, checked against how it is called; throws TOOL_NOT_FOUND (listing the
    * tools), INVALID_ARGUMENTS or NOT_STREAMING.

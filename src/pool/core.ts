@@ -31,6 +31,7 @@ import { StreamFeed, ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
 import { Catalogue } from './catalogue.js';
 import { PoolCounters, workerSnapshot, type PoolStats } from './stats.js';
+import { checkArguments } from './argument-check.js';
 // Sessions, references, allowlisted calls and host tools.
 import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
 import type { CallRoute, SessionCore } from './session.js';
@@ -171,6 +172,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
         codecs: o.codecs,
         startupTimeout: o.startupTimeout,
         killGrace: o.killGrace,
+        int64: o.int64,
+        pythonReason: o.pythonReason,
         sandbox: o.sandbox,
       },
       this.transport,
@@ -202,7 +205,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean, route?: CallRoute): ToolInfo {
     const refused = this.refusal('calls');
     if (refused !== undefined) throw refused;
-    return this.catalogue.check(tool, args, wantStream, collect, route?.builtin === true);
+    const info = this.catalogue.check(tool, args, wantStream, collect, route?.builtin === true);
+    if (this.options.checkArguments) checkArguments(info, args as Record<string, unknown> | undefined);
+    return info;
   }
 
   execute(tool: string, args: Record<string, unknown> | undefined, opts?: ExecuteOptions, route?: CallRoute): Promise<unknown> {
@@ -553,6 +558,18 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   tools(): ToolInfo[] {
     return this.catalogue.list();
+  }
+
+  /** Before a reload replaces the workers: fork them from a fresh zygote that imports the new code. */
+  async beforeReload(): Promise<void> {
+    const o = this.options;
+    await this.forkServer?.renew(o.recycleWait + 2 * o.killGrace + o.startupTimeout);
+  }
+
+  /** After a reload: the catalogue of the newest ready worker (the adapter may have changed). */
+  refreshCatalogue(): void {
+    const newest = [...this.workers].reverse().find((w) => w.state === 'ready' && !w.retiring && w.info !== undefined);
+    if (newest !== undefined) this.catalogue.replace(newest.info!);
   }
 
   stats(): PoolStats {

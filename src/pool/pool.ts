@@ -20,13 +20,17 @@ import {
   type StreamOptions,
 } from '../options.js';
 import { PoolCore } from './core.js';
+import { withEnvironment } from '../python-env/pool-environment.js';
 import type { HostToolFn, HostToolInfo } from './host-tools.js';
 import { PythonCalls } from './python-calls.js';
+import { Reloader } from './reload.js';
 import type { Session } from './session.js';
 import { checkEventsOptions, PoolEventIterator, type EventsOptions } from './event-iterator.js';
 import type { PoolStats } from './stats.js';
 import type { ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
+import type { RemotePool } from '../cluster/remote-pool.js';
+import type { ConnectOptions } from '../cluster/types.js';
 import { ServingFront } from '../serving/front.js';
 import type { ResultCache } from '../serving/cache.js';
 
@@ -41,6 +45,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
   readonly #core: PoolCore;
   readonly #python: PythonCalls;
   readonly #serving: ServingFront;
+  readonly #reloader: Reloader;
 
   private constructor(options: ResolvedPoolOptions) {
     super();
@@ -59,6 +64,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
       options.serving,
       options.timeout,
     );
+    this.#reloader = new Reloader(core);
   }
 
   /**
@@ -67,10 +73,24 @@ export class Pool extends EventEmitter<PoolEventMap> {
    * after stopping the others; with INVALID_OPTIONS for bad options.
    */
   static async start(options: PoolOptions): Promise<Pool> {
-    const pool = new Pool(resolvePoolOptions(options));
+    const pool = new Pool(await withEnvironment(resolvePoolOptions(options)));
     await pool.#core.start();
+    if (pool.options.watch.length > 0) {
+      pool.#reloader.watch(pool.options.watch, 200, (err) =>
+        process.emitWarning(`snakepit: reload failed: ${(err as Error)?.message ?? String(err)}`, { code: 'SNAKEPIT_RELOAD_FAILED' }),
+      );
+    }
     pool.#serving.configure();
     return pool;
+  }
+
+  /**
+   * A remote pool served by agents on NATS (docs/cluster.md): the same surface as a local pool.
+   * Needs the optional `nats` package (CLUSTER_UNAVAILABLE without it).
+   */
+  static async connect(options: ConnectOptions): Promise<RemotePool> {
+    const { RemotePool } = await import('../cluster/remote-pool.js');
+    return RemotePool.connect(options);
   }
 
   /** Run `tool` with keyword arguments `args`; resolves with what the Python function returned. */
@@ -176,13 +196,25 @@ export class Pool extends EventEmitter<PoolEventMap> {
     return new PoolEventIterator(this, types, bufferSize, this.#core.state === 'closed');
   }
 
+  /**
+   * Development reload: replace the workers one at a time (each replacement starts before its
+   * predecessor drains), then read the tool catalogue again. Sessions of a replaced worker end with
+   * SESSION_LOST (`recycled`). Rejects like `recycle()` when a replacement cannot start (say, the
+   * adapter now has a syntax error); the remaining old workers keep serving.
+   */
+  reload(): Promise<void> {
+    return this.#reloader.reload();
+  }
+
   /** Stop accepting calls, let queued and running ones finish, then stop the workers. Idempotent. */
   close(): Promise<void> {
+    this.#reloader.stop();
     return this.#core.close().finally(() => this.#serving.close());
   }
 
   /** Reject every queued and running call with POOL_CLOSED and kill the workers now. Idempotent. */
   destroy(): Promise<void> {
+    this.#reloader.stop();
     return this.#core.destroy().finally(() => this.#serving.close());
   }
 

@@ -84,5 +84,6 @@ export function workerEnv(options: ResolvedPoolOptions): Readonly<Record<string,
     ...options.env,
     SNAKEPIT_ALLOW: JSON.stringify(options.allow),
     SNAKEPIT_MAX_REFS: String(options.maxRefs),
+    ...(options.types ? { SNAKEPIT_CATALOGUE_TYPES: '1' } : {}),
   };
 }

@@ -80,6 +80,8 @@ export class StreamFeed<T = unknown> implements CallConsumer {
   constructor(
     private readonly window: number,
     private readonly idleTimeoutMs: number,
+    /** How credit reaches the producer; by default the call's worker. */
+    private readonly grant: (n: number) => void = (n) => this.call?.worker?.credit(this.call.id, n),
   ) {}
 
   attach(call: Call): void {
@@ -185,7 +187,7 @@ export class StreamFeed<T = unknown> implements CallConsumer {
     if (this.taken * 2 >= this.window) {
       const n = this.taken;
       this.taken = 0;
-      this.call?.worker?.credit(this.call.id, n);
+      this.grant(n);
     }
   }
 

@@ -1,5 +1,6 @@
 /** The tool catalogue as the pool exposes it. */
 
+import type { TypeNode } from '../codegen/type-node.js';
 import type { WireTool } from '../protocol/messages.js';
 
 export interface ToolParameter {
@@ -13,6 +14,8 @@ export interface ToolParameter {
   readonly default?: unknown;
   /** `repr()` of any other default. */
   readonly defaultRepr?: string;
+  /** The annotation's type tree; present when the pool was started with `types: true` or `checkArguments`. */
+  readonly schema?: TypeNode;
 }
 
 export interface ToolInfo {
@@ -23,6 +26,8 @@ export interface ToolInfo {
   readonly async: boolean;
   /** A generator: consume it with `pool.stream`. */
   readonly stream: boolean;
+  /** The result's type tree (a generator's: each chunk's); present with `types: true` or `checkArguments`. */
+  readonly returnsSchema?: TypeNode;
   /** Dynamic batching declared by the tool (`@tool(batch=Batch(...))`): see docs/serving.md. */
   readonly batch?: { readonly maxSize: number; readonly maxWaitMs: number };
   /** Result caching declared by the tool (`@tool(cache=Cache(...))`): see docs/serving.md. */
@@ -36,6 +41,7 @@ export function toolInfo(wire: WireTool): ToolInfo {
     returns: wire.returns,
     async: wire.async,
     stream: wire.stream,
+    ...(wire.returns_schema !== undefined && wire.returns_schema !== null ? { returnsSchema: wire.returns_schema as TypeNode } : {}),
     ...(wire.batch !== undefined ? { batch: Object.freeze({ maxSize: wire.batch.max_size, maxWaitMs: wire.batch.max_wait_ms }) } : {}),
     ...(wire.cache !== undefined ? { cache: Object.freeze({ ttlMs: wire.cache.ttl_s * 1000, maxEntries: wire.cache.max_entries }) } : {}),
     parameters: Object.freeze(
@@ -47,6 +53,7 @@ export function toolInfo(wire: WireTool): ToolInfo {
           kind: p.kind,
           ...('default' in p ? { default: p.default } : {}),
           ...(p.default_repr !== undefined ? { defaultRepr: p.default_repr } : {}),
+          ...(p.schema !== undefined && p.schema !== null ? { schema: p.schema as TypeNode } : {}),
         }),
       ),
     ),

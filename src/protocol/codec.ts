@@ -6,8 +6,9 @@
 
 import { frameBytes, type Frame } from './frames.js';
 import { JsonCodec } from './json-codec.js';
-import type { CodecName } from './messages.js';
-import { decodeMsgpack } from './msgpack-decode.js';
+import { Msg, type CodecName } from './messages.js';
+import { decodeMsgpack, type Decoder } from './msgpack-decode.js';
+import { applyInt64, int64Decoder, type Int64Policy } from './int64.js';
 import { MsgpackEncoder } from './msgpack-encode.js';
 
 export interface Codec {
@@ -27,6 +28,11 @@ export interface Codec {
 export class MsgpackCodec implements Codec {
   readonly name: CodecName = 'msgpack';
   private readonly encoder = new MsgpackEncoder();
+  private readonly makeDecoder: ((payload: Buffer) => Decoder) | undefined;
+
+  constructor(int64: Int64Policy = 'auto') {
+    this.makeDecoder = int64Decoder(int64);
+  }
 
   encode(message: unknown, limit?: number): Frame {
     return this.encoder.encodeFrame(message, limit);
@@ -37,13 +43,27 @@ export class MsgpackCodec implements Codec {
   }
 
   decode(payload: Buffer): unknown {
-    return decodeMsgpack(payload);
+    return decodeMsgpack(payload, this.makeDecoder);
   }
 }
 
 export { JsonCodec };
 export { EncodeLimitError } from './msgpack-encode.js';
 
-export function makeCodec(name: CodecName): Codec {
-  return name === 'msgpack' ? new MsgpackCodec() : new JsonCodec();
+/** The JSON codec with the `int64` policy applied to result and chunk values. */
+class JsonInt64Codec extends JsonCodec {
+  constructor(private readonly int64: Int64Policy) {
+    super();
+  }
+
+  override decode(payload: Buffer): unknown {
+    const msg = super.decode(payload);
+    if (Array.isArray(msg) && (msg[0] === Msg.RESULT || msg[0] === Msg.CHUNK)) msg[2] = applyInt64(msg[2], this.int64);
+    return msg;
+  }
+}
+
+export function makeCodec(name: CodecName, int64: Int64Policy = 'auto'): Codec {
+  if (name === 'msgpack') return new MsgpackCodec(int64);
+  return int64 === 'auto' ? new JsonCodec() : new JsonInt64Codec(int64);
 }

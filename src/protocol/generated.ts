@@ -58,6 +58,7 @@ export interface ToolParam {
   kind: string;
   default?: unknown;
   default_repr?: string;
+  schema?: unknown;
 }
 
 export interface WireTool {
@@ -69,6 +70,7 @@ export interface WireTool {
   stream: boolean;
   batch?: { max_size: number; max_wait_ms: number };
   cache?: { ttl_s: number; max_entries: number };
+  returns_schema?: unknown;
 }
 
 export interface TraceContext {
@@ -273,6 +275,7 @@ export const ENV = {
   MEMORY_LIMIT: 'SNAKEPIT_MEMORY_LIMIT',
   ALLOW: 'SNAKEPIT_ALLOW',
   MAX_REFS: 'SNAKEPIT_MAX_REFS',
+  CATALOGUE_TYPES: 'SNAKEPIT_CATALOGUE_TYPES',
   LIFELINE_POLL: 'SNAKEPIT_LIFELINE_POLL',
   LIFELINE_PDEATHSIG: 'SNAKEPIT_LIFELINE_PDEATHSIG',
   CONNECT: 'SNAKEPIT_CONNECT',
@@ -291,6 +294,7 @@ export const ENV_DEFAULTS = {
   MEMORY_LIMIT: 0,
   ALLOW: '[]',
   MAX_REFS: 1000,
+  CATALOGUE_TYPES: '0',
   LIFELINE_POLL: 0.5,
   LIFELINE_PDEATHSIG: '1',
   HOST_ARROW: '1',

@@ -34,10 +34,11 @@ interface Attachment {
   length: number;
 }
 
-/** Decode one payload. Throws ProtocolError when it is not a valid message. */
-export function decodeMsgpack(payload: Buffer): unknown {
+/** Decode one payload. Throws ProtocolError when it is not a valid message. `make` picks the decoder
+ * (int64.ts's for an `int64` policy other than `auto`). */
+export function decodeMsgpack(payload: Buffer, make?: (payload: Buffer) => Decoder): unknown {
   try {
-    return new Decoder(payload).decodePayload();
+    return (make !== undefined ? make(payload) : new Decoder(payload)).decodePayload();
   } catch (err) {
     if (err instanceof Malformed) throw new ProtocolError(`invalid MessagePack payload of ${payload.length} bytes: ${err.message}`);
     if (err instanceof ProtocolError) throw err;
@@ -46,12 +47,12 @@ export function decodeMsgpack(payload: Buffer): unknown {
   }
 }
 
-class Decoder {
-  private pos = 0;
+export class Decoder {
+  protected pos = 0;
   private end: number;
   private attachments: Attachment[] = [];
 
-  constructor(private readonly buf: Buffer) {
+  constructor(protected readonly buf: Buffer) {
     this.end = buf.length;
   }
 
@@ -108,7 +109,7 @@ class Decoder {
     return n;
   }
 
-  private value(depth: number): unknown {
+  protected value(depth: number): unknown {
     const b = this.u8();
     if (b < 0x80) return b;
     if (b >= 0xe0) return b - 0x100;

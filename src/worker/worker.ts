@@ -54,6 +54,10 @@ export interface WorkerSpec {
   codecs: readonly CodecName[];
   startupTimeout: number;
   killGrace: number;
+  /** How integers in results arrive (the `int64` pool option). Default `auto`. */
+  int64?: 'auto' | 'number' | 'bigint';
+  /** Why `python` was chosen, for start-up errors (`$SNAKEPIT_PYTHON`, `a .venv beside the adapter`...). */
+  pythonReason?: string;
   /** Run the worker under bubblewrap (src/security/sandbox.ts). */
   sandbox?: ResolvedSandbox | undefined;
 }
@@ -85,7 +89,7 @@ export class WorkerHandle implements ConnectionOwner {
   ) {
     this.id = spec.id;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
-    this.conn = new Connection({ workerId: spec.id, maxPayload: spec.maxPayload, codecs: spec.codecs }, this);
+    this.conn = new Connection({ workerId: spec.id, maxPayload: spec.maxPayload, codecs: spec.codecs, int64: spec.int64 }, this);
   }
 
   get state(): WorkerState {
@@ -362,7 +366,7 @@ export class WorkerHandle implements ConnectionOwner {
   private onSpawnError(err: NodeJS.ErrnoException): void {
     if (this.pid !== undefined && this.lifecycle !== 'starting') return;
     const error = new WorkerStartError(
-      `cannot run Python executable ${JSON.stringify(this.spec.python)}: ${err.code ?? err.message}`,
+      `cannot run Python executable ${JSON.stringify(this.spec.python)}${this.spec.pythonReason ? ` (chosen by ${this.spec.pythonReason})` : ''}: ${err.code ?? err.message}`,
       { workerId: this.id, phase: 'spawn', cause: err },
     );
     const settle = this.startSettle;
@@ -399,7 +403,10 @@ export class WorkerHandle implements ConnectionOwner {
   private startError(code: number | null, signal: NodeJS.Signals | null, stderrTail: string): WorkerStartError {
     const fatal = this.fatal;
     if (fatal) {
-      const where = fatal.phase === 'setup' ? 'setup() of the adapter failed' : `cannot load adapter ${JSON.stringify(this.spec.adapter)}`;
+      const where =
+        fatal.phase === 'setup'
+          ? 'setup() of the adapter failed'
+          : `cannot load adapter ${JSON.stringify(this.spec.adapter)} with Python ${JSON.stringify(this.spec.python)}`;
       const what = fatal.type ? `${fatal.type}: ${fatal.message}` : fatal.message;
       return new WorkerStartError(`worker ${this.id}: ${where}: ${what}\n${fatal.traceback}`, {
         workerId: this.id,

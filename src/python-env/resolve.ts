@@ -1,0 +1,51 @@
+/**
+ * Which Python executable runs the workers, and why. Order: `options.python`, `$SNAKEPIT_PYTHON`,
+ * `$VIRTUAL_ENV`, a `.venv` beside the adapter file, a `.venv` in the working directory, `python3`.
+ * The reason is kept so that `snakepit doctor` and start-up errors can say where the choice came from.
+ */
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+export interface PythonChoice {
+  /** The executable (a path, or a name looked up on PATH). */
+  readonly executable: string;
+  /** Why it was chosen, for messages: `options.python`, `$SNAKEPIT_PYTHON`, `.venv beside the adapter`... */
+  readonly reason: string;
+}
+
+export interface PythonSearch {
+  /** `options.python`, when given. */
+  readonly option?: string | undefined;
+  /** The adapter file (absolute), when the adapter is a file. */
+  readonly adapterFile?: string | undefined;
+  /** The working directory. */
+  readonly cwd: string;
+  /** The environment to read (default: `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The interpreter inside a virtual environment folder, or undefined when there is none. */
+export function venvPython(dir: string): string | undefined {
+  const candidates = process.platform === 'win32'
+    ? [path.join(dir, 'Scripts', 'python.exe')]
+    : [path.join(dir, 'bin', 'python3'), path.join(dir, 'bin', 'python')];
+  return candidates.find((p) => existsSync(p));
+}
+
+export function resolvePython(search: PythonSearch): PythonChoice {
+  const env = search.env ?? process.env;
+  if (search.option !== undefined) return { executable: search.option, reason: 'options.python' };
+  if (env.SNAKEPIT_PYTHON) return { executable: env.SNAKEPIT_PYTHON, reason: '$SNAKEPIT_PYTHON' };
+  if (env.VIRTUAL_ENV) {
+    const found = venvPython(env.VIRTUAL_ENV);
+    if (found !== undefined) return { executable: found, reason: `the active virtual environment ($VIRTUAL_ENV=${env.VIRTUAL_ENV})` };
+  }
+  if (search.adapterFile !== undefined) {
+    const found = venvPython(path.join(path.dirname(search.adapterFile), '.venv'));
+    if (found !== undefined) return { executable: found, reason: 'a .venv beside the adapter' };
+  }
+  const inCwd = venvPython(path.join(search.cwd, '.venv'));
+  if (inCwd !== undefined) return { executable: inCwd, reason: 'a .venv in the working directory' };
+  return { executable: 'python3', reason: 'the default (python3 on PATH)' };
+}

@@ -484,8 +484,10 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   private finishClose(): void {
     this.supervisor.stop();
+    // The fork server's zygote is spared: it reaps the workers being stopped, then goes (forkserver.ts).
+    const zygote = this.forkServer?.zygotePid;
     this.transport.close();
-    endRun(this.runId); // grandchildren in sessions of their own (run-registry.ts)
+    endRun(this.runId, zygote === undefined ? [] : [zygote]); // grandchildren in sessions of their own (run-registry.ts)
     this.registry?.close();
     this.audit?.close();
     releaseSignals(this);

@@ -57,8 +57,8 @@ export function newRunId(): string {
 }
 
 /** The run is over (its pool closed or was destroyed): kill what still carries its id, and forget it. */
-export function endRun(runId: string): void {
-  killRunProcesses(runId);
+export function endRun(runId: string, spare: readonly number[] = []): void {
+  killRunProcesses(runId, spare);
   liveRuns.delete(runId);
 }
 
@@ -177,9 +177,10 @@ function runMembers(runId: string, pgid?: number): number[] {
  * included). Called for this pool's own run on every exit path after its workers are gone, and for
  * dead runs by the next start. Returns the pids killed. Never throws.
  */
-export function killRunProcesses(runId: string): number[] {
+export function killRunProcesses(runId: string, spare: readonly number[] = []): number[] {
   const killed: number[] = [];
   for (const pid of runMembers(runId)) {
+    if (spare.includes(pid)) continue;
     try {
       process.kill(pid, 'SIGKILL');
       killed.push(pid);

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None, preloaded: tuple[object, Any, bool] | No
         "concurrency": concurrency,
         "tools": [spec.describe() for spec in tools.values()],
     }
-    logs.after_hello(lambda: writer.write(encode_handshake(P.hello_message(info))), worker.send)
+    logs.after_hello(lambda: writer.write(encode_handshake(P.hello_message(info))), worker.send, writer.flush)
 
     code = 0
     try:

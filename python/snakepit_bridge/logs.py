@@ -29,19 +29,35 @@ if TYPE_CHECKING:
 REQUEST: contextvars.ContextVar[int | None] = contextvars.ContextVar("snakepit_request", default=None)
 
 _send: Callable[[list[Any]], None] | None = None
+#: Writes the frames the frame writer holds (a reply batch of the reader thread). Lines on stderr, and
+#: any explicit ``flush()``, go out at once: a tool that prints and then crashes must not take its last
+#: words down with it (they are the stderr tail of the crash error).
+_flush: Callable[[], None] | None = None
 #: True until ``hello`` is written: frames are JSON, sent under ``_switch`` so that none can be
 #: written after ``hello`` in the handshake's codec.
 _early = True
 _switch = threading.Lock()
 
 
-def after_hello(write_hello: Callable[[], None], send: Callable[[list[Any]], None]) -> None:
+def after_hello(
+    write_hello: Callable[[], None], send: Callable[[list[Any]], None], flush: Callable[[], None] | None = None
+) -> None:
     """Write ``hello``, then send log frames through the worker's codec (``send``)."""
-    global _send, _early
+    global _send, _early, _flush
     with _switch:
         write_hello()
         _send = send
+        _flush = flush
         _early = False
+
+
+def _push() -> None:
+    """Write held frames now (see ``_flush``); never raises into the caller."""
+    if _flush is not None:
+        try:
+            _flush()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def send_log(level: str, message: str, request: int | None, logger: str | None = None, exc: str | None = None) -> None:
@@ -82,6 +98,8 @@ class CallStream:
             *lines, pending = pending.split("\n")
             for line in lines:
                 send_log(self._name, line, request)
+            if self._name == "stderr":
+                _push()
         local.pending = pending
         return len(text)
 
@@ -91,6 +109,7 @@ class CallStream:
         if pending:
             local.pending = ""
             send_log(self._name, pending, local.request)
+        _push()
         self._inner.flush()
 
     def __getattr__(self, name: str) -> Any:

@@ -123,3 +123,30 @@ def test_a_traced_tool_runs_in_a_child_span_of_the_carrier() -> None:
     assert seen[0] is not None and seen[0]["traceparent"].split("-")[2] == format(span.context.span_id, "016x")
     assert spans["snakepit.tool gen"].attributes is not None
     assert spans["snakepit.tool gen"].attributes["snakepit.chunks"] == 3
+
+
+def test_stderr_lines_go_out_at_once_even_while_the_reader_holds_its_replies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tool that writes to stderr and then crashes: its line must already be on the pipe (it is the
+    crash error's stderr tail), not held in the reader's reply batch."""
+    import os
+
+    from snakepit_bridge.framing import FrameWriter
+
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    writer = FrameWriter(w, 1 << 20)
+    monkeypatch.setattr(logs, "_send", lambda message: writer.write(repr(message).encode()))
+    monkeypatch.setattr(logs, "_flush", writer.flush)
+    monkeypatch.setattr(logs, "_early", False)
+    writer.hold()  # this thread is the reader, holding its replies while more requests are buffered
+    writer.write(b"a held reply")
+    token = logs.REQUEST.set(3)
+    try:
+        logs.CallStream(io.StringIO(), "stderr").write("about to crash\n")
+        data = os.read(r, 65536)
+    finally:
+        logs.REQUEST.reset(token)
+        writer.release()
+        os.close(r)
+        os.close(w)
+    assert b"about to crash" in data

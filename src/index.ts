@@ -20,13 +20,8 @@ export type {
   RestartOptions,
   ResolvedRestartOptions,
   ResolvedPoolOptions,
-  CallOptions,
-  ExecuteOptions,
-  StreamOptions,
-  SessionOptions,
-  HostToolOptions,
-  PythonCallOptions,
 } from './options.js';
+export type { CallOptions, ExecuteOptions, StreamOptions, SessionOptions, HostToolOptions, PythonCallOptions } from './call-options.js';
 export {
   CHANNEL_NAMES,
   type PoolEvent,

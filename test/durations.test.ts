@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidOptionsError } from '../src/index.js';
 import { MAX_TIMER_MS } from '../src/durations.js';
-import { checkCallOptions, resolvePoolOptions } from '../src/options.js';
+import { checkCallOptions } from '../src/call-options.js';
+import { resolvePoolOptions } from '../src/options.js';
 import { fixture, rejection, withPool } from './helpers.js';
 
 const base = { adapter: fixture('basic.py') };

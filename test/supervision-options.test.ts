@@ -3,7 +3,8 @@ import path from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { InvalidOptionsError } from '../src/index.js';
-import { checkCallOptions, defaultStateDir, resolvePoolOptions } from '../src/options.js';
+import { checkCallOptions } from '../src/call-options.js';
+import { defaultStateDir, resolvePoolOptions } from '../src/options.js';
 import { checkEventsOptions } from '../src/pool/event-iterator.js';
 import { fixture } from './helpers.js';
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Histogram } from '../src/pool/histogram.js';
 import { CallQueue } from '../src/scheduling/queue.js';
-import { checkCallOptions, resolvePoolOptions } from '../src/options.js';
+import { checkCallOptions } from '../src/call-options.js';
+import { resolvePoolOptions } from '../src/options.js';
 import { InvalidOptionsError } from '../src/index.js';
 import { fixture } from './helpers.js';
 

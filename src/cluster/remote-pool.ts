@@ -8,16 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { CallAbortedError, ClusterUnavailableError, InvalidArgumentsError, PoolClosedError, SnakepitError } from '../errors.js';
-import {
-  checkCallOptions,
-  checkPythonCallOptions,
-  checkSessionOptions,
-  type ExecuteOptions,
-  type HostToolOptions,
-  type PythonCallOptions,
-  type SessionOptions,
-  type StreamOptions,
-} from '../options.js';
+import { checkCallOptions, checkPythonCallOptions, checkSessionOptions, type ExecuteOptions, type HostToolOptions, type PythonCallOptions, type SessionOptions, type StreamOptions } from '../call-options.js';
 import type { HostToolFn, HostToolInfo } from '../pool/host-tools.js';
 import type { ToolStream } from '../pool/stream.js';
 import type { ToolInfo } from '../pool/tools.js';

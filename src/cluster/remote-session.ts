@@ -5,7 +5,7 @@
  */
 
 import { SessionClosedError, SessionLostError, type SnakepitError } from '../errors.js';
-import type { ExecuteOptions, StreamOptions } from '../options.js';
+import type { ExecuteOptions, StreamOptions } from '../call-options.js';
 import type { ToolStream } from '../pool/stream.js';
 import type { SessionLike } from './types.js';
 

@@ -4,7 +4,7 @@
  */
 
 import type { ErrorCode } from '../errors.js';
-import type { ExecuteOptions, HostToolOptions, PythonCallOptions, SessionOptions, StreamOptions } from '../options.js';
+import type { ExecuteOptions, HostToolOptions, PythonCallOptions, SessionOptions, StreamOptions } from '../call-options.js';
 import type { HostToolFn, HostToolInfo } from '../pool/host-tools.js';
 import type { ToolInfo } from '../pool/tools.js';
 

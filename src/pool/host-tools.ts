@@ -12,7 +12,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidOptionsError, NestedCallBlockedError, type ErrorFields } from '../errors.js';
-import { checkHostTool, type HostToolOptions } from '../options.js';
+import { checkHostTool, type HostToolOptions } from '../call-options.js';
 import type { Frame } from '../protocol/frames.js';
 import { HOST_BUILTIN_TOOLS, hostResultMessage, type HostToolFailure } from '../protocol/messages.js';
 import type { WorkerHandle } from '../worker/worker.js';

@@ -10,15 +10,8 @@
 
 import { EventEmitter } from 'node:events';
 import type { PoolEventMap, PoolState } from '../events.js';
-import {
-  resolvePoolOptions,
-  type ExecuteOptions,
-  type HostToolOptions,
-  type PoolOptions,
-  type ResolvedPoolOptions,
-  type SessionOptions,
-  type StreamOptions,
-} from '../options.js';
+import { resolvePoolOptions, type PoolOptions, type ResolvedPoolOptions } from '../options.js';
+import { type ExecuteOptions, type HostToolOptions, type SessionOptions, type StreamOptions } from '../call-options.js';
 import { PoolCore } from './core.js';
 import { withEnvironment } from '../python-env/pool-environment.js';
 import type { HostToolFn, HostToolInfo } from './host-tools.js';

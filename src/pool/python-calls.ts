@@ -5,7 +5,8 @@
  */
 
 import { InvalidArgumentsError, PermissionDeniedError } from '../errors.js';
-import { checkPythonCallOptions, type ExecuteOptions, type PythonCallOptions, type ResolvedPoolOptions } from '../options.js';
+import { type ResolvedPoolOptions } from '../options.js';
+import { checkPythonCallOptions, type ExecuteOptions, type PythonCallOptions } from '../call-options.js';
 import { BUILTIN_TOOLS } from '../protocol/messages.js';
 import { checkDottedName, denialReason } from './allowlist.js';
 import type { AuditLog } from '../audit/audit-log.js';

@@ -10,7 +10,7 @@
  */
 
 import { InvalidRefError, type SnakepitError } from '../errors.js';
-import { checkPythonCallOptions, type CallOptions, type PythonCallOptions } from '../options.js';
+import { checkPythonCallOptions, type CallOptions, type PythonCallOptions } from '../call-options.js';
 import { BUILTIN_TOOLS, type RefMarker } from '../protocol/messages.js';
 
 /** What a handle needs from its session (SessionCore). */

@@ -17,7 +17,8 @@ import {
   type SnakepitError,
 } from '../errors.js';
 import type { PoolState } from '../events.js';
-import { checkSessionOptions, type ExecuteOptions, type ResolvedPoolOptions, type StreamOptions } from '../options.js';
+import { type ResolvedPoolOptions } from '../options.js';
+import { checkSessionOptions, type ExecuteOptions, type StreamOptions } from '../call-options.js';
 import type { WorkerHandle } from '../worker/worker.js';
 import type { Call } from './call.js';
 import { nestedBlocked } from './host-tools.js';

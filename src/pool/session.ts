@@ -13,13 +13,7 @@ import {
   type SessionLostReason,
   type SnakepitError,
 } from '../errors.js';
-import type {
-  CallOptions,
-  ExecuteOptions,
-  HostToolOptions,
-  ResolvedSessionOptions,
-  StreamOptions,
-} from '../options.js';
+import type { CallOptions, ExecuteOptions, HostToolOptions, ResolvedSessionOptions, StreamOptions } from '../call-options.js';
 import { sessionEndMessage } from '../protocol/messages.js';
 import type { WorkerHandle } from '../worker/worker.js';
 import type { CallConsumer } from './call.js';

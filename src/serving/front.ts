@@ -9,7 +9,7 @@
 
 import type { AuditLog } from '../audit/audit-log.js';
 import { InvalidOptionsError, QuotaExceededError, type SnakepitError } from '../errors.js';
-import type { ExecuteOptions } from '../options.js';
+import type { ExecuteOptions } from '../call-options.js';
 import type { ToolInfo } from '../pool/tools.js';
 import { ToolBatcher, type BatchStats } from './batcher.js';
 import { ResultCache, type CacheStats } from './cache.js';

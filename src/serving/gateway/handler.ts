@@ -16,7 +16,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InvalidOptionsError } from '../../errors.js';
-import type { ExecuteOptions } from '../../options.js';
+import type { ExecuteOptions } from '../../call-options.js';
 import type { Pool } from '../../pool/pool.js';
 import { decodeMsgpack } from '../../protocol/msgpack-decode.js';
 import { frameBytes } from '../../protocol/frames.js';

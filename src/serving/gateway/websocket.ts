@@ -14,7 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
-import type { ExecuteOptions } from '../../options.js';
+import type { ExecuteOptions } from '../../call-options.js';
 import type { Pool } from '../../pool/pool.js';
 import type { Session } from '../../pool/session.js';
 import { fromJson, toJson } from './json.js';

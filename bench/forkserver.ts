@@ -7,11 +7,10 @@
  *   3. proportional set size (PSS) per worker for 8 workers (the zygote's counted in, spread);
  *   4. with a scikit-learn forest of about 200 MB loaded in setup(): the pool's total PSS in
  *      fork-server mode with setupInZygote (one copy, shared) against spawn (a copy per worker);
- *   5. the plain bench adapter (bench/adapter.py) with 1 and 8 workers: start to first call, to
- *      every worker answering, and PSS per worker, for spawn, the fork server and python-shell
- *      (each in its own Node process, bench/lib/agent.ts; needs `npm --prefix bench install`).
  *
- *   node --import tsx bench/forkserver.ts [--reps 5] [--workers 8] [--model-mb 200] [--skip-plain] [--json FILE]
+ * The plain bench adapter's start and memory against python-shell, in both modes: bench/startup.ts.
+ *
+ *   node --import tsx bench/forkserver.ts [--reps 5] [--workers 8] [--model-mb 200] [--json FILE]
  *
  * Both modes run with OPENBLAS_NUM_THREADS=1 (the fork server's default, so that BLAS starts no
  * threads in the zygote); the rounds alternate between the modes. Figures are reported as ratios
@@ -24,9 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSmapsRollup } from '../src/worker/procfs.js';
-import type { StartResult } from './lib/agent.js';
-import { Agent } from './lib/driver.js';
-import { BENCH_DIR, PYTHON, machineInfo } from './lib/env.js';
+import { BENCH_DIR, PYTHON, compileBytecode, machineInfo } from './lib/env.js';
 import { Pool } from './lib/library.js';
 import { median, table } from './lib/measure.js';
 
@@ -35,7 +32,6 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '5' },
     workers: { type: 'string', default: '8' },
     'model-mb': { type: 'string', default: '200' },
-    'skip-plain': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -134,6 +130,8 @@ async function coldStart(mode: Mode, env: Record<string, string> = {}, setupInZy
 
 const ratio = (a: number, b: number): string => `${(a / b).toFixed(3)}x`;
 
+// As an installed package has it (pip compiles what it installs), whatever PYTHONDONTWRITEBYTECODE says.
+compileBytecode();
 log(`machine: ${JSON.stringify(machineInfo())}`);
 log('1. replacing a killed worker');
 const repl = await replacement();
@@ -181,51 +179,6 @@ console.log(
 );
 console.log(`\nforest: ${(modelBytes / MiB).toFixed(0)} MiB pickled; the forest's growth in fork-server mode is ${(growth.forkserver / (modelBytes || 1)).toFixed(2)} pickled copies (spawn: ${(growth.spawn / (modelBytes || 1)).toFixed(2)})`);
 
-// ------------------------------------------------------------------- 5. plain adapter
-
-const PLAIN = ['snakepit', 'snakepit forkserver', 'python-shell'];
-const PLAIN_WORKERS = [1, WORKERS];
-type PlainFig = { firstCallMs: number[]; allAnsweredMs: number[]; pssPerWorkerMiB: number[] };
-const plain: Record<string, Record<number, PlainFig>> = {};
-if (values['skip-plain'] !== true) {
-  log('5. plain adapter: start and memory against python-shell');
-  for (let r = 0; r < Math.max(1, Math.ceil(REPS / 2)); r++) {
-    for (const n of PLAIN_WORKERS) {
-      for (const name of r % 2 === 0 ? PLAIN : [...PLAIN].reverse()) {
-        const agent = new Agent(name);
-        try {
-          const res = await agent.request<StartResult>({ op: 'start', workers: n });
-          const fig = ((plain[name] ??= {})[n] ??= { firstCallMs: [], allAnsweredMs: [], pssPerWorkerMiB: [] });
-          fig.firstCallMs.push(res.firstCallMs);
-          fig.allAnsweredMs.push(res.allAnsweredMs);
-          // Every process of the contender (the zygote too), spread over its workers.
-          fig.pssPerWorkerMiB.push(res.after.workerPss.reduce((a, b) => a + b, 0) / n / MiB);
-        } finally {
-          await agent.close();
-        }
-      }
-    }
-  }
-  const rows: string[][] = [];
-  for (const n of PLAIN_WORKERS) {
-    const base = plain['python-shell']?.[n];
-    for (const name of PLAIN) {
-      const f = plain[name]?.[n];
-      if (f === undefined) continue;
-      const cell = (xs: number[], ys: number[] | undefined, digits = 0): string =>
-        `${median(xs).toFixed(digits)} (${ys ? ratio(median(xs), median(ys)) : '-'})`;
-      rows.push([
-        `${name} x${n}`,
-        cell(f.firstCallMs, base?.firstCallMs),
-        cell(f.allAnsweredMs, base?.allAnsweredMs),
-        cell(f.pssPerWorkerMiB, base?.pssPerWorkerMiB, 1),
-      ]);
-    }
-  }
-  console.log();
-  console.log(table(['plain adapter', 'first call ms (vs python-shell)', 'all answered ms', 'PSS per worker MiB'], rows));
-}
-
 const results = {
   machine: machineInfo(),
   params: { reps: REPS, workers: WORKERS, modelMb: MODEL_MB, preload: PRELOAD },
@@ -234,7 +187,6 @@ const results = {
   pssPerWorker: pss,
   poolPss: totals,
   forest: { pickledBytes: modelBytes, poolPss: { spawn: withModel.spawn.total, forkserver: withModel.forkserver.total }, growth },
-  plain,
 };
 const out = values.json ?? path.join(BENCH_DIR, 'results', `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-forkserver.json`);
 writeFileSync(out, JSON.stringify(results, null, 2));

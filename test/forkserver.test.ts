@@ -114,6 +114,16 @@ describe('fork server: start failures and thread detection', () => {
     assert.match(err.message, /import-time-thread/);
   });
 
+  it('preloads pandas and pyarrow: Arrow\'s jemalloc starts no purging thread in the zygote unless the user asks', async () => {
+    const pool = await started({ size: 1, preload: ['pandas', 'pyarrow'] });
+    assert.deepEqual(await pool.execute('modules_loaded', { names: ['pandas', 'pyarrow'] }), { pandas: true, pyarrow: true });
+    await pool.close();
+    const err = await rejection(forkPool({ preload: ['pyarrow'], env: { PYTHONPATH: FIXTURES, JE_ARROW_MALLOC_CONF: 'background_thread:true' } }));
+    assert.ok(err instanceof WorkerStartError);
+    assert.equal(err.phase, 'threads');
+    assert.match(err.message, /kernel threads besides the main one: [^)]*jemalloc_bg_thd/);
+  });
+
   it('a preload that cannot be imported rejects Pool.start with its traceback (phase preload)', async () => {
     const err = await rejection(forkPool({ preload: ['preload_fails'] }));
     assert.ok(err instanceof WorkerStartError);

@@ -70,7 +70,7 @@ export interface Cpu {
 /** What bench/overhead.ts --json writes: per contender, one entry per round. */
 export interface OverheadResults {
   machine: MachineInfo;
-  params: { rounds: number; seq: number; tp: number; warmup: number; inFlight: number };
+  params: { rounds: number; seq: number; tp: number; warmup: number; inFlight: number; pin?: string };
   contenders: Record<string, { p50: number[]; p99: number[]; callsPerS: number[]; seqCpu: Cpu; tpCpu: Cpu }>;
 }
 

@@ -20,7 +20,9 @@ Promises:
   the kernel's count of its tasks after each preloaded import and before each fork; a module that
   started threads is named in a ``fatal`` (or ``fork_failed``) message. BLAS libraries start their
   thread pools at import unless told otherwise, so ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
-  ``MKL_NUM_THREADS`` default to 1 here (the host sets them unless the user did).
+  ``MKL_NUM_THREADS`` default to 1 here, and Arrow's jemalloc (loaded by pandas when pyarrow is
+  installed) gets ``JE_ARROW_MALLOC_CONF=background_thread:false`` (the host sets them unless the user
+  did).
 - Lifeline of the zygote (its parent is the host): EOF on fd 3 without ``stop``, ``PR_SET_PDEATHSIG``
   (SIGHUP) and ``getppid()`` polled in the select loop. When the host is gone the zygote SIGKILLs
   each worker's process group, then its own.
@@ -44,7 +46,6 @@ import struct
 import sys
 import threading
 import time
-import traceback
 from types import FrameType
 
 _HEADER = struct.Struct(">I")
@@ -57,12 +58,38 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+def _format_exc() -> str:
+    import traceback  # only when something failed: the zygote starts faster without it
+
+    return traceback.format_exc()
+
+
 def task_count() -> int:
     """Threads of this process as the kernel sees them (C extensions' threads included)."""
     try:
         return len(os.listdir("/proc/self/task"))
     except OSError:
         return threading.active_count()
+
+
+def task_names() -> list[str]:
+    """The kernel's names (``comm``) of this process's threads other than the main one: a thread a C
+    extension started shows here (Arrow's jemalloc, for one, names its thread ``jemalloc_bg_thd``)."""
+    me = os.getpid()
+    names: list[str] = []
+    try:
+        tids = sorted(int(t) for t in os.listdir("/proc/self/task"))
+    except OSError:
+        return names
+    for tid in tids:
+        if tid == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass  # the thread ended meanwhile
+    return names
 
 
 def thread_problem(after: str) -> str | None:
@@ -72,12 +99,13 @@ def thread_problem(after: str) -> str | None:
     if py <= 1 and tasks <= 1:
         return None
     names = ", ".join(t.name for t in threading.enumerate() if t is not threading.main_thread()) or "none"
+    kernel = ", ".join(task_names()) or "none"
     return (
         f"the fork server cannot fork safely: {after} started threads ({tasks} kernel tasks, "
-        f"{py} Python threads; Python threads besides the main one: {names}). A forked worker would "
-        "inherit locks those threads hold and no thread to release them. Remove that module from "
-        "options.preload, make it start its threads lazily (for BLAS libraries: OPENBLAS_NUM_THREADS=1, "
-        "OMP_NUM_THREADS=1), or use startMethod 'spawn'."
+        f"{py} Python threads; Python threads besides the main one: {names}; kernel threads besides "
+        f"the main one: {kernel}). A forked worker would inherit locks those threads hold and no thread "
+        "to release them. Remove that module from options.preload, make it start its threads lazily "
+        "(for BLAS libraries: OPENBLAS_NUM_THREADS=1, OMP_NUM_THREADS=1), or use startMethod 'spawn'."
     )
 
 
@@ -186,9 +214,7 @@ class Zygote:
             try:
                 importlib.import_module(name)
             except BaseException as exc:  # noqa: BLE001 - reported with its traceback
-                self.fatal(
-                    "preload", f"cannot preload {name!r}: {type(exc).__name__}: {exc}", traceback.format_exc(), name
-                )
+                self.fatal("preload", f"cannot preload {name!r}: {type(exc).__name__}: {exc}", _format_exc(), name)
             problem = thread_problem(f"preloading {name!r}")
             if problem is not None:
                 self.fatal("threads", problem, module=name)
@@ -197,9 +223,7 @@ class Zygote:
         try:
             self.loaded = load_adapter(self.adapter)
         except BaseException as exc:  # noqa: BLE001
-            self.fatal(
-                "import", f"cannot load adapter {self.adapter!r}: {type(exc).__name__}: {exc}", traceback.format_exc()
-            )
+            self.fatal("import", f"cannot load adapter {self.adapter!r}: {type(exc).__name__}: {exc}", _format_exc())
         problem = thread_problem(f"importing the adapter {self.adapter!r}")
         if problem is not None:
             self.fatal("threads", problem, module=self.adapter)
@@ -207,13 +231,13 @@ class Zygote:
             try:
                 _run_setup(self.loaded[0] if self.loaded else None)
             except BaseException as exc:  # noqa: BLE001
-                self.fatal(
-                    "setup", f"setup() of the adapter failed: {type(exc).__name__}: {exc}", traceback.format_exc()
-                )
+                self.fatal("setup", f"setup() of the adapter failed: {type(exc).__name__}: {exc}", _format_exc())
             problem = thread_problem("the adapter's setup() (setupInZygote)")
             if problem is not None:
                 self.fatal("threads", problem, module=self.adapter)
         # What every worker imports after the fork, imported once here instead.
+        import socket  # noqa: F401 - the workers' connect-back transport (transport.py imports it lazily)
+
         from . import __main__ as _worker_main  # noqa: F401
         from .codecs import choose_codec
 
@@ -340,6 +364,8 @@ class Zygote:
             try:
                 self.become_worker(env, out_w, err_w)
             except BaseException:  # noqa: BLE001 - a child must never return into the zygote's loop
+                import traceback
+
                 traceback.print_exc()
             finally:
                 os._exit(1)

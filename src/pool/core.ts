@@ -120,7 +120,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   async start(): Promise<void> {
     const { size, startupConcurrency, stateDir } = this.options;
     if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
-    await this.telemetry.start();
     if (stateDir !== false) {
       // Reap what hosts that died left behind, then record this run.
       this.reaped = reapDeadRuns(stateDir);
@@ -142,7 +141,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       }
     };
     for (let i = 0; i < Math.min(size, startupConcurrency); i++) started.push(startOne());
+    // `@opentelemetry/api` loads while the workers start, once they are spawned: a worker takes far
+    // longer to become ready than the import, and no call is traced before the pool is ready.
+    const telemetry = this.telemetry.start();
     const results = await Promise.allSettled(started);
+    await telemetry;
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined || this.state !== 'starting') {
       this.supervisor.stop();

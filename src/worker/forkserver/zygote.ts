@@ -47,8 +47,17 @@ interface PendingFork {
 }
 
 const MAX_CONTROL_FRAME = 16 * 1024 * 1024;
-/** BLAS thread pools started at import make forking unsafe: one thread each unless the user says otherwise. */
-const SINGLE_THREAD_DEFAULTS = ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'];
+/**
+ * Threads started at import make forking unsafe. Unless the user says otherwise: BLAS thread pools get
+ * one thread each, and Arrow's jemalloc (loaded by pandas when pyarrow is installed) starts no
+ * background purging thread.
+ */
+const SINGLE_THREAD_DEFAULTS: Record<string, string> = {
+  OPENBLAS_NUM_THREADS: '1',
+  OMP_NUM_THREADS: '1',
+  MKL_NUM_THREADS: '1',
+  JE_ARROW_MALLOC_CONF: 'background_thread:false',
+};
 
 export class ZygoteLife {
   readonly child: ChildProcess;
@@ -85,7 +94,7 @@ export class ZygoteLife {
     );
     const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
     const env: Record<string, string | undefined> = { ...process.env, ...spec.env };
-    for (const key of SINGLE_THREAD_DEFAULTS) env[key] ??= '1';
+    for (const [key, value] of Object.entries(SINGLE_THREAD_DEFAULTS)) env[key] ??= value;
     Object.assign(env, {
       PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
       PYTHONUNBUFFERED: '1',

@@ -187,11 +187,6 @@ class MsgpackExt:
 
         return _ExtHook(self, attached_bytes, attached_array, attached_table)
 
-    def _hook(
-        self, attached_bytes: Callable[[int], bytes], attached_array: Callable[[ArrayHeader, bytes], Any]
-    ) -> Callable[[int, bytes], Any]:
-        return _ExtHook(self, attached_bytes, attached_array)
-
 
 class _ExtHook:
     """The unpacker's extension hook. A class rather than a closure: a closure that refers to itself

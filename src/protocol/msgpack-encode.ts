@@ -2,26 +2,25 @@
  * MessagePack encoder for the wire protocol. It maps JavaScript values as docs/data.md describes, and
  * refuses anything else with an EncodeError naming the type. Binary values of ATTACHMENT_MIN bytes or
  * more are not copied: they become attachments, written after the message straight from the caller's
- * memory. Where the bytes go (the scratch buffer, the limit, attachments, the frame) is
- * msgpack-writer.ts, the class this one extends.
+ * memory. It extends msgpack-ext-encode.ts (the extension types holding no nested value: Date, NDArray
+ * and TypedArrays, Arrow tables), which extends msgpack-writer.ts (where the bytes go: the scratch
+ * buffer, the limit, attachments, the frame); every method is called directly on `this`.
  */
 
 import { EncodeError, PayloadTooLargeError } from '../errors.js';
 import {
   ATTACHMENT_MIN,
-  DATETIME_MAX_MS,
-  DATETIME_MIN_MS,
   Ext,
   MAX_ENCODE_DEPTH,
-  NDARRAY_ATTACHED,
   bigintToBytes,
   describeType,
   hashableKind,
 } from './data-format.js';
 import { Decimal } from './decimal.js';
 import { MAX_FRAME_PAYLOAD, type Frame } from './frames.js';
-import { IpcParts, isArrowTable, tableToIpcParts } from '../data/arrow.js';
-import { EncodeLimitError, MsgpackWriter } from './msgpack-writer.js';
+import { isArrowTable, tableToIpcParts } from '../data/arrow.js';
+import { MsgpackExtEncoder } from './msgpack-ext-encode.js';
+import { EncodeLimitError } from './msgpack-writer.js';
 import { NDArray, dtypeOfTypedArray, ndarrayWire, wireDType } from './ndarray.js';
 
 export { EncodeLimitError } from './msgpack-writer.js';
@@ -34,7 +33,7 @@ function fail(message: string): never {
   throw new EncodeError(message);
 }
 
-export class MsgpackEncoder extends MsgpackWriter {
+export class MsgpackEncoder extends MsgpackExtEncoder {
   private busy = false;
 
   /**
@@ -375,72 +374,5 @@ export class MsgpackEncoder extends MsgpackWriter {
       return item;
     }), depth);
     this.buf.writeUInt32BE(this.pos - this.start - bodyRel, this.start + lengthRel);
-  }
-
-  private date(date: Date): void {
-    const ms = date.getTime();
-    if (!Number.isFinite(ms)) fail('cannot encode an invalid Date');
-    if (ms < DATETIME_MIN_MS || ms > DATETIME_MAX_MS) {
-      fail(`cannot encode Date ${date.toISOString()}: Python datetime holds years 1 to 9999 only`);
-    }
-    const seconds = Math.floor(ms / 1000);
-    const nanos = (ms - seconds * 1000) * 1_000_000;
-    this.ensure(15);
-    if (seconds >= 0 && seconds < 2 ** 34) {
-      if (nanos === 0 && seconds < TWO_32) {
-        this.u8(0xd6);
-        this.u8(0xff);
-        this.u32(seconds);
-      } else {
-        // timestamp 64: 30 bits of nanoseconds, 34 bits of seconds
-        this.u8(0xd7);
-        this.u8(0xff);
-        this.u32(nanos * 4 + Math.floor(seconds / TWO_32));
-        this.u32(seconds % TWO_32);
-      }
-      return;
-    }
-    this.u8(0xc7);
-    this.u8(12);
-    this.u8(0xff);
-    this.u32(nanos);
-    this.buf.writeBigInt64BE(BigInt(seconds), this.pos);
-    this.pos += 8;
-  }
-
-  /**
-   * An Arrow table as IPC stream bytes (src/data/arrow.ts): when large, one attachment written from
-   * the stream's pieces, which are mostly views of the table's own column buffers (no copy).
-   */
-  private table(ipc: IpcParts): void {
-    if (ipc.byteLength >= ATTACHMENT_MIN) {
-      this.extHeader(Ext.TABLE, 5);
-      this.ensure(5);
-      this.u8(NDARRAY_ATTACHED);
-      this.u32(this.attach(ipc));
-      return;
-    }
-    this.extHeader(Ext.TABLE, 1 + ipc.byteLength);
-    this.ensure(1);
-    this.u8(0);
-    for (const part of ipc.parts) this.raw(part);
-  }
-
-  private ndarray(dtype: string, shape: readonly number[], bytes: Uint8Array): void {
-    const attached = bytes.byteLength >= ATTACHMENT_MIN;
-    const headerLength = 1 + 1 + dtype.length + 1 + 8 * shape.length;
-    const length = headerLength + (attached ? 4 : bytes.byteLength);
-    this.extHeader(Ext.NDARRAY, length);
-    this.ensure(headerLength + 4);
-    this.u8(attached ? NDARRAY_ATTACHED : 0);
-    this.u8(dtype.length);
-    this.pos += this.buf.write(dtype, this.pos, dtype.length, 'latin1');
-    this.u8(shape.length);
-    for (const dim of shape) {
-      this.u32(Math.floor(dim / TWO_32));
-      this.u32(dim % TWO_32);
-    }
-    if (attached) this.u32(this.attach(bytes));
-    else this.raw(bytes);
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Where the MessagePack encoder writes: a reused scratch buffer that holds one frame at a time, the
  * payload limit and its accounting (the body plus the attachments so far), the attachments themselves
- * and the frame layout that carries them. It knows bytes, not values: msgpack-encode.ts extends it
- * with the mapping of JavaScript values, calling these methods directly on itself.
+ * and the frame layout that carries them. It knows bytes, not values: msgpack-ext-encode.ts and
+ * msgpack-encode.ts extend it with the mapping of JavaScript values, calling these methods directly
+ * on themselves.
  */
 
 import { PayloadTooLargeError } from '../errors.js';

@@ -1,31 +1,20 @@
 /**
- * The pool's implementation: workers, the queue, dispatch to the least-loaded ready worker,
- * lifecycle and statistics. Replacement of dead workers, heartbeats and recycling live in
+ * The pool's implementation: admission, dispatch to the least-loaded ready worker, settling, the
+ * workers' hooks and statistics. Startup and shutdown, the transport and the run registry live in
+ * run.ts; where events go in publisher.ts; replacement of dead workers, heartbeats and recycling in
  * supervisor.ts; retries of idempotent calls in retry.ts. `Pool` (pool.ts) is its public face.
  */
 
 import { EventEmitter } from 'node:events';
-import {
-  InvalidArgumentsError,
-  PoolClosedError,
-  SnakepitError,
-} from '../errors.js';
-import { channels, type LogEvent, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
-import { handleSignalsFor, releaseSignals } from '../host-signals.js';
+import { InvalidArgumentsError, PoolClosedError, SnakepitError } from '../errors.js';
+import type { PoolEventMap, PoolState } from '../events.js';
 import { AuditLog } from '../audit/audit-log.js';
-import { checkSandbox } from '../security/sandbox.js';
-import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { type ResolvedPoolOptions } from '../options.js';
 import { checkCallOptions, type ExecuteOptions, type StreamOptions } from '../call-options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { callMessage, type WireError } from '../protocol/messages.js';
 import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
-import { settingsEnv } from '../worker/env.js';
-import { createTransport } from '../transport/select.js';
-import type { ForkServerTransport } from '../transport/forkserver.js';
-import { forkServerTransport } from './fork-server.js';
-import type { Transport } from '../transport/transport.js';
 import { Scheduler } from '../scheduling/scheduler.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
 import { StreamFeed, ToolStream } from './stream.js';
@@ -37,17 +26,17 @@ import { checkArguments } from './argument-check.js';
 import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
 import type { CallRoute, SessionCore } from './session.js';
 import { SessionManager, type SessionHost } from './session-manager.js';
-import { workerEnv } from './python-calls.js';
 // Supervision: restarts, heartbeats, recycling, retries.
 import { isMemoryError } from '../supervision/recycle.js';
 import { lostCallOutcome } from '../supervision/retry.js';
 import { Supervisor, type SupervisorHost } from '../supervision/supervisor.js';
 import { PoolLifecycle, refusal } from './state.js';
+import { PoolRun, type RunHost } from './run.js';
+import { EventPublisher } from './publisher.js';
 // Telemetry: spans, metrics, tracing channel, logs (src/telemetry).
 import { Telemetry } from '../telemetry/telemetry.js';
 
-
-export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorHost {
+export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorHost, RunHost {
   private readonly lifecycle = new PoolLifecycle((from, to, reason) =>
     this.publish('poolState', reason === undefined ? { type: 'poolState', from, to } : { type: 'poolState', from, to, reason }),
   );
@@ -57,17 +46,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private nextCallId = 1;
   private nextWorkerId = 1;
   private drained: (() => void) | undefined;
-  private closing: Promise<void> | undefined;
-  // supervision (supervisor.ts), run registry and host signals
+  // supervision (supervisor.ts); the run: transport, run registry, startup and shutdown (run.ts)
   private readonly supervisor: Supervisor;
-  readonly runId = newRunId();
-  private registry: RunRegistry | undefined;
+  private readonly run: PoolRun;
   /** options.audit (src/audit/): every settled call is recorded. */
   readonly audit: AuditLog | undefined;
-  private reaped: ReapReport | undefined;
-  private readonly transport: Transport;
-  /** Fork-server mode: the transport that forks the workers from a zygote (fork-server.ts). */
-  private readonly forkServer: ForkServerTransport | undefined;
 
   // statistics
   private readonly counters = new PoolCounters();
@@ -77,12 +60,13 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   readonly hostTools = new HostToolRegistry();
   private readonly hostCalls = new HostCalls(this);
   readonly telemetry: Telemetry;
+  private readonly publisher: EventPublisher;
   /** Bytes sent to and received from workers that have exited. */
   private readonly exitedBytes = { sent: 0, received: 0 };
 
   constructor(
     readonly options: ResolvedPoolOptions,
-    private readonly emitter: EventEmitter<PoolEventMap>,
+    emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
     this.scheduler = new Scheduler<Call>({
@@ -91,13 +75,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       dispatch: (call, worker) => this.dispatch(call, worker),
       placeSessionCall: (call, worker) => this.sessions.placeQueued(call, worker),
     });
-    if (options.startMethod === 'forkserver') {
-      this.forkServer = forkServerTransport(options, this.runId, () => this.registry, (n, e) => this.publish(n, e));
-      this.transport = this.forkServer;
-    } else {
-      this.transport = createTransport(options.transport, options.stateDir);
-    }
+    this.run = new PoolRun(this, this.supervisor);
     this.telemetry = new Telemetry({ stats: () => this.stats(), bytes: () => this.bytes() }, options.logs);
+    this.publisher = new EventPublisher(emitter, this.telemetry);
     this.audit = options.audit === undefined ? undefined : new AuditLog(options.audit);
   }
 
@@ -117,88 +97,21 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   // ------------------------------------------------------------------ startup
 
-  async start(): Promise<void> {
-    const { size, startupConcurrency, stateDir } = this.options;
-    if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
-    if (stateDir !== false) {
-      // Reap what hosts that died left behind, then record this run.
-      this.reaped = reapDeadRuns(stateDir);
-      const registry = new RunRegistry(stateDir, this.runId);
-      if (registry.open()) this.registry = registry;
-    }
-    try {
-      await this.transport.open();
-    } catch (err) {
-      this.setState('failed', 'transport failed');
-      this.registry?.close();
-      throw err;
-    }
-    const started: Promise<void>[] = [];
-    let next = 0;
-    const startOne = async (): Promise<void> => {
-      while (next < size && this.state === 'starting') {
-        await this.supervisor.startInitial(next++);
-      }
-    };
-    for (let i = 0; i < Math.min(size, startupConcurrency); i++) started.push(startOne());
-    // `@opentelemetry/api` loads while the workers start, once they are spawned: a worker takes far
-    // longer to become ready than the import, and no call is traced before the pool is ready.
-    const telemetry = this.telemetry.start();
-    const results = await Promise.allSettled(started);
-    await telemetry;
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure !== undefined || this.state !== 'starting') {
-      this.supervisor.stop();
-      if (this.state !== 'closed') this.setState('failed', 'start failed');
-      await Promise.all(this.workers.map((w) => w.kill('start-failed')));
-      this.transport.close();
-      this.registry?.close();
-      throw failure?.reason ?? new PoolClosedError('pool was destroyed while it started');
-    }
-    this.setState('ready');
-    this.supervisor.begin();
-    if (this.options.handleSignals) handleSignalsFor(this);
+  start(): Promise<void> {
+    return this.run.start();
   }
 
   /** Create a worker (not started) and add it to the list; the supervisor starts it. */
   createWorker(): WorkerHandle {
-    const o = this.options;
-    const id = this.nextWorkerId++;
-    const worker = new WorkerHandle(
-      {
-        id,
-        python: o.python,
-        adapter: o.adapter,
-        cwd: o.cwd,
-        env: { ...workerEnv(o), ...settingsEnv({ ...o, workerId: id, runId: this.runId }) },
-        concurrency: o.concurrency,
-        maxPayload: o.maxPayload,
-        codecs: o.codecs,
-        startupTimeout: o.startupTimeout,
-        killGrace: o.killGrace,
-        int64: o.int64,
-        pythonReason: o.pythonReason,
-        sandbox: o.sandbox,
-      },
-      this.transport,
-      this,
-    );
+    const worker = new WorkerHandle(this.run.workerSpec(this.nextWorkerId++), this.run.transport, this);
     this.workers.push(worker);
     return worker;
   }
 
   /** A worker said hello and answered its first ping (called by the supervisor). */
   workerReady(worker: WorkerHandle): void {
-    const info = worker.info!;
-    this.catalogue.learn(info, this.options.codecs[0], this.options.python);
-    this.publish('workerReady', {
-      type: 'workerReady',
-      workerId: worker.id,
-      pid: worker.pid!,
-      python: info.python,
-      codec: info.codec,
-      startMs: Math.round(performance.now() - worker.startedAt),
-    });
+    this.catalogue.learn(worker.info!, this.options.codecs[0], this.options.python);
+    this.publisher.workerReady(worker);
     if (this.state !== 'starting') this.sessions.onWorkerReady(worker);
     if (this.state !== 'starting') this.slotListener?.();
     this.checkDrained();
@@ -369,8 +282,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   // ------------------------------------------------------------ worker hooks
 
   onSpawn(worker: WorkerHandle): void {
-    this.registry?.add(worker.pid!);
-    this.publish('workerSpawn', { type: 'workerSpawn', workerId: worker.id, pid: worker.pid! });
+    this.run.spawned(worker.pid!);
+    this.publisher.workerSpawn(worker);
   }
 
   onSettled(worker: WorkerHandle, _sink: CallSink): void {
@@ -392,18 +305,10 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     const index = this.workers.indexOf(worker);
     if (index !== -1) this.workers.splice(index, 1);
     this.sessions.onWorkerExit(worker);
-    if (worker.pid !== undefined) this.registry?.remove(worker.pid);
+    if (worker.pid !== undefined) this.run.exited(worker.pid);
     this.exitedBytes.sent += worker.bytesOut;
     this.exitedBytes.received += worker.bytesIn;
-    this.publish('workerExit', {
-      type: 'workerExit',
-      workerId: worker.id,
-      pid: worker.pid,
-      code: info.code,
-      signal: info.signal,
-      reason: info.reason,
-      lostCalls: info.lostCalls ?? 0,
-    });
+    this.publisher.workerExit(worker, info);
     if (worker.readyAt > 0) this.counters.workerExited(info.reason);
     this.supervisor.onExit(worker, info);
     // Calls taken back for a retry wait in the queue: give them to the workers that remain.
@@ -416,23 +321,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number, logger?: string, exception?: string): void {
-    const published = this.emitter.listenerCount('log') > 0 || channels.log.hasSubscribers;
-    if (!published && !this.telemetry.logs.always) return;
-    // A line printed inside a call comes as a log frame of level stdout or stderr (python logs.py).
-    if (stream === 'worker' && (level === 'stdout' || level === 'stderr')) stream = level;
-    const event: LogEvent = {
-      type: 'log',
-      workerId: worker.id,
-      pid: worker.pid,
-      stream,
-      line,
-      level: level === 'stdout' || level === undefined ? (stream === 'stderr' ? 'stderr' : 'info') : level,
-      requestId: requestId ?? undefined,
-    };
-    if (logger != null) event.logger = logger;
-    if (exception != null) event.exception = exception;
-    this.telemetry.log(event);
-    if (published) this.publish('log', event);
+    this.publisher.log(worker, stream, line, level, requestId, logger, exception);
   }
 
   /** Bytes written to and read from workers since the pool started. */
@@ -470,38 +359,30 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   // ------------------------------------------------------------------ stopping
 
   close(): Promise<void> {
-    if (this.closing !== undefined) return this.closing;
-    if (this.state === 'closed') return Promise.resolve();
-    if (this.state === 'failed') this.failQueued(new PoolClosedError('pool closed'));
-    this.setState('draining');
-    this.closing = new Promise<void>((resolve) => {
-      this.drained = resolve;
-      this.checkDrained();
-    }).then(async () => {
-      this.sessions.closeAll();
-      this.supervisor.stop();
-      await Promise.all(this.workers.map((w) => w.shutdown()));
-      this.finishClose();
-    });
-    return this.closing;
+    return this.run.close();
   }
 
-  private finishClose(): void {
-    this.supervisor.stop();
-    // The fork server's zygote is spared: it reaps the workers being stopped, then goes (forkserver.ts).
-    const zygote = this.forkServer?.zygotePid;
-    this.transport.close();
-    endRun(this.runId, zygote === undefined ? [] : [zygote]); // grandchildren in sessions of their own (run-registry.ts)
-    this.registry?.close();
-    this.audit?.close();
-    releaseSignals(this);
-    this.setState('closed');
+  destroy(): Promise<void> {
+    return this.run.destroy();
   }
 
   /** SIGKILL every worker's process group synchronously (host signals, process exit). */
   killNow(): void {
-    for (const worker of this.workers) worker.killNow();
-    killRunProcesses(this.runId);
+    this.run.killNow();
+  }
+
+  /** Resolves once no call is queued or in flight (close); checkDrained resolves it. */
+  drain(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.drained = resolve;
+      this.checkDrained();
+    });
+  }
+
+  stopDraining(): void {
+    const done = this.drained;
+    this.drained = undefined;
+    done?.();
   }
 
   private checkDrained(): void {
@@ -521,23 +402,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     done();
   }
 
-  async destroy(): Promise<void> {
-    if (this.state === 'closed' && this.closing === undefined) return;
-    this.supervisor.stop();
-    if (this.state !== 'closed') this.finishClose();
-    const error = new PoolClosedError('pool was destroyed');
-    this.scheduler.failAll(error);
-    this.sessions.closeAll();
-    for (const worker of this.workers) {
-      for (const sink of worker.pending.values()) (sink as Call).fail(error);
-    }
-    await Promise.all(this.workers.map((w) => w.kill('killed')));
-    endRun(this.runId);
-    const done = this.drained;
-    this.drained = undefined;
-    done?.();
-  }
-
   // --------------------------------------------------------------- reporting
 
   setState(to: PoolState, reason?: string): void {
@@ -550,12 +414,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   publish<K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]): void {
-    if (name !== 'log') this.telemetry.event(event);
-    const channel = channels[name];
-    if (channel.hasSubscribers) channel.publish(event);
-    if (this.emitter.listenerCount(name) > 0) {
-      (this.emitter.emit as (n: string, e: PoolEvent) => boolean)(name, event);
-    }
+    this.publisher.publish(name, event);
   }
 
   toolNames(): string[] {
@@ -567,9 +426,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   /** Before a reload replaces the workers: fork them from a fresh zygote that imports the new code. */
-  async beforeReload(): Promise<void> {
-    const o = this.options;
-    await this.forkServer?.renew(o.recycleWait + 2 * o.killGrace + o.startupTimeout);
+  beforeReload(): Promise<void> {
+    return this.run.beforeReload();
   }
 
   /** After a reload: the catalogue of the newest ready worker (the adapter may have changed). */
@@ -580,7 +438,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   stats(): PoolStats {
     const c = this.counters;
-    const fs = this.forkServer;
+    const fs = this.run.forkServer;
     return Object.freeze({
       state: this.state,
       size: this.options.size,
@@ -599,7 +457,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       wedged: this.supervisor.wedged,
       breakerTrips: this.supervisor.breakerTrips,
       retries: c.retries,
-      reaped: this.reaped?.killed.length ?? 0,
+      reaped: this.run.reaped,
       ...(fs && { forkServer: Object.freeze({ pid: fs.zygotePid, restarts: fs.restarts, crashes: fs.crashes }) }),
       waitTime: c.waitTime.summary(),
       runTime: c.runTime.summary(),

@@ -6,7 +6,7 @@
  */
 
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentsError, PoolClosedError, SnakepitError } from '../errors.js';
+import { PoolClosedError, SnakepitError } from '../errors.js';
 import type { PoolEventMap, PoolState } from '../events.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { type ResolvedPoolOptions } from '../options.js';
@@ -30,6 +30,7 @@ import { SessionManager, type SessionHost } from './session-manager.js';
 import { isMemoryError } from '../supervision/recycle.js';
 import { lostCallOutcome } from '../supervision/retry.js';
 import { Supervisor, type SupervisorHost } from '../supervision/supervisor.js';
+import type { Recycler } from '../supervision/recycler.js';
 import { PoolLifecycle, refusal } from './state.js';
 import { PoolRun, type RunHost } from './run.js';
 import { EventPublisher } from './publisher.js';
@@ -46,8 +47,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private nextCallId = 1;
   private nextWorkerId = 1;
   private drained: (() => void) | undefined;
-  // supervision (supervisor.ts); the run: transport, run registry, startup and shutdown (run.ts)
+  // supervision (supervisor.ts, recycler.ts); the run: transport, run registry, startup and shutdown (run.ts)
   private readonly supervisor: Supervisor;
+  private readonly recycler: Recycler;
   private readonly run: PoolRun;
   /** options.audit (src/audit/): every settled call is recorded. */
   readonly audit: AuditLog | undefined;
@@ -69,6 +71,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
+    this.recycler = this.supervisor.recycler;
     this.scheduler = new Scheduler<Call>({
       workers: this.workers,
       options,
@@ -249,8 +252,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   wireError(call: Call, wire: WireError): SnakepitError {
-    // A worker out of memory is replaced once it has answered (supervisor.ts, recycle.ts).
-    if (wire?.kind === 'python_error' && isMemoryError(wire.type)) this.supervisor.onMemoryError(call.worker);
+    // A worker out of memory is replaced once it has answered (recycler.ts, recycle.ts).
+    if (wire?.kind === 'python_error' && isMemoryError(wire.type)) this.recycler.onMemoryError(call.worker);
     return fromWireError(wire, call.tool, () => this.toolNames(), {
       requestId: call.id,
       workerId: call.worker?.id,
@@ -287,7 +290,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   onSettled(worker: WorkerHandle, _sink: CallSink): void {
-    this.supervisor.afterSettle(worker);
+    this.recycler.afterSettle(worker);
     this.scheduler.onSlotFree(worker);
     if (this.drained !== undefined) this.checkDrained();
     this.slotListener?.();
@@ -338,14 +341,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   /** Replace worker `workerId` by a fresh one with drain; resolves once the old worker has exited. */
   recycle(workerId: number): Promise<void> {
-    const worker = this.workers.find((w) => w.id === workerId);
-    if (worker === undefined) {
-      const ids = this.workers.map((w) => w.id).join(', ') || '(none)';
-      return Promise.reject(new InvalidArgumentsError(`no worker with id ${String(workerId)} (workers: ${ids})`));
-    }
-    // Asked for explicitly: the worker's sessions end now, each reporting SESSION_LOST ('recycled').
-    this.sessions.loseSessions(worker, 'recycled');
-    return this.supervisor.recycle(worker, 'manual');
+    return this.recycler.recycleById(workerId);
   }
 
   hasLiveSessions(worker: WorkerHandle): boolean {
@@ -366,11 +362,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     return this.run.destroy();
   }
 
-  /** SIGKILL every worker's process group synchronously (host signals, process exit). */
-  killNow(): void {
-    this.run.killNow();
-  }
-
   /** Resolves once no call is queued or in flight (close); checkDrained resolves it. */
   drain(): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -379,6 +370,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     });
   }
 
+  /** The drain is over, or destroy lets whoever waits for it go. */
   stopDraining(): void {
     const done = this.drained;
     this.drained = undefined;
@@ -397,9 +389,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       }
     }
     if (this.workers.some((w) => w.pending.size > 0)) return;
-    const done = this.drained;
-    this.drained = undefined;
-    done();
+    this.stopDraining();
   }
 
   // --------------------------------------------------------------- reporting
@@ -453,7 +443,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       cancelKills: c.cancelKills,
       restarts: this.supervisor.restarts,
       pendingRestarts: this.supervisor.pendingRestarts,
-      recycles: this.supervisor.recycles,
+      recycles: this.recycler.recycles,
       wedged: this.supervisor.wedged,
       breakerTrips: this.supervisor.breakerTrips,
       retries: c.retries,

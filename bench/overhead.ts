@@ -12,6 +12,8 @@
  * Snakepit worker's handling of sync tools):
  *   raw+thr1     raw_worker.py --threads 1
  *   raw+thr32    raw_worker.py --threads 32
+ *   raw host+sp worker  the raw host (bench/lib/raw.ts) driving a real Snakepit worker: against raw,
+ *                the worker side of the pool's per-call cost alone; against pool c1, the host side
  * CPU time per call is also reported, for the host (process.cpuUsage) and for the worker process (all of
  * its threads, from /proc/<pid>/task/<tid>/schedstat), so that the cost of each side shows apart from
  * scheduling and wake-up latency.
@@ -111,17 +113,18 @@ async function main(): Promise<void> {
   const raw = await RawWorker.start(PYTHON);
   const c1 = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: 1, concurrency: 1 });
   const c32 = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: 1, concurrency: 32 });
-  const extra = values.diagnose ? [await RawWorker.start(PYTHON, 1), await RawWorker.start(PYTHON, 32)] : [];
+  const extra = values.diagnose ? [await RawWorker.start(PYTHON, 1), await RawWorker.start(PYTHON, 32), await RawWorker.startBridge(PYTHON)] : [];
   const args = { a: 1, b: 2 };
   const base: Contender[] = [
     { name: 'raw', call: () => raw.call('add', args), pid: raw.pid },
     { name: 'pool c1', call: () => c1.execute('add', args), pid: c1.stats().workerList[0]!.pid! },
     { name: 'pool c32', call: () => c32.execute('add', args), pid: c32.stats().workerList[0]!.pid! },
   ];
-  const [thr1, thr32] = extra;
-  if (thr1 && thr32) {
+  const [thr1, thr32, bridge] = extra;
+  if (thr1 && thr32 && bridge) {
     base.push({ name: 'raw+thr1', call: () => thr1.call('add', args), pid: thr1.pid });
     base.push({ name: 'raw+thr32', call: () => thr32.call('add', args), pid: thr32.pid });
+    base.push({ name: 'raw host+sp worker', call: () => bridge.call('add', args), pid: bridge.pid });
   }
   const where = placements();
   const contenders: Contender[] = where.flatMap((p) =>

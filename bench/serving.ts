@@ -3,7 +3,9 @@
  *   1. a one-row scikit-learn predict at 256 concurrent callers: batched tool vs the same model
  *      called one row per call (throughput and p99);
  *   2. a cached call's latency on the host vs the same call uncached;
- *   3. the gateway at 64 concurrent HTTP clients (keep-alive) vs 64 concurrent `pool.execute` callers.
+ *   3. the gateway at 64 concurrent HTTP clients (keep-alive) vs 64 concurrent `pool.execute` callers;
+ *   4. tenant fairness: tenant B's latency (one 5 ms call every 10 ms) while tenant A floods the pool
+ *      with 10,000 calls, against B's latency on the idle pool (goal: p99 within 3x).
  *
  *   npm run build && node --import tsx bench/serving.ts [--seconds 3] [--workers 2]
  */
@@ -43,6 +45,34 @@ async function load(callers: number, ms: number, call: (i: number) => Promise<un
 }
 
 const fmt = (x: number, d = 1): string => x.toFixed(d);
+
+/** Tenant B's latency, idle and while tenant A floods the pool (2 workers, fair selection on). */
+async function fairness(): Promise<{ idleP99: number; floodP99: number; idleP50: number; floodP50: number; floodCallsDone: number }> {
+  const pool = await Pool.start({ adapter: path.join(BENCH_DIR, 'serving_adapter.py'), size: 2, python: PYTHON, maxQueue: 100_000, tenants: { '*': {} } });
+  const call = async (tenant: string): Promise<number> => {
+    const t0 = performance.now();
+    await pool.execute('sleep', { ms: 5 }, { tenant });
+    return performance.now() - t0;
+  };
+  const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const idle: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    idle.push(await call('b'));
+    await pause(10);
+  }
+  let aDone = 0;
+  const stop = new AbortController();
+  const flood = Array.from({ length: 10_000 }, () => pool.execute('sleep', { ms: 5 }, { tenant: 'a', signal: stop.signal }).then(() => aDone++, () => undefined));
+  const loaded: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    await pause(10);
+    loaded.push(await call('b'));
+  }
+  stop.abort();
+  await Promise.all(flood);
+  await pool.close();
+  return { idleP99: pct(idle, 0.99), floodP99: pct(loaded, 0.99), idleP50: pct(idle, 0.5), floodP50: pct(loaded, 0.5), floodCallsDone: aDone };
+}
 
 async function main(): Promise<void> {
   compileBytecode();
@@ -101,6 +131,11 @@ async function main(): Promise<void> {
   agent.destroy();
   server.close();
   await pool.close();
+
+  // 4. Tenant fairness.
+  results.fairness = await fairness();
+  const f = results.fairness as Awaited<ReturnType<typeof fairness>>;
+  console.log(`\n4. tenant B, one 5 ms call every 10 ms: p99 ${fmt(f.idleP99, 2)} ms on the idle pool, ${fmt(f.floodP99, 2)} ms while A floods: ${fmt(f.floodP99 / f.idleP99, 2)}x (goal <= 3x)`);
   const file = path.join(BENCH_DIR, 'results', `serving-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwritten to ${path.relative(process.cwd(), file)}`);

@@ -1,5 +1,7 @@
 """The serving benchmark's adapter: a scikit-learn model scored one row per call, unbatched and
-batched, and a cached pure function."""
+batched, a cached pure function, and a tool that takes a set time (tenant fairness)."""
+
+import time
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -31,3 +33,8 @@ def lookup(key: str) -> dict:
 @tool
 def echo(value=None):
     return value
+
+
+@tool
+def sleep(ms: float) -> None:
+    time.sleep(ms / 1000)

@@ -1,11 +1,13 @@
 /**
- * Pool options: validated in one place, normalised and frozen. Every message names the option.
+ * Pool options: validated in one place, normalised and frozen. Every message names the option. Two
+ * groups keep their types and checks beside their subsystem (serving/options.ts, supervision/options.ts);
+ * resolvePoolOptions calls both, so every option is still checked in one pass.
  */
 
 import { existsSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { describe, fail } from './option-checks.js';
+import { describe, fail, integer } from './option-checks.js';
 import { checkPoolDurations } from './durations.js';
 import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './security/sandbox.js';
 import { resolveAuditOptions, type AuditOptions, type ResolvedAuditOptions } from './audit/audit-log.js';
@@ -15,8 +17,12 @@ import { checkEnvironmentOptions, type EnvironmentOptions, type ResolvedEnvironm
 import { resolvePython } from './python-env/resolve.js';
 import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
+import { resolveSupervisionOptions, type ResolvedSupervisionOptions, type SupervisionOptions } from './supervision/options.js';
 
-export interface PoolOptions extends ServingOptions {
+export type { RestartOptions, ResolvedRestartOptions } from './supervision/options.js';
+export { defaultStateDir } from './supervision/options.js';
+
+export interface PoolOptions extends ServingOptions, SupervisionOptions {
   /** Adapter to load: a file path (`./tools.py`, optionally `./tools.py:ClassName`) or `package.module[:Attr]`. */
   adapter: string;
   /** Number of worker processes. Default: available parallelism, at most 4. */
@@ -64,31 +70,6 @@ export interface PoolOptions extends ServingOptions {
   maxSessions?: number;
   /** Python object references one session may hold at once; past it TOO_MANY_REFS. Default 1000. */
   maxRefs?: number;
-  /** How dead workers are replaced, and when a crash loop fails the pool. See docs/supervision.md. */
-  restart?: RestartOptions;
-  /** Milliseconds between heartbeat pings to each worker (0: no heartbeats). Default 2000. */
-  heartbeatInterval?: number;
-  /** Milliseconds a worker may leave a ping unanswered before it is declared wedged and killed. Default 10000. */
-  heartbeatTimeout?: number;
-  /** Recycle a worker after it completed this many calls (0: never). Default 0. */
-  maxRequests?: number;
-  /** Recycle a worker this many milliseconds after it became ready, give or take 10% (0: never). Default 0. */
-  ttl?: number;
-  /** Recycle a worker whose Python process has a resident set above this many bytes (0: never). Default 0. */
-  maxRss?: number;
-  /**
-   * Milliseconds automatic recycling (maxRequests, ttl, maxRss, MemoryError) waits for a worker's open
-   * sessions to end; after that they are lost explicitly (SESSION_LOST, reason `recycled`). Default 60000.
-   */
-  recycleWait?: number;
-  /** Address-space limit (RLIMIT_AS) in bytes set in each worker at startup (0: none). Default 0. */
-  memoryLimit?: number;
-  /** Extra attempts for a call marked `idempotent` whose worker crashed. Default 2. */
-  retries?: number;
-  /** Folder of the run registry used to reap workers of dead hosts; `false` turns it off. */
-  stateDir?: string | false;
-  /** On SIGINT/SIGTERM: first signal closes the pool gracefully, a second destroys it. Default false. */
-  handleSignals?: boolean;
   /** Describe every parameter's and result's annotation as a type tree in `tools()` (`schema`). Default false. */
   types?: boolean;
   /**
@@ -132,32 +113,7 @@ export interface PoolOptions extends ServingOptions {
   logs?: LogsOption;
 }
 
-/** Restart policy: exponential backoff with jitter, and a crash-loop breaker. */
-export interface RestartOptions {
-  /** Delay before the second consecutive restart of a worker slot (the first is immediate). Default 100. */
-  backoffInitial?: number;
-  /** Largest delay between restarts; also the pace of probes while the pool is failed. Default 10000. */
-  backoffMax?: number;
-  /** Random spread of each delay, as a fraction (0 to 1). Default 0.2. */
-  jitter?: number;
-  /** Failures (crashes and failed starts) within `window` that move the pool to `failed`. Default 10. */
-  maxFailures?: number;
-  /** Sliding window of the breaker in milliseconds. Default 60000. */
-  window?: number;
-  /** Milliseconds without a failure after which backoff resets and a failed pool recovers. Default 10000. */
-  stableAfter?: number;
-}
-
-export interface ResolvedRestartOptions {
-  readonly backoffInitial: number;
-  readonly backoffMax: number;
-  readonly jitter: number;
-  readonly maxFailures: number;
-  readonly window: number;
-  readonly stableAfter: number;
-}
-
-export interface ResolvedPoolOptions {
+export interface ResolvedPoolOptions extends ResolvedSupervisionOptions {
   readonly adapter: string;
   readonly size: number;
   readonly python: string;
@@ -178,18 +134,6 @@ export interface ResolvedPoolOptions {
   readonly sessionTtl: number;
   readonly maxSessions: number;
   readonly maxRefs: number;
-  readonly restart: ResolvedRestartOptions;
-  readonly heartbeatInterval: number;
-  readonly heartbeatTimeout: number;
-  readonly maxRequests: number;
-  readonly ttl: number;
-  readonly maxRss: number;
-  readonly recycleWait: number;
-  readonly memoryLimit: number;
-  readonly retries: number;
-  /** Absolute folder of the run registry, or false when it is off. */
-  readonly stateDir: string | false;
-  readonly handleSignals: boolean;
   readonly transport: 'pipe' | 'socket';
   readonly startMethod: 'spawn' | 'forkserver';
   readonly preload: readonly string[];
@@ -215,6 +159,7 @@ const KNOWN = new Set([
   'startupTimeout', 'startupConcurrency', 'maxPayload', 'cancelGrace', 'killGrace', 'codec', 'streamWindow',
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
+  // supervision (src/supervision/options.ts), up to handleSignals
   'restart', 'heartbeatInterval', 'heartbeatTimeout', 'maxRequests', 'ttl', 'maxRss', 'recycleWait', 'memoryLimit', 'retries',
   'stateDir', 'handleSignals', 'transport', 'sandbox', 'audit',
   // fork server
@@ -227,67 +172,8 @@ const KNOWN = new Set([
   'logs',
 ]);
 
-const RESTART_KNOWN = new Set(['backoffInitial', 'backoffMax', 'jitter', 'maxFailures', 'window', 'stableAfter']);
-
-/** Smallest `memoryLimit`: below it an interpreter with a few threads cannot even start. */
-const MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
-
 /** The largest frame the 4-byte length header can describe. */
 const MAX_FRAME = 0xffff_ffff;
-
-
-function integer(
-  options: Record<string, unknown>,
-  name: string,
-  fallback: number,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-  prefix = 'options.',
-): number {
-  const value = options[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
-    fail(`${prefix}${name} must be ${range}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function resolveRestart(input: unknown): ResolvedRestartOptions {
-  if (input === undefined) input = {};
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) fail('options.restart must be an object');
-  const r = input as Record<string, unknown>;
-  for (const key of Object.keys(r)) {
-    if (!RESTART_KNOWN.has(key)) fail(`options.restart.${key} is not a restart option (known: ${[...RESTART_KNOWN].join(', ')})`);
-  }
-  const p = 'options.restart.';
-  const jitter = r.jitter ?? 0.2;
-  if (typeof jitter !== 'number' || !Number.isFinite(jitter) || jitter < 0 || jitter > 1) {
-    fail(`options.restart.jitter must be a number from 0 to 1, got ${describe(jitter)}`);
-  }
-  const backoffInitial = integer(r, 'backoffInitial', 100, 0, Number.MAX_SAFE_INTEGER, p);
-  const backoffMax = integer(r, 'backoffMax', 10_000, 0, Number.MAX_SAFE_INTEGER, p);
-  if (backoffMax < backoffInitial) {
-    fail(`options.restart.backoffMax (${backoffMax}) must be >= options.restart.backoffInitial (${backoffInitial})`);
-  }
-  return Object.freeze({
-    backoffInitial,
-    backoffMax,
-    jitter,
-    maxFailures: integer(r, 'maxFailures', 10, 1, Number.MAX_SAFE_INTEGER, p),
-    window: integer(r, 'window', 60_000, 1, Number.MAX_SAFE_INTEGER, p),
-    stableAfter: integer(r, 'stableAfter', 10_000, 0, Number.MAX_SAFE_INTEGER, p),
-  });
-}
-
-/** `$XDG_RUNTIME_DIR/snakepit` when that is set, else `<tmpdir>/snakepit-<uid>`. */
-export function defaultStateDir(): string {
-  const runtime = process.env.XDG_RUNTIME_DIR;
-  if (runtime) return path.join(runtime, 'snakepit');
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
-  return path.join(tmpdir(), `snakepit-${uid}`);
-}
-
 
 function isAdapterPath(adapter: string): boolean {
   const modulePart = adapter.replace(/:[A-Za-z_][A-Za-z0-9_]*$/, '');
@@ -339,29 +225,11 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   }
 
   const allow = checkAllowList(options.allow);
-  const stateDirInput = options.stateDir;
-  let stateDir: string | false;
-  if (stateDirInput === undefined) stateDir = defaultStateDir();
-  else if (stateDirInput === false) stateDir = false;
-  else if (typeof stateDirInput === 'string' && stateDirInput !== '') stateDir = path.resolve(stateDirInput);
-  else fail(`options.stateDir must be a non-empty string or false, got ${describe(stateDirInput)}`);
-
-  const handleSignals = options.handleSignals ?? false;
-  if (typeof handleSignals !== 'boolean') fail(`options.handleSignals must be a boolean, got ${describe(handleSignals)}`);
+  const supervision = resolveSupervisionOptions(options);
 
   const transport = options.transport ?? (options.startMethod === 'forkserver' ? 'socket' : 'pipe');
   if (transport !== 'pipe' && transport !== 'socket') {
     fail(`options.transport must be "pipe" or "socket", got ${describe(transport)}`);
-  }
-
-  const heartbeatInterval = integer(options, 'heartbeatInterval', 2_000, 0);
-  const heartbeatTimeout = integer(options, 'heartbeatTimeout', 10_000, 1);
-  if (heartbeatInterval > 0 && heartbeatTimeout < heartbeatInterval) {
-    fail(`options.heartbeatTimeout (${heartbeatTimeout}) must be >= options.heartbeatInterval (${heartbeatInterval})`);
-  }
-  const memoryLimit = integer(options, 'memoryLimit', 0, 0);
-  if (memoryLimit !== 0 && memoryLimit < MIN_MEMORY_LIMIT) {
-    fail(`options.memoryLimit must be 0 (no limit) or at least ${MIN_MEMORY_LIMIT} bytes (64 MiB), got ${memoryLimit}`);
   }
 
   for (const flag of ['types', 'checkArguments'] as const) {
@@ -403,17 +271,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     sessionTtl: integer(options, 'sessionTtl', 3_600_000, 0),
     maxSessions: integer(options, 'maxSessions', 10_000, 1),
     maxRefs: integer(options, 'maxRefs', 1_000, 1, 1_000_000),
-    restart: resolveRestart(options.restart),
-    heartbeatInterval,
-    heartbeatTimeout,
-    maxRequests: integer(options, 'maxRequests', 0, 0),
-    ttl: integer(options, 'ttl', 0, 0),
-    maxRss: integer(options, 'maxRss', 0, 0),
-    recycleWait: integer(options, 'recycleWait', 60_000, 0),
-    memoryLimit,
-    retries: integer(options, 'retries', 2, 0, 100),
-    stateDir,
-    handleSignals,
+    ...supervision,
     transport,
     ...resolveStartMethod(options),
     pythonReason: choice.reason,

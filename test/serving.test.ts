@@ -222,19 +222,9 @@ describe('tenants', () => {
 });
 
 describe('fair scheduling', () => {
-  it('tenant A floods with 10,000 calls; tenant B, one call every 10 ms, keeps its idle latency within 3x', async () => {
+  it('tenant A floods with 10,000 calls; tenant B, one call every 10 ms, waits only for the calls already running', async () => {
     await withPool({ adapter, size: 2, tenants: { '*': {} } }, async (pool) => {
-      // Calls of 5 ms: long enough that scheduling, not the noise of a shared machine, decides B's latency.
-      const call = async (tenant: string): Promise<number> => {
-        const t0 = performance.now();
-        await pool.execute('sleep', { ms: 5 }, { tenant });
-        return performance.now() - t0;
-      };
-      const idle: number[] = [];
-      for (let i = 0; i < 100; i++) {
-        idle.push(await call('b'));
-        await new Promise((r) => setTimeout(r, 2));
-      }
+      // Calls of 5 ms: long enough that scheduling, not the noise of a shared machine, decides what B waits for.
       let aDone = 0;
       const stopFlood = new AbortController();
       const flood = Array.from({ length: 10_000 }, () =>
@@ -243,13 +233,12 @@ describe('fair scheduling', () => {
           (err: { code?: string }) => assert.equal(err.code, 'ABORTED'),
         ),
       );
-      const loaded: number[] = [];
       const overtaken: number[] = [];
       // 200 samples, so that p99 is not simply the one call a garbage-collection pause of the host hit.
       for (let i = 0; i < 200; i++) {
         await new Promise((r) => setTimeout(r, 10));
         const before = aDone;
-        loaded.push(await call('b'));
+        await pool.execute('sleep', { ms: 5 }, { tenant: 'b' });
         overtaken.push(aDone - before);
       }
       // The rest of the flood is still queued (B got its turns while A's backlog waited): stop it.
@@ -257,12 +246,11 @@ describe('fair scheduling', () => {
       stopFlood.abort();
       await Promise.all(flood);
       const pct = (xs: number[], p: number): number => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
-      const idleP99 = pct(idle, 0.99);
-      const loadedP99 = pct(loaded, 0.99);
       // Behaviour: while B waited, only the calls already running on the 2 workers finished ahead of it,
-      // never a backlog of A's queue (p90: a pause of the host process lets replies pile up).
+      // never a backlog of A's queue (p90: a pause of the host process lets replies pile up). B's
+      // latency against the idle pool is a figure of bench/serving.ts, not a test: it is wall-clock.
       assert.ok(pct(overtaken, 0.9) <= 4, `A calls finished while one B call waited (p90): ${pct(overtaken, 0.9)}`);
-      assert.ok(loadedP99 <= 3 * idleP99, `B p99 under the flood ${loadedP99.toFixed(2)} ms, on the idle pool ${idleP99.toFixed(2)} ms`);
+      assert.ok(pct(overtaken, 0.99) <= 8, `A calls finished while one B call waited (p99): ${pct(overtaken, 0.99)}`);
     });
   });
 });

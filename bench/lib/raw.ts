@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Packr, RESERVE_START_SPACE } from 'msgpackr';
-import { BENCH_DIR } from './env.js';
+import { ADAPTER, BENCH_DIR, ROOT } from './env.js';
 
 const HEADER = 4;
 
@@ -21,6 +21,8 @@ export class RawWorker {
   private largeFilled = 0;
   private readonly out: Writable;
   readonly exited: Promise<void>;
+  /** Set while a Snakepit worker's JSON `hello` is awaited (startBridge). */
+  private hello: ((ok: boolean) => void) | undefined;
 
   private constructor(readonly child: ChildProcess) {
     const [, , , toWorker, fromWorker] = child.stdio;
@@ -49,6 +51,25 @@ export class RawWorker {
     return worker;
   }
 
+  /**
+   * Diagnostic: this raw host driving a real Snakepit worker (`python -m snakepit_bridge` with the
+   * bench adapter) instead of raw_worker.py. The call frames are the same; the worker's JSON `hello`
+   * is awaited first. Against `raw` this isolates the worker side of Snakepit's per-call cost.
+   */
+  static async startBridge(python: string): Promise<RawWorker> {
+    const pythonPath = path.join(ROOT, 'python');
+    const child = spawn(python, ['-m', 'snakepit_bridge', '--adapter', ADAPTER], {
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'],
+      env: { ...process.env, PYTHONPATH: process.env.PYTHONPATH ? `${pythonPath}${path.delimiter}${process.env.PYTHONPATH}` : pythonPath },
+      cwd: BENCH_DIR,
+    });
+    const worker = new RawWorker(child);
+    const ok = await new Promise<boolean>((resolve) => (worker.hello = resolve));
+    if (!ok) throw new Error('the Snakepit worker did not say hello');
+    await worker.call('add', { a: 0, b: 0 });
+    return worker;
+  }
+
   get pid(): number {
     return this.child.pid!;
   }
@@ -64,6 +85,13 @@ export class RawWorker {
   }
 
   private onFrame(payload: Buffer): void {
+    if (this.hello !== undefined) {
+      const hello = JSON.parse(payload.toString('utf8')) as [number, { codec?: string }];
+      const done = this.hello;
+      this.hello = undefined;
+      done(hello[0] === 20 && hello[1].codec === 'msgpack');
+      return;
+    }
     const msg = this.packr.unpack(payload) as [number, number, unknown];
     const p = this.pending.get(msg[1]);
     if (p === undefined) return;

@@ -13,7 +13,8 @@ from . import protocol as P
 from .adapter import load_adapter
 from .codecs import available_codecs, choose_codec
 from .errors import AdapterError, error_payload
-from .framing import FrameReader, FrameWriter
+from .frame_reader import FrameReader
+from .frame_writer import FrameWriter
 from .handshake import encode_handshake
 from .transport import open_channel
 from .worker import Worker, exit_now

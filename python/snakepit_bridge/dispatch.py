@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .adapter import ToolSpec
     from .codecs import Codec
-    from .framing import AttachedFrame
+    from .frame_reader import AttachedFrame
     from .host_calls import HostCalls
     from .sessions import SessionStore
 

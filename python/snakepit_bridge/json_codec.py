@@ -29,7 +29,7 @@ from .datatypes import (
     utc_datetime,
 )
 from .errors import EncodeError
-from .framing import AttachedFrame
+from .frame_reader import AttachedFrame
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

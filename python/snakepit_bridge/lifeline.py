@@ -82,7 +82,7 @@ def install(host_pid: int | None, poll_seconds: float | None = None) -> None:
     host is alive), the host pid is watched instead. A host already dead means leave at once."""
     if poll_seconds is None:
         poll_seconds = float(os.environ.get(P.ENV_LIFELINE_POLL) or P.DEFAULT_LIFELINE_POLL)
-    if os.environ.get("SNAKEPIT_FORKED") == "1" and host_pid is not None:
+    if os.environ.get(P.ENV_FORKED, P.DEFAULT_FORKED) == "1" and host_pid is not None:
         # Forked by the fork server (zygote.py): the parent is the zygote, whose death must not take
         # this worker down. No parent-death signal, no parent watch: the host's pid is polled (and
         # the connect-back socket's EOF ends the main loop).

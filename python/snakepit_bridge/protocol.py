@@ -98,6 +98,16 @@ ENV_CONNECT: Final = "SNAKEPIT_CONNECT"  # socket transport: the Unix socket to 
 ENV_TOKEN: Final = "SNAKEPIT_TOKEN"  # socket transport: the one-time token sent as the first frame
 ENV_HOST_ARROW: Final = "SNAKEPIT_HOST_ARROW"  # 0: the host cannot read Arrow tables, the worker sends none
 DEFAULT_HOST_ARROW: Final = "1"
+ENV_FORKED: Final = "SNAKEPIT_FORKED"  # 1: forked by the fork server (the lifeline polls the host pid)
+DEFAULT_FORKED: Final = "0"
+ENV_ZYGOTE_RFD: Final = "SNAKEPIT_ZYGOTE_RFD"  # fork server: fd the zygote reads control frames from
+DEFAULT_ZYGOTE_RFD: Final = 3
+ENV_ZYGOTE_WFD: Final = "SNAKEPIT_ZYGOTE_WFD"  # fork server: fd the zygote writes control frames to
+DEFAULT_ZYGOTE_WFD: Final = 4
+ENV_ZYGOTE_PRELOAD: Final = "SNAKEPIT_ZYGOTE_PRELOAD"  # fork server: modules to import first (pool option preload)
+DEFAULT_ZYGOTE_PRELOAD: Final = ""
+ENV_ZYGOTE_SETUP: Final = "SNAKEPIT_ZYGOTE_SETUP"  # fork server: 1 runs setup() in the zygote (setupInZygote)
+DEFAULT_ZYGOTE_SETUP: Final = "0"
 
 
 # Builders: every message a worker sends is made by one of these (decoders index by field order).

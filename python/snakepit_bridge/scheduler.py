@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from .calls import CallState
-    from .framing import AttachedFrame, FrameReader, FrameWriter
+    from .frame_reader import AttachedFrame, FrameReader
+    from .frame_writer import FrameWriter
 
 #: How often the watchdog checks whether a sync call has held the reader role too long.
 INLINE_CHECK_SECONDS = 0.005

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from .calls import CallState
     from .codecs import Codec
-    from .framing import FrameWriter
+    from .frame_writer import FrameWriter
 
 
 class SyncRunner:

@@ -16,7 +16,7 @@ Threads:
 - The main thread only starts the first reader and waits for the end (host EOF or shutdown), so it is
   always free to run teardown and leave.
 Replies are written by whichever thread finishes the work, through a locked frame writer; small
-stream chunks wait in its batch for at most about a millisecond (framing.FrameWriter)."""
+stream chunks wait in its batch for at most about a millisecond (frame_writer.FrameWriter)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from .adapter import ToolSpec
     from .calls import CallState
     from .codecs import Codec
-    from .framing import AttachedFrame, FrameReader, FrameWriter
+    from .frame_reader import AttachedFrame, FrameReader
+    from .frame_writer import FrameWriter
     from .host_calls import HostCalls
     from .sessions import SessionStore
 

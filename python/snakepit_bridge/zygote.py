@@ -48,6 +48,8 @@ import threading
 import time
 from types import FrameType
 
+from . import protocol as P
+
 _HEADER = struct.Struct(">I")
 _MAX_CONTROL_FRAME = 16 * 1024 * 1024
 #: Exit status of a zygote whose host went away.
@@ -194,7 +196,7 @@ class Zygote:
     def arm_lifeline(self) -> None:
         from .lifeline import _set_pdeathsig
 
-        if os.environ.get("SNAKEPIT_LIFELINE_PDEATHSIG", "1") != "0":
+        if os.environ.get(P.ENV_LIFELINE_PDEATHSIG, P.DEFAULT_LIFELINE_PDEATHSIG) != "0":
             signal.signal(signal.SIGHUP, self._on_hangup)
             _set_pdeathsig(signal.SIGHUP)
         if os.getppid() != self.parent:
@@ -242,7 +244,7 @@ class Zygote:
         from .codecs import choose_codec
 
         try:
-            choose_codec((os.environ.get("SNAKEPIT_CODECS") or "msgpack,json").split(","))
+            choose_codec((os.environ.get(P.ENV_CODECS) or P.DEFAULT_CODECS).split(","))
         except ValueError:
             pass
         # Objects that exist now never move between GC generations again: the collector in a worker
@@ -267,7 +269,7 @@ class Zygote:
         os.set_blocking(self.wake_w, False)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda _s, _f: None)
-        poll = float(os.environ.get("SNAKEPIT_LIFELINE_POLL") or 0.5)
+        poll = float(os.environ.get(P.ENV_LIFELINE_POLL) or P.DEFAULT_LIFELINE_POLL)
         while True:
             fds = [self.rfd, self.wake_r, *self.by_fd]
             try:
@@ -397,10 +399,10 @@ class Zygote:
                 os.close(fd)
             except OSError:
                 pass
-        for key in [k for k in os.environ if k.startswith("SNAKEPIT_ZYGOTE_")]:
-            del os.environ[key]
+        for key in (P.ENV_ZYGOTE_RFD, P.ENV_ZYGOTE_WFD, P.ENV_ZYGOTE_PRELOAD, P.ENV_ZYGOTE_SETUP):
+            os.environ.pop(key, None)
         os.environ.update(env)
-        os.environ["SNAKEPIT_FORKED"] = "1"
+        os.environ[P.ENV_FORKED] = "1"
         if "numpy" in sys.modules:  # the legacy global generator is not reseeded at fork (random is)
             try:
                 sys.modules["numpy"].random.seed()
@@ -456,13 +458,13 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) != 2 or args[0] != "--adapter":
         sys.stderr.write(f"usage: python -m snakepit_bridge.zygote --adapter SPEC (got {args!r})\n")
         raise SystemExit(2)
-    preload = [m for m in (os.environ.get("SNAKEPIT_ZYGOTE_PRELOAD") or "").split(",") if m]
+    preload = [m for m in (os.environ.get(P.ENV_ZYGOTE_PRELOAD) or P.DEFAULT_ZYGOTE_PRELOAD).split(",") if m]
     zygote = Zygote(
-        int(os.environ.get("SNAKEPIT_ZYGOTE_RFD") or 3),
-        int(os.environ.get("SNAKEPIT_ZYGOTE_WFD") or 4),
+        int(os.environ.get(P.ENV_ZYGOTE_RFD) or P.DEFAULT_ZYGOTE_RFD),
+        int(os.environ.get(P.ENV_ZYGOTE_WFD) or P.DEFAULT_ZYGOTE_WFD),
         args[1],
         preload,
-        os.environ.get("SNAKEPIT_ZYGOTE_SETUP") == "1",
+        (os.environ.get(P.ENV_ZYGOTE_SETUP) or P.DEFAULT_ZYGOTE_SETUP) == "1",
     )
     zygote.arm_lifeline()
     zygote.load()

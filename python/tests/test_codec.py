@@ -14,7 +14,7 @@ import pytest
 from snakepit_bridge import datatypes
 from snakepit_bridge.codecs import DecodeError, MsgpackCodec, make_codec
 from snakepit_bridge.errors import EncodeError
-from snakepit_bridge.framing import FrameParts
+from snakepit_bridge.frame_writer import FrameParts
 from snakepit_bridge.json_codec import JsonCodec
 
 UTC = dt.timezone.utc

@@ -11,7 +11,8 @@ from harness import FIXTURES, WorkerProcess
 
 from snakepit_bridge import protocol as P
 from snakepit_bridge.codecs import make_codec
-from snakepit_bridge.framing import FrameReader, FrameWriter
+from snakepit_bridge.frame_reader import FrameReader
+from snakepit_bridge.frame_writer import FrameWriter
 
 MAX_PAYLOAD = 64 << 20
 

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from snakepit_bridge import framing
+from snakepit_bridge import frame_reader, frame_writer
 from snakepit_bridge.codecs import DecodeError, MsgpackCodec
 from snakepit_bridge.errors import FrameTooLarge
-from snakepit_bridge.framing import AttachedFrame, FrameParts, FrameReader, FrameWriter, TruncatedFrame
+from snakepit_bridge.frame_reader import AttachedFrame, FrameReader, TruncatedFrame
+from snakepit_bridge.frame_writer import FrameParts, FrameWriter
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_a_length_over_the_limit_is_refused_before_allocating(
     def no_allocation(n: int) -> memoryview:
         raise AssertionError(f"allocated {n} bytes")
 
-    monkeypatch.setattr(framing, "allocate", no_allocation)
+    monkeypatch.setattr(frame_reader, "allocate", no_allocation)
     os.write(w, struct.pack(">I", 0xFFFFFFFF) + b"x" * 100)
     with pytest.raises(FrameTooLarge) as info:
         next(FrameReader(r, 1 << 20).frames())
@@ -139,7 +140,7 @@ def test_attachments_are_read_from_the_pipe_into_the_objects_they_become(
     def no_frame_buffer(n: int) -> memoryview:
         raise AssertionError(f"a buffer of {n} bytes was allocated for the whole frame")
 
-    monkeypatch.setattr(framing, "allocate", no_frame_buffer)
+    monkeypatch.setattr(frame_reader, "allocate", no_frame_buffer)
 
     def produce() -> None:
         writer = FrameWriter(w, 64 << 20)
@@ -292,7 +293,7 @@ def test_held_frames_go_out_in_order_before_a_frame_that_is_not_held(pipe: tuple
 def test_a_full_batch_is_written_without_a_flush(pipe: tuple[int, int]) -> None:
     r, w = pipe
     writer = FrameWriter(w, 1 << 20, hold_limit=3600)
-    frames = [str(i).encode() for i in range(framing.BATCH_FRAMES)]
+    frames = [str(i).encode() for i in range(frame_writer.BATCH_FRAMES)]
     for frame in frames[:-1]:
         writer.write_held(frame)
     assert not _pending(r)
@@ -308,10 +309,10 @@ def test_held_frames_go_out_on_their_own_when_nothing_else_is_written(pipe: tupl
         writer.write_held(b"two %d" % round_)
         assert _read_frames(r, 2) == [b"one %d" % round_, b"two %d" % round_]
         for _ in range(3000):
-            if writer._flusher == framing._FLUSHER_IDLE:
+            if writer._flusher == frame_writer._FLUSHER_IDLE:
                 break
             threading.Event().wait(0.01)
-        assert writer._flusher == framing._FLUSHER_IDLE, "the flusher sleeps once nothing is held"
+        assert writer._flusher == frame_writer._FLUSHER_IDLE, "the flusher sleeps once nothing is held"
 
 
 def test_the_holding_thread_writes_its_frames_on_release(pipe: tuple[int, int]) -> None:

@@ -18,7 +18,8 @@ from hypothesis.extra import numpy as hnp
 
 from snakepit_bridge.codecs import DecodeError, make_codec
 from snakepit_bridge.errors import FrameTooLarge
-from snakepit_bridge.framing import FrameParts, FrameReader, TruncatedFrame
+from snakepit_bridge.frame_reader import FrameReader, TruncatedFrame
+from snakepit_bridge.frame_writer import FrameParts
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CODECS = ["msgpack", "json"]

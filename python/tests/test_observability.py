@@ -130,7 +130,7 @@ def test_stderr_lines_go_out_at_once_even_while_the_reader_holds_its_replies(mon
     crash error's stderr tail), not held in the reader's reply batch."""
     import os
 
-    from snakepit_bridge.framing import FrameWriter
+    from snakepit_bridge.frame_writer import FrameWriter
 
     r, w = os.pipe()
     os.set_blocking(r, False)

@@ -40,6 +40,9 @@ def test_session_end_frees_state_and_runs_teardown() -> None:
     assert ok(call(w, 2, "get", {"key": "k"}, session="s1")) is None, "a new session starts empty"
     w.send([P.SESSION_END, "unknown"])  # ignored
     assert ok(call(w, 3, "pid", {})) > 0
+    # The ended session is torn down off the reader thread; a graceful stop waits for that, where EOF
+    # (the host died) would not.
+    w.send([P.SHUTDOWN])
     text = _stderr(w)
     w.close()
     assert "teardown_session s1 ['k', 'setups']" in text

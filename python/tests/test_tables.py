@@ -19,7 +19,7 @@ import torch
 from snakepit_bridge.adapter import ToolSpec, _ToolMark
 from snakepit_bridge.codecs import make_codec
 from snakepit_bridge.errors import EncodeError, InvalidArguments
-from snakepit_bridge.framing import FrameParts
+from snakepit_bridge.frame_writer import FrameParts
 from snakepit_bridge.tables import ArrowUnavailable
 
 CODECS = ["msgpack", "json"]

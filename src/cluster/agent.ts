@@ -17,6 +17,7 @@ import type { Session } from '../pool/session.js';
 import { Bulk } from './bulk.js';
 import { checkNatsOptions, closeConnection, connectNats, type NatsModule } from './nats.js';
 import { encodeRecord, openBuckets, type AgentRecord } from './presence.js';
+import { ReplyBatch } from './reply-batch.js';
 import type { CallStream, NatsConnectOptions } from './types.js';
 import { checkName, errorToWire, FLAG_COLLECT, FLAG_IDEMPOTENT, K, subjects } from './wire.js';
 
@@ -53,6 +54,8 @@ interface HeldSession {
 
 export class Agent {
   private readonly calls = new Map<string, Running>();
+  /** Results and errors of calls, gathered while other calls run here (reply-batch.ts). */
+  private readonly replies = new ReplyBatch(() => this.calls.size > 0);
   private readonly owners = new WeakMap<object, Running>();
   private readonly proxies = new Set<string>();
   private readonly sessions = new Map<string, HeldSession>();
@@ -152,10 +155,12 @@ export class Agent {
     const [kind, id, host, tool, rawArgs, timeout, sid, window, flags, hostTools] = m as [
       number, number, string, string, unknown, number, string | null, number, number, HostToolInfo[] | null,
     ];
-    const reply = (message: unknown[]): void => {
+    // A final reply may wait for others (reply-batch.ts); a stream's ACK goes at once (`now`).
+    const reply = (message: unknown[], now = false): void => {
       const out = this.bulk.sendable(subjects.hostInbox(host), message);
-      if (out instanceof Uint8Array) msg.respond(out);
-      else out.then((d) => msg.respond(d), (err: unknown) => msg.respond(this.bulkless([K.ERR, errorToWire(err)])));
+      if (!(out instanceof Uint8Array)) out.then((d) => msg.respond(d), (err: unknown) => msg.respond(this.bulkless([K.ERR, errorToWire(err)])));
+      else if (now) msg.respond(out);
+      else this.replies.respond(msg, out);
     };
     if (kind === K.SESSION_CLOSE) {
       void this.closeSession(sid ?? '').then(() => reply([K.OK, null]));
@@ -181,7 +186,7 @@ export class Agent {
       const target = held?.session ?? this.pool;
       if (kind === K.STREAM) {
         running.stream = target.stream(tool, args, { ...opts, window });
-        reply([K.ACK]);
+        reply([K.ACK], true);
         void this.pumpStream(running, done);
         return;
       }
@@ -338,6 +343,7 @@ export class Agent {
       await this.announce(true).catch(() => {});
       this.subs[0]?.unsubscribe(); // calls; control messages (cancel, credit) still arrive
       while (this.calls.size > 0) await new Promise((r) => setTimeout(r, 20));
+      this.replies.flush();
       clearInterval(this.heartbeatTimer);
       clearInterval(this.sweepTimer);
       for (const sub of this.subs) sub.unsubscribe();

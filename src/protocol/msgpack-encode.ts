@@ -1,68 +1,39 @@
 /**
- * MessagePack encoder for the wire protocol. It writes whole frames (length header included) into a
- * reused scratch buffer, maps JavaScript values as docs/data.md describes, and refuses anything else
- * with an EncodeError naming the type. Binary values of ATTACHMENT_MIN bytes or more are not copied:
- * they become attachments, written after the message straight from the caller's memory.
+ * MessagePack encoder for the wire protocol. It maps JavaScript values as docs/data.md describes, and
+ * refuses anything else with an EncodeError naming the type. Binary values of ATTACHMENT_MIN bytes or
+ * more are not copied: they become attachments, written after the message straight from the caller's
+ * memory. It extends msgpack-ext-encode.ts (the extension types holding no nested value: Date, NDArray
+ * and TypedArrays, Arrow tables), which extends msgpack-writer.ts (where the bytes go: the scratch
+ * buffer, the limit, attachments, the frame); every method is called directly on `this`.
  */
 
 import { EncodeError, PayloadTooLargeError } from '../errors.js';
 import {
-  ATTACHMENT_MARKER,
   ATTACHMENT_MIN,
-  DATETIME_MAX_MS,
-  DATETIME_MIN_MS,
   Ext,
   MAX_ENCODE_DEPTH,
-  NDARRAY_ATTACHED,
-  alignUp,
   bigintToBytes,
   describeType,
   hashableKind,
 } from './data-format.js';
 import { Decimal } from './decimal.js';
-import { FrameParts, HEADER_BYTES, MAX_FRAME_PAYLOAD, type Frame } from './frames.js';
-import { IpcParts, isArrowTable, tableToIpcParts } from '../data/arrow.js';
+import { MAX_FRAME_PAYLOAD, type Frame } from './frames.js';
+import { isArrowTable, tableToIpcParts } from '../data/arrow.js';
+import { MsgpackExtEncoder } from './msgpack-ext-encode.js';
+import { EncodeLimitError } from './msgpack-writer.js';
 import { NDArray, dtypeOfTypedArray, ndarrayWire, wireDType } from './ndarray.js';
 
-const CHUNK = 64 * 1024;
-/** A scratch buffer grown past this is dropped after the frame instead of being reused. */
-const KEEP_LIMIT = 1024 * 1024;
-/** Room kept in front of the body: frame header, attachment marker, body length. */
-const RESERVED = HEADER_BYTES + 1 + 4;
-const ZEROS = Buffer.alloc(64);
+export { EncodeLimitError } from './msgpack-writer.js';
+
 const TWO_32 = 4294967296;
 
-/** Bytes an `ensure` may reserve past the limit before the body is known to be too large. */
-const SLACK = 128;
-
 const TypedArray = Object.getPrototypeOf(Int8Array) as abstract new () => ArrayBufferView;
-
-/**
- * Thrown as soon as a frame's payload passes the limit given to `encodeFrame`, before the rest of the
- * value is encoded. `size` is how large the payload was known to be at that point (a lower bound).
- */
-export class EncodeLimitError extends Error {
-  constructor(
-    readonly size: number,
-    readonly limit: number,
-  ) {
-    super(`payload of more than ${size} bytes is over the limit of ${limit} bytes`);
-  }
-}
 
 function fail(message: string): never {
   throw new EncodeError(message);
 }
 
-export class MsgpackEncoder {
-  private buf: Buffer = Buffer.allocUnsafe(CHUNK);
-  private pos = 0;
-  private start = 0;
-  /** Attachments: one buffer, or several written back to back (an Arrow IPC stream's pieces). */
-  private attachments: (Uint8Array | IpcParts)[] = [];
-  /** Payload bytes of the attachments so far (aligned). */
-  private attached = 0;
-  private limit = MAX_FRAME_PAYLOAD;
+export class MsgpackEncoder extends MsgpackExtEncoder {
   private busy = false;
 
   /**
@@ -74,19 +45,12 @@ export class MsgpackEncoder {
     // A toJSON() that itself sends a message re-enters here: give it an encoder of its own.
     if (this.busy) return new MsgpackEncoder().encodeFrame(value, limit);
     this.busy = true;
-    this.limit = Math.min(limit, MAX_FRAME_PAYLOAD);
-    this.attached = 0;
     try {
-      this.begin();
+      this.begin(limit);
       this.write(value, 0);
       return this.finish();
     } catch (err) {
-      this.pos = this.start;
-      // A failed encode may have grown the scratch buffer: never keep an oversized one.
-      if (this.buf.length > KEEP_LIMIT) {
-        this.buf = Buffer.allocUnsafe(CHUNK);
-        this.pos = 0;
-      }
+      this.abandon();
       if (err instanceof EncodeLimitError && err.limit === MAX_FRAME_PAYLOAD) {
         throw new PayloadTooLargeError(err.size, MAX_FRAME_PAYLOAD, 'message');
       }
@@ -97,100 +61,8 @@ export class MsgpackEncoder {
       const detail = err instanceof Error ? err.message : String(err);
       throw new EncodeError(`cannot encode the value: ${detail}`, { cause: err });
     } finally {
-      this.attachments = [];
       this.busy = false;
     }
-  }
-
-  private begin(): void {
-    if (this.buf.length - this.pos < 1024) {
-      this.buf = Buffer.allocUnsafe(CHUNK);
-      this.pos = 0;
-    }
-    this.pos = (this.pos + 7) & ~7;
-    this.start = this.pos;
-    this.pos += RESERVED;
-  }
-
-  private finish(): Frame {
-    const { buf, start } = this;
-    const bodyStart = start + RESERVED;
-    const bodyLength = this.pos - bodyStart;
-    const count = this.attachments.length;
-    let frame: Frame;
-    if (count === 0) {
-      if (bodyLength > MAX_FRAME_PAYLOAD) throw new PayloadTooLargeError(bodyLength, MAX_FRAME_PAYLOAD, 'message');
-      buf.writeUInt32BE(bodyLength, bodyStart - HEADER_BYTES);
-      frame = buf.subarray(bodyStart - HEADER_BYTES, this.pos);
-    } else {
-      // payload: marker, body length, body, attachment count, table of (offset, length), padding, attachments
-      const headLength = 1 + 4 + bodyLength + 4 + 8 * count;
-      let offset = alignUp(headLength);
-      const table: number[] = [];
-      for (const att of this.attachments) {
-        table.push(offset, att.byteLength);
-        offset = alignUp(offset + att.byteLength);
-      }
-      const payloadLength = table[table.length - 2]! + table[table.length - 1]!;
-      if (payloadLength > MAX_FRAME_PAYLOAD) {
-        throw new PayloadTooLargeError(payloadLength, MAX_FRAME_PAYLOAD, 'message');
-      }
-      this.ensure(4 + 8 * count + 64);
-      this.u32(count);
-      for (const n of table) this.u32(n);
-      const headPad = alignUp(headLength) - headLength;
-      this.buf.fill(0, this.pos, this.pos + headPad);
-      this.pos += headPad;
-      const head = this.buf;
-      head.writeUInt32BE(payloadLength, this.start);
-      head[this.start + HEADER_BYTES] = ATTACHMENT_MARKER;
-      head.writeUInt32BE(bodyLength, this.start + HEADER_BYTES + 1);
-      const parts: Uint8Array[] = [head.subarray(this.start, this.pos)];
-      for (let i = 0; i < count; i++) {
-        const att = this.attachments[i]!;
-        if (att instanceof IpcParts) parts.push(...att.parts);
-        else parts.push(att);
-        const end = table[2 * i]! + att.byteLength;
-        const pad = i + 1 < count ? table[2 * i + 2]! - end : 0;
-        if (pad > 0) parts.push(ZEROS.subarray(0, pad));
-      }
-      frame = new FrameParts(parts, HEADER_BYTES + payloadLength);
-    }
-    if (this.buf.length > KEEP_LIMIT) {
-      this.buf = Buffer.allocUnsafe(CHUNK);
-      this.pos = 0;
-    }
-    return frame;
-  }
-
-  // ------------------------------------------------------------ buffer
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const used = this.pos - this.start;
-    const body = used - RESERVED + this.attached;
-    if (body + n > this.limit + SLACK) throw new EncodeLimitError(body + n, this.limit);
-    const cap = used + this.limit + 2 * SLACK;
-    const size = Math.max(used + n, Math.min(cap, Math.max(CHUNK, 2 ** Math.ceil(Math.log2(used + n + 1)))));
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, this.start, this.pos);
-    this.buf = next;
-    this.start = 0;
-    this.pos = used;
-  }
-
-  private u8(n: number): void {
-    this.buf[this.pos++] = n;
-  }
-
-  private u16(n: number): void {
-    this.buf.writeUInt16BE(n, this.pos);
-    this.pos += 2;
-  }
-
-  private u32(n: number): void {
-    this.buf.writeUInt32BE(n, this.pos);
-    this.pos += 4;
   }
 
   // ------------------------------------------------------------ values
@@ -341,35 +213,6 @@ export class MsgpackEncoder {
     this.pos += n;
   }
 
-  private raw(bytes: Uint8Array): void {
-    this.ensure(bytes.byteLength);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.byteLength;
-  }
-
-  private extHeader(type: number, length: number): void {
-    this.ensure(6);
-    if (length < 0x100) {
-      this.u8(0xc7);
-      this.u8(length);
-    } else if (length < 0x10000) {
-      this.u8(0xc8);
-      this.u16(length);
-    } else {
-      this.u8(0xc9);
-      this.u32(length);
-    }
-    this.u8(type & 0xff);
-  }
-
-  private attach(bytes: Uint8Array | IpcParts): number {
-    this.attached += alignUp(bytes.byteLength);
-    const body = this.pos - this.start - RESERVED + this.attached;
-    if (body > this.limit) throw new EncodeLimitError(body, this.limit);
-    this.attachments.push(bytes);
-    return this.attachments.length - 1;
-  }
-
   private bytes(view: Uint8Array): void {
     const n = view.byteLength;
     if (n >= ATTACHMENT_MIN) {
@@ -454,12 +297,6 @@ export class MsgpackEncoder {
     );
   }
 
-  /** Each of `n` items takes at least one byte: refuse a count that cannot fit before visiting it. */
-  private count(n: number): void {
-    const body = this.pos - this.start - RESERVED + this.attached;
-    if (body + n > this.limit) throw new EncodeLimitError(body + n, this.limit);
-  }
-
   private array(items: unknown[], depth: number): void {
     const n = items.length;
     this.count(n);
@@ -537,72 +374,5 @@ export class MsgpackEncoder {
       return item;
     }), depth);
     this.buf.writeUInt32BE(this.pos - this.start - bodyRel, this.start + lengthRel);
-  }
-
-  private date(date: Date): void {
-    const ms = date.getTime();
-    if (!Number.isFinite(ms)) fail('cannot encode an invalid Date');
-    if (ms < DATETIME_MIN_MS || ms > DATETIME_MAX_MS) {
-      fail(`cannot encode Date ${date.toISOString()}: Python datetime holds years 1 to 9999 only`);
-    }
-    const seconds = Math.floor(ms / 1000);
-    const nanos = (ms - seconds * 1000) * 1_000_000;
-    this.ensure(15);
-    if (seconds >= 0 && seconds < 2 ** 34) {
-      if (nanos === 0 && seconds < TWO_32) {
-        this.u8(0xd6);
-        this.u8(0xff);
-        this.u32(seconds);
-      } else {
-        // timestamp 64: 30 bits of nanoseconds, 34 bits of seconds
-        this.u8(0xd7);
-        this.u8(0xff);
-        this.u32(nanos * 4 + Math.floor(seconds / TWO_32));
-        this.u32(seconds % TWO_32);
-      }
-      return;
-    }
-    this.u8(0xc7);
-    this.u8(12);
-    this.u8(0xff);
-    this.u32(nanos);
-    this.buf.writeBigInt64BE(BigInt(seconds), this.pos);
-    this.pos += 8;
-  }
-
-  /**
-   * An Arrow table as IPC stream bytes (src/data/arrow.ts): when large, one attachment written from
-   * the stream's pieces, which are mostly views of the table's own column buffers (no copy).
-   */
-  private table(ipc: IpcParts): void {
-    if (ipc.byteLength >= ATTACHMENT_MIN) {
-      this.extHeader(Ext.TABLE, 5);
-      this.ensure(5);
-      this.u8(NDARRAY_ATTACHED);
-      this.u32(this.attach(ipc));
-      return;
-    }
-    this.extHeader(Ext.TABLE, 1 + ipc.byteLength);
-    this.ensure(1);
-    this.u8(0);
-    for (const part of ipc.parts) this.raw(part);
-  }
-
-  private ndarray(dtype: string, shape: readonly number[], bytes: Uint8Array): void {
-    const attached = bytes.byteLength >= ATTACHMENT_MIN;
-    const headerLength = 1 + 1 + dtype.length + 1 + 8 * shape.length;
-    const length = headerLength + (attached ? 4 : bytes.byteLength);
-    this.extHeader(Ext.NDARRAY, length);
-    this.ensure(headerLength + 4);
-    this.u8(attached ? NDARRAY_ATTACHED : 0);
-    this.u8(dtype.length);
-    this.pos += this.buf.write(dtype, this.pos, dtype.length, 'latin1');
-    this.u8(shape.length);
-    for (const dim of shape) {
-      this.u32(Math.floor(dim / TWO_32));
-      this.u32(dim % TWO_32);
-    }
-    if (attached) this.u32(this.attach(bytes));
-    else this.raw(bytes);
   }
 }

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { WorkerStartError } from '../../errors.js';
+import { ENV } from '../../protocol/messages.js';
 import { LineTail, readLines } from '../lines.js';
 import { BRIDGE_PYTHONPATH, killGroup } from '../process.js';
 import { ForkedProcess, type ForkedSink } from './forked.js';
@@ -98,10 +99,10 @@ export class ZygoteLife {
     Object.assign(env, {
       PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
       PYTHONUNBUFFERED: '1',
-      SNAKEPIT_HOST_PID: String(process.pid),
-      SNAKEPIT_RUN_ID: spec.runId,
-      SNAKEPIT_ZYGOTE_PRELOAD: spec.preload.join(','),
-      SNAKEPIT_ZYGOTE_SETUP: spec.setupInZygote ? '1' : '0',
+      [ENV.HOST_PID]: String(process.pid),
+      [ENV.RUN_ID]: spec.runId,
+      [ENV.ZYGOTE_PRELOAD]: spec.preload.join(','),
+      [ENV.ZYGOTE_SETUP]: spec.setupInZygote ? '1' : '0',
     });
     this.child = spawn(spec.python, ['-m', 'snakepit_bridge.zygote', '--adapter', spec.adapter], {
       cwd: spec.cwd,

@@ -1,12 +1,13 @@
 /**
  * The pool's implementation: admission, dispatch to the least-loaded ready worker, settling, the
  * workers' hooks and statistics. Startup and shutdown, the transport and the run registry live in
- * run.ts; where events go in publisher.ts; replacement of dead workers, heartbeats and recycling in
- * supervisor.ts; retries of idempotent calls in retry.ts. `Pool` (pool.ts) is its public face.
+ * run.ts; where events go in publisher.ts; replacement of dead workers and heartbeats in
+ * supervisor.ts, recycling in recycler.ts; retries of idempotent calls in retry.ts. `Pool` (pool.ts)
+ * is its public face.
  */
 
 import { EventEmitter } from 'node:events';
-import { PoolClosedError, SnakepitError } from '../errors.js';
+import { SnakepitError } from '../errors.js';
 import type { PoolEventMap, PoolState } from '../events.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { type ResolvedPoolOptions } from '../options.js';
@@ -377,19 +378,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     done?.();
   }
 
+  /** While close waits: asked when a call settles (one field check on that path), a worker exits or is ready. */
   private checkDrained(): void {
-    if (this.drained === undefined) return;
-    if (this.scheduler.queued > 0) {
-      if (this.workers.length === 0 && !this.supervisor.restartPending()) {
-        // Nothing can run what is left: fail it rather than wait forever.
-        const error = new PoolClosedError('pool closed with no worker left to run queued calls');
-        this.scheduler.failAll(error);
-      } else {
-        return;
-      }
-    }
-    if (this.workers.some((w) => w.pending.size > 0)) return;
-    this.stopDraining();
+    if (this.drained !== undefined && this.run.drained()) this.stopDraining();
   }
 
   // --------------------------------------------------------------- reporting

@@ -39,7 +39,7 @@ export interface RunHost {
   readonly audit: AuditLog | undefined;
   /** Reject every queued call with `error`. */
   failQueued(error: SnakepitError): void;
-  /** Resolves once no call is queued or in flight. */
+  /** Resolves once no call is queued or in flight (as `drained` says, asked at each change). */
   drain(): Promise<void>;
   /** Let whoever waits for the drain go (destroy). */
   stopDraining(): void;
@@ -185,6 +185,24 @@ export class PoolRun {
     this.host.audit?.close();
     releaseSignals(this);
     this.host.setState('closed');
+  }
+
+  /**
+   * Whether a closing pool has nothing left to wait for: no call queued or in flight. Queued calls
+   * that no worker is left to run fail here rather than wait forever.
+   */
+  drained(): boolean {
+    const { scheduler, workers } = this.host;
+    if (scheduler.queued > 0) {
+      if (workers.length === 0 && !this.supervisor.restartPending()) {
+        // Nothing can run what is left: fail it rather than wait forever.
+        const error = new PoolClosedError('pool closed with no worker left to run queued calls');
+        scheduler.failAll(error);
+      } else {
+        return false;
+      }
+    }
+    return !workers.some((w) => w.pending.size > 0);
   }
 
   /** SIGKILL every worker's process group synchronously (host signals, process exit). */

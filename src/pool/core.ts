@@ -1,31 +1,21 @@
 /**
- * The pool's implementation: workers, the queue, dispatch to the least-loaded ready worker,
- * lifecycle and statistics. Replacement of dead workers, heartbeats and recycling live in
- * supervisor.ts; retries of idempotent calls in retry.ts. `Pool` (pool.ts) is its public face.
+ * The pool's implementation: admission, dispatch to the least-loaded ready worker, settling, the
+ * workers' hooks and statistics. Startup and shutdown, the transport and the run registry live in
+ * run.ts; where events go in publisher.ts; replacement of dead workers and heartbeats in
+ * supervisor.ts, recycling in recycler.ts; retries of idempotent calls in retry.ts. `Pool` (pool.ts)
+ * is its public face.
  */
 
 import { EventEmitter } from 'node:events';
-import {
-  InvalidArgumentsError,
-  PoolClosedError,
-  SnakepitError,
-} from '../errors.js';
-import { channels, type LogEvent, type PoolEvent, type PoolEventMap, type PoolState } from '../events.js';
-import { handleSignalsFor, releaseSignals } from '../host-signals.js';
+import { SnakepitError } from '../errors.js';
+import type { PoolEventMap, PoolState } from '../events.js';
 import { AuditLog } from '../audit/audit-log.js';
-import { checkSandbox } from '../security/sandbox.js';
-import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
 import { type ResolvedPoolOptions } from '../options.js';
 import { checkCallOptions, type ExecuteOptions, type StreamOptions } from '../call-options.js';
 import { fromWireError } from '../protocol/wire-errors.js';
 import { callMessage, type WireError } from '../protocol/messages.js';
 import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
-import { settingsEnv } from '../worker/env.js';
-import { createTransport } from '../transport/select.js';
-import type { ForkServerTransport } from '../transport/forkserver.js';
-import { forkServerTransport } from './fork-server.js';
-import type { Transport } from '../transport/transport.js';
 import { Scheduler } from '../scheduling/scheduler.js';
 import { Call, type CallConsumer, type CallHost } from './call.js';
 import { StreamFeed, ToolStream } from './stream.js';
@@ -37,17 +27,18 @@ import { checkArguments } from './argument-check.js';
 import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
 import type { CallRoute, SessionCore } from './session.js';
 import { SessionManager, type SessionHost } from './session-manager.js';
-import { workerEnv } from './python-calls.js';
 // Supervision: restarts, heartbeats, recycling, retries.
 import { isMemoryError } from '../supervision/recycle.js';
 import { lostCallOutcome } from '../supervision/retry.js';
 import { Supervisor, type SupervisorHost } from '../supervision/supervisor.js';
+import type { Recycler } from '../supervision/recycler.js';
 import { PoolLifecycle, refusal } from './state.js';
+import { PoolRun, type RunHost } from './run.js';
+import { EventPublisher } from './publisher.js';
 // Telemetry: spans, metrics, tracing channel, logs (src/telemetry).
 import { Telemetry } from '../telemetry/telemetry.js';
 
-
-export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorHost {
+export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorHost, RunHost {
   private readonly lifecycle = new PoolLifecycle((from, to, reason) =>
     this.publish('poolState', reason === undefined ? { type: 'poolState', from, to } : { type: 'poolState', from, to, reason }),
   );
@@ -57,17 +48,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   private nextCallId = 1;
   private nextWorkerId = 1;
   private drained: (() => void) | undefined;
-  private closing: Promise<void> | undefined;
-  // supervision (supervisor.ts), run registry and host signals
+  // supervision (supervisor.ts, recycler.ts); the run: transport, run registry, startup and shutdown (run.ts)
   private readonly supervisor: Supervisor;
-  readonly runId = newRunId();
-  private registry: RunRegistry | undefined;
+  private readonly recycler: Recycler;
+  private readonly run: PoolRun;
   /** options.audit (src/audit/): every settled call is recorded. */
   readonly audit: AuditLog | undefined;
-  private reaped: ReapReport | undefined;
-  private readonly transport: Transport;
-  /** Fork-server mode: the transport that forks the workers from a zygote (fork-server.ts). */
-  private readonly forkServer: ForkServerTransport | undefined;
 
   // statistics
   private readonly counters = new PoolCounters();
@@ -77,27 +63,25 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   readonly hostTools = new HostToolRegistry();
   private readonly hostCalls = new HostCalls(this);
   readonly telemetry: Telemetry;
+  private readonly publisher: EventPublisher;
   /** Bytes sent to and received from workers that have exited. */
   private readonly exitedBytes = { sent: 0, received: 0 };
 
   constructor(
     readonly options: ResolvedPoolOptions,
-    private readonly emitter: EventEmitter<PoolEventMap>,
+    emitter: EventEmitter<PoolEventMap>,
   ) {
     this.supervisor = new Supervisor(this);
+    this.recycler = this.supervisor.recycler;
     this.scheduler = new Scheduler<Call>({
       workers: this.workers,
       options,
       dispatch: (call, worker) => this.dispatch(call, worker),
       placeSessionCall: (call, worker) => this.sessions.placeQueued(call, worker),
     });
-    if (options.startMethod === 'forkserver') {
-      this.forkServer = forkServerTransport(options, this.runId, () => this.registry, (n, e) => this.publish(n, e));
-      this.transport = this.forkServer;
-    } else {
-      this.transport = createTransport(options.transport, options.stateDir);
-    }
+    this.run = new PoolRun(this, this.supervisor);
     this.telemetry = new Telemetry({ stats: () => this.stats(), bytes: () => this.bytes() }, options.logs);
+    this.publisher = new EventPublisher(emitter, this.telemetry);
     this.audit = options.audit === undefined ? undefined : new AuditLog(options.audit);
   }
 
@@ -117,88 +101,21 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   // ------------------------------------------------------------------ startup
 
-  async start(): Promise<void> {
-    const { size, startupConcurrency, stateDir } = this.options;
-    if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
-    if (stateDir !== false) {
-      // Reap what hosts that died left behind, then record this run.
-      this.reaped = reapDeadRuns(stateDir);
-      const registry = new RunRegistry(stateDir, this.runId);
-      if (registry.open()) this.registry = registry;
-    }
-    try {
-      await this.transport.open();
-    } catch (err) {
-      this.setState('failed', 'transport failed');
-      this.registry?.close();
-      throw err;
-    }
-    const started: Promise<void>[] = [];
-    let next = 0;
-    const startOne = async (): Promise<void> => {
-      while (next < size && this.state === 'starting') {
-        await this.supervisor.startInitial(next++);
-      }
-    };
-    for (let i = 0; i < Math.min(size, startupConcurrency); i++) started.push(startOne());
-    // `@opentelemetry/api` loads while the workers start, once they are spawned: a worker takes far
-    // longer to become ready than the import, and no call is traced before the pool is ready.
-    const telemetry = this.telemetry.start();
-    const results = await Promise.allSettled(started);
-    await telemetry;
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure !== undefined || this.state !== 'starting') {
-      this.supervisor.stop();
-      if (this.state !== 'closed') this.setState('failed', 'start failed');
-      await Promise.all(this.workers.map((w) => w.kill('start-failed')));
-      this.transport.close();
-      this.registry?.close();
-      throw failure?.reason ?? new PoolClosedError('pool was destroyed while it started');
-    }
-    this.setState('ready');
-    this.supervisor.begin();
-    if (this.options.handleSignals) handleSignalsFor(this);
+  start(): Promise<void> {
+    return this.run.start();
   }
 
   /** Create a worker (not started) and add it to the list; the supervisor starts it. */
   createWorker(): WorkerHandle {
-    const o = this.options;
-    const id = this.nextWorkerId++;
-    const worker = new WorkerHandle(
-      {
-        id,
-        python: o.python,
-        adapter: o.adapter,
-        cwd: o.cwd,
-        env: { ...workerEnv(o), ...settingsEnv({ ...o, workerId: id, runId: this.runId }) },
-        concurrency: o.concurrency,
-        maxPayload: o.maxPayload,
-        codecs: o.codecs,
-        startupTimeout: o.startupTimeout,
-        killGrace: o.killGrace,
-        int64: o.int64,
-        pythonReason: o.pythonReason,
-        sandbox: o.sandbox,
-      },
-      this.transport,
-      this,
-    );
+    const worker = new WorkerHandle(this.run.workerSpec(this.nextWorkerId++), this.run.transport, this);
     this.workers.push(worker);
     return worker;
   }
 
   /** A worker said hello and answered its first ping (called by the supervisor). */
   workerReady(worker: WorkerHandle): void {
-    const info = worker.info!;
-    this.catalogue.learn(info, this.options.codecs[0], this.options.python);
-    this.publish('workerReady', {
-      type: 'workerReady',
-      workerId: worker.id,
-      pid: worker.pid!,
-      python: info.python,
-      codec: info.codec,
-      startMs: Math.round(performance.now() - worker.startedAt),
-    });
+    this.catalogue.learn(worker.info!, this.options.codecs[0], this.options.python);
+    this.publisher.workerReady(worker);
     if (this.state !== 'starting') this.sessions.onWorkerReady(worker);
     if (this.state !== 'starting') this.slotListener?.();
     this.checkDrained();
@@ -336,8 +253,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   wireError(call: Call, wire: WireError): SnakepitError {
-    // A worker out of memory is replaced once it has answered (supervisor.ts, recycle.ts).
-    if (wire?.kind === 'python_error' && isMemoryError(wire.type)) this.supervisor.onMemoryError(call.worker);
+    // A worker out of memory is replaced once it has answered (recycler.ts, recycle.ts).
+    if (wire?.kind === 'python_error' && isMemoryError(wire.type)) this.recycler.onMemoryError(call.worker);
     return fromWireError(wire, call.tool, () => this.toolNames(), {
       requestId: call.id,
       workerId: call.worker?.id,
@@ -369,12 +286,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   // ------------------------------------------------------------ worker hooks
 
   onSpawn(worker: WorkerHandle): void {
-    this.registry?.add(worker.pid!);
-    this.publish('workerSpawn', { type: 'workerSpawn', workerId: worker.id, pid: worker.pid! });
+    this.run.spawned(worker.pid!);
+    this.publisher.workerSpawn(worker);
   }
 
   onSettled(worker: WorkerHandle, _sink: CallSink): void {
-    this.supervisor.afterSettle(worker);
+    this.recycler.afterSettle(worker);
     this.scheduler.onSlotFree(worker);
     if (this.drained !== undefined) this.checkDrained();
     this.slotListener?.();
@@ -392,18 +309,10 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     const index = this.workers.indexOf(worker);
     if (index !== -1) this.workers.splice(index, 1);
     this.sessions.onWorkerExit(worker);
-    if (worker.pid !== undefined) this.registry?.remove(worker.pid);
+    if (worker.pid !== undefined) this.run.exited(worker.pid);
     this.exitedBytes.sent += worker.bytesOut;
     this.exitedBytes.received += worker.bytesIn;
-    this.publish('workerExit', {
-      type: 'workerExit',
-      workerId: worker.id,
-      pid: worker.pid,
-      code: info.code,
-      signal: info.signal,
-      reason: info.reason,
-      lostCalls: info.lostCalls ?? 0,
-    });
+    this.publisher.workerExit(worker, info);
     if (worker.readyAt > 0) this.counters.workerExited(info.reason);
     this.supervisor.onExit(worker, info);
     // Calls taken back for a retry wait in the queue: give them to the workers that remain.
@@ -416,23 +325,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   onLog(worker: WorkerHandle, stream: LogStream, line: string, level?: string, requestId?: number, logger?: string, exception?: string): void {
-    const published = this.emitter.listenerCount('log') > 0 || channels.log.hasSubscribers;
-    if (!published && !this.telemetry.logs.always) return;
-    // A line printed inside a call comes as a log frame of level stdout or stderr (python logs.py).
-    if (stream === 'worker' && (level === 'stdout' || level === 'stderr')) stream = level;
-    const event: LogEvent = {
-      type: 'log',
-      workerId: worker.id,
-      pid: worker.pid,
-      stream,
-      line,
-      level: level === 'stdout' || level === undefined ? (stream === 'stderr' ? 'stderr' : 'info') : level,
-      requestId: requestId ?? undefined,
-    };
-    if (logger != null) event.logger = logger;
-    if (exception != null) event.exception = exception;
-    this.telemetry.log(event);
-    if (published) this.publish('log', event);
+    this.publisher.log(worker, stream, line, level, requestId, logger, exception);
   }
 
   /** Bytes written to and read from workers since the pool started. */
@@ -449,14 +342,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   /** Replace worker `workerId` by a fresh one with drain; resolves once the old worker has exited. */
   recycle(workerId: number): Promise<void> {
-    const worker = this.workers.find((w) => w.id === workerId);
-    if (worker === undefined) {
-      const ids = this.workers.map((w) => w.id).join(', ') || '(none)';
-      return Promise.reject(new InvalidArgumentsError(`no worker with id ${String(workerId)} (workers: ${ids})`));
-    }
-    // Asked for explicitly: the worker's sessions end now, each reporting SESSION_LOST ('recycled').
-    this.sessions.loseSessions(worker, 'recycled');
-    return this.supervisor.recycle(worker, 'manual');
+    return this.recycler.recycleById(workerId);
   }
 
   hasLiveSessions(worker: WorkerHandle): boolean {
@@ -470,72 +356,31 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   // ------------------------------------------------------------------ stopping
 
   close(): Promise<void> {
-    if (this.closing !== undefined) return this.closing;
-    if (this.state === 'closed') return Promise.resolve();
-    if (this.state === 'failed') this.failQueued(new PoolClosedError('pool closed'));
-    this.setState('draining');
-    this.closing = new Promise<void>((resolve) => {
+    return this.run.close();
+  }
+
+  destroy(): Promise<void> {
+    return this.run.destroy();
+  }
+
+  /** Resolves once no call is queued or in flight (close); checkDrained resolves it. */
+  drain(): Promise<void> {
+    return new Promise<void>((resolve) => {
       this.drained = resolve;
       this.checkDrained();
-    }).then(async () => {
-      this.sessions.closeAll();
-      this.supervisor.stop();
-      await Promise.all(this.workers.map((w) => w.shutdown()));
-      this.finishClose();
     });
-    return this.closing;
   }
 
-  private finishClose(): void {
-    this.supervisor.stop();
-    // The fork server's zygote is spared: it reaps the workers being stopped, then goes (forkserver.ts).
-    const zygote = this.forkServer?.zygotePid;
-    this.transport.close();
-    endRun(this.runId, zygote === undefined ? [] : [zygote]); // grandchildren in sessions of their own (run-registry.ts)
-    this.registry?.close();
-    this.audit?.close();
-    releaseSignals(this);
-    this.setState('closed');
-  }
-
-  /** SIGKILL every worker's process group synchronously (host signals, process exit). */
-  killNow(): void {
-    for (const worker of this.workers) worker.killNow();
-    killRunProcesses(this.runId);
-  }
-
-  private checkDrained(): void {
-    if (this.drained === undefined) return;
-    if (this.scheduler.queued > 0) {
-      if (this.workers.length === 0 && !this.supervisor.restartPending()) {
-        // Nothing can run what is left: fail it rather than wait forever.
-        const error = new PoolClosedError('pool closed with no worker left to run queued calls');
-        this.scheduler.failAll(error);
-      } else {
-        return;
-      }
-    }
-    if (this.workers.some((w) => w.pending.size > 0)) return;
-    const done = this.drained;
-    this.drained = undefined;
-    done();
-  }
-
-  async destroy(): Promise<void> {
-    if (this.state === 'closed' && this.closing === undefined) return;
-    this.supervisor.stop();
-    if (this.state !== 'closed') this.finishClose();
-    const error = new PoolClosedError('pool was destroyed');
-    this.scheduler.failAll(error);
-    this.sessions.closeAll();
-    for (const worker of this.workers) {
-      for (const sink of worker.pending.values()) (sink as Call).fail(error);
-    }
-    await Promise.all(this.workers.map((w) => w.kill('killed')));
-    endRun(this.runId);
+  /** The drain is over, or destroy lets whoever waits for it go. */
+  stopDraining(): void {
     const done = this.drained;
     this.drained = undefined;
     done?.();
+  }
+
+  /** While close waits: asked when a call settles (one field check on that path), a worker exits or is ready. */
+  private checkDrained(): void {
+    if (this.drained !== undefined && this.run.drained()) this.stopDraining();
   }
 
   // --------------------------------------------------------------- reporting
@@ -550,12 +395,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   publish<K extends keyof PoolEventMap>(name: K, event: PoolEventMap[K][0]): void {
-    if (name !== 'log') this.telemetry.event(event);
-    const channel = channels[name];
-    if (channel.hasSubscribers) channel.publish(event);
-    if (this.emitter.listenerCount(name) > 0) {
-      (this.emitter.emit as (n: string, e: PoolEvent) => boolean)(name, event);
-    }
+    this.publisher.publish(name, event);
   }
 
   toolNames(): string[] {
@@ -567,9 +407,8 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   /** Before a reload replaces the workers: fork them from a fresh zygote that imports the new code. */
-  async beforeReload(): Promise<void> {
-    const o = this.options;
-    await this.forkServer?.renew(o.recycleWait + 2 * o.killGrace + o.startupTimeout);
+  beforeReload(): Promise<void> {
+    return this.run.beforeReload();
   }
 
   /** After a reload: the catalogue of the newest ready worker (the adapter may have changed). */
@@ -580,7 +419,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   stats(): PoolStats {
     const c = this.counters;
-    const fs = this.forkServer;
+    const fs = this.run.forkServer;
     return Object.freeze({
       state: this.state,
       size: this.options.size,
@@ -595,11 +434,11 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       cancelKills: c.cancelKills,
       restarts: this.supervisor.restarts,
       pendingRestarts: this.supervisor.pendingRestarts,
-      recycles: this.supervisor.recycles,
+      recycles: this.recycler.recycles,
       wedged: this.supervisor.wedged,
       breakerTrips: this.supervisor.breakerTrips,
       retries: c.retries,
-      reaped: this.reaped?.killed.length ?? 0,
+      reaped: this.run.reaped,
       ...(fs && { forkServer: Object.freeze({ pid: fs.zygotePid, restarts: fs.restarts, crashes: fs.crashes }) }),
       waitTime: c.waitTime.summary(),
       runTime: c.runTime.summary(),

@@ -1,9 +1,9 @@
 /**
  * Keeps the pool's workers alive: one slot per configured worker, each refilled when its worker dies
- * (restart-policy.ts: backoff with jitter, crash-loop breaker, recovery after a stable period), a
- * supervision tick that sends heartbeats and kills wedged workers, and recycling with drain
- * (recycle.ts). The pool (core.ts) tells it about worker exits and settled calls; it tells the pool
- * about new workers, state changes and events.
+ * (restart-policy.ts: backoff with jitter, crash-loop breaker, recovery after a stable period), and
+ * a supervision tick that sends heartbeats, kills wedged workers and asks recycling (recycler.ts,
+ * with drain) whether a worker is due. The pool (core.ts) tells it about worker exits, and the
+ * recycler about settled calls; it tells the pool about new workers, state changes and events.
  *
  * Invariant: while the pool accepts calls (`ready` or `degraded`), every slot has a worker that is
  * ready or starting, or a restart scheduled. When the breaker opens the pool is `failed` and rejects
@@ -11,10 +11,10 @@
  */
 
 import { PoolFailedError, WorkerCrashedError, type SnakepitError } from '../errors.js';
-import type { PoolEventMap, PoolState, RecycleReason, WorkerExitReason } from '../events.js';
+import type { PoolEventMap, PoolState, WorkerExitReason } from '../events.js';
 import type { ResolvedPoolOptions } from '../options.js';
 import type { ExitInfo, WorkerHandle } from '../worker/worker.js';
-import { recycleDue, ttlDeadline } from './recycle.js';
+import { Recycler } from './recycler.js';
 import { RestartPolicy } from './restart-policy.js';
 import { stateRule } from '../pool/state.js';
 
@@ -56,11 +56,6 @@ interface Slot {
   delayMs: number;
 }
 
-interface Recycling {
-  reason: RecycleReason;
-  waiters: { resolve: () => void; reject: (err: Error) => void }[];
-}
-
 /** Exit reasons that count as failures for backoff and the breaker. */
 const FAILURES: ReadonlySet<WorkerExitReason> = new Set<WorkerExitReason>(['crash', 'wedged', 'protocol-error']);
 
@@ -68,10 +63,8 @@ export class Supervisor {
   readonly policy: RestartPolicy;
   private readonly slots: Slot[];
   private readonly slotOf = new Map<WorkerHandle, Slot>();
-  private readonly recycling = new Map<WorkerHandle, Recycling>();
-  private readonly ttlAt = new WeakMap<WorkerHandle, number>();
-  /** Workers to recycle after a MemoryError once their replacement can be started. */
-  private readonly memoryPending = new WeakSet<WorkerHandle>();
+  /** Recycling with drain (recycler.ts); the pool tells it about settled calls and MemoryErrors. */
+  readonly recycler: Recycler;
   private tickTimer: NodeJS.Timeout | undefined;
   private recoverTimer: NodeJS.Timeout | undefined;
   private lastTick = 0;
@@ -81,9 +74,6 @@ export class Supervisor {
 
   // counters for stats()
   restarts = 0;
-  recycles = 0;
-  /** When automatic recycling of a worker first had to wait for its sessions (performance.now()). */
-  private readonly sessionWaitSince = new WeakMap<WorkerHandle, number>();
   wedged = 0;
   breakerTrips = 0;
 
@@ -99,6 +89,17 @@ export class Supervisor {
       replaces: 0,
       delayMs: 0,
     }));
+    this.recycler = new Recycler(host, {
+      serves: (worker) => this.slotOf.get(worker)?.worker === worker,
+      startSuccessor: (worker) => {
+        const slot = this.slotOf.get(worker)!;
+        this.launch(slot, 'recycle').catch(() => {
+          /* handled by onStartFailed */
+        });
+        return slot.successor;
+      },
+      updateHealth: () => this.updateHealth(),
+    });
   }
 
   private get options(): ResolvedPoolOptions {
@@ -159,7 +160,6 @@ export class Supervisor {
       void worker.kill('killed');
       return;
     }
-    this.ttlAt.set(worker, ttlDeadline(worker.readyAt, this.options.ttl));
     let old: WorkerHandle | undefined;
     if (kind === 'recycle') {
       slot.successor = undefined;
@@ -167,11 +167,7 @@ export class Supervisor {
       slot.worker = worker;
     }
     this.host.workerReady(worker);
-    if (old !== undefined && old.state !== 'exited' && !old.retiring) this.retire(old);
-    // Workers due for recycling kept serving only because nobody else did: now someone does.
-    for (const due of this.recycling.keys()) {
-      if (due !== worker && due.state === 'ready' && !due.retiring) this.retire(due);
-    }
+    this.recycler.onReady(worker, old);
     if (kind === 'restart') {
       this.restarts++;
       const now = performance.now();
@@ -200,13 +196,8 @@ export class Supervisor {
       slot.successor = undefined;
       const old = slot.worker;
       if (old !== undefined && old.state !== 'exited') {
-        // The old worker keeps serving; recycling is tried again at a later tick (ttl, rss,
-        // maxRequests and MemoryError) or by the caller (manual).
-        const entry = this.recycling.get(old);
-        this.recycling.delete(old);
-        if (entry?.reason === 'memory') this.memoryPending.add(old);
-        old.retiring = false;
-        for (const w of entry?.waiters ?? []) w.reject(err);
+        // The old worker keeps serving; recycling is tried again later (recycler.ts).
+        this.recycler.successorFailed(old, err);
         slot.streak++;
         if (this.policy.recordFailure(now)) this.trip(err);
         this.updateHealth();
@@ -229,9 +220,7 @@ export class Supervisor {
   onExit(worker: WorkerHandle, info: ExitInfo): void {
     const slot = this.slotOf.get(worker);
     this.slotOf.delete(worker);
-    const entry = this.recycling.get(worker);
-    this.recycling.delete(worker);
-    for (const w of entry?.waiters ?? []) w.resolve();
+    this.recycler.onExit(worker);
     if (slot === undefined || slot.successor === worker || slot.worker !== worker) {
       this.updateHealth();
       return;
@@ -384,15 +373,7 @@ export class Supervisor {
         }
         worker.ping(now);
       }
-      if (!accepting || worker.retiring || this.recycling.has(worker)) continue;
-      if (this.memoryPending.has(worker)) {
-        if (!this.sessionsAllowRecycle(worker, now)) continue;
-        this.memoryPending.delete(worker);
-        this.recycle(worker, 'memory').catch(() => {});
-        continue;
-      }
-      const due = recycleDue(worker, this.options, this.ttlAt.get(worker) ?? Infinity, now);
-      if (due !== undefined && this.sessionsAllowRecycle(worker, now)) this.recycle(worker, due).catch(() => {});
+      if (accepting) this.recycler.check(worker, now);
     }
   }
 
@@ -403,91 +384,6 @@ export class Supervisor {
       { workerId: worker.id, pid: worker.pid, stderrTail: worker.stderr },
     );
     void worker.kill('wedged', error);
-  }
-
-  // -------------------------------------------------------------- recycling
-
-  /** A call left `worker`: shut a drained retiring worker down; recycle after `maxRequests`. */
-  afterSettle(worker: WorkerHandle): void {
-    if (worker.state !== 'ready') return;
-    if (worker.retiring) {
-      if (worker.pending.size === 0) void worker.shutdown('recycled');
-      return;
-    }
-    const { maxRequests } = this.options;
-    if (maxRequests > 0 && worker.completed >= maxRequests && !this.recycling.has(worker)) {
-      if (this.sessionsAllowRecycle(worker, performance.now())) this.recycle(worker, 'maxRequests').catch(() => {});
-    }
-  }
-
-  /** The worker raised MemoryError in a tool: replace it once the call is answered. */
-  onMemoryError(worker: WorkerHandle | undefined): void {
-    if (worker === undefined || worker.state !== 'ready' || this.recycling.has(worker)) return;
-    if (!this.sessionsAllowRecycle(worker, performance.now())) {
-      this.memoryPending.add(worker); // the tick retries once the sessions end or the wait is over
-      return;
-    }
-    this.recycle(worker, 'memory').catch(() => {});
-  }
-
-  /**
-   * Automatic recycling waits while `worker` holds live sessions, at most `recycleWait` ms from when
-   * it first became due; then the sessions are lost explicitly (SESSION_LOST, reason `recycled`)
-   * and the recycling goes ahead. Never a silent move of a session to a worker without its state.
-   */
-  private sessionsAllowRecycle(worker: WorkerHandle, now: number): boolean {
-    if (!this.host.hasLiveSessions(worker)) {
-      this.sessionWaitSince.delete(worker);
-      return true;
-    }
-    const since = this.sessionWaitSince.get(worker) ?? now;
-    this.sessionWaitSince.set(worker, since);
-    if (now - since < this.options.recycleWait) return false;
-    this.sessionWaitSince.delete(worker);
-    this.host.loseSessions(worker);
-    return true;
-  }
-
-  /**
-   * Replace `worker` by a fresh one with drain. Resolves once the old worker has exited; rejects if
-   * its replacement could not start (the old worker then keeps serving).
-   */
-  recycle(worker: WorkerHandle, reason: RecycleReason): Promise<void> {
-    if (worker.state === 'exited') return Promise.resolve();
-    const existing = this.recycling.get(worker);
-    const slot = this.slotOf.get(worker);
-    const accepting = stateRule(this.host.state).replaces === 'always';
-    if (existing === undefined && (worker.state !== 'ready' || slot === undefined || slot.worker !== worker || !accepting)) {
-      // Already stopping, or the pool is draining: the worker goes away anyway.
-      return worker.whenExited().then(() => undefined);
-    }
-    return new Promise<void>((resolve, reject) => {
-      if (existing !== undefined) {
-        existing.waiters.push({ resolve, reject });
-        return;
-      }
-      this.recycling.set(worker, { reason, waiters: [{ resolve, reject }] });
-      this.recycles++;
-      const othersServe = this.host.workers.some((w) => w !== worker && w.state === 'ready' && !w.retiring);
-      if (othersServe) this.retire(worker);
-      this.launch(slot!, 'recycle').catch(() => {
-        /* handled by onStartFailed */
-      });
-      this.host.publish('workerRecycle', {
-        type: 'workerRecycle',
-        workerId: worker.id,
-        pid: worker.pid,
-        reason,
-        replacementId: slot!.successor?.id,
-      });
-    });
-  }
-
-  /** Stop giving `worker` calls; shut it down once its calls are done. */
-  private retire(worker: WorkerHandle): void {
-    worker.retiring = true;
-    this.updateHealth();
-    if (worker.pending.size === 0 && worker.state === 'ready') void worker.shutdown('recycled');
   }
 
   // ---------------------------------------------------------------- stopping

@@ -1,7 +1,8 @@
 /**
  * One worker: a process (started and controlled by the pool's transport) and the protocol
  * connection with it (src/connection/). This class owns the worker's lifecycle: start with its
- * timeout, graceful shutdown, kill escalation, and the exit that settles every call in flight.
+ * timeout, graceful shutdown, kill escalation, and the exit that settles every call in flight
+ * (with the errors of exit-errors.ts).
  *
  * Every call handed to `dispatch` ends in exactly one of the sink's terminal callbacks: the worker's
  * reply, or `onWorkerLost` when the process goes away. Sending to a dead worker throws.
@@ -16,6 +17,7 @@ import type { CodecName, HelloInfo, WireError } from '../protocol/messages.js';
 import type { ResolvedSandbox } from '../security/sandbox.js';
 import type { Channel, Transport, WorkerProcess } from '../transport/transport.js';
 import { trackWorker, untrackWorker } from './registry.js';
+import { crashError, startError, type WorkerExit } from './exit-errors.js';
 
 export type { CallSink } from '../connection/connection.js';
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'exited';
@@ -383,67 +385,17 @@ export class WorkerHandle implements ConnectionOwner {
     untrackWorker(this);
     this.setRef(false);
     const reason: WorkerExitReason = this.exitReason ?? (wasStarting ? 'start-failed' : 'crash');
-    const stderrTail = this.stderr;
+    const exit: WorkerExit = { workerId: this.id, pid: this.pid, code, signal, stderrTail: this.stderr };
     if (wasStarting) {
       const settle = this.startSettle;
       this.startSettle = undefined;
-      settle?.reject(this.startError(code, signal, stderrTail));
+      settle?.reject(startError(exit, this.fatal, this.spec.adapter, this.spec.python));
     }
-    const lost = this.exitError ?? this.crashError(code, signal, reason, stderrTail);
+    const lost = this.exitError ?? crashError(exit, reason);
     const sinks = this.conn.close(lost);
     const info = { code, signal, reason, lostCalls: sinks.length };
     this.hooks.onExit(this, info);
     this.resolveExited(info);
-  }
-
-  private describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-    return signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
-  }
-
-  private startError(code: number | null, signal: NodeJS.Signals | null, stderrTail: string): WorkerStartError {
-    const fatal = this.fatal;
-    if (fatal) {
-      const where =
-        fatal.phase === 'setup'
-          ? 'setup() of the adapter failed'
-          : `cannot load adapter ${JSON.stringify(this.spec.adapter)} with Python ${JSON.stringify(this.spec.python)}`;
-      const what = fatal.type ? `${fatal.type}: ${fatal.message}` : fatal.message;
-      return new WorkerStartError(`worker ${this.id}: ${where}: ${what}\n${fatal.traceback}`, {
-        workerId: this.id,
-        pid: this.pid,
-        phase: fatal.phase ?? 'import',
-        stderrTail,
-        exitCode: code,
-        signal,
-        pythonTraceback: fatal.traceback,
-      });
-    }
-    const tail = stderrTail ? `\n--- stderr ---\n${stderrTail}` : '';
-    return new WorkerStartError(`worker ${this.id} ${this.describeExit(code, signal)} before it was ready${tail}`, {
-      workerId: this.id,
-      pid: this.pid,
-      phase: 'start',
-      stderrTail,
-      exitCode: code,
-      signal,
-    });
-  }
-
-  private crashError(code: number | null, signal: NodeJS.Signals | null, reason: WorkerExitReason, stderrTail: string): SnakepitError {
-    const why =
-      reason === 'shutdown' || reason === 'killed' || reason === 'recycled'
-        ? 'was stopped'
-        : reason === 'cancel-grace'
-          ? 'was killed after a call ignored cancellation'
-          : this.describeExit(code, signal);
-    const tail = stderrTail ? `\n--- stderr ---\n${stderrTail}` : '';
-    return new WorkerCrashedError(`worker ${this.id} (pid ${this.pid}) ${why} with the call in flight${tail}`, {
-      workerId: this.id,
-      pid: this.pid,
-      exitCode: code,
-      signal,
-      stderrTail,
-    });
   }
 
   /** Resolves when the process has exited and every pending call was settled. */

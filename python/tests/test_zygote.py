@@ -78,7 +78,7 @@ def test_thread_detection_names_no_thread_in_a_fresh_process() -> None:
     code = textwrap.dedent(
         """
         import threading, time
-        from snakepit_bridge.zygote import thread_problem
+        from snakepit_bridge.threads import thread_problem
         assert thread_problem("nothing") is None
         threading.Thread(target=time.sleep, args=(5,), name="sleeper", daemon=True).start()
         print(thread_problem("importing 'x'"))

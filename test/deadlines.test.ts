@@ -100,22 +100,37 @@ describe('deadlines and cancellation', () => {
     });
   });
 
-  it('removes its abort listener when the call settles', async () => {
-    await withPool({}, async (pool) => {
+  it('one signal shared by many calls gets one abort listener (no MaxListenersExceededWarning); aborting it ends the calls still running', async () => {
+    await withPool({ size: 2, concurrency: 4 }, async (pool) => {
       const ctl = new AbortController();
       const added: string[] = [];
-      const removed: string[] = [];
       const signal = ctl.signal;
       type Listen = (...args: unknown[]) => void;
-      const spy = signal as unknown as { addEventListener: Listen; removeEventListener: Listen };
+      const spy = signal as unknown as { addEventListener: Listen };
       const origAdd = spy.addEventListener.bind(signal);
-      const origRemove = spy.removeEventListener.bind(signal);
       spy.addEventListener = (...args) => (added.push(String(args[0])), origAdd(...args));
-      spy.removeEventListener = (...args) => (removed.push(String(args[0])), origRemove(...args));
-      for (let i = 0; i < 5; i++) await pool.execute('add', { a: i, b: 1 }, { signal });
-      await rejection(pool.execute('boom', { message: 'x' }, { signal }));
-      assert.deepEqual(added, Array(6).fill('abort'));
-      assert.deepEqual(removed, Array(6).fill('abort'));
+      const warnings: Error[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w);
+      process.on('warning', onWarning);
+      try {
+        for (let i = 0; i < 5; i++) assert.equal(await pool.execute('add', { a: i, b: 1 }, { signal }), i + 1);
+        await rejection(pool.execute('boom', { message: 'x' }, { signal }));
+        const done = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.execute('add', { a: i, b: 0 }, { signal })));
+        assert.deepEqual(done, Array.from({ length: 20 }, (_, i) => i));
+        // 30 calls at once on 8 slots: 8 running, 22 queued, all watching the one signal.
+        const slow = Array.from({ length: 30 }, () => rejection(pool.execute('sleep', { seconds: 30 }, { signal })));
+        await waitFor(() => pool.stats().inFlight === 8, 5000, 'slots filled');
+        ctl.abort();
+        const errors = await Promise.all(slow);
+        assert.deepEqual(new Set(errors.map((e) => e.code)), new Set(['ABORTED']));
+        await new Promise((r) => setImmediate(r));
+      } finally {
+        process.off('warning', onWarning);
+      }
+      assert.deepEqual(added, ['abort'], 'one listener for the signal, whatever the number of calls');
+      assert.deepEqual(warnings.map((w) => w.name), []);
+      await waitFor(() => pool.stats().inFlight === 0, 10_000, 'cancelled calls settle');
+      assert.equal(await pool.execute('add', { a: 1, b: 1 }), 2);
     });
   });
 

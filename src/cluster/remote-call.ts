@@ -8,6 +8,7 @@ import { CallAbortedError, CallTimeoutError, type SnakepitError } from '../error
 import type { Call } from '../pool/call.js';
 import { StreamFeed, ToolStream } from '../pool/stream.js';
 import { K } from './wire.js';
+import { onAbort } from '../abort.js';
 
 export type CallKind = typeof K.EXECUTE | typeof K.STREAM | typeof K.PYCALL;
 
@@ -36,7 +37,8 @@ export class RemoteCall {
   private readonly feed: StreamFeed | undefined;
   private readonly deadline: number;
   private timer: NodeJS.Timeout | undefined;
-  private readonly onAbort: (() => void) | undefined;
+  /** Stops watching the caller's signal (abort.ts), for a call with one. */
+  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly host: RemoteCallHost,
@@ -62,9 +64,9 @@ export class RemoteCall {
       this.stream = new ToolStream(this.feed);
     }
     if (signal !== undefined) {
-      this.onAbort = () => this.abandon(new CallAbortedError(this.tool, signal.reason, { requestId: this.id }));
-      if (signal.aborted) queueMicrotask(this.onAbort);
-      else signal.addEventListener('abort', this.onAbort, { once: true });
+      const abort = (): void => this.abandon(new CallAbortedError(this.tool, signal.reason, { requestId: this.id }));
+      if (signal.aborted) queueMicrotask(abort);
+      else this.unwatch = onAbort(signal, abort);
     }
   }
 
@@ -122,7 +124,8 @@ export class RemoteCall {
   private finish(error: SnakepitError | undefined): void {
     this.settled = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
+    this.unwatch?.();
+    this.unwatch = undefined;
     this.host.settled(this, error);
   }
 

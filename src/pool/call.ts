@@ -14,6 +14,7 @@ import type { WireError } from '../protocol/messages.js';
 import type { CallSink, WorkerHandle } from '../worker/worker.js';
 import type { Queued } from '../scheduling/queue.js';
 import type { SessionCore } from './session.js';
+import { onAbort } from '../abort.js';
 
 /** What a call needs from its pool. */
 export interface CallHost {
@@ -53,8 +54,8 @@ export class Call implements CallSink, Queued {
   /** The `principal` call option (audit log). */
   principal: string | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
-  /** The abort listener, made only for a call with a signal. */
-  private readonly onAbort: (() => void) | undefined;
+  /** Stops watching the caller's signal (abort.ts), for a call with one. */
+  private unwatch: (() => void) | undefined;
   private queueTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   // Sessions and host calls (session.ts, host-tools.ts).
@@ -81,9 +82,8 @@ export class Call implements CallSink, Queued {
       this.deadlineTimer = setTimeout(Call.deadlinePassed, timeoutMs, this);
     }
     if (signal !== undefined) {
-      this.onAbort = () => this.aborted();
       if (signal.aborted) this.aborted();
-      else signal.addEventListener('abort', this.onAbort, { once: true });
+      else this.unwatch = onAbort(signal, () => this.aborted());
     }
   }
 
@@ -157,7 +157,8 @@ export class Call implements CallSink, Queued {
     if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
     if (this.queueTimer !== undefined) clearTimeout(this.queueTimer);
     this.deadlineTimer = this.queueTimer = undefined;
-    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 
   private static deadlinePassed(call: Call): void {

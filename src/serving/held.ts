@@ -5,6 +5,7 @@
  */
 
 import { CallAbortedError, CallTimeoutError, QueueTimeoutError, type SnakepitError } from '../errors.js';
+import { onAbort } from '../abort.js';
 
 export class HeldCall {
   readonly promise: Promise<unknown>;
@@ -18,7 +19,8 @@ export class HeldCall {
   private resolveFn!: (value: unknown) => void;
   private rejectFn!: (error: unknown) => void;
   private timer: NodeJS.Timeout | undefined;
-  private onAbort: (() => void) | undefined;
+  /** Stops watching the caller's signal (abort.ts), for a call with one. */
+  private unwatch: (() => void) | undefined;
 
   constructor(
     readonly tool: string,
@@ -36,10 +38,7 @@ export class HeldCall {
     if (timeoutMs > 0) this.timer = setTimeout(HeldCall.deadline, timeoutMs, this);
     if (signal !== undefined) {
       if (signal.aborted) queueMicrotask(() => this.abort());
-      else {
-        this.onAbort = () => this.abort();
-        signal.addEventListener('abort', this.onAbort, { once: true });
-      }
+      else this.unwatch = onAbort(signal, () => this.abort());
     }
   }
 
@@ -79,6 +78,7 @@ export class HeldCall {
   private cleanup(): void {
     this.settled = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort);
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 }

@@ -514,8 +514,13 @@ ${
 and ${r.overhead!.params.tp} concurrent calls, medians). Every contender is one Python process running \`add\`: **raw** is the
 raw pipe; **pool c1** and **pool c32** are Snakepit pools of size 1 with concurrency 1 and 32; **raw+thr1** and
 **raw+thr32** are the raw pipe with each call handed to one of 1 or 32 executor threads through a queue (the
-Snakepit worker avoids that hand-off: it runs sync calls on the thread that read them). CPU time per call is measured for the host (\`process.cpuUsage\`) and for
+Snakepit worker avoids that hand-off: it runs sync calls on the thread that read them); **raw host+sp worker** is the raw
+pipe's host driving a real Snakepit worker, which parts the pool's cost between host and worker. CPU time per call is measured for the host (\`process.cpuUsage\`) and for
 all threads of the worker process (\`/proc/<pid>/task/*/schedstat\`).
+
+Placement: the host is pinned to CPU 0 and each worker, before each of its measurements, to CPU 0 as well (rows
+without a suffix) or to CPU 1 (rows ending in **split**). On this kind of machine a sequential round trip costs about
+three times as much across CPUs as on one (an idle CPU must be woken); unpinned, each measurement landed either way.
 
 How to read it: **raw+thr1** and **raw+thr32** against **raw** isolate the cost of handing each call to an
 executor thread (a second thread to wake per call, and the GIL passed between threads); **pool c1** and

@@ -50,7 +50,7 @@ export class RemoteCall {
     readonly flags: number,
     readonly window: number,
     idleTimeout: number,
-    private readonly signal: AbortSignal | undefined,
+    signal: AbortSignal | undefined,
     readonly sessionId: string | null,
     private readonly resolve: (value: unknown) => void,
     private readonly reject: (error: SnakepitError) => void,

@@ -38,10 +38,9 @@ import { ADAPTER, PYTHON, compileBytecode, machineInfo } from './lib/env.js';
 import { median, round, sequential, table, throughput, type Caller, type Latency } from './lib/measure.js';
 import { cpuNsOf } from './lib/procfs.js';
 import { RawWorker } from './lib/raw.js';
+import { SEQ_TARGET, TP_TARGET } from './report.js';
 import type { Cpu, OverheadResults } from './lib/results.js';
 
-const SEQ_TARGET = 1.15;
-const TP_TARGET = 1.05;
 
 const { values } = parseArgs({
   options: {

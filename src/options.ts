@@ -310,9 +310,6 @@ function resolveStartMethod(options: Record<string, unknown>): {
   if (startMethod === 'spawn' && (preload.length > 0 || setupInZygote)) {
     fail(`options.${preload.length > 0 ? 'preload' : 'setupInZygote'} needs options.startMethod "forkserver"`);
   }
-  if (startMethod === 'forkserver' && options.sandbox !== undefined && options.sandbox !== false) {
-    fail('options.sandbox cannot be used with options.startMethod "forkserver" yet: the zygote does not run inside the sandbox');
-  }
   if (startMethod === 'forkserver' && options.transport === 'pipe') {
     fail('options.transport "pipe" cannot be used with options.startMethod "forkserver": forked workers connect back over a socket');
   }

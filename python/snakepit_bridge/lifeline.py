@@ -13,6 +13,11 @@ Three independent tripwires, any one of which is enough:
 :func:`host_gone` kills the worker's whole process group with SIGKILL when the worker leads it (the
 host spawns it that way), so processes the adapter started go too, then exits.
 
+A worker forked by the fork server (``SNAKEPIT_FORKED=1``) is the zygote's child, not the host's: it
+polls the host's pid instead of its parent. Forked in a sandbox (no ``SNAKEPIT_HOST_PID``: the host's
+pid is not visible from the sandbox's pid namespace), it relies on the socket's EOF and on the pid
+namespace, whose every process the kernel kills when the zygote (the sandbox's main process) dies.
+
 Environment: ``SNAKEPIT_HOST_PID`` (the host's pid), ``SNAKEPIT_LIFELINE_POLL`` (seconds between
 polls, default 0.5), ``SNAKEPIT_LIFELINE_PDEATHSIG=0`` to leave PR_SET_PDEATHSIG unset (tests).
 """
@@ -82,7 +87,12 @@ def install(host_pid: int | None, poll_seconds: float | None = None) -> None:
     host is alive), the host pid is watched instead. A host already dead means leave at once."""
     if poll_seconds is None:
         poll_seconds = float(os.environ.get(P.ENV_LIFELINE_POLL) or P.DEFAULT_LIFELINE_POLL)
-    if os.environ.get(P.ENV_FORKED, P.DEFAULT_FORKED) == "1" and host_pid is not None:
+    if os.environ.get(P.ENV_FORKED, P.DEFAULT_FORKED) == "1":
+        if host_pid is None:
+            # Forked by a sandboxed fork server: the host's pid is not visible from the sandbox's pid
+            # namespace (the host does not pass it). The connect-back socket's EOF ends the main loop,
+            # and the namespace dies with the zygote (its main process), which goes with the host.
+            return
         # Forked by the fork server (zygote.py): the parent is the zygote, whose death must not take
         # this worker down. No parent-death signal, no parent watch: the host's pid is polled (and
         # the connect-back socket's EOF ends the main loop).

@@ -31,6 +31,10 @@ Promises:
   arm it and does not watch its parent. Its tripwires are EOF on the connect-back socket (the kernel
   closes the host's end however the host dies) and a thread polling the host's pid
   (``SNAKEPIT_FORKED=1`` selects that mode in lifeline.py).
+- In a sandbox (the host starts the zygote under bubblewrap) the zygote is the sandbox's main process
+  in a pid namespace of its own: the pids it reports are that namespace's (the host maps them to its
+  own), the host's pid is not visible (a forked worker there does not poll it; the host does not pass
+  it), and when the zygote dies the kernel kills every worker it forked with the namespace.
 """
 
 from __future__ import annotations

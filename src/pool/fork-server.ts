@@ -33,6 +33,7 @@ export function forkServerTransport(
       socketParent: o.stateDir === false ? undefined : o.stateDir,
       restart: o.restart,
       killGrace: o.killGrace,
+      sandbox: o.sandbox,
     },
     {
       onZygoteReady(pid, loadMs, restarts) {

@@ -168,6 +168,12 @@ export interface LaunchSpec {
   adapter: string;
   /** The folder holding snakepit_bridge. */
   bridge: string;
+  /**
+   * Folders bound read-only at the same path, over any masked or hidden directory: the private folder
+   * of a fork server's connect-back socket (a Unix socket with a path works across network namespaces,
+   * and connecting to it needs no write access to its file system).
+   */
+  binds?: readonly string[] | undefined;
 }
 
 /**
@@ -186,6 +192,7 @@ export function sandboxLaunch(sandbox: ResolvedSandbox, spec: LaunchSpec): Launc
     if (masked.some((d) => under(p, d)) && !sandbox.writable.some((w) => under(p, w))) argv.push('--ro-bind-try', p, p);
   }
   for (const p of sandbox.writable) argv.push('--bind', p, p);
+  for (const p of spec.binds ?? []) argv.push('--ro-bind', p, p);
   argv.push('--chdir', dir, '--', spec.python, ...spec.args);
 
   let out: Record<string, string | undefined>;
@@ -198,7 +205,8 @@ export function sandboxLaunch(sandbox: ResolvedSandbox, spec: LaunchSpec): Launc
     }
     if (typeof sandbox.env === 'object') Object.assign(out, sandbox.env);
   }
-  // The host's pid means nothing in the sandbox's pid namespace: the worker watches its parent instead.
+  // The host's pid means nothing in the sandbox's pid namespace: a spawned worker watches its parent
+  // instead; a forked one relies on its socket and on the namespace (lifeline.py).
   delete out.SNAKEPIT_HOST_PID;
   return { command: sandbox.bwrap, args: argv, env: out };
 }

@@ -9,9 +9,14 @@
  * (backoff per consecutive failure, the breaker over `restart.window`); workers already running are
  * not touched. While the breaker is open, launches fail at once, so the pool's own supervisor counts
  * failed starts and opens its breaker too.
+ *
+ * With a sandbox the zygote runs under bubblewrap and sees, besides what a sandboxed worker sees, the
+ * socket's private folder. Its workers live in its pid namespace: when it dies they die with it (their
+ * exits are noticed by polling their pids, as for any orphaned worker, and the pool replaces them).
  */
 
 import type net from 'node:net';
+import path from 'node:path';
 import { WorkerStartError } from '../errors.js';
 import type { ResolvedRestartOptions } from '../options.js';
 import { RestartPolicy } from '../supervision/restart-policy.js';
@@ -78,9 +83,14 @@ export class ForkServerTransport implements Transport {
     return this.life?.exited === false ? this.life.pid : undefined;
   }
 
+  /** The zygote's spec; a sandboxed zygote sees the connect-back socket's private folder. */
+  private zygoteSpec(): ZygoteSpec {
+    return this.spec.sandbox === undefined ? this.spec : { ...this.spec, binds: [path.dirname(this.listener.path)] };
+  }
+
   private spawn(): ZygoteLife {
     const life = new ZygoteLife(
-      this.spec,
+      this.zygoteSpec(),
       (l, code, signal) => this.onLifeExit(l, code, signal),
       (line, stream) => this.hooks.onZygoteLog(life.pid, line, stream),
     );
@@ -158,7 +168,7 @@ export class ForkServerTransport implements Transport {
     if (this.closed) return;
     const old = this.life;
     const life = new ZygoteLife(
-      this.spec,
+      this.zygoteSpec(),
       (l, code, signal) => this.onLifeExit(l, code, signal),
       (line, stream) => this.hooks.onZygoteLog(life.pid, line, stream),
     );

@@ -3,6 +3,12 @@
  * with a control channel on fd 3/4 (frames: 4-byte big-endian length, then JSON), it loads the
  * preloaded modules and the adapter, says `ready`, then forks workers on request and reports their
  * pids, their output and their exits. When it dies, the workers it forked live on (`orphaned`).
+ *
+ * With a sandbox (options.sandbox) the zygote runs under bubblewrap (src/security/sandbox.ts), so the
+ * workers it forks are confined as it is. Its pid is then bwrap's (the leader of the sandbox's process
+ * group, as for a sandboxed spawned worker); the pids it reports are those of the sandbox's pid
+ * namespace and are turned into host pids (pidns.ts) before anyone sees them. The zygote is the
+ * sandbox's main process: when it dies, the namespace and every worker in it die too.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,9 +16,11 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { WorkerStartError } from '../../errors.js';
 import { ENV } from '../../protocol/messages.js';
+import { sandboxExit, sandboxLaunch, type ResolvedSandbox } from '../../security/sandbox.js';
 import { LineTail, readLines } from '../lines.js';
 import { BRIDGE_PYTHONPATH, killGroup } from '../process.js';
 import { ForkedProcess, type ForkedSink } from './forked.js';
+import { hostPidOf } from './pidns.js';
 
 export interface ZygoteSpec {
   python: string;
@@ -24,6 +32,10 @@ export interface ZygoteSpec {
   runId: string;
   /** Milliseconds the zygote has to import, set up and say `ready` (the pool's startupTimeout). */
   startupTimeout: number;
+  /** Run the zygote (and so every worker it forks) under bubblewrap. */
+  sandbox?: ResolvedSandbox | undefined;
+  /** Folders the sandbox must see (the connect-back socket's private folder), bound read-only. */
+  binds?: readonly string[];
 }
 
 interface ZygoteMessage {
@@ -71,7 +83,11 @@ export class ZygoteLife {
   private readonly fromZygote: Readable;
   private readonly stderrTail = new LineTail(40);
   private readonly pending = new Map<number, PendingFork>();
+  /** Workers by the pid the zygote knows them by (its pid namespace's when sandboxed). */
   private readonly children = new Map<number, ForkedProcess>();
+  private readonly sandboxed: boolean;
+  /** The zygote's own pid as the host sees it (sandboxed: a descendant of bwrap, found at `ready`). */
+  private zygoteHostPid: number | undefined;
   private fatal: ZygoteMessage | undefined;
   private settleReady!: { resolve: () => void; reject: (err: Error) => void };
   private buf: Buffer = Buffer.alloc(0);
@@ -104,9 +120,24 @@ export class ZygoteLife {
       [ENV.ZYGOTE_PRELOAD]: spec.preload.join(','),
       [ENV.ZYGOTE_SETUP]: spec.setupInZygote ? '1' : '0',
     });
-    this.child = spawn(spec.python, ['-m', 'snakepit_bridge.zygote', '--adapter', spec.adapter], {
+    const args = ['-m', 'snakepit_bridge.zygote', '--adapter', spec.adapter];
+    this.sandboxed = spec.sandbox !== undefined;
+    const launch = spec.sandbox
+      ? sandboxLaunch(spec.sandbox, {
+          python: spec.python,
+          args,
+          env,
+          // A clean environment keeps the pool's env and the single-thread defaults (see above).
+          poolEnv: { ...SINGLE_THREAD_DEFAULTS, ...spec.env },
+          cwd: spec.cwd,
+          adapter: spec.adapter,
+          bridge: BRIDGE_PYTHONPATH,
+          binds: spec.binds,
+        })
+      : { command: spec.python, args, env };
+    this.child = spawn(launch.command, launch.args, {
       cwd: spec.cwd,
-      env,
+      env: launch.env,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       detached: true,
       windowsHide: true,
@@ -123,7 +154,11 @@ export class ZygoteLife {
     });
     fromZygote.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.on('error', (err) => this.failReady(this.startError('spawn', `cannot run ${JSON.stringify(spec.python)}: ${err.message}`)));
-    this.child.on('exit', (code, signal) => this.onChildExit(code, signal));
+    // Under bubblewrap a signal death reads as exit code 128 + n: report the signal.
+    this.child.on('exit', (code, signal) => {
+      const [c, s] = this.sandboxed ? sandboxExit(code, signal) : [code, signal];
+      this.onChildExit(c, s);
+    });
     for (const s of [stdout, stderr, toZygote] as unknown as { unref?: () => void }[]) s.unref?.();
     this.child.unref();
     this.setRef(true); // while it starts
@@ -155,7 +190,11 @@ export class ZygoteLife {
     return new Promise((resolve, reject) => {
       this.pending.set(workerId, { sink, resolve, reject });
       this.setRef(true);
-      this.send({ op: 'fork', id: workerId, env });
+      const forkEnv = { ...env };
+      // The host's pid means nothing in the sandbox's pid namespace: a forked worker there relies on
+      // its socket's EOF and on the namespace dying with the zygote (python/snakepit_bridge/lifeline.py).
+      if (this.sandboxed) delete forkEnv[ENV.HOST_PID];
+      this.send({ op: 'fork', id: workerId, env: forkEnv });
     });
   }
 
@@ -204,7 +243,13 @@ export class ZygoteLife {
       case 'forked': {
         const pending = this.takePending(msg.id!);
         if (pending === undefined) return;
-        const proc = new ForkedProcess(msg.pid!, this.holder, pending.sink);
+        const pid = this.hostPid(msg.pid!);
+        if (pid === undefined) {
+          // Gone before the host could see it (it exited at once): its exit report finds no one.
+          pending.reject(new Error(`the forked worker (pid ${msg.pid} in the sandbox) exited before the host could find it`));
+          return;
+        }
+        const proc = new ForkedProcess(pid, this.holder, pending.sink);
         this.children.set(msg.pid!, proc);
         pending.resolve(proc);
         return;
@@ -214,6 +259,7 @@ export class ZygoteLife {
         return;
       case 'ready':
         this.loadMs = msg.loadMs ?? 0;
+        if (this.sandboxed && this.pid !== undefined && msg.pid !== undefined) this.zygoteHostPid = hostPidOf(this.pid, msg.pid);
         if (this.pending.size === 0) this.setRef(false);
         this.settleReady.resolve();
         return;
@@ -222,6 +268,16 @@ export class ZygoteLife {
         this.failReady(this.startError(msg.phase ?? 'start', msg.message ?? 'the fork server failed', msg.traceback));
         return;
     }
+  }
+
+  /** The host pid of a worker the zygote reported (the same pid unless sandboxed). */
+  private hostPid(pid: number): number | undefined {
+    if (!this.sandboxed) return pid;
+    if (this.zygoteHostPid !== undefined) {
+      const found = hostPidOf(this.zygoteHostPid, pid, 1);
+      if (found !== undefined) return found;
+    }
+    return this.pid === undefined ? undefined : hostPidOf(this.pid, pid);
   }
 
   private takePending(id: number): PendingFork | undefined {

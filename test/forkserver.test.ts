@@ -154,7 +154,6 @@ describe('fork server: start failures and thread detection', () => {
       [{ preload: ['numpy'] }, /options.preload needs options.startMethod "forkserver"/],
       [{ setupInZygote: true }, /options.setupInZygote needs options.startMethod "forkserver"/],
       [{ startMethod: 'forkserver', transport: 'pipe' }, /options.transport "pipe" cannot be used with options.startMethod "forkserver"/],
-      [{ startMethod: 'forkserver', sandbox: true }, /options.sandbox cannot be used with options.startMethod "forkserver"/],
     ];
     for (const [extra, message] of cases) {
       const err = await rejection(Pool.start({ ...base, ...extra } as PoolOptions));

@@ -93,6 +93,7 @@ def install(host_pid: int | None, poll_seconds: float | None = None) -> None:
             # namespace (the host does not pass it). The connect-back socket's EOF ends the main loop,
             # and the namespace dies with the zygote (its main process), which goes with the host.
             return
+
         # Forked by the fork server (zygote.py): the parent is the zygote, whose death must not take
         # this worker down. No parent-death signal, no parent watch: the host's pid is polled (and
         # the connect-back socket's EOF ends the main loop).

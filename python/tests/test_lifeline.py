@@ -169,6 +169,39 @@ def test_a_wrapper_parent_with_a_live_host_keeps_the_worker(tmp_path: Path) -> N
     assert out == b"alive\n"
 
 
+_REPORT_ARMED = """
+import ctypes, threading
+from snakepit_bridge import lifeline
+lifeline.install({host_pid})
+sig = ctypes.c_int(-1)
+ctypes.CDLL(None, use_errno=True).prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG
+print(sig.value, ",".join(sorted(t.name for t in threading.enumerate())))
+"""
+
+
+@pytest.mark.parametrize(
+    ("forked", "host_pid", "expected"),
+    [
+        # Spawned: the parent-death signal and a thread watching the parent.
+        ("0", "None", f"{int(signal.SIGHUP)} MainThread,snakepit-lifeline"),
+        # Forked by the fork server: the host's pid is polled; the zygote's death must not matter.
+        ("1", "os.getppid()", "0 MainThread,snakepit-lifeline"),
+        # Forked in a sandbox (no host pid given): the socket's EOF and the pid namespace only.
+        ("1", "None", "0 MainThread"),
+    ],
+)
+def test_what_the_lifeline_arms_in_each_mode(forked: str, host_pid: str, expected: str) -> None:
+    code = "import os\n" + _REPORT_ARMED.format(host_pid=host_pid)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR), SNAKEPIT_FORKED=forked),
+        capture_output=True,
+        timeout=10,
+        check=True,
+    )
+    assert proc.stdout.decode().strip() == expected
+
+
 def test_memory_limit_turns_large_allocations_into_memory_error() -> None:
     code = textwrap.dedent(
         """

@@ -14,6 +14,7 @@ import {
   Pool,
   WorkerCrashedError,
   type PoolOptions,
+  type PoolStateEvent,
   type WorkerExitEvent,
   type WorkerRecycleEvent,
   type ZygoteExitEvent,
@@ -199,6 +200,7 @@ describe('sandboxed fork server: zygote crash and memory', () => {
       assert.equal(err.code, 'WORKER_CRASHED', err.message);
       assert.ok(err instanceof WorkerCrashedError);
       assert.ok(before.includes(err.pid!), 'the error names the host pid');
+      assert.equal(err.signal, 'SIGKILL', 'killed with the pid namespace');
       assert.equal((await rejection(session.execute('add', { a: 1, b: 1 }))).code, 'SESSION_LOST');
       await waitFor(() => readies.length === 1, 10_000, 'zygote restart');
       assert.equal(zygoteExits.length, 1);
@@ -212,6 +214,21 @@ describe('sandboxed fork server: zygote crash and memory', () => {
       for (const w of pool.stats().workerList) assertHostPid(w.pid);
       assert.equal(await pool.execute('add', { a: 2, b: 2 }), 4);
       assert.equal(await pool.execute('env', { name: 'SECRET_TOKEN' }), null);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('every worker lost with the zygote is a failure for the breaker: with size >= restart.maxFailures the pool fails, then recovers', async () => {
+    const pool = await sandboxedForkPool({ restart: { ...FAST_RESTART, maxFailures: 2 } });
+    try {
+      const states: PoolStateEvent[] = [];
+      pool.on('poolState', (e) => states.push(e));
+      const before = pool.stats().workerList.map((w) => w.pid!);
+      process.kill(readStat(before[0]!)!.ppid, 'SIGKILL');
+      await waitFor(() => states.some((e) => e.to === 'failed'), 10_000, 'pool failed');
+      await waitFor(() => pool.state === 'ready' && pool.stats().workers.ready === 2, 15_000, 'recovery');
+      assert.equal(await pool.execute('add', { a: 1, b: 2 }), 3);
     } finally {
       await pool.destroy();
     }

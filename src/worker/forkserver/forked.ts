@@ -66,16 +66,20 @@ export class ForkedProcess {
     this.finish(code, signalName(signal));
   }
 
-  /** The zygote that forked this worker died: watch the pid from now on. */
-  orphaned(): void {
+  /**
+   * The zygote that forked this worker died: watch the pid from now on. `killedBy`: the signal the
+   * worker's death will have been (a sandboxed zygote's workers are SIGKILLed by the kernel with the
+   * pid namespace); otherwise the exit is reported without code or signal.
+   */
+  orphaned(killedBy: NodeJS.Signals | null = null): void {
     if (this.exited || this.poll !== undefined) return;
     this.poll = setInterval(() => {
-      if (!this.alive()) this.finish(null, null);
+      if (!this.alive()) this.finish(null, killedBy);
     }, POLL_MS);
     if (!this.refed) this.poll.unref();
     if (this.refed) this.holder?.release();
     this.holder = undefined;
-    if (!this.alive()) this.finish(null, null);
+    if (!this.alive()) this.finish(null, killedBy);
   }
 
   private alive(): boolean {

@@ -315,8 +315,10 @@ export class ZygoteLife {
     const lost = new Error(`the fork server (pid ${this.pid}) ${why}`);
     for (const p of this.pending.values()) p.reject(lost);
     this.pending.clear();
-    // The workers it forked live on; their exits are now learnt by polling their pids.
-    for (const child of this.children.values()) child.orphaned();
+    // The workers it forked live on; their exits are now learnt by polling their pids. In a sandbox
+    // they do not: the zygote was the sandbox's main process, and the kernel SIGKILLs every process of
+    // its pid namespace when bwrap's init exits after it.
+    for (const child of this.children.values()) child.orphaned(this.sandboxed ? 'SIGKILL' : null);
     this.children.clear();
     this.onExit(this, code, signal);
   }

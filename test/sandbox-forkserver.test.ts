@@ -20,7 +20,7 @@ import {
   type ZygoteExitEvent,
   type ZygoteReadyEvent,
 } from '../src/index.js';
-import { nsPids } from '../src/worker/forkserver/pidns.js';
+import { hostPidOf, nsPids } from '../src/worker/forkserver/pidns.js';
 import { readStat } from '../src/worker/procfs.js';
 import { HostProcess, untilEmpty } from './control.js';
 import { PYTHON, ROOT, fixture, rejection, waitFor } from './helpers.js';
@@ -130,8 +130,11 @@ describe('sandboxed fork server', () => {
       const ns = assertHostPid(w.pid);
       assert.ok(inner.has(ns[1]!), `host pid ${w.pid} is worker ${ns[1]} in the sandbox`);
     }
-    const zygote = pool.stats().forkServer!.pid!;
-    process.kill(zygote, 0);
+    // The search from bwrap's pid down finds each worker by its pid in the sandbox, and nothing else.
+    const bwrap = pool.stats().forkServer!.pid!;
+    assert.equal(readFileSync(`/proc/${bwrap}/comm`, 'latin1').trim(), 'bwrap');
+    for (const w of list) assert.equal(hostPidOf(bwrap, nsPids(w.pid!)![1]!), w.pid);
+    assert.equal(hostPidOf(bwrap, 4_000_000), undefined);
   });
 
   it('cannot open a TCP connection to a server on the host', async () => {

@@ -5,7 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -252,6 +252,33 @@ describe('sandboxed fork server: zygote crash and memory', () => {
       assert.equal(event.pid, pid);
     } finally {
       await pool.destroy();
+    }
+  });
+});
+
+describe('sandboxed fork server: reload', () => {
+  it('reload starts a fresh sandboxed zygote (adapter under the masked /tmp); new workers run the new code', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'snakepit-sfs-reload-'));
+    const file = path.join(dir, 'versioned.py');
+    const write = (v: number): void =>
+      writeFileSync(file, `import os\n\nfrom snakepit_bridge import tool\n\n\n@tool\ndef version() -> list:\n    return [${v}, os.environ.get("SECRET_TOKEN")]\n`);
+    write(1);
+    process.env.SECRET_TOKEN = SECRET;
+    const pool = await Pool.start({ python: PYTHON, adapter: file, size: 1, startMethod: 'forkserver', logs: 'events', sandbox: {} });
+    try {
+      assert.deepEqual(await pool.execute('version'), [1, null]);
+      const oldZygote = pool.stats().forkServer!.pid!;
+      write(2);
+      await pool.reload();
+      assert.deepEqual(await pool.execute('version'), [2, null]);
+      assert.notEqual(pool.stats().forkServer!.pid, oldZygote);
+      assertHostPid(pool.stats().workerList[0]!.pid);
+      const { left } = await untilEmpty(() => (running(oldZygote) ? [oldZygote] : []), 5_000);
+      assert.deepEqual(left, [], 'the old sandbox went once its workers had');
+    } finally {
+      delete process.env.SECRET_TOKEN;
+      await pool.destroy();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -12,31 +12,16 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { WorkerStartError } from '../../errors.js';
 import { ENV } from '../../protocol/messages.js';
-import { sandboxExit, sandboxLaunch, type ResolvedSandbox } from '../../security/sandbox.js';
+import { sandboxExit } from '../../security/sandbox.js';
 import { LineTail, readLines } from '../lines.js';
-import { BRIDGE_PYTHONPATH, killGroup } from '../process.js';
+import { killGroup } from '../process.js';
 import { ForkedProcess, type ForkedSink } from './forked.js';
+import { zygoteLaunch, type ZygoteSpec } from './launch.js';
 import { hostPidOf } from './pidns.js';
 
-export interface ZygoteSpec {
-  python: string;
-  adapter: string;
-  cwd: string | undefined;
-  env: Readonly<Record<string, string>>;
-  preload: readonly string[];
-  setupInZygote: boolean;
-  runId: string;
-  /** Milliseconds the zygote has to import, set up and say `ready` (the pool's startupTimeout). */
-  startupTimeout: number;
-  /** Run the zygote (and so every worker it forks) under bubblewrap. */
-  sandbox?: ResolvedSandbox | undefined;
-  /** Folders the sandbox must see (the connect-back socket's private folder), bound read-only. */
-  binds?: readonly string[];
-}
 
 interface ZygoteMessage {
   ev: 'ready' | 'fatal' | 'forked' | 'fork_failed' | 'out' | 'exit';
@@ -60,17 +45,6 @@ interface PendingFork {
 }
 
 const MAX_CONTROL_FRAME = 16 * 1024 * 1024;
-/**
- * Threads started at import make forking unsafe. Unless the user says otherwise: BLAS thread pools get
- * one thread each, and Arrow's jemalloc (loaded by pandas when pyarrow is installed) starts no
- * background purging thread.
- */
-const SINGLE_THREAD_DEFAULTS: Record<string, string> = {
-  OPENBLAS_NUM_THREADS: '1',
-  OMP_NUM_THREADS: '1',
-  MKL_NUM_THREADS: '1',
-  JE_ARROW_MALLOC_CONF: 'background_thread:false',
-};
 
 export class ZygoteLife {
   readonly child: ChildProcess;
@@ -109,32 +83,8 @@ export class ZygoteLife {
       () => clearTimeout(readyTimer),
       () => clearTimeout(readyTimer),
     );
-    const inherited = spec.env.PYTHONPATH ?? process.env.PYTHONPATH;
-    const env: Record<string, string | undefined> = { ...process.env, ...spec.env };
-    for (const [key, value] of Object.entries(SINGLE_THREAD_DEFAULTS)) env[key] ??= value;
-    Object.assign(env, {
-      PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
-      PYTHONUNBUFFERED: '1',
-      [ENV.HOST_PID]: String(process.pid),
-      [ENV.RUN_ID]: spec.runId,
-      [ENV.ZYGOTE_PRELOAD]: spec.preload.join(','),
-      [ENV.ZYGOTE_SETUP]: spec.setupInZygote ? '1' : '0',
-    });
-    const args = ['-m', 'snakepit_bridge.zygote', '--adapter', spec.adapter];
     this.sandboxed = spec.sandbox !== undefined;
-    const launch = spec.sandbox
-      ? sandboxLaunch(spec.sandbox, {
-          python: spec.python,
-          args,
-          env,
-          // A clean environment keeps the pool's env and the single-thread defaults (see above).
-          poolEnv: { ...SINGLE_THREAD_DEFAULTS, ...spec.env },
-          cwd: spec.cwd,
-          adapter: spec.adapter,
-          bridge: BRIDGE_PYTHONPATH,
-          binds: spec.binds,
-        })
-      : { command: spec.python, args, env };
+    const launch = zygoteLaunch(spec);
     this.child = spawn(launch.command, launch.args, {
       cwd: spec.cwd,
       env: launch.env,

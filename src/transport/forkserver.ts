@@ -162,8 +162,8 @@ export class ForkServerTransport implements Transport {
   /**
    * Start a new zygote (fresh imports of the preloaded modules and the adapter, for a reload) and
    * fork from it from now on. The previous zygote stays until the workers it forked have exited
-   * (it reaps them), at the latest after `graceMs`. Rejects, keeping the current zygote, when the
-   * new one cannot start.
+   * (it reaps them), at the latest after `graceMs` (sandboxed: however long that takes, since its
+   * workers die with it). Rejects, keeping the current zygote, when the new one cannot start.
    */
   async renew(graceMs: number): Promise<void> {
     if (this.closed) return;
@@ -185,7 +185,8 @@ export class ForkServerTransport implements Transport {
       return;
     }
     this.life = life;
-    old?.retire(graceMs);
+    // A sandboxed zygote takes its workers with it: it stays until the last of them has gone.
+    old?.retire(this.spec.sandbox === undefined ? graceMs : undefined);
     this.hooks.onZygoteReady(life.pid!, life.loadMs, this.restarts);
   }
 

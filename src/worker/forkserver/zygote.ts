@@ -187,7 +187,7 @@ export class ZygoteLife {
         const child = this.children.get(msg.pid!);
         this.children.delete(msg.pid!);
         child?.exit(msg.code ?? null, msg.signal ?? null);
-        if (this.children.size === 0 && this.whenIdle !== undefined) this.killNow();
+        if (this.children.size === 0 && this.retiring) this.killNow();
         return;
       }
       case 'forked': {
@@ -273,18 +273,22 @@ export class ZygoteLife {
     this.onExit(this, code, signal);
   }
 
+  private retiring = false;
   private whenIdle: NodeJS.Timeout | undefined;
 
   /**
    * Stop the zygote once the workers it forked have exited (so that it still reaps them and reports
-   * their exit codes while the pool stops them), at the latest after `graceMs`.
+   * their exit codes while the pool stops them), at the latest after `graceMs`; with no `graceMs`, only
+   * then (a sandboxed zygote's workers die with it, so it must outlast every one of them).
    */
-  retire(graceMs: number): void {
-    if (this.exited || this.whenIdle !== undefined) return;
+  retire(graceMs: number | undefined): void {
+    if (this.exited || this.retiring) return;
+    this.retiring = true;
     if (this.children.size === 0 && this.pending.size === 0) {
       this.killNow();
       return;
     }
+    if (graceMs === undefined) return;
     this.whenIdle = setTimeout(() => this.killNow(), graceMs);
     this.whenIdle.unref();
   }

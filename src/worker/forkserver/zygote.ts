@@ -22,7 +22,6 @@ import { ForkedProcess, type ForkedSink } from './forked.js';
 import { zygoteLaunch, type ZygoteSpec } from './launch.js';
 import { hostPidOf } from './pidns.js';
 
-
 interface ZygoteMessage {
   ev: 'ready' | 'fatal' | 'forked' | 'fork_failed' | 'out' | 'exit';
   id?: number;

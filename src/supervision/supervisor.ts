@@ -234,7 +234,9 @@ export class Supervisor {
       this.updateHealth();
       return;
     }
-    const failure = FAILURES.has(info.reason);
+    // A worker that died with its sandboxed zygote did not fail: the fork server's breaker counts
+    // the zygote's death once, and the replacement waits for a new zygote.
+    const failure = FAILURES.has(info.reason) && info.withZygote !== true;
     if (failure) {
       slot.streak = this.policy.nextStreak(slot.streak, now - worker.readyAt);
       if (info.reason === 'wedged') this.wedged++;

@@ -237,6 +237,9 @@ export class ForkServerTransport implements Transport {
       get stderrTail() {
         return tail.text();
       },
+      get lostWithZygote() {
+        return child?.lostWithZygote === true;
+      },
       channel: expectation.socket.then(socketChannel),
       noteStderr: (line) => tail.push(line),
       signal: (signal) => {

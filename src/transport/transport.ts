@@ -59,6 +59,12 @@ export interface WorkerProcess {
    * the worker handle.
    */
   readonly channel: Promise<Channel>;
+  /**
+   * The process died with the fork server that forked it (a sandboxed zygote takes its workers with
+   * its pid namespace): the zygote's failure, counted once by the fork server's own breaker, not the
+   * worker's. Unset for every other process.
+   */
+  readonly lostWithZygote?: boolean;
   /** A line the worker sent as its stderr through the protocol (a tool's output): kept in the tail. */
   noteStderr(line: string): void;
   /** Send `signal` to the worker's whole process group. */

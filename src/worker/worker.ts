@@ -29,6 +29,8 @@ export interface ExitInfo {
   reason: WorkerExitReason;
   /** Calls in flight when the process went away. */
   lostCalls?: number;
+  /** It died with the fork server that forked it (sandboxed): not a failure of its own. */
+  withZygote?: boolean;
 }
 
 export interface WorkerHooks {
@@ -393,7 +395,8 @@ export class WorkerHandle implements ConnectionOwner {
     }
     const lost = this.exitError ?? crashError(exit, reason);
     const sinks = this.conn.close(lost);
-    const info = { code, signal, reason, lostCalls: sinks.length };
+    const info: ExitInfo = { code, signal, reason, lostCalls: sinks.length };
+    if (this.proc?.lostWithZygote === true) info.withZygote = true;
     this.hooks.onExit(this, info);
     this.resolveExited(info);
   }

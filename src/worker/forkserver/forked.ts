@@ -30,6 +30,8 @@ export interface ForkedSink {
 
 export class ForkedProcess {
   exited = false;
+  /** It died with the (sandboxed) zygote that forked it: see WorkerProcess.lostWithZygote. */
+  lostWithZygote = false;
   private readonly startTime: number | undefined;
   private poll: NodeJS.Timeout | undefined;
   private refed = false;
@@ -73,6 +75,7 @@ export class ForkedProcess {
    */
   orphaned(killedBy: NodeJS.Signals | null = null): void {
     if (this.exited || this.poll !== undefined) return;
+    if (killedBy !== null) this.lostWithZygote = true;
     this.poll = setInterval(() => {
       if (!this.alive()) this.finish(null, killedBy);
     }, POLL_MS);

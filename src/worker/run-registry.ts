@@ -236,7 +236,9 @@ export function reapDeadRuns(dir: string): ReapReport {
       }
     }
     // Grandchildren that left the workers' groups (a session of their own) still carry the run id.
-    if (typeof run.runId === 'string' && run.runId !== '') report.killed.push(...killRunProcesses(run.runId));
+    // Those just killed are spared: a SIGKILLed process can still be listed (and carry the id) until
+    // it is reaped, and would be counted twice.
+    if (typeof run.runId === 'string' && run.runId !== '') report.killed.push(...killRunProcesses(run.runId, report.killed));
     try {
       unlinkSync(file);
       report.deadRuns++;

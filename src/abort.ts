@@ -1,35 +1,43 @@
 /**
- * One `abort` listener per AbortSignal, however many calls it is passed to. A signal shared by many
- * calls (a request's controller fanned out, a shutdown signal given to every call) would otherwise
- * get a listener per call in flight, and Node warns past ten (MaxListenersExceededWarning); a Set
- * entry per call also costs less than an event listener.
+ * One `abort` listener per AbortSignal, however many calls it is passed to at once. A signal shared by
+ * many calls (a request's controller fanned out, a shutdown signal given to every call) would otherwise
+ * get a listener per call in flight, and Node warns past ten (MaxListenersExceededWarning). The
+ * listener goes once the last call watching the signal has settled: nothing is left on a signal
+ * that outlives its calls (reliability R14).
  */
 
-type Watchers = Set<() => void>;
+interface Watch {
+  readonly watchers: Set<() => void>;
+  readonly listener: () => void;
+}
 
-const watched = new WeakMap<AbortSignal, Watchers>();
+const watched = new WeakMap<AbortSignal, Watch>();
 
 /**
  * Run `fn` once when `signal` aborts (the caller checks `signal.aborted` first). Returns the function
  * that stops watching, to call once the watcher is done with the signal.
  */
 export function onAbort(signal: AbortSignal, fn: () => void): () => void {
-  let watchers = watched.get(signal);
-  if (watchers === undefined) {
-    const all: Watchers = new Set();
-    watchers = all;
-    watched.set(signal, all);
-    signal.addEventListener(
-      'abort',
-      () => {
-        watched.delete(signal);
-        for (const watcher of [...all]) watcher();
-        all.clear();
-      },
-      { once: true },
-    );
+  let watch = watched.get(signal);
+  if (watch === undefined) {
+    const watchers = new Set<() => void>();
+    const listener = (): void => {
+      watched.delete(signal);
+      signal.removeEventListener('abort', listener); // already gone (once); removed by name too, for code that tracks listeners
+      const all = [...watchers];
+      watchers.clear();
+      for (const watcher of all) watcher();
+    };
+    watch = { watchers, listener };
+    watched.set(signal, watch);
+    signal.addEventListener('abort', listener, { once: true });
   }
-  const mine = watchers;
-  mine.add(fn);
-  return () => void mine.delete(fn);
+  const { watchers, listener } = watch;
+  watchers.add(fn);
+  return () => {
+    if (!watchers.delete(fn) || watchers.size > 0) return;
+    // The last watcher is done: take the listener off the signal.
+    if (watched.get(signal)?.listener === listener) watched.delete(signal);
+    signal.removeEventListener('abort', listener);
+  };
 }

@@ -100,26 +100,39 @@ describe('deadlines and cancellation', () => {
     });
   });
 
-  it('one signal shared by many calls gets one abort listener (no MaxListenersExceededWarning); aborting it ends the calls still running', async () => {
+  it('one signal shared by many calls has one abort listener at a time (no MaxListenersExceededWarning), none once they settled; aborting it ends the calls still running (R14)', async () => {
     await withPool({ size: 2, concurrency: 4 }, async (pool) => {
       const ctl = new AbortController();
-      const added: string[] = [];
+      const live = new Set<unknown>();
+      let most = 0;
       const signal = ctl.signal;
-      type Listen = (...args: unknown[]) => void;
-      const spy = signal as unknown as { addEventListener: Listen };
+      type Listen = (type: string, fn: unknown, options?: unknown) => void;
+      const spy = signal as unknown as { addEventListener: Listen; removeEventListener: Listen };
       const origAdd = spy.addEventListener.bind(signal);
-      spy.addEventListener = (...args) => (added.push(String(args[0])), origAdd(...args));
+      const origRemove = spy.removeEventListener.bind(signal);
+      spy.addEventListener = (type, fn, options) => {
+        live.add(fn);
+        most = Math.max(most, live.size);
+        origAdd(type, fn, options);
+      };
+      spy.removeEventListener = (type, fn, options) => {
+        live.delete(fn);
+        origRemove(type, fn, options);
+      };
       const warnings: Error[] = [];
       const onWarning = (w: Error): void => void warnings.push(w);
       process.on('warning', onWarning);
       try {
         for (let i = 0; i < 5; i++) assert.equal(await pool.execute('add', { a: i, b: 1 }, { signal }), i + 1);
         await rejection(pool.execute('boom', { message: 'x' }, { signal }));
+        assert.equal(live.size, 0, 'nothing left on the signal once its calls settled');
         const done = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.execute('add', { a: i, b: 0 }, { signal })));
         assert.deepEqual(done, Array.from({ length: 20 }, (_, i) => i));
+        assert.equal(live.size, 0);
         // 30 calls at once on 8 slots: 8 running, 22 queued, all watching the one signal.
         const slow = Array.from({ length: 30 }, () => rejection(pool.execute('sleep', { seconds: 30 }, { signal })));
         await waitFor(() => pool.stats().inFlight === 8, 5000, 'slots filled');
+        assert.equal(live.size, 1);
         ctl.abort();
         const errors = await Promise.all(slow);
         assert.deepEqual(new Set(errors.map((e) => e.code)), new Set(['ABORTED']));
@@ -127,7 +140,8 @@ describe('deadlines and cancellation', () => {
       } finally {
         process.off('warning', onWarning);
       }
-      assert.deepEqual(added, ['abort'], 'one listener for the signal, whatever the number of calls');
+      assert.equal(most, 1, 'one listener at a time, whatever the number of calls');
+      assert.equal(live.size, 0);
       assert.deepEqual(warnings.map((w) => w.name), []);
       await waitFor(() => pool.stats().inFlight === 0, 10_000, 'cancelled calls settle');
       assert.equal(await pool.execute('add', { a: 1, b: 1 }), 2);

@@ -17,14 +17,13 @@
  * above 1 GB/s. Memory: the 1e8 case holds 800 MB on each side per value in flight.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PYTHON } from './lib/env.js';
+import { FramedPeer } from './lib/framed-peer.js';
 import { NDArray, Pool } from './lib/library.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -63,63 +62,6 @@ const DIRECTIONS: Direction[] = ['to python', 'to node'];
 
 // ------------------------------------------------------------------ raw pipe peer
 
-/** A bare framed pipe to bench/data_raw.py: frames are assembled as the pool's frame decoder does. */
-class RawPeer {
-  private readonly child: ChildProcess;
-  private readonly out: Writable;
-  private pending: ((frame: Buffer) => void) | undefined;
-  private head = Buffer.alloc(0);
-  private frame: Buffer | undefined;
-  private filled = 0;
-
-  constructor(mode: 'pipe' | 'shm') {
-    this.child = spawn(PYTHON, [path.join(HERE, 'data_raw.py'), mode], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
-    this.out = this.child.stdio[3] as Writable;
-    (this.child.stdio[4] as Readable).on('data', (chunk: Buffer) => this.onData(chunk));
-  }
-
-  private onData(chunk: Buffer): void {
-    let off = 0;
-    while (off < chunk.length) {
-      if (this.frame === undefined) {
-        const need = 4 - this.head.length;
-        this.head = Buffer.concat([this.head, chunk.subarray(off, off + need)]);
-        off += Math.min(need, chunk.length - off);
-        if (this.head.length < 4) return;
-        this.frame = Buffer.allocUnsafe(this.head.readUInt32BE(0));
-        this.filled = 0;
-        this.head = Buffer.alloc(0);
-      }
-      const n = Math.min(this.frame.length - this.filled, chunk.length - off);
-      chunk.copy(this.frame, this.filled, off, off + n);
-      this.filled += n;
-      off += n;
-      if (this.filled === this.frame.length) {
-        const done = this.frame;
-        this.frame = undefined;
-        const resolve = this.pending;
-        this.pending = undefined;
-        resolve?.(done);
-      }
-    }
-  }
-
-  /** Send one frame (header and payload written back to back, without copying the payload). */
-  request(payload: Uint8Array): Promise<Buffer> {
-    const reply = new Promise<Buffer>((resolve) => (this.pending = resolve));
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(payload.byteLength);
-    this.out.cork();
-    this.out.write(header);
-    this.out.write(payload);
-    this.out.uncork();
-    return reply;
-  }
-
-  close(): void {
-    this.child.kill();
-  }
-}
 
 function u64(n: number): Buffer {
   const b = Buffer.alloc(8);
@@ -196,8 +138,8 @@ interface Row {
 
 async function main(): Promise<void> {
   const shm = !args['no-shm'] && existsSync('/dev/shm');
-  const raw = new RawPeer('pipe');
-  const shmPeer = shm ? new RawPeer('shm') : undefined;
+  const raw = new FramedPeer(path.join(HERE, 'data_raw.py'), ['pipe']);
+  const shmPeer = shm ? new FramedPeer(path.join(HERE, 'data_raw.py'), ['shm']) : undefined;
   const largest = Math.max(...CASES.map((c) => c.bytes));
   const pool = await Pool.start({
     adapter: path.join(HERE, 'data_adapter.py'),

@@ -17,14 +17,13 @@
  * Figures are medians over the rounds; ratios are against raw (throughput) and arrow (speed-up).
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as arrow from 'apache-arrow';
 import { PYTHON } from './lib/env.js';
+import { FramedPeer } from './lib/framed-peer.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const lib = (await import(new URL('../dist/index.js', import.meta.url).href)) as typeof import('../src/index.js');
@@ -41,63 +40,6 @@ const ROWS = args.full ? 1_000_000 : 100_000;
 const TENSOR = args.full ? 10_000_000 : 1_000_000;
 const ROUNDS = Number(args.rounds);
 
-/** A bare framed pipe to bench/tables_peer.py. */
-class Peer {
-  private readonly child: ChildProcess;
-  private readonly out: Writable;
-  private pending: ((frame: Buffer) => void) | undefined;
-  private head = Buffer.alloc(0);
-  private frame: Buffer | undefined;
-  private filled = 0;
-
-  constructor() {
-    this.child = spawn(PYTHON, [path.join(HERE, 'tables_peer.py')], { stdio: ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] });
-    this.out = this.child.stdio[3] as Writable;
-    (this.child.stdio[4] as Readable).on('data', (chunk: Buffer) => this.onData(chunk));
-  }
-
-  private onData(chunk: Buffer): void {
-    let off = 0;
-    while (off < chunk.length) {
-      if (this.frame === undefined) {
-        const need = 4 - this.head.length;
-        this.head = Buffer.concat([this.head, chunk.subarray(off, off + need)]);
-        off += Math.min(need, chunk.length - off);
-        if (this.head.length < 4) return;
-        this.frame = Buffer.allocUnsafe(this.head.readUInt32BE(0));
-        this.filled = 0;
-        this.head = Buffer.alloc(0);
-      }
-      const n = Math.min(this.frame.length - this.filled, chunk.length - off);
-      chunk.copy(this.frame, this.filled, off, off + n);
-      this.filled += n;
-      off += n;
-      if (this.filled === this.frame.length) {
-        const done = this.frame;
-        this.frame = undefined;
-        const resolve = this.pending;
-        this.pending = undefined;
-        resolve?.(done);
-      }
-    }
-  }
-
-  request(payload: Uint8Array | string): Promise<Buffer> {
-    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    const reply = new Promise<Buffer>((resolve) => (this.pending = resolve));
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(bytes.byteLength);
-    this.out.cork();
-    this.out.write(header);
-    this.out.write(bytes);
-    this.out.uncork();
-    return reply;
-  }
-
-  close(): void {
-    this.child.kill();
-  }
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -124,7 +66,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const peer = new Peer();
+  const peer = new FramedPeer(path.join(HERE, 'tables_peer.py'));
   const pool = await lib.Pool.start({
     adapter: path.join(HERE, 'tables_adapter.py'),
     python: PYTHON,

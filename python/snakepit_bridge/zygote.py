@@ -51,13 +51,12 @@ import sys
 import time
 from types import FrameType
 
+from . import lifeline
 from . import protocol as P
 from .threads import thread_problem
 
 _HEADER = struct.Struct(">I")
 _MAX_CONTROL_FRAME = 16 * 1024 * 1024
-#: Exit status of a zygote whose host went away.
-HOST_GONE_EXIT = 70
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -142,22 +141,15 @@ class Zygote:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
-        try:
-            if os.getpgid(0) == os.getpid():
-                os.killpg(os.getpid(), signal.SIGKILL)
-        except OSError:
-            pass
-        os._exit(HOST_GONE_EXIT)
+        lifeline.host_gone()
 
     def _on_hangup(self, _signum: int, _frame: FrameType | None) -> None:
         self.host_gone()
 
     def arm_lifeline(self) -> None:
-        from .lifeline import _set_pdeathsig
-
         if os.environ.get(P.ENV_LIFELINE_PDEATHSIG, P.DEFAULT_LIFELINE_PDEATHSIG) != "0":
             signal.signal(signal.SIGHUP, self._on_hangup)
-            _set_pdeathsig(signal.SIGHUP)
+            lifeline._set_pdeathsig(signal.SIGHUP)
         if os.getppid() != self.parent:
             self.host_gone()
 

@@ -1,7 +1,8 @@
 /**
- * OpenTelemetry traces. `@opentelemetry/api` is an optional peer dependency, imported once when a
- * pool starts; without it, or while no SDK has registered a tracer provider, a call pays one
- * property check and nothing else.
+ * OpenTelemetry traces. `@opentelemetry/api` is an optional peer dependency, imported once an
+ * application has registered something with it (at Pool.start, or at the first call after); without
+ * it, or while no SDK has registered a tracer provider, a call pays one property check and nothing
+ * else.
  *
  * Spans:
  * - `snakepit.call <tool>` (CLIENT): one per `execute` or `stream`, from submission to settlement;
@@ -35,6 +36,20 @@ export interface TraceCarrier {
 const API_MODULE = '@opentelemetry/api'; // a variable: bundlers leave the optional import alone
 
 let loaded: Promise<typeof Api | undefined> | undefined;
+
+/**
+ * Where `@opentelemetry/api` 1.x keeps what an application registered (an SDK's tracer or meter
+ * provider, a context manager): one global object, shared by every copy of the package, that exists
+ * only once something was registered. Until it exists nothing could record a span or a metric, so the
+ * package is not imported: that import takes about 15 ms of the event loop, the time a forked worker
+ * takes to start.
+ */
+const OTEL_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+
+/** Has an application registered anything with OpenTelemetry (so that spans could be recorded)? */
+export function otelRegistered(): boolean {
+  return (globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] !== undefined;
+}
 
 /**
  * `@opentelemetry/api`, or undefined when it is not installed or `SNAKEPIT_OTEL=off` is set (read

@@ -10,7 +10,7 @@ import { PythonError, type SnakepitError } from '../errors.js';
 import type { LogEvent, PoolEvent } from '../events.js';
 import { LogRouter, type LogsOption } from './logs.js';
 import { PoolMetrics, type MetricsSource } from './metrics.js';
-import { loadApi, Tracing, type TraceCarrier, type TracedCall } from './otel.js';
+import { loadApi, otelRegistered, Tracing, type TraceCarrier, type TracedCall } from './otel.js';
 import { Series } from './series.js';
 
 /**
@@ -49,6 +49,8 @@ export class Telemetry {
   readonly logs: LogRouter;
   /** Set once `@opentelemetry/api` is loaded. */
   private tracing: Tracing | undefined;
+  /** The API's import, once begun (at start when something is registered, else at the first call after). */
+  private loading: Promise<void> | undefined;
   private readonly messages = new Map<object, CallMessage>();
   readonly recentErrors: RecentError[] = [];
   /** Per-second figures, kept only while something (a dashboard) watches: see watchSeries. */
@@ -62,18 +64,29 @@ export class Telemetry {
     this.logs = new LogRouter(logs);
   }
 
-  /** Load `@opentelemetry/api` if it is installed (at Pool.start). */
-  async start(): Promise<void> {
-    const api = await loadApi();
-    if (api === undefined) return;
-    this.tracing = new Tracing(api);
-    this.metrics.useOtel(api);
+  /**
+   * At Pool.start: load `@opentelemetry/api` if it is installed and the application has registered
+   * something with it (an SDK). Registered later, it is loaded at the first call after, and calls are
+   * traced once it is.
+   */
+  start(): Promise<void> {
+    return otelRegistered() ? this.load() : Promise.resolve();
+  }
+
+  private load(): Promise<void> {
+    this.loading ??= loadApi().then((api) => {
+      if (api === undefined) return;
+      this.tracing = new Tracing(api);
+      this.metrics.useOtel(api);
+    });
+    return this.loading;
   }
 
   // ------------------------------------------------------------- call hooks
 
   submitted(call: TracedCall): void {
-    this.tracing?.submitted(call);
+    if (this.tracing !== undefined) this.tracing.submitted(call);
+    else if (this.loading === undefined && otelRegistered()) void this.load();
     if (callChannel.start.hasSubscribers) {
       const message: CallMessage = { tool: call.tool, requestId: call.id, session: call.session?.id, stream: call.window > 0 };
       this.messages.set(call, message);

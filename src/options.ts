@@ -47,7 +47,7 @@ export interface PoolOptions extends ServingOptions, SupervisionOptions {
   timeout?: number;
   /** Milliseconds a worker has to import the adapter, run setup and answer. Default 30000. */
   startupTimeout?: number;
-  /** Workers started at once. Default 4. */
+  /** Workers started at once. Default 4; with `startMethod: 'forkserver'`, every worker at once. */
   startupConcurrency?: number;
   /** Largest frame in bytes, either way; larger ones are refused before allocation. Default 256 MiB. */
   maxPayload?: number;
@@ -261,7 +261,8 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     queueTimeout: integer(options, 'queueTimeout', 0, 0),
     timeout: integer(options, 'timeout', 60_000, 0),
     startupTimeout: integer(options, 'startupTimeout', 30_000, 1),
-    startupConcurrency: integer(options, 'startupConcurrency', 4, 1),
+    // Forking a worker costs the zygote about a millisecond, not an interpreter's start: all at once.
+    startupConcurrency: integer(options, 'startupConcurrency', options.startMethod === 'forkserver' ? 1024 : 4, 1),
     maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1024, MAX_FRAME),
     cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
     killGrace: integer(options, 'killGrace', 2_000, 0),

@@ -9,6 +9,7 @@
  * whose copy of `apache-arrow` is another (a bundle, another version) registers it with `useArrow`.
  */
 
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { EncodeError } from '../errors.js';
@@ -34,15 +35,27 @@ const require = createRequire(import.meta.url);
 export function arrowAvailable(): boolean {
   if (blocked) return false;
   if (registered.length > 0 || loaded) return true;
-  if (resolvable === undefined) {
-    try {
-      require.resolve('apache-arrow');
-      resolvable = true;
-    } catch {
-      resolvable = false;
-    }
-  }
+  resolvable ??= installedBeside() || resolves();
   return resolvable;
+}
+
+/**
+ * Is the package in a `node_modules` folder that `require` searches? A few file checks: the first
+ * `require.resolve` of a process costs over a millisecond (the resolver's code, package.json reads),
+ * and this runs before the first worker is spawned. `resolves` stays the answer when it is not found
+ * there (NODE_PATH, global folders).
+ */
+function installedBeside(): boolean {
+  return (require.resolve.paths('apache-arrow') ?? []).some((dir) => existsSync(path.join(dir, 'apache-arrow', 'package.json')));
+}
+
+function resolves(): boolean {
+  try {
+    require.resolve('apache-arrow');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function load(): ArrowModule | null {

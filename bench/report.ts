@@ -412,7 +412,7 @@ node --import tsx bench/overhead.ts --diagnose     # per-call overhead against t
 
 - Date: ${m.date}
 - CPUs: **${m.cpus}** (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.platform}; load average at the start ${m.loadavg.join(', ')}${r.loadavgEnd ? `, at the end ${r.loadavgEnd.join(', ')}` : ''}.
-  The machine was shared with other work, so figures carry noise; each is the median of several rounds.
+  ${m.loadavg[0]! >= 0.5 ? 'The machine was shared with other work at the start, so figures carry noise' : 'Nothing else ran on the machine at the start (the run itself loads it)'}; each figure is the median of several rounds.
 - Node ${m.node}, Python ${m.python}, commit ${m.commit}.
 - Run time ${r.durationS} s. Parameters: ${Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ')}.
 

@@ -9,8 +9,9 @@
  *   remote    Pool.connect to agents (bench/cluster-agent.ts, the compiled library), each a local
  *             pool of one Python worker, calling add(a, b)
  * Figures: sequential p50 (remote / echo, goal <= 1.3), throughput with 64 calls in flight (remote /
- * echo, goal >= 0.8), 100 MB of bytes to and from Python through the cluster (GB/s), and aggregate
- * throughput with 1, 2 and 4 agents (on a 2-core machine they share the cores with everything else).
+ * echo, goal >= 0.8) and the agent's CPU time per call meanwhile, 100 MB of bytes to and from Python
+ * through the cluster (GB/s), and aggregate throughput with 1, 2 and 4 agents (on a 2-core machine
+ * they share the cores with everything else).
  * Medians over rounds that alternate the order of the contenders.
  */
 
@@ -22,6 +23,7 @@ import { connect } from 'nats';
 import { Pool } from './lib/library.js';
 import { BENCH_DIR, PYTHON, ROOT, machineInfo } from './lib/env.js';
 import { median, round, sequential, table, throughput } from './lib/measure.js';
+import { cpuNsOf } from './lib/procfs.js';
 import { NatsServer } from '../test/cluster/harness.js';
 
 const { values } = parseArgs({
@@ -79,12 +81,17 @@ try {
 
   const seq = { echo: [] as number[], remote: [] as number[] };
   const tp = { echo: [] as number[], remote: [] as number[] };
+  // The agent's own CPU time per call (all its threads) while 64 calls are in flight.
+  const agentPid = procs[1]!.pid!;
+  const agentCpuUs: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? (['echo', 'remote'] as const) : (['remote', 'echo'] as const);
     for (const who of order) {
       const fn = who === 'echo' ? echo : call;
       seq[who].push((await sequential(fn, SEQ)).p50);
+      const cpu0 = cpuNsOf(agentPid);
       tp[who].push(await throughput(fn, TP, 64));
+      if (who === 'remote') agentCpuUs.push((cpuNsOf(agentPid) - cpu0) / 1000 / TP);
     }
   }
   const p50 = { echo: median(seq.echo), remote: median(seq.remote) };
@@ -141,6 +148,7 @@ try {
     machine: machineInfo(),
     sequentialP50Us: { echo: round(p50.echo), remote: round(p50.remote), ratio: round(p50.remote / p50.echo, 2), goal: '<= 1.3' },
     throughput64: { echo: Math.round(rate.echo), remote: Math.round(rate.remote), ratio: round(rate.remote / rate.echo, 2), goal: '>= 0.8' },
+    agentCpuUsPerCall: round(median(agentCpuUs), 1),
     bulkGBps: { megabytes: MB, toPython: round(median(up), 2), fromPython: round(median(down), 2), bareNats: round(median(bare), 2) },
     agents: scaling.map(([n, r]) => ({ agents: n, callsPerSecond: Math.round(r), vsOne: round(r / scaling[0]![1], 2) })),
   };
@@ -148,7 +156,8 @@ try {
     ['sequential p50 (us)', results.sequentialP50Us.echo, results.sequentialP50Us.remote, results.sequentialP50Us.ratio, '<= 1.3'],
     ['64 in flight (calls/s)', results.throughput64.echo, results.throughput64.remote, results.throughput64.ratio, '>= 0.8'],
   ]));
-  console.log(`\n${MB} MB of bytes: to Python ${results.bulkGBps.toPython} GB/s, from Python ${results.bulkGBps.fromPython} GB/s ` +
+  console.log(`\nthe agent's CPU time per call at 64 in flight: ${results.agentCpuUsPerCall} us`);
+  console.log(`${MB} MB of bytes: to Python ${results.bulkGBps.toPython} GB/s, from Python ${results.bulkGBps.fromPython} GB/s ` +
     `(bare NATS, same parts, no Python: ${results.bulkGBps.bareNats} GB/s)`);
   console.log(table(['agents', 'calls/s (64 in flight)', 'vs 1 agent'], results.agents.map((a) => [a.agents, a.callsPerSecond, a.vsOne])));
   if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Controllers } from '../src/cluster/controllers.js';
 import { Histogram } from '../src/pool/histogram.js';
 import { CallQueue } from '../src/scheduling/queue.js';
 import { checkCallOptions } from '../src/call-options.js';
@@ -19,6 +20,31 @@ describe('histogram', () => {
     assert.ok(Math.abs(s.p99 - 990) / 990 < 0.04, `p99 ${s.p99}`);
     assert.ok(Math.abs(s.mean - 500.5) < 1e-9);
     assert.deepEqual(new Histogram().summary().p99, 0);
+  });
+});
+
+describe("an agent's abort controllers", () => {
+  it('reuses a settled call\'s controller only when it was not aborted and nothing listens on it', () => {
+    const controllers = new Controllers(2);
+    const clean = controllers.take();
+    controllers.give(clean);
+    assert.equal(controllers.take(), clean, 'a clean controller is used again');
+    const aborted = controllers.take();
+    aborted.abort(new Error('cancelled'));
+    controllers.give(aborted);
+    const listened = controllers.take();
+    const listener = (): void => {};
+    listened.signal.addEventListener('abort', listener);
+    controllers.give(listened);
+    const next = controllers.take();
+    assert.notEqual(next, aborted);
+    assert.notEqual(next, listened);
+    assert.equal(next.signal.aborted, false);
+    // At most `max` are kept.
+    const many = [controllers.take(), controllers.take(), controllers.take()];
+    for (const c of many) controllers.give(c);
+    const back = new Set([controllers.take(), controllers.take(), controllers.take()]);
+    assert.equal([...back].filter((c) => many.includes(c)).length, 2);
   });
 });
 

@@ -15,6 +15,7 @@ import type { HostToolContext, HostToolInfo } from '../pool/host-tools.js';
 import { Pool } from '../pool/pool.js';
 import type { Session } from '../pool/session.js';
 import { Bulk } from './bulk.js';
+import { Controllers } from './controllers.js';
 import { checkNatsOptions, closeConnection, connectNats, type NatsModule } from './nats.js';
 import { encodeRecord, openBuckets, type AgentRecord } from './presence.js';
 import { ReplyBatch } from './reply-batch.js';
@@ -57,6 +58,7 @@ export class Agent {
   /** Results and errors of calls, gathered while other calls run here (reply-batch.ts). */
   private readonly replies = new ReplyBatch(() => this.calls.size > 0);
   private readonly owners = new WeakMap<object, Running>();
+  private readonly controllers = new Controllers();
   private readonly proxies = new Set<string>();
   private readonly sessions = new Map<string, HeldSession>();
   private readonly subs: Subscription[] = [];
@@ -167,15 +169,19 @@ export class Agent {
       return;
     }
     if (hostTools !== null) this.ensureProxies(hostTools);
-    const running: Running = { id, host, ac: new AbortController(), credit: window, cancelled: false };
+    const running: Running = { id, host, ac: this.controllers.take(), credit: window, cancelled: false };
     const key = `${host}/${id}`;
     this.calls.set(key, running);
     const args = (rawArgs ?? {}) as Record<string, unknown>;
     this.owners.set(args, running);
     const opts = { timeout, signal: running.ac.signal, idempotent: (flags & FLAG_IDEMPOTENT) !== 0 };
     let held: HeldSession | undefined;
+    let settled = false;
     const done = (): void => {
+      if (settled) return;
+      settled = true;
       this.calls.delete(key);
+      this.controllers.give(running.ac);
       if (held !== undefined) {
         held.active--;
         held.last = Date.now();

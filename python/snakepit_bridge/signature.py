@@ -146,9 +146,17 @@ def clean_doc(fn: Any) -> str:
     first removed, and leading and trailing blank lines dropped."""
     doc = getattr(fn, "__doc__", None)
     if doc is None and type(fn) is MethodType:
-        # Like inspect.getdoc: an overriding method without a docstring shows the overridden one's.
-        for cls in type(fn.__self__).__mro__:
-            found = getattr(cls.__dict__.get(fn.__name__), "__doc__", None)
+        # Like inspect.getdoc: an overriding method without a docstring shows the overridden one's,
+        # looked up along the class's MRO (the class itself for a classmethod bound to it).
+        owner = fn.__self__
+        klass: type = type(owner)
+        if isinstance(owner, type) and getattr(getattr(owner, fn.__name__, None), "__func__", None) is fn.__func__:
+            klass = owner
+        for cls in klass.__mro__:
+            member = cls.__dict__.get(fn.__name__)
+            if member is None:
+                continue  # not None.__doc__, which Python 3.13 gives a text
+            found = getattr(member, "__doc__", None)
             if found is not None:
                 doc = found
                 break

@@ -40,15 +40,43 @@ class Stub:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions.setdefault(node.name, []).append(node)
 
-    def evaluate(self, annotation: ast.expr | None) -> Node | None:
+    def evaluate(self, annotation: ast.expr | None, local: dict[str, Any] | None = None) -> Node | None:
+        """The type tree of one annotation of the stub; ``local`` holds the function's own type
+        parameters (``def inv[ScalarT: np.inexact](...)``, Python 3.12+)."""
         if annotation is None:
             return None
         text = ast.unparse(annotation)
         try:
-            value = eval(compile(ast.Expression(annotation), "<stub>", "eval"), self.namespace)  # noqa: S307 - an annotation of the stub
+            value = self._eval(annotation, local)
         except Exception:  # noqa: BLE001 - a name the stub only declares
             return {"kind": "unknown", "text": text}
         return describe_type(value)
+
+    def _eval(self, node: ast.expr, local: dict[str, Any] | None = None) -> Any:
+        return eval(compile(ast.Expression(node), "<stub>", "eval"), self.namespace, local)  # noqa: S307 - an annotation of the stub
+
+    def type_params(self, d: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Any]:
+        """The function's PEP 695 type parameters as typing objects (a bound or constraints that do not
+        evaluate are left out)."""
+        import typing
+
+        out: dict[str, Any] = {}
+        for tp in getattr(d, "type_params", None) or []:
+            kind = type(tp).__name__
+            if kind == "ParamSpec":
+                out[tp.name] = typing.ParamSpec(tp.name)
+            elif kind == "TypeVarTuple":
+                out[tp.name] = typing.TypeVarTuple(tp.name)
+            elif kind == "TypeVar":
+                bound = getattr(tp, "bound", None)
+                try:
+                    if isinstance(bound, ast.Tuple):
+                        out[tp.name] = typing.TypeVar(tp.name, *(self._eval(e, out) for e in bound.elts))
+                        continue
+                    out[tp.name] = typing.TypeVar(tp.name, bound=self._eval(bound, out) if bound is not None else None)
+                except Exception:  # noqa: BLE001 - a bound the stub only declares
+                    out[tp.name] = typing.TypeVar(tp.name)
+        return out
 
     def signature(self, name: str) -> tuple[dict[str, Node], Node | None] | None:
         """Each parameter's type and the result's, merged over the overloads; None when the stub does
@@ -60,11 +88,12 @@ class Stub:
         results: list[Node] = []
         for d in defs:
             a = d.args
+            local = self.type_params(d)
             for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs]:
-                node = self.evaluate(arg.annotation)
+                node = self.evaluate(arg.annotation, local)
                 if node is not None:
                     params.setdefault(arg.arg, []).append(node)
-            result = self.evaluate(d.returns)
+            result = self.evaluate(d.returns, local)
             if result is not None:
                 results.append(result)
         return {n: _union(ns) for n, ns in params.items()}, (_union(results) if results else None)

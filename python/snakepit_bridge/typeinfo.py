@@ -97,8 +97,16 @@ def _describe(tp: Any, seen: frozenset[Any]) -> Node:
         return {"kind": "none"}
     if isinstance(tp, str) or isinstance(tp, typing.ForwardRef):
         return {"kind": "unknown", "text": tp if isinstance(tp, str) else tp.__forward_arg__}
+    if _is_alias(tp):  # `type Name = ...` (Python 3.12+, or typing_extensions.TypeAliasType)
+        if tp in seen:
+            return {"kind": "unknown", "text": tp.__name__}
+        return _describe(tp.__value__, seen | {tp})
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if _is_alias(origin):  # a generic alias given its arguments: numpy.typing.NDArray[np.float64] on numpy 2.5+
+        if origin in seen:
+            return {"kind": "unknown", "text": _text(tp)}
+        return _describe(_substitute(origin, args), seen | {origin})
     if origin is typing.Annotated:
         return _describe(args[0], seen)
     if origin in _UNION_TYPES:
@@ -120,6 +128,24 @@ def _describe(tp: Any, seen: frozenset[Any]) -> Node:
     if getattr(tp, "__supertype__", None) is not None:  # typing.NewType
         return _describe(tp.__supertype__, seen)
     return {"kind": "unknown", "text": _text(tp)}
+
+
+def _is_alias(tp: Any) -> bool:
+    """A type alias object (``typing.TypeAliasType`` and its backport): its value is evaluated lazily."""
+    return type(tp).__name__ == "TypeAliasType" and hasattr(tp, "__value__") and hasattr(tp, "__type_params__")
+
+
+def _substitute(alias: Any, args: tuple[Any, ...]) -> Any:
+    """The value of a generic type alias with its type parameters replaced by ``args``."""
+    value = alias.__value__
+    params = tuple(alias.__type_params__)
+    if not params or len(params) != len(args):
+        return value
+    by_param = dict(zip(params, args, strict=True))
+    used = tuple(getattr(value, "__parameters__", ()))
+    if not used:
+        return value
+    return value[tuple(by_param.get(p, p) for p in used) if len(used) > 1 else by_param.get(used[0], used[0])]
 
 
 def _union(options: list[Node]) -> Node:

@@ -4,7 +4,7 @@ PY := $(abspath $(VENV))/bin/python
 export SNAKEPIT_PYTHON := $(PY)
 NODE_TEST := node --import tsx --test --test-concurrency=1 --test-reporter=spec
 
-.PHONY: system setup test-setup demo doctor test check typecheck lint test-ts test-py test-chaos test-forkserver test-cluster bench bench-cluster clean
+.PHONY: system setup test-setup demo doctor test check typecheck lint test-ts test-py test-py-versions test-chaos test-forkserver test-cluster bench bench-cluster clean
 
 # `npm install`, not `npm ci`: some optional platform packages of msgpackr-extract are missing from
 # registry mirrors at the locked version, which makes `npm ci` refuse the lock file; install skips them.
@@ -83,8 +83,14 @@ test-cluster: test-setup
 # The fast suite: type checks, lint, TypeScript tests, Python tests (a couple of minutes).
 check: typecheck lint test-ts test-py
 
-# Every test: the fast suite, then the chaos scenarios (which print their report), then the cluster scenarios.
-test: check test-chaos test-cluster
+# The Python suite and the interpreter-sensitive TypeScript tests under Python 3.10, 3.12 and 3.13, where
+# this machine has them (a venv each, .venv-py3N; scripts/test-python-versions.sh). A few minutes.
+test-py-versions: test-setup
+	bash scripts/test-python-versions.sh
+
+# Every test: the fast suite, the other Python versions, then the chaos scenarios (which print their
+# report), then the cluster scenarios.
+test: check test-py-versions test-chaos test-cluster
 
 bench: setup
 	npm run bench:overhead
@@ -93,4 +99,4 @@ bench-cluster: setup
 	node --import tsx bench/cluster.ts
 
 clean:
-	rm -rf node_modules $(VENV) dist build
+	rm -rf node_modules $(VENV) .venv-py3* dist build

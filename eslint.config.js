@@ -14,7 +14,7 @@ const NODE_GLOBALS = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'build/**', '**/node_modules/**', '.venv/**', 'python/**', 'bench/**', 'examples/**', 'test/chaos/results/**'] },
+  { ignores: ['dist/**', 'build/**', '**/node_modules/**', '.venv/**', '.venv-py3*/**', 'python/**', 'bench/**', 'examples/**', 'test/chaos/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -17,6 +17,7 @@ from .signature import (
     VAR_KEYWORD,
     VAR_POSITIONAL,
     Param,
+    annotation_text,
     clean_doc,
     is_async_function,
     is_generator_function,
@@ -96,13 +97,7 @@ class Adapter:
 
 
 def _annotation_text(annotation: Any) -> str | None:
-    if annotation is EMPTY:
-        return None
-    if isinstance(annotation, str):
-        return annotation
-    if isinstance(annotation, type):
-        return annotation.__qualname__
-    return str(annotation).replace("typing.", "")
+    return None if annotation is EMPTY else annotation_text(annotation)
 
 
 def _is_context_param(param: Param) -> bool:

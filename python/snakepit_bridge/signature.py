@@ -9,7 +9,7 @@ their code object, defaults and annotations; anything else (a ``functools.wraps`
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from types import FunctionType, GeneratorType, MethodType
+from types import FunctionType, GeneratorType, GenericAlias, MethodType
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -171,3 +171,13 @@ def clean_doc(fn: Any) -> str:
     while lines and not lines[0]:
         lines.pop(0)
     return "\n".join(lines)
+
+
+def annotation_text(annotation: Any) -> str:
+    """An annotation as written: a class by its name, anything else as Python prints it. ``list[str]``
+    is not a class, though Python 3.10 says it is an instance of ``type``."""
+    if isinstance(annotation, str):
+        return annotation
+    if isinstance(annotation, type) and not isinstance(annotation, GenericAlias):
+        return annotation.__qualname__
+    return str(annotation).replace("typing.", "")

@@ -29,7 +29,7 @@ import types
 import typing
 from typing import Any
 
-from .signature import EMPTY
+from .signature import EMPTY, annotation_text
 
 Node = dict[str, Any]
 
@@ -79,15 +79,7 @@ def describe_type(annotation: Any, _seen: frozenset[Any] = frozenset()) -> Node:
     try:
         return _describe(annotation, _seen)
     except Exception:  # noqa: BLE001 - a strange annotation must not break the catalogue
-        return {"kind": "unknown", "text": _text(annotation)}
-
-
-def _text(annotation: Any) -> str:
-    if isinstance(annotation, str):
-        return annotation
-    if isinstance(annotation, type):
-        return annotation.__qualname__
-    return str(annotation).replace("typing.", "")
+        return {"kind": "unknown", "text": annotation_text(annotation)}
 
 
 def _describe(tp: Any, seen: frozenset[Any]) -> Node:
@@ -105,7 +97,7 @@ def _describe(tp: Any, seen: frozenset[Any]) -> Node:
     args = typing.get_args(tp)
     if _is_alias(origin):  # a generic alias given its arguments: numpy.typing.NDArray[np.float64] on numpy 2.5+
         if origin in seen:
-            return {"kind": "unknown", "text": _text(tp)}
+            return {"kind": "unknown", "text": annotation_text(tp)}
         return _describe(_substitute(origin, args), seen | {origin})
     if origin is typing.Annotated:
         return _describe(args[0], seen)
@@ -115,7 +107,7 @@ def _describe(tp: Any, seen: frozenset[Any]) -> Node:
         values = [a.value if _is_enum(type(a)) else a for a in args]
         if all(_plain(v) for v in values):
             return {"kind": "literal", "values": values}
-        return {"kind": "unknown", "text": _text(tp)}
+        return {"kind": "unknown", "text": annotation_text(tp)}
     if origin is not None and _is_numpy(origin):
         return {"kind": "ndarray", "dtype": _numpy_dtype(args)}
     if origin is not None:
@@ -127,7 +119,7 @@ def _describe(tp: Any, seen: frozenset[Any]) -> Node:
         return _class(tp, seen)
     if getattr(tp, "__supertype__", None) is not None:  # typing.NewType
         return _describe(tp.__supertype__, seen)
-    return {"kind": "unknown", "text": _text(tp)}
+    return {"kind": "unknown", "text": annotation_text(tp)}
 
 
 def _is_alias(tp: Any) -> bool:
@@ -177,10 +169,10 @@ def _generic(origin: Any, args: tuple[Any, ...], seen: frozenset[Any]) -> Node:
     if origin in _ITERATORS:
         return {"kind": "iterator", "item": item, "async": _ITERATORS[origin]}
     if origin is type:
-        return {"kind": "unknown", "text": _text(origin)}
+        return {"kind": "unknown", "text": annotation_text(origin)}
     if isinstance(origin, type):
         return _class(origin, seen)
-    return {"kind": "unknown", "text": _text(origin)}
+    return {"kind": "unknown", "text": annotation_text(origin)}
 
 
 def _class(cls: type, seen: frozenset[Any]) -> Node:

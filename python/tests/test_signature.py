@@ -13,6 +13,7 @@ import pytest
 
 from snakepit_bridge.signature import (
     EMPTY,
+    annotation_text,
     clean_doc,
     is_async_function,
     is_awaitable,
@@ -146,3 +147,11 @@ def test_awaitables_match_inspect() -> None:
     finally:
         c.close()
         loop.close()
+
+
+def test_annotation_text_writes_a_parameterised_generic_out() -> None:
+    # Python 3.10 says list[str] is an instance of type: its name alone would lose the item type.
+    assert annotation_text(list[str]) == "list[str]"
+    assert annotation_text(dict[str, list[int]]) == "dict[str, list[int]]"
+    assert annotation_text(int) == "int"
+    assert annotation_text("Frame") == "Frame"

@@ -13,7 +13,15 @@ TS_TESTS=()
 for name in pool streams sessions data data-ndarray codegen host-tools errors deadlines forkserver; do TS_TESTS+=("test/$name.test.ts"); done
 status=0
 for minor in 10 12 13; do
-  py=$(command -v "python3.$minor" 2>/dev/null || ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3."$minor".*/bin/python3."$minor" 2>/dev/null | tail -n 1)
+  # The first candidate that runs as 3.N (pyenv's shims are on PATH for versions that are not selected).
+  py=""
+  for candidate in $(command -v "python3.$minor" 2>/dev/null) \
+    $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3."$minor".*/bin/python3."$minor" 2>/dev/null | sort -V -r); do
+    if "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != (3, $minor))" >/dev/null 2>&1; then
+      py=$candidate
+      break
+    fi
+  done
   if [ -z "$py" ]; then
     echo "Python 3.$minor: not on this machine, not tested"
     continue
@@ -22,7 +30,9 @@ for minor in 10 12 13; do
   echo "== Python 3.$minor ($py)"
   if [ ! -f "$venv/.installed" ]; then
     rm -rf "$venv"
-    if ! "$py" -m venv "$venv" || ! "$venv/bin/python" -m pip install -q --disable-pip-version-check "${PACKAGES[@]}"; then
+    # (grep drops the warnings of a pip configuration whose extra package folders are absent.)
+    if ! "$py" -m venv "$venv" ||
+      ! "$venv/bin/python" -m pip install -q --disable-pip-version-check "${PACKAGES[@]}" 2>&1 | { grep -v '^WARNING: Location' || true; }; then
       echo "Python 3.$minor: could not install the test packages"
       status=1
       continue
@@ -30,7 +40,7 @@ for minor in 10 12 13; do
     touch "$venv/.installed"
   fi
   (cd python && PYTHONPATH="$PWD" "../$venv/bin/python" -m pytest -q -p no:cacheprovider tests) || status=1
-  SNAKEPIT_PYTHON="$PWD/$venv/bin/python" node --import tsx --test --test-concurrency=1 --test-reporter=dot \
-    "${TS_TESTS[@]}" 2>&1 | sed 's/^/  /' || status=1
+  SNAKEPIT_PYTHON="$PWD/$venv/bin/python" node --import tsx --test --test-concurrency=1 "${TS_TESTS[@]}" 2>&1 |
+    grep -E '^# (tests|pass|fail)|not ok' || status=1
 done
 exit $status

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentsError, PythonError, type Pool, type WorkerRecycleEvent } from '../src/index.js';
-import { running, withChaos } from './control.js';
-import { rejection, waitFor } from './helpers.js';
+import { ControlDir, running, withChaos } from './control.js';
+import { fixture, rejection, startPool, waitFor } from './helpers.js';
 
 const pids = (pool: Pool): number[] => pool.stats().workerList.map((w) => w.pid!);
 
@@ -111,6 +111,35 @@ describe('recycling', () => {
       const r = await pool.execute<{ pid: number }>('work', {});
       assert.equal(r.pid, oldPid);
     });
+  });
+});
+
+describe('recycling whose old worker exits first', () => {
+  it('waits for the replacement, and rejects when it fails although the old worker had drained and gone', async () => {
+    // Another worker serves, so the old one stops taking calls at once and exits before its slow
+    // replacement has even failed; the recycling is still not over until the replacement is ready.
+    const ctl = new ControlDir();
+    const pool = await startPool({ adapter: fixture('chaos.py'), size: 2, env: { CHAOS_DIR: ctl.path, CHAOS_SETUP_SLEEP: '0.4' }, restart: { maxFailures: 100 } });
+    try {
+      const [first, second] = pool.stats().workerList;
+      const exited: number[] = [];
+      pool.on('workerExit', (e) => exited.push(e.workerId));
+      ctl.set('fail_setup');
+      const err = await rejection(pool.recycle(first!.id));
+      assert.equal(err.code, 'WORKER_START_FAILED');
+      assert.ok(exited.includes(first!.id), 'the old worker had exited before the replacement failed');
+      ctl.clear('fail_setup');
+      // Its slot is filled again by the supervisor, and a recycling that works resolves only once
+      // the replacement serves.
+      await waitFor(() => pool.stats().workerList.filter((w) => w.state === 'ready').length === 2, 20_000, 'slot refilled');
+      await pool.recycle(second!.id);
+      const list = pool.stats().workerList;
+      assert.equal(list.length, 2);
+      assert.ok(list.every((w) => w.state === 'ready' && w.id !== second!.id), JSON.stringify(list.map((w) => [w.id, w.state])));
+    } finally {
+      await pool.destroy();
+      ctl.dispose();
+    }
   });
 });
 

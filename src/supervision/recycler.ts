@@ -28,10 +28,16 @@ export interface RecyclerSlots {
 interface Recycling {
   reason: RecycleReason;
   waiters: { resolve: () => void; reject: (err: Error) => void }[];
+  /** The successor is ready (or none was started): the recycling is over once the old worker exits. */
+  successorReady: boolean;
+  /** The old worker has exited: the recycling is over once the successor is ready. */
+  exited: boolean;
 }
 
 export class Recycler {
   private readonly recycling = new Map<WorkerHandle, Recycling>();
+  /** The worker each successor is replacing (its slot may have let go of it when it exited first). */
+  private readonly replacing = new WeakMap<WorkerHandle, WorkerHandle>();
   private readonly ttlAt = new WeakMap<WorkerHandle, number>();
   /** Workers to recycle after a MemoryError once their replacement can be started. */
   private readonly memoryPending = new WeakSet<WorkerHandle>();
@@ -55,6 +61,12 @@ export class Recycler {
   onReady(worker: WorkerHandle, old: WorkerHandle | undefined): void {
     this.ttlAt.set(worker, ttlDeadline(worker.readyAt, this.options.ttl));
     if (old !== undefined && old.state !== 'exited' && !old.retiring) this.retire(old);
+    const replaced = this.replacing.get(worker);
+    const entry = replaced === undefined ? undefined : this.recycling.get(replaced);
+    if (entry !== undefined) {
+      entry.successorReady = true;
+      if (entry.exited) this.finish(replaced!);
+    }
     // Workers due for recycling kept serving only because nobody else did: now someone does.
     for (const due of this.recycling.keys()) {
       if (due !== worker && due.state === 'ready' && !due.retiring) this.retire(due);
@@ -62,21 +74,35 @@ export class Recycler {
   }
 
   /**
-   * The successor of `old` could not start: the old worker keeps serving; recycling is tried again
-   * at a later tick (ttl, rss, maxRequests and MemoryError) or by the caller (manual).
+   * `successor` could not start (or the pool closed first): whoever waits for the recycling hears of
+   * it. An old worker still running keeps serving; recycling is tried again at a later tick (ttl, rss,
+   * maxRequests and MemoryError) or by the caller (manual). One that exited meanwhile (it had drained
+   * while another worker served) leaves its slot to the supervisor's restart.
    */
-  successorFailed(old: WorkerHandle, err: Error): void {
+  successorFailed(successor: WorkerHandle, err: Error): void {
+    const old = this.replacing.get(successor);
+    if (old === undefined) return;
+    this.replacing.delete(successor);
     const entry = this.recycling.get(old);
     this.recycling.delete(old);
-    if (entry?.reason === 'memory') this.memoryPending.add(old);
-    old.retiring = false;
+    if (old.state !== 'exited') {
+      if (entry?.reason === 'memory') this.memoryPending.add(old);
+      old.retiring = false;
+    }
     for (const w of entry?.waiters ?? []) w.reject(err);
   }
 
-  /** `worker` exited: whoever waited for its recycling is done. */
+  /** `worker` exited: a recycling of it is over, unless its successor is still starting. */
   onExit(worker: WorkerHandle): void {
     const entry = this.recycling.get(worker);
-    this.recycling.delete(worker);
+    if (entry === undefined) return;
+    entry.exited = true;
+    if (entry.successorReady) this.finish(worker);
+  }
+
+  private finish(old: WorkerHandle): void {
+    const entry = this.recycling.get(old);
+    this.recycling.delete(old);
     for (const w of entry?.waiters ?? []) w.resolve();
   }
 
@@ -148,8 +174,9 @@ export class Recycler {
   }
 
   /**
-   * Replace `worker` by a fresh one with drain. Resolves once the old worker has exited; rejects if
-   * its replacement could not start (the old worker then keeps serving).
+   * Replace `worker` by a fresh one with drain. Resolves once the old worker has exited and its
+   * replacement is ready, in whichever order; rejects if the replacement could not start (the old
+   * worker then keeps serving, unless it had already drained and exited while others served).
    */
   recycle(worker: WorkerHandle, reason: RecycleReason): Promise<void> {
     if (worker.state === 'exited') return Promise.resolve();
@@ -164,11 +191,14 @@ export class Recycler {
         existing.waiters.push({ resolve, reject });
         return;
       }
-      this.recycling.set(worker, { reason, waiters: [{ resolve, reject }] });
+      const entry: Recycling = { reason, waiters: [{ resolve, reject }], successorReady: false, exited: false };
+      this.recycling.set(worker, entry);
       this.recycles++;
       const othersServe = this.host.workers.some((w) => w !== worker && w.state === 'ready' && !w.retiring);
       if (othersServe) this.retire(worker);
       const successor = this.slots.startSuccessor(worker);
+      if (successor === undefined) entry.successorReady = true;
+      else this.replacing.set(successor, worker);
       this.host.publish('workerRecycle', {
         type: 'workerRecycle',
         workerId: worker.id,

@@ -10,7 +10,7 @@
  * calls instead of queueing work it has no way to run.
  */
 
-import { PoolFailedError, WorkerCrashedError, type SnakepitError } from '../errors.js';
+import { PoolClosedError, PoolFailedError, WorkerCrashedError, type SnakepitError } from '../errors.js';
 import type { PoolEventMap, PoolState, WorkerExitReason } from '../events.js';
 import type { ResolvedPoolOptions } from '../options.js';
 import type { ExitInfo, WorkerHandle } from '../worker/worker.js';
@@ -157,6 +157,7 @@ export class Supervisor {
 
   private onReady(worker: WorkerHandle, slot: Slot, kind: LaunchKind): void {
     if (this.stopped || this.host.state === 'closed') {
+      if (kind === 'recycle') this.recycler.successorFailed(worker, new PoolClosedError('the pool closed before the replacement took over'));
       void worker.kill('killed');
       return;
     }
@@ -187,8 +188,10 @@ export class Supervisor {
   }
 
   private onStartFailed(worker: WorkerHandle, slot: Slot, kind: LaunchKind, err: SnakepitError): void {
+    if (kind === 'recycle') this.recycler.successorFailed(worker, err); // whoever waits for the recycling
     if (kind === 'initial' || this.stopped || this.host.state === 'closed') {
       if (slot.worker === worker) slot.worker = undefined;
+      if (slot.successor === worker) slot.successor = undefined;
       return;
     }
     const now = performance.now();
@@ -197,7 +200,6 @@ export class Supervisor {
       const old = slot.worker;
       if (old !== undefined && old.state !== 'exited') {
         // The old worker keeps serving; recycling is tried again later (recycler.ts).
-        this.recycler.successorFailed(old, err);
         slot.streak++;
         if (this.policy.recordFailure(now)) this.trip(err);
         this.updateHealth();

@@ -13,7 +13,7 @@ import inspect
 import os
 from typing import Any
 
-from .typeinfo import Node, describe_type
+from .typeinfo import Node, describe_type, union
 
 _STATEMENTS = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.ClassDef)
 
@@ -100,14 +100,10 @@ class Stub:
 
 
 def _union(nodes: list[Node]) -> Node:
-    flat: list[Node] = []
-    for node in nodes:
-        for option in node["options"] if node["kind"] == "union" else [node]:
-            if option not in flat:
-                flat.append(option)
-    if any(n["kind"] == "unknown" for n in flat):
-        return {"kind": "unknown"}
-    return flat[0] if len(flat) == 1 else {"kind": "union", "options": flat}
+    """The union of the overloads' types; unknown when any of them is (the result would claim too much)."""
+    merged = union(nodes)
+    options = merged["options"] if merged["kind"] == "union" else [merged]
+    return {"kind": "unknown"} if any(o["kind"] == "unknown" for o in options) else merged
 
 
 _cache: dict[str, Stub | None] = {}

@@ -102,7 +102,7 @@ def _describe(tp: Any, seen: frozenset[Any]) -> Node:
     if origin is typing.Annotated:
         return _describe(args[0], seen)
     if origin in _UNION_TYPES:
-        return _union([_describe(a, seen) for a in args])
+        return union([_describe(a, seen) for a in args])
     if origin is typing.Literal:
         values = [a.value if _is_enum(type(a)) else a for a in args]
         if all(_plain(v) for v in values):
@@ -140,13 +140,35 @@ def _substitute(alias: Any, args: tuple[Any, ...]) -> Any:
     return value[tuple(by_param.get(p, p) for p in used) if len(used) > 1 else by_param.get(used[0], used[0])]
 
 
-def _union(options: list[Node]) -> Node:
+def union(options: list[Node]) -> Node:
+    """One node for the union of ``options``: nested unions flattened, repeats dropped, the literals
+    gathered in one ``literal`` node where the first of them stood, less the values that a primitive
+    among the options already covers (``Literal[True] | bool`` is ``bool``)."""
     flat: list[Node] = []
+    literals: list[Any] = []
+    literal_at = -1
     for option in options:
         for o in option["options"] if option["kind"] == "union" else [option]:
-            if o not in flat:
+            if o["kind"] == "literal":
+                if literal_at < 0:
+                    literal_at = len(flat)
+                literals.extend(v for v in o["values"] if not any(_same(v, w) for w in literals))
+            elif o not in flat:
                 flat.append(o)
+    kinds = {o["kind"] for o in flat}
+    rest = [v for v in literals if _COVERED.get(type(v)) not in kinds]
+    if rest:
+        flat.insert(literal_at, {"kind": "literal", "values": rest})
     return flat[0] if len(flat) == 1 else {"kind": "union", "options": flat}
+
+
+#: The node kind that takes every value of a literal's type (a bool literal is not an int here: JSON
+#: and TypeScript tell true from 1).
+_COVERED: dict[type, str] = {bool: "bool", int: "int", str: "str", float: "float", type(None): "none"}
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
 
 
 def _generic(origin: Any, args: tuple[Any, ...], seen: frozenset[Any]) -> Node:

@@ -233,3 +233,16 @@ def test_module_catalogue_reads_numpy_stubs() -> None:
     assert {"kind": "ndarray", "dtype": "float64"} in inv["options"]
     assert {"kind": "ndarray", "dtype": None} in inv["options"]
     assert functions["cholesky"]["params"][0]["kind"] == "positional_only"
+
+
+def test_unions_gather_their_literals_and_drop_what_a_primitive_covers() -> None:
+    assert describe_type(Union[Literal[True], bool]) == {"kind": "bool"}
+    assert describe_type(Union[Literal["a"], Literal["b"], None]) == {
+        "kind": "union",
+        "options": [{"kind": "literal", "values": ["a", "b"]}, NONE],
+    }
+    # True is not 1 on the wire: a bool literal stays beside int; 2 goes, int takes it.
+    assert describe_type(Union[int, Literal[True, 2, "x"]]) == {
+        "kind": "union",
+        "options": [{"kind": "int"}, {"kind": "literal", "values": [True, "x"]}],
+    }

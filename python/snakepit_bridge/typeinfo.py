@@ -156,15 +156,21 @@ def union(options: list[Node]) -> Node:
             elif o not in flat:
                 flat.append(o)
     kinds = {o["kind"] for o in flat}
-    rest = [v for v in literals if _COVERED.get(type(v)) not in kinds]
+    rest = [v for v in literals if not kinds & _COVERED.get(type(v), set())]
     if rest:
         flat.insert(literal_at, {"kind": "literal", "values": rest})
     return flat[0] if len(flat) == 1 else {"kind": "union", "options": flat}
 
 
-#: The node kind that takes every value of a literal's type (a bool literal is not an int here: JSON
-#: and TypeScript tell true from 1).
-_COVERED: dict[type, str] = {bool: "bool", int: "int", str: "str", float: "float", type(None): "none"}
+#: The node kinds that take every value of a literal's type: an int where a float is expected (PEP
+#: 484's numeric tower); a bool is not an int here, since JSON and TypeScript tell true from 1.
+_COVERED: dict[type, set[str]] = {
+    bool: {"bool"},
+    int: {"int", "float"},
+    str: {"str"},
+    float: {"float"},
+    type(None): {"none"},
+}
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -246,3 +246,7 @@ def test_unions_gather_their_literals_and_drop_what_a_primitive_covers() -> None
         "kind": "union",
         "options": [{"kind": "int"}, {"kind": "literal", "values": [True, "x"]}],
     }
+    assert describe_type(Union[float, Literal[1, "fro"]]) == {
+        "kind": "union",
+        "options": [{"kind": "float"}, {"kind": "literal", "values": ["fro"]}],
+    }

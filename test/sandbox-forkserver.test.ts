@@ -5,7 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,10 +22,10 @@ import {
 } from '../src/index.js';
 import { hostPidOf, nsPids } from '../src/worker/forkserver/pidns.js';
 import { readStat } from '../src/worker/procfs.js';
-import { HostProcess, untilEmpty } from './control.js';
+import { HostProcess, processesWithEnv, untilEmpty } from './control.js';
 import { PYTHON, ROOT, fixture, rejection, waitFor } from './helpers.js';
 
-const adapter = fixture('sandboxed_forked.py');
+const adapter = fixture('sandboxed.py');
 const out = mkdtempSync(path.join(tmpdir(), 'snakepit-sfs-out-'));
 // Visible in the sandbox (not under a masked /tmp), hence read-only there.
 const readOnly = mkdtempSync(path.join(existsSync('/var/tmp') ? '/var/tmp' : path.join(ROOT, 'test'), 'snakepit-sfs-ro-'));
@@ -49,19 +49,8 @@ function sandboxedForkPool(extra: Partial<PoolOptions> = {}): Promise<Pool> {
   });
 }
 
-/** Pids of processes whose environment holds SANDBOX_MARK=`mark`. */
-function marked(mark: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(`SANDBOX_MARK=${mark}`)) pids.push(Number(name));
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return pids;
-}
+/** Pids of live processes whose environment holds SANDBOX_MARK=`mark`. */
+const marked = (mark: string): number[] => processesWithEnv('SANDBOX_MARK', mark);
 
 function running(pid: number): boolean {
   const stat = readStat(pid);

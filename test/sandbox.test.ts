@@ -4,14 +4,14 @@
  */
 
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SandboxUnavailableError, WorkerCrashedError, type Pool } from '../src/index.js';
 import { readRss } from '../src/worker/procfs.js';
-import { HostProcess, untilEmpty } from './control.js';
+import { HostProcess, processesWithEnv, untilEmpty } from './control.js';
 import { ROOT, fixture, rejection, startPool } from './helpers.js';
 
 const adapter = fixture('sandboxed.py');
@@ -21,19 +21,8 @@ const readOnly = mkdtempSync(path.join(existsSync('/var/tmp') ? '/var/tmp' : pat
 const MARK = `mark-${process.pid}-${Date.now()}`;
 const SECRET = 'sandbox-secret-3f9a';
 
-/** Pids of processes whose environment holds SANDBOX_MARK=`mark`. */
-function marked(mark: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(`SANDBOX_MARK=${mark}`)) pids.push(Number(name));
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return pids;
-}
+/** Pids of live processes whose environment holds SANDBOX_MARK=`mark`. */
+const marked = (mark: string): number[] => processesWithEnv('SANDBOX_MARK', mark);
 
 describe('sandboxed workers', () => {
   let pool: Pool;

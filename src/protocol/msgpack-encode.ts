@@ -199,6 +199,7 @@ export class MsgpackEncoder extends MsgpackExtEncoder {
     // count means the string was not written whole, which must never pass silently.
     const n = this.buf.write(s, this.pos + header, max, 'utf8');
     if (n < len) throw new EncodeError(`a string of ${len} characters was written as ${n} bytes; refusing to send it altered`);
+    // The header's size was chosen from `max` before writing: the marker follows it, not `n`.
     if (header === 1) this.u8(0xa0 | n);
     else if (header === 2) {
       this.u8(0xd9);
@@ -222,16 +223,7 @@ export class MsgpackEncoder extends MsgpackExtEncoder {
       return;
     }
     this.ensure(5 + n);
-    if (n < 0x100) {
-      this.u8(0xc4);
-      this.u8(n);
-    } else if (n < 0x10000) {
-      this.u8(0xc5);
-      this.u16(n);
-    } else {
-      this.u8(0xc6);
-      this.u32(n);
-    }
+    this.sizedHeader(0xc4, n);
     this.raw(view);
   }
 

@@ -156,18 +156,26 @@ export abstract class MsgpackWriter {
     this.pos += bytes.byteLength;
   }
 
-  protected extHeader(type: number, length: number): void {
-    this.ensure(6);
+  /**
+   * The marker and length of a MessagePack family whose 8-, 16- and 32-bit forms are consecutive
+   * markers from `marker8` (bin 0xc4, ext 0xc7, str 0xd9). The caller ensured the room.
+   */
+  protected sizedHeader(marker8: number, length: number): void {
     if (length < 0x100) {
-      this.u8(0xc7);
+      this.u8(marker8);
       this.u8(length);
     } else if (length < 0x10000) {
-      this.u8(0xc8);
+      this.u8(marker8 + 1);
       this.u16(length);
     } else {
-      this.u8(0xc9);
+      this.u8(marker8 + 2);
       this.u32(length);
     }
+  }
+
+  protected extHeader(type: number, length: number): void {
+    this.ensure(6);
+    this.sizedHeader(0xc7, length);
     this.u8(type & 0xff);
   }
 

@@ -44,28 +44,18 @@ def lift(value: Any, blobs: list[memoryview], budget: list[int], depth: int = 0)
         return value
     if depth >= _LIFT_DEPTH:
         return value
-    if t is list or t is tuple:
-        out: list[Any] | None = None
-        for i, item in enumerate(value):
+    if t is list or t is tuple or t is dict:
+        # A copy (a tuple becomes a list, as it is sent) only once an item was lifted.
+        out: Any = None
+        for key, item in value.items() if t is dict else enumerate(value):
             if budget[0] <= 0:
                 break
             new = lift(item, blobs, budget, depth + 1)
             if new is not item:
                 if out is None:
-                    out = list(value)
-                out[i] = new
+                    out = dict(value) if t is dict else list(value)
+                out[key] = new
         return value if out is None else out
-    if t is dict:
-        changed: dict[Any, Any] | None = None
-        for key, item in value.items():
-            if budget[0] <= 0:
-                break
-            new = lift(item, blobs, budget, depth + 1)
-            if new is not item:
-                if changed is None:
-                    changed = dict(value)
-                changed[key] = new
-        return value if changed is None else changed
     return value
 
 

@@ -1,5 +1,6 @@
 /** Test support for supervision and chaos tests: fault control folders, /proc scans, host processes. */
 
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -167,6 +168,28 @@ export class HostProcess {
         return false;
       }
     });
+  }
+}
+
+/**
+ * A host (test/fixtures/host.ts) with `config` whose worker starts a grandchild in a session of its
+ * own (the fixture's `spawn_session_child`) is SIGKILLed: every process carrying `NAME=value` in its
+ * environment (`marker`) must be gone within 5 s. `atLeast` of them must run before the kill.
+ */
+export async function assertNothingOutlivesKilledHost(config: Record<string, unknown>, marker: [string, string], atLeast: number): Promise<void> {
+  const h = new HostProcess(config);
+  const marked = (): number[] => processesWithEnv(marker[0], marker[1]);
+  try {
+    await h.waitFor('ready');
+    h.send({ cmd: 'call', tool: 'spawn_session_child', args: {} });
+    await h.waitFor('result');
+    assert.ok(marked().length >= atLeast, `${marked().length} marked processes run, expected ${atLeast} or more`);
+    h.child.kill('SIGKILL');
+    await h.exited;
+    const { left } = await untilEmpty(marked, 5_000);
+    assert.deepEqual(left, []);
+  } finally {
+    h.child.kill('SIGKILL');
   }
 }
 

@@ -22,7 +22,7 @@ import {
 } from '../src/index.js';
 import { hostPidOf, nsPids } from '../src/worker/forkserver/pidns.js';
 import { readStat } from '../src/worker/procfs.js';
-import { HostProcess, processesWithEnv, untilEmpty } from './control.js';
+import { assertNothingOutlivesKilledHost, untilEmpty } from './control.js';
 import { PYTHON, ROOT, fixture, rejection, waitFor } from './helpers.js';
 
 const adapter = fixture('sandboxed.py');
@@ -49,8 +49,6 @@ function sandboxedForkPool(extra: Partial<PoolOptions> = {}): Promise<Pool> {
   });
 }
 
-/** Pids of live processes whose environment holds SANDBOX_MARK=`mark`. */
-const marked = (mark: string): number[] => processesWithEnv('SANDBOX_MARK', mark);
 
 function running(pid: number): boolean {
   const stat = readStat(pid);
@@ -280,19 +278,8 @@ describe('sandboxed fork server: reload', () => {
 describe('sandboxed fork server: lifeline', () => {
   it('host SIGKILLed: the sandbox, its zygote, the workers and a grandchild in a session of its own all go', async () => {
     const mark = `${MARK}-host`;
-    const h = new HostProcess({ adapter, size: 2, startMethod: 'forkserver', env: { SANDBOX_MARK: mark }, sandbox: {}, stateDir: false });
-    try {
-      await h.waitFor('ready');
-      h.send({ cmd: 'call', tool: 'spawn_session_child', args: {} });
-      await h.waitFor('result');
-      // bwrap and its init do not carry the pool's environment; the zygote, 2 workers and the grandchild do.
-      assert.ok(marked(mark).length >= 4, 'zygote, workers and the grandchild run');
-      h.child.kill('SIGKILL');
-      await h.exited;
-      const { left } = await untilEmpty(() => marked(mark), 5_000);
-      assert.deepEqual(left, []);
-    } finally {
-      h.child.kill('SIGKILL');
-    }
+    // bwrap and its init do not carry the pool's environment; the zygote, 2 workers and the grandchild do.
+    const config = { adapter, size: 2, startMethod: 'forkserver', env: { SANDBOX_MARK: mark }, sandbox: {}, stateDir: false };
+    await assertNothingOutlivesKilledHost(config, ['SANDBOX_MARK', mark], 4);
   });
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SandboxUnavailableError, WorkerCrashedError, type Pool } from '../src/index.js';
 import { readRss } from '../src/worker/procfs.js';
-import { HostProcess, processesWithEnv, untilEmpty } from './control.js';
+import { assertNothingOutlivesKilledHost } from './control.js';
 import { ROOT, fixture, rejection, startPool } from './helpers.js';
 
 const adapter = fixture('sandboxed.py');
@@ -21,8 +21,6 @@ const readOnly = mkdtempSync(path.join(existsSync('/var/tmp') ? '/var/tmp' : pat
 const MARK = `mark-${process.pid}-${Date.now()}`;
 const SECRET = 'sandbox-secret-3f9a';
 
-/** Pids of live processes whose environment holds SANDBOX_MARK=`mark`. */
-const marked = (mark: string): number[] => processesWithEnv('SANDBOX_MARK', mark);
 
 describe('sandboxed workers', () => {
   let pool: Pool;
@@ -92,19 +90,8 @@ describe('sandboxed workers', () => {
 
   it('no process survives a SIGKILLed host, a session of its own included', async () => {
     const mark = `${MARK}-host`;
-    const h = new HostProcess({ adapter, size: 2, env: { SANDBOX_MARK: mark }, sandbox: {}, stateDir: false });
-    try {
-      await h.waitFor('ready');
-      h.send({ cmd: 'call', tool: 'spawn_session_child', args: {} });
-      await h.waitFor('result');
-      assert.ok(marked(mark).length >= 3, 'workers and the grandchild run');
-      h.child.kill('SIGKILL');
-      await h.exited;
-      const { left } = await untilEmpty(() => marked(mark), 5000);
-      assert.deepEqual(left, []);
-    } finally {
-      h.child.kill('SIGKILL');
-    }
+    // The 2 workers and the grandchild carry the mark.
+    await assertNothingOutlivesKilledHost({ adapter, size: 2, env: { SANDBOX_MARK: mark }, sandbox: {}, stateDir: false }, ['SANDBOX_MARK', mark], 3);
   });
 
   it('an adapter under the masked /tmp is still readable (bound read-only again)', async () => {

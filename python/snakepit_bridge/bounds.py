@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 NODE_BUDGET = 4096
 _MAX_DEPTH = 64
-_ONE_BYTE = frozenset({int, float, bool, type(None)})
+#: Types whose encoding takes a few bytes at most: nothing to check before encoding them.
+ONE_BYTE = frozenset({int, float, bool, type(None)})
 
 
 class _Stop(Exception):
@@ -33,7 +34,7 @@ class _Stop(Exception):
 def check_payload(value: Any, limit: int) -> None:
     """Raise FrameTooLarge once a lower bound of ``value``'s encoded size passes ``limit``."""
     t = type(value)
-    if t in _ONE_BYTE:
+    if t in ONE_BYTE:
         return
     if t is str or t is bytes or t is bytearray:
         if len(value) + 1 > limit:
@@ -49,7 +50,7 @@ def check_payload(value: Any, limit: int) -> None:
         if budget < 0 or depth > _MAX_DEPTH:
             raise _Stop
         ti = type(item)
-        if ti in _ONE_BYTE:
+        if ti in ONE_BYTE:
             floor += 1
             return
         if ti is str or ti is bytes or ti is bytearray:

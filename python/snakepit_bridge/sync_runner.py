@@ -41,28 +41,24 @@ class SyncRunner:
         def log(self, level: str, message: str, request: int | None) -> None: ...
 
     def _run_job(self, call: CallState) -> None:
+        """Run a sync call or sync generator to its end. One function for the plain call: it is the
+        path every sync call takes, and each Python call level costs tens of nanoseconds."""
         token = REQUEST.set(call.id)  # prints and log records made by the tool carry its request id
         try:
-            self._run_job_body(call)
+            if call.spec.is_stream:
+                self._run_sync_stream(call)
+                return
+            try:
+                value = call.spec.fn(**call.kwargs)
+            except Cancelled as exc:
+                self._send_error(call, "cancelled", exc, "cancelled")
+                return
+            except BaseException as exc:  # noqa: BLE001 - every failure of a tool goes back to the caller
+                self._send_error(call, "python_error", exc)
+                return
+            self._reply(P.RESULT, call, value)
         finally:
             REQUEST.reset(token)
-
-    def _run_job_body(self, call: CallState) -> None:
-        if call.spec.is_stream:
-            self._run_sync_stream(call)
-        else:
-            self._run_sync(call)
-
-    def _run_sync(self, call: CallState) -> None:
-        try:
-            value = call.spec.fn(**call.kwargs)
-        except Cancelled as exc:
-            self._send_error(call, "cancelled", exc, "cancelled")
-            return
-        except BaseException as exc:  # noqa: BLE001 - every failure of a tool goes back to the caller
-            self._send_error(call, "python_error", exc)
-            return
-        self._reply(P.RESULT, call, value)
 
     def _notify_sync(self, call: CallState) -> None:
         cond = call.cond

@@ -26,7 +26,7 @@ import threading
 
 from . import protocol as P
 from .async_runner import AsyncRunner
-from .bounds import check_payload
+from .bounds import ONE_BYTE, check_payload
 from .dispatch import Dispatcher
 from .errors import EncodeError, FrameTooLarge, error_payload
 from .scheduler import ReaderScheduler
@@ -111,7 +111,8 @@ class Worker(Dispatcher, ReaderScheduler, SyncRunner, AsyncRunner):
     def _reply(self, code: int, call: CallState, value: Any) -> None:
         """Send a result or chunk; a value that cannot be encoded or is too large becomes an error."""
         try:
-            check_payload(value, self._writer.max_payload)  # bounds.py: stop before encoding too much
+            if type(value) not in ONE_BYTE:  # most results: a number, nothing to check
+                check_payload(value, self._writer.max_payload)  # bounds.py: stop before encoding too much
             payload = self._codec.encode_reply(code, call.id, value)
         except FrameTooLarge as exc:
             self._send_error(call, "payload_too_large", exc)

@@ -150,8 +150,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       })();
     }
     return new Promise((resolve, reject) => {
-      const consumer: CallConsumer = { value: resolve, chunk() {}, end() {}, fail: reject };
-      const call = this.makeCall(tool, args, timeout, 0, opts?.signal, consumer, route?.session);
+      const call = this.makeCall(tool, args, timeout, 0, opts?.signal, new PlainConsumer(resolve, reject), route?.session);
       call.idempotent = opts?.idempotent === true;
       call.principal = opts?.principal;
       this.submit(call);
@@ -444,4 +443,16 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       runTime: c.runTime.summary(),
     });
   }
+}
+
+/** The consumer of a plain call: its promise. A class, so a call allocates no method closures. */
+class PlainConsumer implements CallConsumer {
+  constructor(
+    readonly value: (value: unknown) => void,
+    readonly fail: (error: SnakepitError) => void,
+  ) {}
+
+  chunk(): void {}
+
+  end(): void {}
 }

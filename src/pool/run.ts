@@ -112,12 +112,10 @@ export class PoolRun {
     const { host, supervisor } = this;
     const { size, startupConcurrency, stateDir } = this.options;
     if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
-    if (stateDir !== false) {
-      // Reap what hosts that died left behind, then record this run.
-      this.report = reapDeadRuns(stateDir);
-      const registry = new RunRegistry(stateDir, this.id);
-      if (registry.open()) this.registry = registry;
-    }
+    // Pids are recorded from the first spawn on; the run's file is written once the first workers are
+    // spawned (below), so that the disk work overlaps their start instead of delaying it.
+    const registry = stateDir === false ? undefined : new RunRegistry(stateDir, this.id);
+    this.registry = registry;
     try {
       await this.transport.open();
     } catch (err) {
@@ -133,6 +131,12 @@ export class PoolRun {
       }
     };
     for (let i = 0; i < Math.min(size, startupConcurrency); i++) started.push(startOne());
+    if (registry !== undefined && stateDir !== false) {
+      // Reap what hosts that died left behind (their recorded pids are checked against their start
+      // times, so a pid reused by a worker just spawned is never taken for theirs), then record this run.
+      this.report = reapDeadRuns(stateDir);
+      if (!registry.open()) this.registry = undefined;
+    }
     // `@opentelemetry/api` loads while the workers start, once they are spawned: a worker takes far
     // longer to become ready than the import, and no call is traced before the pool is ready.
     const telemetry = host.telemetry.start();

@@ -11,7 +11,7 @@
  */
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,6 +59,7 @@ export class ConnectBackListener {
   async listen(): Promise<void> {
     let base = this.baseDir ?? os.tmpdir();
     if (path.join(base, 'snakepit-XXXXXX', 's').length > MAX_SOCKET_PATH) base = os.tmpdir();
+    else if (this.baseDir !== undefined) mkdirSync(base, { recursive: true, mode: 0o700 });
     this.dir = mkdtempSync(path.join(base, 'snakepit-'));
     this.socketPath = path.join(this.dir, 's');
     const server = net.createServer((socket) => this.accept(socket));

@@ -65,8 +65,11 @@ export function endRun(runId: string, spare: readonly number[] = []): void {
 export class RunRegistry {
   private readonly file: string;
   private readonly workers = new Map<number, number | null>();
-  private readonly hostStart = processStartTime(process.pid) ?? null;
+  /** This host's start time, read at the first write. */
+  private hostStart: number | null | undefined;
   private disabled = false;
+  /** Until `open`, pids are kept in memory only (a pool records its run once its first workers are spawned). */
+  private opened = false;
 
   constructor(
     private readonly dir: string,
@@ -75,10 +78,14 @@ export class RunRegistry {
     this.file = path.join(dir, `${process.pid}-${runId}.json`);
   }
 
-  /** Create the state directory; false (and the registry stays off) when that is impossible. */
+  /**
+   * Create the state directory and write the run's file, with the pids added so far; false (and the
+   * registry stays off) when that is impossible.
+   */
   open(): boolean {
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.opened = true;
       this.write();
       return true;
     } catch (err) {
@@ -111,7 +118,8 @@ export class RunRegistry {
   }
 
   private write(): void {
-    if (this.disabled) return;
+    if (this.disabled || !this.opened) return;
+    if (this.hostStart === undefined) this.hostStart = processStartTime(process.pid) ?? null;
     const content: RunFile = {
       version: 1,
       hostPid: process.pid,

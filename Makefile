@@ -61,7 +61,7 @@ test-py: test-setup
 	cd python && $(PY) -m pytest -q -p no:cacheprovider
 
 # The core scenarios again with every pool in fork-server mode (docs/forkserver.md, reliability.md R31).
-FORKSERVER_CORE := pool deadlines streams sessions sessions-recycle supervision recycle retry errors host-tools refs events host-exit run-registry
+FORKSERVER_CORE := pool deadlines streams sessions sessions-recycle supervision recycle retry errors host-tools refs events host-exit run-registry min-ready
 test-forkserver: test-setup
 	SNAKEPIT_TEST_START_METHOD=forkserver $(NODE_TEST) $(FORKSERVER_CORE:%=test/%.test.ts)
 

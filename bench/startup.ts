@@ -24,7 +24,7 @@ const { values } = parseArgs({
   },
 });
 const REPS = Number(values.reps);
-const CONTENDERS = ['snakepit', 'snakepit forkserver', 'python-shell'];
+const CONTENDERS = process.env.CONTENDERS?.split(',') ?? ['snakepit', 'snakepit forkserver', 'snakepit minReady 1', 'snakepit forkserver minReady 1', 'python-shell'];
 const WORKERS = [1, Number(values.workers)];
 const MiB = 1024 * 1024;
 

@@ -49,6 +49,13 @@ export interface PoolOptions extends ServingOptions, SupervisionOptions {
   startupTimeout?: number;
   /** Workers started at once. Default 4; with `startMethod: 'forkserver'`, every worker at once. */
   startupConcurrency?: number;
+  /**
+   * Workers that must be ready before `Pool.start` resolves, from 1 to `size`. Default `size` (all).
+   * Below it, the pool takes calls as soon as that many are ready and goes on starting the others;
+   * one of those that fails to start is restarted under the `restart` policy, as after a crash. A
+   * failure before `Pool.start` resolves rejects it, as with the default.
+   */
+  minReady?: number;
   /** Largest frame in bytes, either way; larger ones are refused before allocation. Default 256 MiB. */
   maxPayload?: number;
   /** Milliseconds a worker has to settle a cancelled call before it is killed. Default 2000. */
@@ -125,6 +132,7 @@ export interface ResolvedPoolOptions extends ResolvedSupervisionOptions {
   readonly timeout: number;
   readonly startupTimeout: number;
   readonly startupConcurrency: number;
+  readonly minReady: number;
   readonly maxPayload: number;
   readonly cancelGrace: number;
   readonly killGrace: number;
@@ -156,7 +164,7 @@ export interface ResolvedPoolOptions extends ResolvedSupervisionOptions {
 
 const KNOWN = new Set([
   'adapter', 'size', 'python', 'cwd', 'env', 'concurrency', 'maxQueue', 'queueTimeout', 'timeout',
-  'startupTimeout', 'startupConcurrency', 'maxPayload', 'cancelGrace', 'killGrace', 'codec', 'streamWindow',
+  'startupTimeout', 'startupConcurrency', 'minReady', 'maxPayload', 'cancelGrace', 'killGrace', 'codec', 'streamWindow',
   // sessions, references, allowlisted calls
   'allow', 'sessionTtl', 'maxSessions', 'maxRefs',
   // supervision (src/supervision/options.ts), up to handleSignals
@@ -250,9 +258,10 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   } else if (watchInput !== false) fail(`options.watch must be a boolean or an array of folders, got ${describe(watchInput)}`);
 
   const defaultSize = Math.max(1, Math.min(4, availableParallelism()));
+  const size = integer(options, 'size', defaultSize, 1, 1024);
   return Object.freeze({
     adapter: adapterSpec,
-    size: integer(options, 'size', defaultSize, 1, 1024),
+    size,
     python,
     cwd,
     env: Object.freeze({ ...(env as Record<string, string>) }),
@@ -263,6 +272,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
     startupTimeout: integer(options, 'startupTimeout', 30_000, 1),
     // Forking a worker costs the zygote about a millisecond, not an interpreter's start: all at once.
     startupConcurrency: integer(options, 'startupConcurrency', options.startMethod === 'forkserver' ? 1024 : 4, 1),
+    minReady: integer(options, 'minReady', size, 1, size),
     maxPayload: integer(options, 'maxPayload', DEFAULT_MAX_PAYLOAD, 1024, MAX_FRAME),
     cancelGrace: integer(options, 'cancelGrace', 2_000, 0),
     killGrace: integer(options, 'killGrace', 2_000, 0),

@@ -9,6 +9,7 @@
 import { PoolClosedError, type SnakepitError } from '../errors.js';
 import type { PoolEventMap, PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
+import { stateRule } from './state.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { checkSandbox } from '../security/sandbox.js';
 import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
@@ -123,14 +124,26 @@ export class PoolRun {
       this.registry?.close();
       throw err;
     }
-    const started: Promise<void>[] = [];
+    // Workers start `startupConcurrency` at a time: first `minReady` of them (all, by default), which
+    // Pool.start waits for (one that fails fails the start), then the others, once it has resolved.
+    const { minReady } = this.options;
+    let failure: { reason: unknown } | undefined;
     let next = 0;
-    const startOne = async (): Promise<void> => {
-      while (next < size && host.state === 'starting') {
-        await supervisor.startInitial(next++);
-      }
+    const startUpTo = (end: number): Promise<unknown> => {
+      const startOne = async (): Promise<void> => {
+        while (next < end && (host.state === 'starting' || stateRule(host.state).accepts)) {
+          try {
+            await supervisor.startInitial(next++);
+          } catch (err) {
+            if (host.state !== 'starting') continue; // after Pool.start resolved: the supervisor restarts it
+            failure ??= { reason: err };
+            return;
+          }
+        }
+      };
+      return Promise.all(Array.from({ length: Math.min(end - next, startupConcurrency) }, startOne));
     };
-    for (let i = 0; i < Math.min(size, startupConcurrency); i++) started.push(startOne());
+    const first = startUpTo(minReady);
     if (registry !== undefined && stateDir !== false) {
       // Reap what hosts that died left behind (their recorded pids are checked against their start
       // times, so a pid reused by a worker just spawned is never taken for theirs), then record this run.
@@ -140,9 +153,8 @@ export class PoolRun {
     // `@opentelemetry/api` loads while the workers start, once they are spawned: a worker takes far
     // longer to become ready than the import, and no call is traced before the pool is ready.
     const telemetry = host.telemetry.start();
-    const results = await Promise.allSettled(started);
+    await first;
     await telemetry;
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined || host.state !== 'starting') {
       supervisor.stop();
       if (host.state !== 'closed') host.setState('failed', 'start failed');
@@ -154,6 +166,8 @@ export class PoolRun {
     host.setState('ready');
     supervisor.begin();
     if (this.options.handleSignals) handleSignalsFor(this);
+    // The others start once the caller has had its turn (its first calls go out before their spawns).
+    setImmediate(() => void startUpTo(size).then(() => supervisor.endInitial()));
   }
 
   /** Before a reload replaces the workers: fork them from a fresh zygote that imports the new code. */

@@ -54,6 +54,11 @@ interface Slot {
   diedAt: number;
   replaces: number;
   delayMs: number;
+  /**
+   * Its first start is still to come or under way (`Pool.start` with `minReady` below `size` goes on
+   * starting workers once it has resolved): the slot is not missing a worker, and nothing restarts it.
+   */
+  initial: boolean;
 }
 
 /** Exit reasons that count as failures for backoff and the breaker. */
@@ -88,6 +93,7 @@ export class Supervisor {
       diedAt: 0,
       replaces: 0,
       delayMs: 0,
+      initial: true,
     }));
     this.recycler = new Recycler(host, {
       serves: (worker) => this.slotOf.get(worker)?.worker === worker,
@@ -115,9 +121,28 @@ export class Supervisor {
 
   // ------------------------------------------------------------------ startup
 
-  /** Start the worker of slot `index` for `Pool.start`; rejects with its WorkerStartError. */
-  startInitial(index: number): Promise<WorkerHandle> {
-    return this.launch(this.slots[index]!, 'initial');
+  /**
+   * Start the worker of slot `index` for `Pool.start`; rejects with its WorkerStartError. Resolves
+   * undefined, starting nothing, when the slot has been taken care of meanwhile (`endInitial`).
+   */
+  startInitial(index: number): Promise<WorkerHandle | undefined> {
+    const slot = this.slots[index]!;
+    if (!slot.initial || slot.worker !== undefined || slot.timer !== undefined) return Promise.resolve(undefined);
+    return this.launch(slot, 'initial');
+  }
+
+  /**
+   * `Pool.start` has launched every first start it will (all of them, or fewer when the pool stopped
+   * accepting work meanwhile): a slot left without a worker is restarted like any other.
+   */
+  endInitial(): void {
+    if (this.stopped || this.host.state === 'starting' || this.host.state === 'closed') return; // the start failed
+    for (const slot of this.slots) {
+      if (!slot.initial) continue;
+      slot.initial = false;
+      if (!this.stopped && slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
+    }
+    this.updateHealth();
   }
 
   /** Begin the supervision tick (heartbeats, ttl, rss), once the pool is ready. */
@@ -126,9 +151,10 @@ export class Supervisor {
     this.lastTick = performance.now();
     this.tickTimer = setInterval(() => this.tick(), interval);
     this.tickTimer.unref();
-    // A worker that died while the others were starting left its slot empty.
+    // A worker that died while the others were starting left its slot empty (slots whose first start
+    // is still to come are left to Pool.start).
     for (const slot of this.slots) {
-      if (slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
+      if (!slot.initial && slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
     }
     this.updateHealth();
   }
@@ -161,6 +187,7 @@ export class Supervisor {
       void worker.kill('killed');
       return;
     }
+    if (kind === 'initial') slot.initial = false;
     let old: WorkerHandle | undefined;
     if (kind === 'recycle') {
       slot.successor = undefined;
@@ -189,7 +216,10 @@ export class Supervisor {
 
   private onStartFailed(worker: WorkerHandle, slot: Slot, kind: LaunchKind, err: SnakepitError): void {
     if (kind === 'recycle') this.recycler.successorFailed(worker, err); // whoever waits for the recycling
-    if (kind === 'initial' || this.stopped || this.host.state === 'closed') {
+    // A first start that fails while Pool.start still waits fails the start; one that fails after it
+    // resolved (minReady) is a failure like any restart's.
+    if (kind === 'initial') slot.initial = false;
+    if ((kind === 'initial' && this.host.state === 'starting') || this.stopped || this.host.state === 'closed') {
       if (slot.worker === worker) slot.worker = undefined;
       if (slot.successor === worker) slot.successor = undefined;
       return;
@@ -336,9 +366,9 @@ export class Supervisor {
         slot.timer = undefined;
       }
     }
-    this.host.setState(this.serving() >= this.options.size ? 'ready' : 'degraded', 'recovered');
+    this.host.setState(this.healthy() ? 'ready' : 'degraded', 'recovered');
     for (const slot of this.slots) {
-      if (slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
+      if (!slot.initial && slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
     }
   }
 
@@ -352,7 +382,14 @@ export class Supervisor {
   private updateHealth(): void {
     const s = this.host.state;
     if (!stateRule(s).accepts) return;
-    this.host.setState(this.serving() >= this.options.size ? 'ready' : 'degraded');
+    this.host.setState(this.healthy() ? 'ready' : 'degraded');
+  }
+
+  /** Every slot has a worker that takes calls, or is on its first start (minReady). */
+  private healthy(): boolean {
+    let warming = 0;
+    for (const slot of this.slots) if (slot.initial) warming++;
+    return this.serving() + warming >= this.options.size;
   }
 
   // ---------------------------------------------------------------- the tick

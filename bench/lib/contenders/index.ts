@@ -12,6 +12,8 @@ export const CONTENDERS: Record<string, () => Contender> = {
   'snakepit c32': () => snakepit(32),
   'snakepit cold': () => snakepit(1, true),
   'snakepit forkserver': () => snakepit(1, false, true),
+  'snakepit minReady 1': () => snakepit(1, false, false, true),
+  'snakepit forkserver minReady 1': () => snakepit(1, false, true, true),
   'raw pipe': raw,
   'python-shell': pyshell,
   'pythonia': pythonia,

@@ -11,18 +11,22 @@ import { ADAPTER, compileBytecode, dropBridgeBytecode, PYTHON } from '../env.js'
 /**
  * `forkserver`: workers forked from a zygote (startMethod 'forkserver'); `workerPids` then lists the
  * zygote too (last), so that memory per worker can count the pages it shares (bench/forkserver.ts).
+ * `firstReady`: `minReady: 1`, Pool.start resolves once one worker is ready (the others start after).
  */
-export function snakepit(concurrency = 32, cold = false, forkserver = false): Contender {
+export function snakepit(concurrency = 32, cold = false, forkserver = false, firstReady = false): Contender {
   let pool: Pool | undefined;
   const p = (): Pool => pool ?? (() => { throw new Error('not started'); })();
   return {
-    name: forkserver ? 'snakepit forkserver' : cold ? 'snakepit cold' : concurrency === 1 ? 'snakepit' : `snakepit c${concurrency}`,
+    name:
+      (forkserver ? 'snakepit forkserver' : cold ? 'snakepit cold' : concurrency === 1 ? 'snakepit' : `snakepit c${concurrency}`) +
+      (firstReady ? ' minReady 1' : ''),
     caps: { maxWorkers: Infinity, binary: 'native MessagePack bin (Buffer in, Buffer out)', inProcess: false },
     async start(workers) {
       if (cold) dropBridgeBytecode();
       const env: Record<string, string> = cold ? { PYTHONDONTWRITEBYTECODE: '1' } : {};
       const method = forkserver ? ({ startMethod: 'forkserver' } as const) : {};
-      pool = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: workers, concurrency, env, ...method });
+      const ready = firstReady ? { minReady: 1 } : {};
+      pool = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: workers, concurrency, env, ...method, ...ready });
     },
     add: (a, b) => p().execute<number>('add', { a, b }),
     bytesTo: (data) => p().execute<number>('byte_len', { data }),

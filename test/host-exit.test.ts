@@ -87,6 +87,20 @@ describe('host exit: no worker outlives its host', () => {
     await assertNoSurvivors(h, 'second SIGINT');
   });
 
+  it('an open pool left idle does not keep the host alive, and its workers go with it', async () => {
+    const { h } = host();
+    await h.waitFor('ready');
+    h.send({ cmd: 'call', tool: 'pid' });
+    await h.waitFor('result'); // a call's deadline timer, and the pool's hold on Node's timer list for it
+    h.send({ cmd: 'release' });
+    const stuck = new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new Error('the host is still running 15 s after it let go of stdin')), 15_000).unref();
+    });
+    const exit = await Promise.race([h.exited, stuck]); // no process.exit, no close: the event loop emptied
+    assert.equal(exit.code, 0);
+    await assertNoSurvivors(h, 'natural exit with the pool open');
+  });
+
   it('after close the host exits by itself, and the pool is garbage-collected (R24)', async () => {
     const { h } = host({}, {}, ['--expose-gc']);
     await h.waitFor('ready');

@@ -87,20 +87,20 @@ export class Call implements CallSink, Queued {
     }
   }
 
-  /** Milliseconds left before the deadline, or null when there is none. */
-  remainingMs(): number | null {
+  /** Milliseconds left before the deadline at `now` (performance.now()), or null when there is none. */
+  remainingMs(now = performance.now()): number | null {
     if (this.timeoutMs <= 0) return null;
-    return Math.max(1, Math.ceil(this.timeoutMs - (performance.now() - this.submittedAt)));
+    return Math.max(1, Math.ceil(this.timeoutMs - (now - this.submittedAt)));
   }
 
   armQueueTimeout(ms: number): void {
     if (ms > 0) this.queueTimer = setTimeout(Call.queueTimeoutPassed, ms, this);
   }
 
-  markDispatched(worker: WorkerHandle): void {
+  markDispatched(worker: WorkerHandle, now = performance.now()): void {
     this.worker = worker;
     this.attempts++;
-    this.dispatchedAt = performance.now();
+    this.dispatchedAt = now;
     if (this.queueTimer !== undefined) {
       clearTimeout(this.queueTimer);
       this.queueTimer = undefined;

@@ -222,11 +222,12 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   /** Send `call` to `worker` (which has a free slot). Used by the session layer too. */
   dispatch(call: Call, worker: WorkerHandle): void {
     let frame: Frame;
+    const now = performance.now(); // one clock read for the deadline sent and the dispatch time
     try {
       const session = call.session?.id ?? null;
       const trace = this.telemetry.dispatching(call, worker.id, worker.pid);
       frame = worker.encode(
-        callMessage(call.id, call.tool, call.args, call.remainingMs(), session, call.window, trace),
+        callMessage(call.id, call.tool, call.args, call.remainingMs(now), session, call.window, trace),
         `arguments of ${call.tool}`,
         { tool: call.tool, requestId: call.id },
       );
@@ -234,7 +235,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       call.fail(err as SnakepitError);
       return;
     }
-    call.markDispatched(worker);
+    call.markDispatched(worker, now);
     this.counters.waitTime.record(call.dispatchedAt - call.submittedAt);
     try {
       worker.dispatch(call, frame);
@@ -277,9 +278,10 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
   }
 
   recordSettled(call: Call, error: SnakepitError | undefined): void {
-    this.telemetry.settled(call, error);
+    const now = performance.now(); // one clock read for the metrics and the statistics
+    this.telemetry.settled(call, error, now);
     this.audit?.settled(call, error);
-    this.counters.settled(call.dispatchedAt, error);
+    this.counters.settled(call.dispatchedAt, error, now);
   }
 
   // ------------------------------------------------------------ worker hooks

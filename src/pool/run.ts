@@ -10,6 +10,7 @@ import { PoolClosedError, type SnakepitError } from '../errors.js';
 import type { PoolEventMap, PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
 import { stateRule } from './state.js';
+import { holdTimerList } from './timer-list.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { checkSandbox } from '../security/sandbox.js';
 import { endRun, killRunProcesses, newRunId, reapDeadRuns, RunRegistry, type ReapReport } from '../worker/run-registry.js';
@@ -54,6 +55,8 @@ export class PoolRun {
   private registry: RunRegistry | undefined;
   private report: ReapReport | undefined;
   private closing: Promise<void> | undefined;
+  /** Lets go of Node's timer list for the calls' default deadline (timer-list.ts). */
+  private releaseTimerList: () => void = () => {};
 
   constructor(
     private readonly host: RunHost,
@@ -113,6 +116,7 @@ export class PoolRun {
     const { host, supervisor } = this;
     const { size, startupConcurrency, stateDir } = this.options;
     if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
+    this.releaseTimerList = holdTimerList(this.options.timeout);
     // Pids are recorded from the first spawn on; the run's file is written once the first workers are
     // spawned (below), so that the disk work overlaps their start instead of delaying it.
     const registry = stateDir === false ? undefined : new RunRegistry(stateDir, this.id);
@@ -122,6 +126,7 @@ export class PoolRun {
     } catch (err) {
       host.setState('failed', 'transport failed');
       this.registry?.close();
+      this.releaseTimerList();
       throw err;
     }
     // Workers start `startupConcurrency` at a time: first `minReady` of them (all, by default), which
@@ -161,6 +166,7 @@ export class PoolRun {
       await Promise.all(host.workers.map((w) => w.kill('start-failed')));
       this.transport.close();
       this.registry?.close();
+      this.releaseTimerList();
       throw failure?.reason ?? new PoolClosedError('pool was destroyed while it started');
     }
     host.setState('ready');
@@ -201,6 +207,7 @@ export class PoolRun {
     endRun(this.id, zygote === undefined ? [] : [zygote]); // grandchildren in sessions of their own (run-registry.ts)
     this.registry?.close();
     this.host.audit?.close();
+    this.releaseTimerList();
     releaseSignals(this);
     this.host.setState('closed');
   }

@@ -91,8 +91,8 @@ export class PoolCounters {
     this.countFailure(err instanceof SnakepitError ? err.code : 'INVALID_ARGUMENTS');
   }
 
-  settled(dispatchedAt: number, error: SnakepitError | undefined): void {
-    if (dispatchedAt > 0) this.runTime.record(performance.now() - dispatchedAt);
+  settled(dispatchedAt: number, error: SnakepitError | undefined, now = performance.now()): void {
+    if (dispatchedAt > 0) this.runTime.record(now - dispatchedAt);
     if (error === undefined) this.succeeded++;
     else this.countFailure(error.code);
   }

@@ -100,8 +100,11 @@ export class Telemetry {
     return this.tracing?.dispatching(call, workerId, pid);
   }
 
-  settled(call: TracedCall & { readonly worker?: { readonly id: number } | undefined }, error: SnakepitError | undefined): void {
-    const now = performance.now();
+  settled(
+    call: TracedCall & { readonly worker?: { readonly id: number } | undefined },
+    error: SnakepitError | undefined,
+    now = performance.now(),
+  ): void {
     const dispatched = call.dispatchedAt > 0;
     const waitMs = (dispatched ? call.dispatchedAt : now) - call.submittedAt;
     const runMs = dispatched ? now - call.dispatchedAt : undefined;

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Writable } from 'node:stream';
 import { Controllers } from '../src/cluster/controllers.js';
+import { Outbox } from '../src/connection/outbox.js';
 import { Histogram } from '../src/pool/histogram.js';
 import { CallQueue } from '../src/scheduling/queue.js';
 import { checkCallOptions } from '../src/call-options.js';
@@ -117,5 +119,39 @@ describe('pool options', () => {
     assert.throws(() => checkCallOptions({ idleTimeout: -1 }, 1), /idleTimeout/);
     assert.throws(() => checkCallOptions({ window: 0 }, 1), /window/);
     assert.throws(() => checkCallOptions({ collect: 'yes' }, 1), /collect must be a boolean/);
+  });
+});
+
+describe('outbox', () => {
+  /** A stream that records each write it is given (the outbox's writes, one per element). */
+  function recorder(): { out: Writable; writes: string[] } {
+    const writes: string[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        writes.push(chunk.toString());
+        done();
+      },
+    });
+    return { out, writes };
+  }
+
+  it('gathers the frames of one tick into one write', async () => {
+    const { out, writes } = recorder();
+    const box = new Outbox(out);
+    box.send(Buffer.from('a'));
+    box.send(Buffer.from('b'));
+    assert.deepEqual(writes, []);
+    await new Promise((r) => process.nextTick(r));
+    assert.deepEqual(writes, ['ab']);
+  });
+
+  it('sendNow writes at once, after what was gathered before it, in order', () => {
+    const { out, writes } = recorder();
+    const box = new Outbox(out);
+    box.sendNow(Buffer.from('x'));
+    assert.deepEqual(writes, ['x'], 'nothing gathered: written at once');
+    box.send(Buffer.from('a'));
+    box.sendNow(Buffer.from('b'));
+    assert.deepEqual(writes, ['x', 'ab'], 'written with the frame gathered before it, in one write');
   });
 });

@@ -126,9 +126,17 @@ export class Connection {
     this.outbox!.send(frame);
   }
 
-  /** Send a call's frame and track it until the worker answers or goes away. */
+  /**
+   * Send a call's frame and track it until the worker answers or goes away. A call to an idle worker
+   * is written at once: nothing else it could share a write with is on its way to that worker.
+   */
   dispatch(sink: CallSink, frame: Frame): void {
-    this.send(frame);
+    if (this.pending.size === 0 && this.writable) {
+      this.bytesOut += frame.length;
+      this.outbox!.sendNow(frame);
+    } else {
+      this.send(frame);
+    }
     this.pending.set(sink.id, sink);
     this.owner.onBusy(true);
   }

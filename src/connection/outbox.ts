@@ -2,7 +2,9 @@
  * The frames a host writes to one worker's pipe, gathered per tick. Every frame sent in the same tick
  * of the event loop goes out in one write: small frames are copied into one buffer (a memcpy costs
  * far less than a stream write per frame), and a frame with attachments flushes what is gathered and
- * then writes its parts as they are, so order is kept and large data is never copied.
+ * then writes its parts as they are, so order is kept and large data is never copied. A call to an
+ * idle worker is written at once (`sendNow`): there is nothing on its way to that worker to share the
+ * write with, and waiting for the end of the tick would only delay it.
  */
 
 import type { Writable } from 'node:stream';
@@ -35,6 +37,16 @@ export class Outbox {
       this.scheduled = true;
       process.nextTick(this.flushLater);
     }
+  }
+
+  /** Send `frame` and write it at once, with whatever was gathered before it. */
+  sendNow(frame: Frame): void {
+    if (frame instanceof FrameParts || this.frames.length > 0) {
+      this.send(frame);
+      this.flush();
+      return;
+    }
+    this.out.write(frame);
   }
 
   /** Write what is gathered now (before the pipe is ended, for one). */

@@ -216,7 +216,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       this.sessions.submit(call);
       return;
     }
-    this.scheduler.submit(call, () => nestedBlocked(call.tool, 'any worker', { requestId: call.id }));
+    this.scheduler.submit(call, blockedAnywhere);
   }
 
   /** Send `call` to `worker` (which has a free slot). Used by the session layer too. */
@@ -457,4 +457,9 @@ class PlainConsumer implements CallConsumer {
   chunk(): void {}
 
   end(): void {}
+}
+
+/** The error of a nested call no worker is free to run (a function, not a closure made per call). */
+function blockedAnywhere(call: Call): SnakepitError {
+  return nestedBlocked(call.tool, 'any worker', { requestId: call.id });
 }

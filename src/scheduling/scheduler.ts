@@ -121,7 +121,7 @@ export class Scheduler<T extends ScheduledCall> {
   // -------------------------------------------------------- calls of no session
 
   /** Place a call any worker may run: at once, in the shared room, or refused. */
-  submit(call: T, onNestedBlocked: () => SnakepitError): void {
+  submit(call: T, onNestedBlocked: (call: T) => SnakepitError): void {
     if (this.room.length === 0 || call.nested) {
       const worker = this.leastLoaded();
       if (worker !== undefined) {
@@ -130,7 +130,7 @@ export class Scheduler<T extends ScheduledCall> {
       }
     }
     if (call.nested) {
-      call.fail(onNestedBlocked());
+      call.fail(onNestedBlocked(call));
       return;
     }
     const full = this.saturated(call);

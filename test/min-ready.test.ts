@@ -45,7 +45,7 @@ describe('minReady', () => {
       size: 2,
       minReady: 1,
       restart: FAST_RESTART,
-      env: { SLOW_START_SECONDS: '0.3', SLOW_START_FAIL: failFile },
+      env: { SLOW_START_SECONDS: '0.3', CHAOS_DIR: ctl.path },
     });
     try {
       const restarts: WorkerRestartEvent[] = [];
@@ -69,7 +69,7 @@ describe('minReady', () => {
     writeFileSync(failFile, '');
     try {
       const err = await rejection(
-        startPool({ adapter: fixture('slow_start.py'), size: 3, minReady: 2, env: { SLOW_START_FAIL: failFile } }),
+        startPool({ adapter: fixture('slow_start.py'), size: 3, minReady: 2, env: { CHAOS_DIR: ctl.path } }),
       );
       assert.equal((err as { code?: string }).code, 'WORKER_START_FAILED');
       assert.match(String((err as Error).message), /slow_start: told to fail|setup/);

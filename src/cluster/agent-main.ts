@@ -22,6 +22,9 @@ Serve a local pool of Python workers to hosts that use Pool.connect({ nats, pool
   --adapter <spec>       adapter: ./tools.py, ./tools.py:Class, or package.module
   --size <n>             worker processes (default: the local pool's default)
   --concurrency <n>      calls in flight per worker (default 1)
+  --start-method <m>     spawn (default) or forkserver: workers forked from one zygote (docs/forkserver.md)
+  --preload <modules>    comma-separated modules the zygote imports once (with --start-method forkserver)
+  --min-ready <n>        workers that must be ready before the agent joins (default: all)
   --id <name>            agent name (default <hostname>-<pid>)
   --heartbeat <ms>       presence period (default 1000)
   --session-ttl <ms>     idle time after which a session is closed here (default 600000)
@@ -39,7 +42,8 @@ export interface ParsedAgentArgs {
 }
 
 const VALUE_FLAGS = new Set([
-  'nats', 'pool', 'adapter', 'size', 'concurrency', 'id', 'heartbeat', 'session-ttl', 'python', 'allow',
+  'nats', 'pool', 'adapter', 'size', 'concurrency', 'start-method', 'preload', 'min-ready', 'id', 'heartbeat', 'session-ttl',
+  'python', 'allow',
   'token', 'user', 'pass', 'nkey-seed-file', 'tls-ca', 'tls-cert', 'tls-key',
 ]);
 
@@ -85,6 +89,13 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const poolOptions: PoolOptions = { adapter: v.get('adapter')! };
   if (v.has('size')) poolOptions.size = int('size', v.get('size')!);
   if (v.has('concurrency')) poolOptions.concurrency = int('concurrency', v.get('concurrency')!);
+  if (v.has('start-method')) {
+    const method = v.get('start-method')!;
+    if (method !== 'spawn' && method !== 'forkserver') throw new UsageError(`--start-method must be spawn or forkserver, got ${JSON.stringify(method)}`);
+    poolOptions.startMethod = method;
+  }
+  if (v.has('preload')) poolOptions.preload = v.get('preload')!.split(',').filter(Boolean);
+  if (v.has('min-ready')) poolOptions.minReady = int('min-ready', v.get('min-ready')!);
   if (v.has('python')) poolOptions.python = v.get('python')!;
   if (v.has('allow')) poolOptions.allow = v.get('allow')!.split(',').filter(Boolean);
   const options: NonNullable<ParsedAgentArgs['options']> = { nats, pool: v.get('pool')!, poolOptions };

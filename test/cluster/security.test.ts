@@ -96,6 +96,12 @@ test('agent command line: parsing, --help, usage errors', async () => {
   assert.deepEqual(parsed.options?.nats, { servers: ['nats://a:1', 'nats://b:2'], token: 'x', tls: { caFile: '/ca.pem' } });
   assert.equal(parsed.options?.poolOptions.size, 3);
   assert.equal(parsed.options?.heartbeat, 500);
+  const warm = parseAgentArgs(['--nats', 'n', '--pool', 'p', '--adapter', 'a', '--start-method', 'forkserver', '--preload', 'numpy,pandas', '--min-ready=1'], {});
+  assert.equal(warm.options?.poolOptions.startMethod, 'forkserver');
+  assert.deepEqual(warm.options?.poolOptions.preload, ['numpy', 'pandas']);
+  assert.equal(warm.options?.poolOptions.minReady, 1);
+  assert.throws(() => parseAgentArgs(['--nats', 'n', '--pool', 'p', '--adapter', 'a', '--start-method', 'fork']), /--start-method must be spawn or forkserver, got "fork"/);
+  assert.throws(() => parseAgentArgs(['--nats', 'n', '--pool', 'p', '--adapter', 'a', '--min-ready', '0']), /--min-ready must be a positive integer/);
   assert.equal(parseAgentArgs(['--help']).help, true);
   assert.equal(parseAgentArgs(['--nats', 'n', '--pool', 'p', '--adapter', 'a'], { SNAKEPIT_NATS_TOKEN: 'env' }).options?.nats.token, 'env');
   assert.throws(() => parseAgentArgs(['--pool', 'p', '--adapter', 'a']), /--nats is required/);

@@ -16,15 +16,12 @@ const ready = (pool: { stats(): { workerList: readonly { state: string }[] } }):
 
 describe('minReady', () => {
   it('Pool.start resolves once minReady workers are ready; the others start after it', async () => {
-    const started = performance.now();
     const pool = await startPool({ adapter: fixture('slow_start.py'), size: 3, minReady: 1, env: { SLOW_START_SECONDS: '1.5' } });
     try {
-      const took = performance.now() - started;
       const states: PoolStateEvent[] = [];
       pool.on('poolState', (e) => states.push(e));
       assert.equal(pool.state, 'ready', 'workers still on their first start are not missing ones');
-      assert.ok(took < 1_500, `started in ${Math.round(took)} ms, before the slow workers could be ready`);
-      assert.equal(ready(pool), 1);
+      assert.equal(ready(pool), 1, 'Pool.start resolved with only the first worker ready');
       assert.equal(await pool.execute('worker'), '1');
       await waitFor(() => ready(pool) === 3, 15_000, 'every worker ready');
       assert.equal(pool.stats().restarts, 0, 'first starts are not restarts');

@@ -125,11 +125,7 @@ class Dispatcher:
             and spec.simple_required <= args.keys()
         ):
             # The common case, kept short: a plain sync tool whose named arguments bind as they came.
-            markers = False  # _has_marker, inline: this runs for every plain call
-            for value in args.values():
-                if type(value) is dict and is_marker(value):
-                    markers = True
-                    break
+            markers = _has_marker(args)
             if not markers:
                 call = new_call(CallState)  # only what a plain sync call uses: a call costs a few us in all
                 call.id = call_id

@@ -34,7 +34,6 @@ class ReaderScheduler:
         _writer: FrameWriter
         _frames: Iterator[bytes | memoryview | AttachedFrame]
         _lock: threading.Lock
-        _calls: dict[int, CallState]
         _wake: threading.Condition
         _reader_ident: int | None
         _inline: CallState | None
@@ -191,8 +190,7 @@ class ReaderScheduler:
         try:
             self._run_job(call)
         finally:
-            if call.ctx is not None:  # Dispatcher._finish, inline: a call without a context was never registered
-                self._calls.pop(call.id, None)
+            self._finish(call)
             if self._inline_owner == me:  # unless the role was handed over meanwhile
                 self._inline = self._inline_owner = None
 

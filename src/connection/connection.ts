@@ -119,11 +119,15 @@ export class Connection {
 
   // ------------------------------------------------------------------ sending
 
-  /** Write one complete frame. Throws WorkerCrashedError if the worker cannot be reached. */
-  send(frame: Frame): void {
+  /**
+   * Write one complete frame: at the end of the tick with the others sent in it, or with `now` at
+   * once. Throws WorkerCrashedError if the worker cannot be reached.
+   */
+  send(frame: Frame, now = false): void {
     if (!this.writable) throw new WorkerCrashedError(`worker ${this.spec.workerId} is not running`, { workerId: this.spec.workerId });
     this.bytesOut += frame.length;
-    this.outbox!.send(frame);
+    if (now) this.outbox!.sendNow(frame);
+    else this.outbox!.send(frame);
   }
 
   /**
@@ -131,12 +135,7 @@ export class Connection {
    * is written at once: nothing else it could share a write with is on its way to that worker.
    */
   dispatch(sink: CallSink, frame: Frame): void {
-    if (this.pending.size === 0 && this.writable) {
-      this.bytesOut += frame.length;
-      this.outbox!.sendNow(frame);
-    } else {
-      this.send(frame);
-    }
+    this.send(frame, this.pending.size === 0);
     this.pending.set(sink.id, sink);
     this.owner.onBusy(true);
   }

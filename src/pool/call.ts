@@ -38,6 +38,18 @@ export interface CallConsumer {
   fail(error: SnakepitError): void;
 }
 
+/** The consumer of a plain call: its promise. A class, so a call allocates no method closures. */
+export class PlainConsumer implements CallConsumer {
+  constructor(
+    readonly value: (value: unknown) => void,
+    readonly fail: (error: SnakepitError) => void,
+  ) {}
+
+  chunk(): void {}
+
+  end(): void {}
+}
+
 export class Call implements CallSink, Queued {
   dequeued = true;
   worker: WorkerHandle | undefined;

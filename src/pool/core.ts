@@ -17,14 +17,14 @@ import { callMessage, type WireError } from '../protocol/messages.js';
 import type { Frame } from '../protocol/frames.js';
 import { WorkerHandle, type CallSink, type ExitInfo, type LogStream, type WorkerHooks } from '../worker/worker.js';
 import { Scheduler } from '../scheduling/scheduler.js';
-import { Call, type CallConsumer, type CallHost } from './call.js';
+import { Call, PlainConsumer, type CallConsumer, type CallHost } from './call.js';
 import { StreamFeed, ToolStream } from './stream.js';
 import type { ToolInfo } from './tools.js';
 import { Catalogue } from './catalogue.js';
 import { PoolCounters, workerSnapshot, type PoolStats } from './stats.js';
 import { checkArguments } from './argument-check.js';
 // Sessions, references, allowlisted calls and host tools.
-import { HostCalls, HostToolRegistry, currentHostCall, nestedBlocked, nestedLimits } from './host-tools.js';
+import { blockedAnywhere, HostCalls, HostToolRegistry, currentHostCall, nestedLimits } from './host-tools.js';
 import type { CallRoute, SessionCore } from './session.js';
 import { SessionManager, type SessionHost } from './session-manager.js';
 // Supervision: restarts, heartbeats, recycling, retries.
@@ -445,21 +445,4 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
       runTime: c.runTime.summary(),
     });
   }
-}
-
-/** The consumer of a plain call: its promise. A class, so a call allocates no method closures. */
-class PlainConsumer implements CallConsumer {
-  constructor(
-    readonly value: (value: unknown) => void,
-    readonly fail: (error: SnakepitError) => void,
-  ) {}
-
-  chunk(): void {}
-
-  end(): void {}
-}
-
-/** The error of a nested call no worker is free to run (a function, not a closure made per call). */
-function blockedAnywhere(call: Call): SnakepitError {
-  return nestedBlocked(call.tool, 'any worker', { requestId: call.id });
 }

@@ -115,6 +115,11 @@ export function nestedBlocked(tool: string, where: string, fields: ErrorFields =
   );
 }
 
+/** `nestedBlocked` for a nested call no worker of the pool is free to run (the scheduler's callback). */
+export function blockedAnywhere(call: { readonly tool: string; readonly id: number }): NestedCallBlockedError {
+  return nestedBlocked(call.tool, 'any worker', { requestId: call.id });
+}
+
 // ------------------------------------------------------------------------------------------------
 // Answering host calls.
 

@@ -30,9 +30,16 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _has_numpy() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numpy") is not None
+    """Whether ``import numpy`` would find it, without importing it: what ``importlib.util.find_spec``
+    does for a top-level name (asking each finder on ``sys.meta_path``), without importing
+    importlib.util."""
+    if "numpy" in sys.modules:
+        return True
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is not None and find_spec("numpy", None) is not None:
+            return True
+    return False
 
 
 #: What ``platform.python_implementation()`` says (platform is not imported: a worker starts faster).

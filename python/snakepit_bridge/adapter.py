@@ -295,23 +295,33 @@ def _import_target(spec: str) -> tuple[ModuleType, str | None]:
     if sep and tail and "/" not in tail and "." not in tail:
         module_part, attr = head, tail
     if module_part.endswith(".py") or "/" in module_part:
-        import importlib.util
-
         path = os.path.realpath(module_part)
         if not os.path.isfile(path):
             raise AdapterError(f"adapter file not found: {path}")
         sys.path.insert(0, os.path.dirname(path))
-        name = os.path.splitext(os.path.basename(path))[0]
-        loader_spec = importlib.util.spec_from_file_location(name, path)
-        if loader_spec is None or loader_spec.loader is None:
-            raise AdapterError(f"cannot load adapter file {path}")
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[name] = module
-        loader_spec.loader.exec_module(module)
-        return module, attr
-    import importlib
+        return _import_file(os.path.splitext(os.path.basename(path))[0], path), attr
+    # __import__ rather than importlib.import_module: the same for an absolute name, without
+    # importing the importlib package at every worker start.
+    __import__(module_part)
+    return sys.modules[module_part], attr
 
-    return importlib.import_module(module_part), attr
+
+def _import_file(name: str, path: str) -> ModuleType:
+    try:
+        # The functions importlib.util takes from the import system's own modules, which are always
+        # loaded: importlib.util itself imports contextlib, importlib.abc and more (about 0.8 ms and
+        # 0.5 MiB of every worker).
+        from _frozen_importlib import module_from_spec
+        from _frozen_importlib_external import spec_from_file_location
+    except ImportError:
+        from importlib.util import module_from_spec, spec_from_file_location
+    loader_spec = spec_from_file_location(name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise AdapterError(f"cannot load adapter file {path}")
+    module = module_from_spec(loader_spec)
+    sys.modules[name] = module
+    loader_spec.loader.exec_module(module)
+    return module
 
 
 def load_adapter(spec: str) -> tuple[object, dict[str, ToolSpec]]:

@@ -45,8 +45,24 @@ def _c_api() -> tuple[Callable[[int], bytearray], Callable[[int], tuple[bytes, m
     return uninitialised_bytearray, uninitialised_bytes
 
 
-#: A bytearray of n bytes whose contents are not initialised.
-new_bytearray: Callable[[int], bytearray]
-#: A bytes of n bytes and a writable view of its buffer, to fill before the bytes is shared; or None.
-new_bytes: Callable[[int], tuple[bytes, memoryview]] | None
-new_bytearray, new_bytes = _c_api()
+_api: tuple[Callable[[int], bytearray], Callable[[int], tuple[bytes, memoryview]] | None] | None = None
+
+
+def _loaded() -> tuple[Callable[[int], bytearray], Callable[[int], tuple[bytes, memoryview]] | None]:
+    # ctypes is imported at the first frame larger than one read, not at every worker start (it is
+    # about 1 ms and 0.5 MiB of a worker that may never receive one).
+    global _api
+    if _api is None:
+        _api = _c_api()
+    return _api
+
+
+def new_bytearray(n: int) -> bytearray:
+    """A bytearray of n bytes whose contents are not initialised."""
+    return _loaded()[0](n)
+
+
+def new_bytes() -> Callable[[int], tuple[bytes, memoryview]] | None:
+    """What makes a bytes of n bytes and a writable view of its buffer, to fill before the bytes is
+    shared; None where the interpreter offers no such thing."""
+    return _loaded()[1]

@@ -169,7 +169,7 @@ class MsgpackCodec(MsgpackExt):
     def _decode_streaming(self, frame: AttachedFrame) -> Any:
         """Decode the message, then read each attachment into the object it became: received bytes
         and arrays are the only copies of their data."""
-        if new_bytes is None:
+        if new_bytes() is None:
             return self.decode(bytes(frame))
         targets: dict[int, memoryview] = {}
         pending: list[PendingTable] = []

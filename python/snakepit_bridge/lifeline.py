@@ -25,13 +25,20 @@ polls, default 0.5), ``SNAKEPIT_LIFELINE_PDEATHSIG=0`` to leave PR_SET_PDEATHSIG
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import time
-from types import FrameType
 
 from . import protocol as P
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from collections.abc import Callable
+    from types import FrameType
+else:
+    # The C module under signal, whose IntEnum wrappers import enum, which a worker does not need.
+    import _signal as signal
 
 _PR_SET_PDEATHSIG = 1
 #: Exit status of a worker whose host went away.
@@ -63,16 +70,36 @@ def _set_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
+        return _prctl()(_PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0
+    except (OSError, AttributeError, ImportError, TypeError):
+        return False
+
+
+def _prctl() -> Callable[..., int]:
+    """``prctl`` of the C library, called through ``_ctypes``, the extension module under ``ctypes``:
+    importing ``ctypes`` itself runs about 1 ms of Python (its many C type classes) at every worker
+    start, for one call with five integer arguments. The two classes below are what ``ctypes``
+    defines for it (``c_int`` and a C function type that keeps ``errno``); the platform's dynamic
+    linker finds ``prctl`` in the process (the interpreter links the C library)."""
+    try:
+        import _ctypes
+
+        class CInt(_ctypes._SimpleCData):  # type: ignore[type-arg]
+            _type_ = "i"
+
+        class CFunction(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = CInt
+
+        function: Callable[..., int] = CFunction(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"))  # type: ignore[arg-type]
+        return function
+    except (ImportError, AttributeError, OSError, TypeError):
         import ctypes  # not ctypes.util: finding libc by name imports subprocess, tempfile and more
 
         try:
-            libc = ctypes.CDLL(None, use_errno=True)  # the interpreter and the C library it links
-            prctl = libc.prctl
+            return ctypes.CDLL(None, use_errno=True).prctl
         except (OSError, AttributeError):
-            prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-        return int(prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
-    except (OSError, AttributeError, ImportError):
-        return False
+            return ctypes.CDLL("libc.so.6", use_errno=True).prctl
 
 
 def _on_hangup(_signum: int, _frame: FrameType | None) -> None:

@@ -153,6 +153,8 @@ class MsgpackExt:
         """The extension hook for a frame whose attachments are still in the pipe: each referenced
         attachment gets the object it becomes, and ``targets`` its buffer, for ``frame.fill``."""
         table = frame.table
+        make_bytes = new_bytes()
+        assert make_bytes is not None  # _decode_streaming checked
 
         def claim(index: int) -> int:
             if index >= len(table):
@@ -163,8 +165,7 @@ class MsgpackExt:
 
         def attached_bytes(index: int) -> bytes:
             length = claim(index)
-            assert new_bytes is not None
-            obj, view = new_bytes(length)
+            obj, view = make_bytes(length)
             targets[index] = view
             return obj
 

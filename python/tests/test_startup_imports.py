@@ -8,14 +8,34 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-#: Imported only by what needs them: the socket transport, async tools, failures, data types.
-LAZY = ["socket", "asyncio", "traceback", "typing", "inspect", "subprocess", "decimal", "numpy", "pandas", "pyarrow"]
+#: Imported only by what needs them: the socket transport, async tools, failures, data types, frames
+#: larger than one read (ctypes); enum (through signal) and importlib.util are not needed at all.
+LAZY = [
+    *("socket", "asyncio", "traceback", "typing", "inspect", "subprocess", "decimal", "numpy", "pandas", "pyarrow"),
+    *("ctypes", "enum", "importlib.util"),
+]
+
+
+def _loaded_after(code: str) -> set[str]:
+    code += "; print(','.join(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return set(out.strip().split(","))
 
 
 def test_the_worker_entry_point_imports_none_of_the_lazy_modules() -> None:
-    code = "import sys, snakepit_bridge.__main__; print(','.join(sorted(sys.modules)))"
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    loaded = set(out.strip().split(","))
+    loaded = _loaded_after("import sys, snakepit_bridge.__main__")
+    assert [name for name in LAZY if name in loaded] == []
+
+
+def test_loading_an_adapter_file_and_arming_the_lifeline_import_none_of_them(tmp_path: Path) -> None:
+    adapter = tmp_path / "plain_adapter.py"
+    adapter.write_text("from snakepit_bridge import tool\n\n@tool\ndef add(a, b):\n    return a + b\n")
+    loaded = _loaded_after(
+        "import sys; from snakepit_bridge import __main__, lifeline; from snakepit_bridge.adapter import load_adapter; "
+        f"load_adapter({str(adapter)!r}); lifeline.install(None); assert __main__._has_numpy() in (True, False)"
+    )
+    assert "plain_adapter" in loaded
     assert [name for name in LAZY if name in loaded] == []

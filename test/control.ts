@@ -52,7 +52,7 @@ export class ControlDir {
   grandchildren(): number[] {
     return readdirSync(this.path)
       .filter((n) => n.startsWith('grandchild-'))
-      .map((n) => Number(n.slice('grandchild-'.length)));
+      .map((n) => Number(n.slice(n.lastIndexOf('-') + 1))); // grandchild-<worker>-<pid>
   }
   sub(name: string): string {
     return path.join(this.path, name);

@@ -31,18 +31,24 @@ export function startPool(options: Partial<PoolOptions> & { adapter?: string } =
 }
 
 /**
+ * Whether the pools the tests start run sandboxed (SNAKEPIT_TEST_SANDBOX=1). Fork-server pools stay
+ * unsandboxed here: the sandboxed fork server has its own tests (test/sandbox-forkserver.test.ts); the
+ * chaos scenarios have not been run in that combination.
+ */
+export const TEST_SANDBOX = process.env.SNAKEPIT_TEST_SANDBOX === '1' && START_METHOD !== 'forkserver';
+
+/**
  * With SNAKEPIT_TEST_SANDBOX=1, pools the tests start run sandboxed (docs/security.md), the chaos
  * folder writable: `SNAKEPIT_TEST_SANDBOX=1 make test-chaos` runs the scenarios inside the sandbox.
  */
 export function sandboxedForTests<T extends Partial<PoolOptions>>(options: T): T {
-  if (process.env.SNAKEPIT_TEST_SANDBOX !== '1' || options.sandbox !== undefined) return options;
-  // Fork-server pools stay unsandboxed here: the sandboxed fork server has its own tests
-  // (test/sandbox-forkserver.test.ts); the chaos scenarios have not been run in that combination.
-  if (options.startMethod === 'forkserver' || START_METHOD === 'forkserver') return options;
+  if (!TEST_SANDBOX || options.sandbox !== undefined || options.startMethod === 'forkserver') return options;
   const writable = [options.env?.CHAOS_DIR].filter((d): d is string => typeof d === 'string');
   // A host process's marker (test/control.ts) must reach its workers for the survivor scans.
   const mark = process.env.SNAKEPIT_TEST_MARK;
-  return { ...options, sandbox: { writable, ...(mark === undefined ? {} : { env: { SNAKEPIT_TEST_MARK: mark } }) } };
+  // The chaos fixture then reports worker ids for pids (its own are its pid namespace's): WorkerPids maps them.
+  const env = { ...options.env, CHAOS_SANDBOXED: '1' };
+  return { ...options, env, sandbox: { writable, ...(mark === undefined ? {} : { env: { SNAKEPIT_TEST_MARK: mark } }) } };
 }
 
 /** Run `fn` with a pool that is destroyed afterwards whatever happens. */

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None, preloaded: tuple[object, Any, bool] | No
     rfd, wfd = open_channel()
     max_payload = _env_int(P.ENV_MAX_PAYLOAD, P.DEFAULT_MAX_PAYLOAD)
     concurrency = max(1, _env_int(P.ENV_CONCURRENCY, P.DEFAULT_CONCURRENCY))
-    lifeline.install(_env_int(P.ENV_HOST_PID, P.DEFAULT_HOST_PID) or None)
+    lifeline.install(_env_int(P.ENV_HOST_PID, P.DEFAULT_HOST_PID) or None, channel_fd=rfd)
     memory_limit = _env_int(P.ENV_MEMORY_LIMIT, P.DEFAULT_MEMORY_LIMIT)
 
     writer = FrameWriter(wfd, max_payload)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from . import lifeline, tracing
 from . import protocol as P
-from . import tracing
 from .calls import STOP, CallState, deadline_of, new_call
 from .context import Context
 from .errors import InvalidArguments, InvalidRef, error_payload
@@ -94,6 +94,7 @@ class Dispatcher:
                 self._sessions.end(msg[1])
         elif kind == P.SHUTDOWN:
             self.shutdown_requested = True
+            lifeline.ending()
             return STOP
         # Unknown kinds from a newer host are ignored on purpose.
         return None

@@ -25,6 +25,7 @@ polls, default 0.5), ``SNAKEPIT_LIFELINE_PDEATHSIG=0`` to leave PR_SET_PDEATHSIG
 from __future__ import annotations
 
 import os
+import select
 import sys
 import threading
 import time
@@ -106,34 +107,31 @@ def _on_hangup(_signum: int, _frame: FrameType | None) -> None:
     host_gone()
 
 
-def install(host_pid: int | None, poll_seconds: float | None = None) -> None:
+def install(host_pid: int | None, poll_seconds: float | None = None, channel_fd: int | None = None) -> None:
     """Arm the lifeline from the main thread, before the adapter is loaded.
 
     ``host_pid`` is the host's pid as the host saw it. When this process is the host's direct child,
     the parent is watched; when it was started through a wrapper (the parent is not the host but the
-    host is alive), the host pid is watched instead. A host already dead means leave at once."""
+    host is alive), the host pid is watched instead. A host already dead means leave at once.
+    ``channel_fd`` is the descriptor the host's frames arrive on: its hang-up is watched too."""
     if poll_seconds is None:
         poll_seconds = float(os.environ.get(P.ENV_LIFELINE_POLL) or P.DEFAULT_LIFELINE_POLL)
     if os.environ.get(P.ENV_FORKED, P.DEFAULT_FORKED) == "1":
         if host_pid is None:
             # Forked by a sandboxed fork server: the host's pid is not visible from the sandbox's pid
-            # namespace (the host does not pass it). The connect-back socket's EOF ends the main loop,
-            # and the namespace dies with the zygote (its main process), which goes with the host.
+            # namespace (the host does not pass it). The connect-back socket's hang-up, and the
+            # namespace dying with the zygote (its main process), which goes with the host.
+            _start_watch(channel_fd, poll_seconds, None)
             return
 
         # Forked by the fork server (zygote.py): the parent is the zygote, whose death must not take
         # this worker down. No parent-death signal, no parent watch: the host's pid is polled (and
-        # the connect-back socket's EOF ends the main loop).
-        def watch_host() -> None:
-            while True:
-                time.sleep(poll_seconds)
-                if not _alive(host_pid):
-                    host_gone()
-
+        # the connect-back socket's hang-up).
         if not _alive(host_pid):
             host_gone()
-        threading.Thread(target=watch_host, name="snakepit-lifeline", daemon=True).start()
+        _start_watch(channel_fd, poll_seconds, lambda: not _alive(host_pid))
         return
+    _lead_group_in_sandbox()
     parent = os.getppid()
     direct = host_pid is None or parent == host_pid
     if not direct and host_pid is not None and not _alive(host_pid):
@@ -146,11 +144,81 @@ def install(host_pid: int | None, poll_seconds: float | None = None) -> None:
         if os.getppid() != parent:
             host_gone()
 
+    _start_watch(
+        channel_fd,
+        poll_seconds,
+        lambda: os.getppid() != parent or (not direct and host_pid is not None and not _alive(host_pid)),
+    )
+
+
+#: The inode of the initial pid namespace's /proc/self/ns/pid (PROC_PID_INIT_INO, fixed by Linux).
+_INITIAL_PID_NAMESPACE = 0xEFFFFFFC
+
+
+def _lead_group_in_sandbox() -> None:
+    """Under bubblewrap (a pid namespace of the worker's own, whose init, bwrap, is its parent), lead a
+    process group, as a worker the host spawns directly does: :func:`host_gone` then takes what the
+    adapter started down with it. The host's signals still reach the worker through bwrap, whose
+    group they go to: bwrap's death ends the namespace. Nowhere else does the worker change its group
+    (a worker started through a wrapper stays in the group the host signals)."""
+    try:
+        if os.getpgid(0) == os.getpid() or os.getppid() != 1:
+            return
+        if os.stat("/proc/self/ns/pid").st_ino == _INITIAL_PID_NAMESPACE:
+            return
+        with open("/proc/1/comm", encoding="ascii", errors="replace") as comm:
+            if comm.read().strip() != "bwrap":
+                return
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+
+
+#: The host asked this worker to shut down (``ending``): its channel closing is expected from then on.
+_ending = False
+#: How long a hung-up channel is left to the reader, whose EOF ends the worker in order (seconds).
+HANGUP_GRACE = 2.0
+
+
+def ending() -> None:
+    """The host asked this worker to shut down: from now on the channel's hang-up is no tripwire
+    (the worker runs its teardown and leaves by itself)."""
+    global _ending
+    _ending = True
+
+
+def _start_watch(channel_fd: int | None, poll_seconds: float, host_lost: Callable[[], bool] | None) -> None:
+    """A daemon thread that calls :func:`host_gone` when ``host_lost()`` says so (checked every
+    ``poll_seconds``) or when the host's end of the channel is gone.
+
+    The channel hangs up (POLLHUP: every writer of a pipe closed, the peer of a socket released) when
+    the host dies, whatever pid namespace this worker sees, and before the worker reads anything: in
+    the middle of an adapter's import or ``setup()``, or when the parent-death signal was armed too
+    late (bubblewrap arms its own only once it runs, and a sandboxed worker's parent is the sandbox's
+    init, which outlives the host). Unread frames may still be queued before the end (a shutdown,
+    say): the reader is given :data:`HANGUP_GRACE` to reach the end of the input itself, which ends
+    the worker in order; a worker told to shut down is left to finish."""
+    if channel_fd is None and host_lost is None:
+        return
+
     def watch() -> None:
+        poller = select.poll()
+        if channel_fd is not None:
+            poller.register(channel_fd, 0)  # hang-up and errors only: nothing is read here
+        hung_up_at: float | None = None
         while True:
-            time.sleep(poll_seconds)
-            if os.getppid() != parent or (not direct and host_pid is not None and not _alive(host_pid)):
+            ready = poller.poll(int(poll_seconds * 1000) if hung_up_at is None else 50)
+            if host_lost is not None and host_lost():
                 host_gone()
+            if _ending:
+                return
+            now = time.monotonic()
+            if ready and hung_up_at is None:
+                hung_up_at = now
+            if hung_up_at is not None:
+                if now - hung_up_at >= HANGUP_GRACE:
+                    host_gone(0)
+                time.sleep(0.05)  # the descriptor stays hung up: poll() would not wait
 
     threading.Thread(target=watch, name="snakepit-lifeline", daemon=True).start()
 

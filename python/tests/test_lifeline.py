@@ -86,6 +86,83 @@ def test_eof_on_the_inbound_pipe_takes_the_process_group_down(tmp_path: Path) ->
         os.close(from_r)
 
 
+def test_the_channel_hanging_up_ends_a_worker_still_in_setup(tmp_path: Path) -> None:
+    # No parent-death signal and a parent poll of 10 minutes: as for a worker under bubblewrap, whose
+    # parent (the sandbox's init) outlives the host. Only the channel's hang-up can tell.
+    adapter = tmp_path / "slow_setup.py"
+    adapter.write_text(
+        textwrap.dedent(
+            """
+            import time
+            from snakepit_bridge import Adapter, tool
+
+            class Slow(Adapter):
+                def setup(self):
+                    time.sleep(60)
+
+                @tool
+                def ping(self):
+                    return "pong"
+            """
+        )
+    )
+    to_r, to_w = os.pipe()
+    from_r, from_w = os.pipe()
+    env = worker_env(tmp_path, to_r, from_w, os.getpid(), SNAKEPIT_LIFELINE_PDEATHSIG="0", SNAKEPIT_LIFELINE_POLL="600")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakepit_bridge", "--adapter", str(adapter)],
+        env=env,
+        pass_fds=(to_r, from_w),
+        start_new_session=True,
+    )
+    os.close(to_r)
+    os.close(from_w)
+    try:
+        time.sleep(0.5)  # in setup by now, or still importing: neither reads the channel
+        assert proc.poll() is None
+        os.close(to_w)
+        t0 = time.monotonic()
+        assert proc.wait(lifeline.HANGUP_GRACE + 8) == -signal.SIGKILL, "the worker took its group down"
+        assert time.monotonic() - t0 >= lifeline.HANGUP_GRACE - 0.5, "the reader was given its grace first"
+    finally:
+        kill_quietly(proc.pid)
+        os.close(from_r)
+
+
+_HANGUP_SCRIPT = """
+import os, sys, time
+from snakepit_bridge import lifeline
+fd = int(sys.argv[1])
+lifeline.install(None, poll_seconds=600, channel_fd=fd)
+if sys.argv[2] == "ending":
+    lifeline.ending()
+print("armed", flush=True)
+time.sleep(lifeline.HANGUP_GRACE + 1.5)
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("told", "finished"), [("running", False), ("ending", True)])
+def test_a_hang_up_after_a_shutdown_request_is_no_tripwire(told: str, finished: bool) -> None:
+    r, w = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HANGUP_SCRIPT, str(r), told],
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR), SNAKEPIT_LIFELINE_PDEATHSIG="0"),
+        pass_fds=(r,),
+        stdout=subprocess.PIPE,
+    )
+    os.close(r)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"armed\n"
+        os.close(w)
+        out, _ = proc.communicate(timeout=lifeline.HANGUP_GRACE + 10)
+        assert (out == b"finished\n") is finished
+        assert proc.returncode == 0
+    finally:
+        kill_quietly(proc.pid)
+
+
 HOST_SCRIPT = textwrap.dedent(
     """
     import os, subprocess, sys, time

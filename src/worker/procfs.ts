@@ -48,7 +48,7 @@ export function processStartTime(pid: number): number | undefined {
  * The process a sandboxed worker's pid stands for: the host spawns bwrap, which runs an init, which
  * runs the worker (src/security/sandbox.ts). Follows first children while the process is bwrap.
  */
-function unwrapSandbox(pid: number): number {
+export function unwrapSandbox(pid: number): number {
   for (let depth = 0; depth < 3; depth++) {
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'latin1').trim() !== 'bwrap') return pid;

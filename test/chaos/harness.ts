@@ -278,6 +278,30 @@ export function workerPids(pool: Pool, busyOnly = false): number[] {
     .filter((p) => p !== undefined);
 }
 
+/**
+ * Host pids of what the chaos fixture reports. Unsandboxed, a worker reports its own pid. Sandboxed
+ * (SNAKEPIT_TEST_SANDBOX=1), a worker lives in a pid namespace of its own, whose pids mean nothing
+ * here (and may name an unrelated process of the host): it reports its pool's worker id, negated
+ * (test/fixtures/chaos.py, `_pid`), and this maps it to the worker's host pid, the pid the pool
+ * reports for it (bubblewrap's, which leads the worker's process group), remembered from the pool's
+ * spawn events so that a dead worker's report still maps.
+ */
+export class WorkerPids {
+  private readonly byId = new Map<number, number>();
+
+  constructor(pool: Pool) {
+    for (const w of pool.stats().workerList) if (w.pid !== undefined) this.byId.set(w.id, w.pid);
+    pool.on('workerSpawn', (e) => this.byId.set(e.workerId, e.pid));
+  }
+
+  host(reported: number): number {
+    if (reported >= 0) return reported;
+    const pid = this.byId.get(-reported);
+    if (pid === undefined) throw new Error(`no worker ${-reported} was spawned by this pool`);
+    return pid;
+  }
+}
+
 export function pick<T>(items: readonly T[]): T | undefined {
   return items.length === 0 ? undefined : items[Math.floor(Math.random() * items.length)];
 }

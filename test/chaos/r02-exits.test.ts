@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { WorkerCrashedError, type Pool } from '../../src/index.js';
 import { ControlDir } from '../control.js';
 import { fixture, startPool, waitFor } from '../helpers.js';
-import { CapacityWatch, Scenario, steadyLoad, workerPids } from './harness.js';
+import { CapacityWatch, Scenario, WorkerPids, steadyLoad, workerPids } from './harness.js';
 
 const SIZE = 2;
 
@@ -85,8 +85,9 @@ describe('chaos: workers that exit, crash or print garbage', () => {
     const ctl = new ControlDir();
     const pool = await chaosPool(ctl);
     const capacity = new CapacityWatch(pool);
+    const pids = new WorkerPids(pool);
     const dead = new Set<number>();
-    const check = (v: { pid: number }) => !dead.has(v.pid);
+    const check = (v: { pid: number }) => !dead.has(pids.host(v.pid));
     try {
       for (let round = 0; round < 5; round++) {
         // Idle worker killed: once the pool noticed, no call fails and none runs on the dead pid.
@@ -103,12 +104,13 @@ describe('chaos: workers that exit, crash or print garbage', () => {
         await Promise.all(calls);
         // Killed right after replying: the reply arrives, the worker dies 20 ms later.
         await waitFor(() => pool.state === 'ready', 20_000, 'ready');
-        const { value: pid } = await scenario.ledger.track(pool.execute<number>('reply_then_die', { delay: 0.02 }), { limitMs: 35_000 });
-        assert.equal(typeof pid, 'number');
-        dead.add(pid!);
-        capacity.death(pid!);
+        const { value: reported } = await scenario.ledger.track(pool.execute<number>('reply_then_die', { delay: 0.02 }), { limitMs: 35_000 });
+        assert.equal(typeof reported, 'number');
+        const pid = pids.host(reported!);
+        dead.add(pid);
+        capacity.death(pid);
         scenario.fault('dies right after replying');
-        await waitFor(() => !workerPids(pool).includes(pid!), 10_000, 'exit noticed');
+        await waitFor(() => !workerPids(pool).includes(pid), 10_000, 'exit noticed');
         const after = Array.from({ length: 10 }, (_, i) =>
           scenario.ledger.track(pool.execute<{ pid: number }>('work', { token: `after${round}-${i}`, ms: 2 }), { limitMs: 35_000, check }),
         );

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { PythonError, WorkerCrashedError, type RecycleReason } from '../../src/index.js';
 import { ControlDir } from '../control.js';
 import { fixture, startPool, waitFor } from '../helpers.js';
-import { CapacityWatch, Scenario, steadyLoad, workerPids } from './harness.js';
+import { CapacityWatch, Scenario, WorkerPids, steadyLoad, workerPids } from './harness.js';
 
 const MiB = 1024 * 1024;
 
@@ -21,6 +21,7 @@ describe('chaos: memory', () => {
     const pool = await startPool({ ...common, memoryLimit: 320 * MiB });
     const rssPool = await startPool({ ...common, maxRss: 120 * MiB });
     const capacity = new CapacityWatch(pool);
+    const rssPids = new WorkerPids(rssPool);
     const recycles: RecycleReason[] = [];
     pool.on('workerRecycle', (e) => recycles.push(e.reason));
     rssPool.on('workerRecycle', (e) => recycles.push(e.reason));
@@ -48,9 +49,10 @@ describe('chaos: memory', () => {
       }
       for (let i = 0; i < 2; i++) {
         await waitFor(() => rssPool.state === 'ready' && rssPool.stats().workers.retiring === 0, 20_000, 'ready');
-        const { value: fat } = await scenario.ledger.track(rssPool.execute<number>('hold', { mb: 160 }), { limitMs: 35_000 });
+        const { value: reported } = await scenario.ledger.track(rssPool.execute<number>('hold', { mb: 160 }), { limitMs: 35_000 });
+        const fat = rssPids.host(reported!);
         scenario.fault('resident set over maxRss');
-        await waitFor(() => !workerPids(rssPool).includes(fat!) && rssPool.state === 'ready', 20_000, 'rss recycle');
+        await waitFor(() => !workerPids(rssPool).includes(fat) && rssPool.state === 'ready', 20_000, 'rss recycle');
       }
       await background.stop();
       await rssBackground.stop();

@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import { WorkerCrashedError } from '../../src/index.js';
 import { ControlDir, running } from '../control.js';
 import { fixture, startPool, waitFor } from '../helpers.js';
-import { CapacityWatch, Scenario, steadyLoad } from './harness.js';
+import { unwrapSandbox } from '../../src/worker/procfs.js';
+import { CapacityWatch, Scenario, WorkerPids, steadyLoad } from './harness.js';
 
 // Generous enough that a loaded 2-core machine does not delay a pong past it (no false positive).
 const HEARTBEAT = { heartbeatInterval: 100, heartbeatTimeout: 1_500 };
@@ -24,6 +25,7 @@ describe('chaos: wedged workers', () => {
       timeout: 30_000,
     });
     const capacity = new CapacityWatch(pool);
+    const pids = new WorkerPids(pool);
     const load = steadyLoad(pool, scenario, { clients: 2, limitMs: 35_000, prefix: 'bg' });
     try {
       // Long CPU-bound calls that keep answering pings, alongside.
@@ -33,16 +35,17 @@ describe('chaos: wedged workers', () => {
         const token = `stuck${i}`;
         const call = scenario.ledger.track(pool.execute('work', { token, ms: 60_000 }), { limitMs: 35_000 });
         await waitFor(() => ctl.executedBy(token) !== undefined, 10_000, 'call running');
-        const victim = ctl.executedBy(token);
+        const victim = pids.host(ctl.executedBy(token)!);
         const stoppedAt = performance.now();
-        process.kill(victim!, 'SIGSTOP');
-        capacity.death(victim!, stoppedAt);
+        // The interpreter itself: under bubblewrap, stopping bwrap would leave the worker running.
+        process.kill(unwrapSandbox(victim), 'SIGSTOP');
+        capacity.death(victim, stoppedAt);
         scenario.fault('SIGSTOP (wedged)');
         const { error } = await call;
         scenario.deathToRejection.push(performance.now() - stoppedAt);
         assert.ok(error instanceof WorkerCrashedError, String(error));
         assert.match(error.message, /wedged/);
-        await waitFor(() => !running(victim!), 10_000, 'wedged worker killed');
+        await waitFor(() => !running(victim), 10_000, 'wedged worker killed');
       }
       const spun = await Promise.all(spins);
       for (const s of spun) assert.ok((s.value ?? 0) > 0, 'a CPU-bound call answering pings completed');

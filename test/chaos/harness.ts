@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ERROR_CODES, SnakepitError, type Pool } from '../../src/index.js';
-import { ROOT, START_METHOD } from '../helpers.js';
+import { unwrapSandbox } from '../../src/worker/procfs.js';
+import { ROOT, START_METHOD, TEST_SANDBOX } from '../helpers.js';
 
 export const RESULTS = path.join(ROOT, 'test', 'chaos', 'results');
 
@@ -189,10 +190,14 @@ export class Scenario {
   readonly id: string;
   readonly title: string;
 
-  /** In fork-server mode (SNAKEPIT_TEST_START_METHOD) the scenario is recorded apart: `<id>-forkserver`. */
+  /**
+   * In fork-server mode (SNAKEPIT_TEST_START_METHOD) the scenario is recorded apart, `<id>-forkserver`;
+   * sandboxed (SNAKEPIT_TEST_SANDBOX=1) as `<id>-sandbox`.
+   */
   constructor(id: string, title: string) {
-    this.id = START_METHOD === 'forkserver' ? `${id}-forkserver` : id;
-    this.title = START_METHOD === 'forkserver' ? `${title} (fork server)` : title;
+    const [suffix, note] = START_METHOD === 'forkserver' ? ['-forkserver', ' (fork server)'] : TEST_SANDBOX ? ['-sandbox', ' (sandboxed)'] : ['', ''];
+    this.id = id + suffix;
+    this.title = title + note;
   }
 
   fault(kind: string, n = 1): void {
@@ -300,6 +305,15 @@ export class WorkerPids {
     if (pid === undefined) throw new Error(`no worker ${-reported} was spawned by this pool`);
     return pid;
   }
+}
+
+/**
+ * Send `signal` to a worker's interpreter, given the pid the pool reports for the worker: the pid
+ * itself, or under bubblewrap the Python process inside (signalling bwrap would leave the worker
+ * running, and answering, until its sandbox is torn down).
+ */
+export function signalWorker(pid: number, signal: NodeJS.Signals): void {
+  process.kill(unwrapSandbox(pid), signal);
 }
 
 export function pick<T>(items: readonly T[]): T | undefined {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { Pool } from '../../src/index.js';
 import { ControlDir } from '../control.js';
 import { fixture, startPool, waitFor } from '../helpers.js';
-import { CapacityWatch, Scenario, pick, randomBetween, sleep, steadyLoad, workerPids } from './harness.js';
+import { CapacityWatch, Scenario, pick, randomBetween, signalWorker, sleep, steadyLoad, workerPids } from './harness.js';
 
 const SIZE = 3;
 const RESTART = { backoffInitial: 50, backoffMax: 500, maxFailures: 100_000, window: 60_000, stableAfter: 1_000 };
@@ -57,7 +57,7 @@ describe('chaos: killed workers', () => {
         if (victim === undefined) continue;
         timer.killed.set(victim, performance.now());
         capacity.death(victim);
-        process.kill(victim, 'SIGKILL');
+        signalWorker(victim, 'SIGKILL');
         scenario.fault('SIGKILL busy worker');
       }
       await load.stop();
@@ -111,7 +111,7 @@ describe('chaos: killed workers', () => {
         for (const pid of workerPids(pool)) {
           timer.killed.set(pid, now);
           capacity.death(pid, now);
-          process.kill(pid, 'SIGKILL');
+          signalWorker(pid, 'SIGKILL');
           scenario.fault('SIGKILL every worker');
         }
         await waitFor(() => pool.state === 'ready' && pool.stats().workers.ready === SIZE, 30_000, 'recovery');

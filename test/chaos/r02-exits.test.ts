@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { WorkerCrashedError, type Pool } from '../../src/index.js';
 import { ControlDir } from '../control.js';
 import { fixture, startPool, waitFor } from '../helpers.js';
-import { CapacityWatch, Scenario, WorkerPids, steadyLoad, workerPids } from './harness.js';
+import { CapacityWatch, Scenario, WorkerPids, signalWorker, steadyLoad, workerPids } from './harness.js';
 
 const SIZE = 2;
 
@@ -95,7 +95,7 @@ describe('chaos: workers that exit, crash or print garbage', () => {
         const [victim] = workerPids(pool);
         dead.add(victim!);
         capacity.death(victim!);
-        process.kill(victim!, 'SIGKILL');
+        signalWorker(victim!, 'SIGKILL');
         scenario.fault('SIGKILL idle worker');
         await waitFor(() => !workerPids(pool).includes(victim!), 10_000, 'exit noticed');
         const calls = Array.from({ length: 10 }, (_, i) =>
@@ -119,7 +119,7 @@ describe('chaos: workers that exit, crash or print garbage', () => {
         const [racing] = workerPids(pool);
         dead.add(racing!);
         capacity.death(racing!);
-        process.kill(racing!, 'SIGKILL');
+        signalWorker(racing!, 'SIGKILL');
         scenario.fault('SIGKILL idle worker, calls racing the exit');
         const racers = Array.from({ length: 4 }, (_, i) =>
           scenario.ledger.track(pool.execute<{ pid: number }>('work', { token: `race${round}-${i}`, ms: 2 }, { idempotent: true }), { limitMs: 35_000, check }),

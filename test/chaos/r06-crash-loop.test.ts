@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { Pool, PoolFailedError, WorkerStartError, type PoolStateEvent } from '../../src/index.js';
 import { ControlDir } from '../control.js';
 import { PYTHON, START_METHOD, fixture, rejection, startPool, waitFor } from '../helpers.js';
-import { Scenario, percentile, sleep, steadyLoad, workerPids } from './harness.js';
+import { Scenario, percentile, signalWorker, sleep, steadyLoad, workerPids } from './harness.js';
 
 const RESTART = { backoffInitial: 100, backoffMax: 800, jitter: 0.2, maxFailures: 6, window: 20_000, stableAfter: 1_500 };
 
@@ -48,7 +48,7 @@ describe('chaos: crash loops', () => {
         const respawnFault = START_METHOD === 'forkserver' ? 'fail_setup' : 'fail_import';
         ctl.set(respawnFault);
         const killedAt = performance.now();
-        for (const pid of workerPids(pool)) process.kill(pid, 'SIGKILL');
+        for (const pid of workerPids(pool)) signalWorker(pid, 'SIGKILL');
         scenario.fault(`SIGKILL then ${respawnFault} on respawn`);
         await waitFor(() => pool.state === 'degraded', 10_000, 'degraded');
         const queued = Array.from({ length: 5 }, (_, i) => scenario.ledger.track(pool.execute('work', { token: `q${i}` }), { limitMs: 65_000 }));

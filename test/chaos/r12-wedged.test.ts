@@ -5,8 +5,7 @@ import { describe, it } from 'node:test';
 import { WorkerCrashedError } from '../../src/index.js';
 import { ControlDir, running } from '../control.js';
 import { fixture, startPool, waitFor } from '../helpers.js';
-import { unwrapSandbox } from '../../src/worker/procfs.js';
-import { CapacityWatch, Scenario, WorkerPids, steadyLoad } from './harness.js';
+import { CapacityWatch, Scenario, WorkerPids, signalWorker, steadyLoad } from './harness.js';
 
 // Generous enough that a loaded 2-core machine does not delay a pong past it (no false positive).
 const HEARTBEAT = { heartbeatInterval: 100, heartbeatTimeout: 1_500 };
@@ -37,8 +36,7 @@ describe('chaos: wedged workers', () => {
         await waitFor(() => ctl.executedBy(token) !== undefined, 10_000, 'call running');
         const victim = pids.host(ctl.executedBy(token)!);
         const stoppedAt = performance.now();
-        // The interpreter itself: under bubblewrap, stopping bwrap would leave the worker running.
-        process.kill(unwrapSandbox(victim), 'SIGSTOP');
+        signalWorker(victim, 'SIGSTOP');
         capacity.death(victim, stoppedAt);
         scenario.fault('SIGSTOP (wedged)');
         const { error } = await call;

@@ -66,13 +66,14 @@ test-forkserver: test-setup
 	SNAKEPIT_TEST_START_METHOD=forkserver $(NODE_TEST) $(FORKSERVER_CORE:%=test/%.test.ts)
 
 # Chaos scenarios (reliability.md R1-R14, R21-R24; then all again in fork-server mode, R31, and with
-# sandboxed workers, docs/security.md), then their combined report (also written to
+# sandboxed workers, spawned and forked, docs/security.md), then their combined report (also written to
 # test/chaos/results/report.md). Fails if a scenario fails or the report shows a broken invariant.
 test-chaos: test-setup
 	rm -rf test/chaos/results
 	status=0; $(NODE_TEST) test/chaos/*.test.ts || status=$$?; \
 	SNAKEPIT_TEST_START_METHOD=forkserver $(NODE_TEST) test/chaos/*.test.ts || status=$$?; \
 	SNAKEPIT_TEST_SANDBOX=1 $(NODE_TEST) test/chaos/*.test.ts || status=$$?; \
+	SNAKEPIT_TEST_START_METHOD=forkserver SNAKEPIT_TEST_SANDBOX=1 $(NODE_TEST) test/chaos/*.test.ts || status=$$?; \
 	node --import tsx test/chaos/report.ts || status=1; \
 	exit $$status
 

@@ -159,6 +159,18 @@ export class HostProcess {
     return processesWithEnv('SNAKEPIT_TEST_MARK', this.marker, [this.child.pid!]);
   }
 
+  /** Cleanup: SIGKILL the host and whatever it started, each process that is still there. */
+  killAll(): void {
+    this.child.kill('SIGKILL');
+    for (const pid of this.survivors()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone between the scan and the kill (a sandbox taking its processes down, say)
+      }
+    }
+  }
+
   /** Worker processes (python -m snakepit_bridge) of this host that are running. */
   workers(): number[] {
     return this.survivors().filter((pid) => {

@@ -30,19 +30,15 @@ export function startPool(options: Partial<PoolOptions> & { adapter?: string } =
   return Pool.start({ python: PYTHON, size: 1, adapter: fixture('basic.py'), logs: 'events', ...how, ...sandboxedForTests(options) });
 }
 
-/**
- * Whether the pools the tests start run sandboxed (SNAKEPIT_TEST_SANDBOX=1). Fork-server pools stay
- * unsandboxed here: the sandboxed fork server has its own tests (test/sandbox-forkserver.test.ts); the
- * chaos scenarios have not been run in that combination.
- */
-export const TEST_SANDBOX = process.env.SNAKEPIT_TEST_SANDBOX === '1' && START_METHOD !== 'forkserver';
+/** Whether the pools the tests start run sandboxed (SNAKEPIT_TEST_SANDBOX=1), spawned or forked. */
+export const TEST_SANDBOX = process.env.SNAKEPIT_TEST_SANDBOX === '1';
 
 /**
  * With SNAKEPIT_TEST_SANDBOX=1, pools the tests start run sandboxed (docs/security.md), the chaos
  * folder writable: `SNAKEPIT_TEST_SANDBOX=1 make test-chaos` runs the scenarios inside the sandbox.
  */
 export function sandboxedForTests<T extends Partial<PoolOptions>>(options: T): T {
-  if (!TEST_SANDBOX || options.sandbox !== undefined || options.startMethod === 'forkserver') return options;
+  if (!TEST_SANDBOX || options.sandbox !== undefined) return options;
   const writable = [options.env?.CHAOS_DIR].filter((d): d is string => typeof d === 'string');
   // A host process's marker (test/control.ts) must reach its workers for the survivor scans.
   const mark = process.env.SNAKEPIT_TEST_MARK;

@@ -192,12 +192,12 @@ export class Scenario {
 
   /**
    * In fork-server mode (SNAKEPIT_TEST_START_METHOD) the scenario is recorded apart, `<id>-forkserver`;
-   * sandboxed (SNAKEPIT_TEST_SANDBOX=1) as `<id>-sandbox`.
+   * sandboxed (SNAKEPIT_TEST_SANDBOX=1), with `-sandbox` after that.
    */
   constructor(id: string, title: string) {
-    const [suffix, note] = START_METHOD === 'forkserver' ? ['-forkserver', ' (fork server)'] : TEST_SANDBOX ? ['-sandbox', ' (sandboxed)'] : ['', ''];
-    this.id = id + suffix;
-    this.title = title + note;
+    const forked = START_METHOD === 'forkserver';
+    this.id = id + (forked ? '-forkserver' : '') + (TEST_SANDBOX ? '-sandbox' : '');
+    this.title = title + (forked ? ' (fork server)' : '') + (TEST_SANDBOX ? ' (sandboxed)' : '');
   }
 
   fault(kind: string, n = 1): void {

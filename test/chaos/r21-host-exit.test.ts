@@ -165,8 +165,7 @@ describe('chaos: host exits', () => {
             (toZero[path.name] ??= []).push(Math.round(ms));
             assert.deepEqual(left, [], `${path.name}: processes left behind`);
           } finally {
-            h.child.kill('SIGKILL');
-            for (const pid of h.survivors()) process.kill(pid, 'SIGKILL');
+            h.killAll();
             ctl.dispose();
           }
         }

@@ -87,8 +87,7 @@ describe('chaos: leftovers of dead runs', () => {
       scenario.save();
       decoy.kill('SIGKILL');
       for (const h of [live, dying]) {
-        h.child.kill('SIGKILL');
-        for (const pid of h.survivors()) process.kill(pid, 'SIGKILL');
+        h.killAll();
       }
       ctl.dispose();
     }

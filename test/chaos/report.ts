@@ -14,10 +14,10 @@ import { RESULTS, percentile } from './harness.js';
 
 const SPAWNED = ['R01', 'R02-R03', 'R04', 'R05', 'R06', 'R07', 'R08', 'R09', 'R10-R14', 'R12', 'R21', 'R22', 'R23'];
 /**
- * Every scenario runs three times: spawned workers, forked ones (`<id>-forkserver`, R31), and spawned
- * workers under the sandbox (`<id>-sandbox`, docs/security.md).
+ * Every scenario runs four times: spawned workers, forked ones (`<id>-forkserver`, R31), and both
+ * again under the sandbox (`<id>-sandbox`, `<id>-forkserver-sandbox`, docs/security.md).
  */
-const EXPECTED = [...SPAWNED, ...SPAWNED.map((id) => `${id}-forkserver`), ...SPAWNED.map((id) => `${id}-sandbox`)];
+const EXPECTED = ['', '-forkserver', '-sandbox', '-forkserver-sandbox'].flatMap((mode) => SPAWNED.map((id) => id + mode));
 
 interface Result {
   id: string;

@@ -6,7 +6,8 @@
  */
 
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import {
   InvalidOptionsError,
@@ -102,6 +103,40 @@ describe('fork server: workers', () => {
     assert.equal(lost.code, 'SESSION_LOST');
     await waitFor(() => pool.stats().workers.ready === 1 && pool.stats().workerList[0]!.pid !== pid, 10_000, 'replacement');
     assert.equal(await pool.execute('add', { a: 1, b: 1 }), 2);
+  });
+});
+
+describe('fork server: every worker known by its pid', () => {
+  it('announces each forked worker with its pid before it is ready, replacements included (workerSpawn, run registry)', async () => {
+    // A forked worker connects back to the host while the zygote reports its pid on another channel:
+    // either may come first. The worker must be tracked (event, run registry) whatever the order.
+    const ctl = new ControlDir();
+    dirs.push(ctl);
+    const stateDir = ctl.sub('state');
+    const pool = await started({ size: 4, stateDir, restart: FAST_RESTART });
+    const spawned = new Map<number, number>();
+    const readyWithoutSpawn: number[] = [];
+    pool.on('workerSpawn', (e) => spawned.set(e.workerId, e.pid));
+    pool.on('workerReady', (e) => {
+      if (spawned.get(e.workerId) !== e.pid) readyWithoutSpawn.push(e.workerId);
+    });
+    const registered = (): number[] =>
+      readdirSync(stateDir)
+        .filter((f) => f.endsWith('.json'))
+        .flatMap((f) => (JSON.parse(readFileSync(path.join(stateDir, f), 'utf8')) as { workers: { pid: number }[] }).workers.map((w) => w.pid));
+    for (let round = 0; round < 4; round++) {
+      const before = pool.stats().workerList.map((w) => w.pid!);
+      for (const pid of before) process.kill(pid, 'SIGKILL');
+      await waitFor(
+        () => pool.stats().workers.ready === 4 && pool.stats().workerList.every((w) => w.pid !== undefined && !before.includes(w.pid)),
+        20_000,
+        'replacements',
+      );
+      const pids = pool.stats().workerList.map((w) => w.pid!);
+      for (const pid of pids) assert.ok(registered().includes(pid), `worker ${pid} is in the run registry`);
+    }
+    assert.deepEqual(readyWithoutSpawn, [], 'every worker was announced with its pid before it was ready');
+    assert.equal(spawned.size, 16);
   });
 });
 

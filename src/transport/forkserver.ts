@@ -219,17 +219,15 @@ export class ForkServerTransport implements Transport {
         events.onExit(code, signal);
       },
     };
-    this.zygote(spec.startupTimeout)
+    const forked = this.zygote(spec.startupTimeout)
       .then((life) => life.fork(spec.workerId, { ...spec.env, ...expectation.env }, sink))
-      .then(
-        (proc) => {
-          child = proc;
-          if (refed) proc.ref();
-          // Killed before its pid was known (start timeout, destroy): it goes now.
-          if (pendingSignal !== undefined) killGroup(proc.pid, 'SIGKILL');
-        },
-        (err: Error) => fail(err.message),
-      );
+      .then((proc) => {
+        child = proc;
+        if (refed) proc.ref();
+        // Killed before its pid was known (start timeout, destroy): it goes now.
+        if (pendingSignal !== undefined) killGroup(proc.pid, 'SIGKILL');
+      });
+    forked.catch((err: Error) => fail(err.message));
     return {
       get pid() {
         return child?.pid;
@@ -240,7 +238,10 @@ export class ForkServerTransport implements Transport {
       get lostWithZygote() {
         return child?.lostWithZygote === true;
       },
-      channel: expectation.socket.then(socketChannel),
+      // The worker connects back while the zygote reports its pid on its own channel: either may come
+      // first. The channel is handed over once both have, so that the worker is known by its pid (run
+      // registry, events) before a byte of its conversation is read.
+      channel: Promise.all([expectation.socket, forked]).then(([socket]) => socketChannel(socket)),
       noteStderr: (line) => tail.push(line),
       signal: (signal) => {
         if (child === undefined) pendingSignal = signal;

@@ -203,6 +203,7 @@ def _start_watch(channel_fd: int | None, poll_seconds: float, host_lost: Callabl
 
     def watch() -> None:
         poller = select.poll()
+        watching = channel_fd is not None
         if channel_fd is not None:
             poller.register(channel_fd, 0)  # hang-up and errors only: nothing is read here
         hung_up_at: float | None = None
@@ -211,7 +212,14 @@ def _start_watch(channel_fd: int | None, poll_seconds: float, host_lost: Callabl
             if host_lost is not None and host_lost():
                 host_gone()
             if _ending:
-                return
+                # Told to shut down: the channel may close now, but a host that dies while the
+                # worker tears down is still noticed by the other tripwires.
+                if host_lost is None:
+                    return
+                if watching and channel_fd is not None:
+                    poller.unregister(channel_fd)
+                    watching, hung_up_at = False, None
+                continue
             now = time.monotonic()
             if ready and hung_up_at is None:
                 hung_up_at = now

@@ -163,6 +163,39 @@ def test_a_hang_up_after_a_shutdown_request_is_no_tripwire(told: str, finished: 
         kill_quietly(proc.pid)
 
 
+def test_after_a_shutdown_request_a_dead_host_is_still_noticed() -> None:
+    # A forked worker (no parent-death signal) told to shut down, whose teardown outlives its host:
+    # the channel's hang-up no longer counts, the host's pid is still polled.
+    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    r, w = os.pipe()
+    code = (
+        "import sys, time\n"
+        "from snakepit_bridge import lifeline\n"
+        f"lifeline.install({host.pid}, poll_seconds=0.1, channel_fd={r})\n"
+        "lifeline.ending()\n"
+        "print('armed', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR), SNAKEPIT_FORKED="1"),
+        pass_fds=(r,),
+        stdout=subprocess.PIPE,
+    )
+    os.close(r)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"armed\n"
+        os.close(w)
+        host.kill()
+        host.wait(10)
+        assert proc.wait(10) == lifeline.HOST_GONE_EXIT
+    finally:
+        kill_quietly(proc.pid, host.pid)
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
 HOST_SCRIPT = textwrap.dedent(
     """
     import os, subprocess, sys, time

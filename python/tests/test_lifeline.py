@@ -142,19 +142,26 @@ print("finished", flush=True)
 """
 
 
-@pytest.mark.parametrize(("told", "finished"), [("running", False), ("ending", True)])
-def test_a_hang_up_after_a_shutdown_request_is_no_tripwire(told: str, finished: bool) -> None:
+def _armed(code: str, *args: str, **env: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Run ``code`` (which reads the channel's descriptor from argv[1] and prints ``armed``) with the
+    read end of a pipe as its channel; return the process, once armed, and the write end."""
     r, w = os.pipe()
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HANGUP_SCRIPT, str(r), told],
-        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR), SNAKEPIT_LIFELINE_PDEATHSIG="0"),
+        [sys.executable, "-c", code, str(r), *args],
+        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR), **env),
         pass_fds=(r,),
         stdout=subprocess.PIPE,
     )
     os.close(r)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"armed\n"
+    return proc, w
+
+
+@pytest.mark.parametrize(("told", "finished"), [("running", False), ("ending", True)])
+def test_a_hang_up_after_a_shutdown_request_is_no_tripwire(told: str, finished: bool) -> None:
+    proc, w = _armed(_HANGUP_SCRIPT, told, SNAKEPIT_LIFELINE_PDEATHSIG="0")
     try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"armed\n"
         os.close(w)
         out, _ = proc.communicate(timeout=lifeline.HANGUP_GRACE + 10)
         assert (out == b"finished\n") is finished
@@ -167,25 +174,16 @@ def test_after_a_shutdown_request_a_dead_host_is_still_noticed() -> None:
     # A forked worker (no parent-death signal) told to shut down, whose teardown outlives its host:
     # the channel's hang-up no longer counts, the host's pid is still polled.
     host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    r, w = os.pipe()
     code = (
         "import sys, time\n"
         "from snakepit_bridge import lifeline\n"
-        f"lifeline.install({host.pid}, poll_seconds=0.1, channel_fd={r})\n"
+        f"lifeline.install({host.pid}, poll_seconds=0.1, channel_fd=int(sys.argv[1]))\n"
         "lifeline.ending()\n"
         "print('armed', flush=True)\n"
         "time.sleep(30)\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=dict(os.environ, PYTHONPATH=str(PYTHON_DIR), SNAKEPIT_FORKED="1"),
-        pass_fds=(r,),
-        stdout=subprocess.PIPE,
-    )
-    os.close(r)
+    proc, w = _armed(code, SNAKEPIT_FORKED="1")
     try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"armed\n"
         os.close(w)
         host.kill()
         host.wait(10)

@@ -241,7 +241,14 @@ export class ForkServerTransport implements Transport {
       // The worker connects back while the zygote reports its pid on its own channel: either may come
       // first. The channel is handed over once both have, so that the worker is known by its pid (run
       // registry, events) before a byte of its conversation is read.
-      channel: Promise.all([expectation.socket, forked]).then(([socket]) => socketChannel(socket)),
+      channel: Promise.all([expectation.socket, forked]).then(
+        ([socket]) => socketChannel(socket),
+        (err: unknown) => {
+          // A worker that connected but cannot be followed (gone before the host found its pid).
+          expectation.socket.then((socket) => socket.destroy(), () => {});
+          throw err;
+        },
+      ),
       noteStderr: (line) => tail.push(line),
       signal: (signal) => {
         if (child === undefined) pendingSignal = signal;

@@ -140,7 +140,7 @@ export class Supervisor {
     for (const slot of this.slots) {
       if (!slot.initial) continue;
       slot.initial = false;
-      if (!this.stopped && slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
+      this.refill(slot);
     }
     this.updateHealth();
   }
@@ -153,9 +153,7 @@ export class Supervisor {
     this.tickTimer.unref();
     // A worker that died while the others were starting left its slot empty (slots whose first start
     // is still to come are left to Pool.start).
-    for (const slot of this.slots) {
-      if (!slot.initial && slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
-    }
+    for (const slot of this.slots) this.refill(slot);
     this.updateHealth();
   }
 
@@ -288,6 +286,11 @@ export class Supervisor {
     return this.host.state === 'failed' ? this.policy.probeDelay() : this.policy.delay(slot.streak);
   }
 
+  /** Start a worker at once in `slot` if it has none coming (a slot on its first start is Pool.start's). */
+  private refill(slot: Slot): void {
+    if (!slot.initial && slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
+  }
+
   private scheduleRestart(slot: Slot, delay: number, replaces: number): void {
     if (slot.timer !== undefined || slot.worker !== undefined) return;
     slot.replaces = replaces;
@@ -367,9 +370,7 @@ export class Supervisor {
       }
     }
     this.host.setState(this.healthy() ? 'ready' : 'degraded', 'recovered');
-    for (const slot of this.slots) {
-      if (!slot.initial && slot.worker === undefined && slot.successor === undefined) this.scheduleRestart(slot, 0, slot.replaces);
-    }
+    for (const slot of this.slots) this.refill(slot);
   }
 
   /** Workers that take calls. */

@@ -13,6 +13,7 @@ import type { WorkerExitReason } from '../events.js';
 import { Connection, type CallSink, type ConnectionOwner } from '../connection/connection.js';
 import type { Heartbeat } from '../connection/heartbeat.js';
 import type { Frame } from '../protocol/frames.js';
+import { warmCodecs } from '../protocol/warm-up.js';
 import type { CodecName, HelloInfo, WireError } from '../protocol/messages.js';
 import type { ResolvedSandbox } from '../security/sandbox.js';
 import type { Channel, Transport, WorkerProcess } from '../transport/transport.js';
@@ -208,6 +209,8 @@ export class WorkerHandle implements ConnectionOwner {
     );
     this.setRef(true);
     this.spawned();
+    // The host waits idle for hello from here: compile the codecs meanwhile (protocol/warm-up.ts).
+    setImmediate(warmCodecs);
   }
 
   private tracked = false;

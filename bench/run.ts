@@ -36,7 +36,17 @@ const STARTUP_WORKERS = [1, 4, 16];
 const SCALING_WORKERS = [1, 2, 4, 8, 16].filter((n) => n <= Math.max(2, os.availableParallelism()));
 
 /** Contenders of each phase. `snakepit` is the default configuration (concurrency 1 per worker). */
-const STARTUP = ['snakepit', 'snakepit cold', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
+const STARTUP = [
+  'snakepit',
+  'snakepit cold',
+  'snakepit forkserver',
+  'snakepit forkserver minReady 1',
+  'snakepit forkserver cold',
+  'raw pipe',
+  'python-shell',
+  'pythonia',
+  'node-calls-python',
+];
 const ONE_WORKER = ['snakepit', 'snakepit c32', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
 const PAYLOAD = ['snakepit', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
 const SCALING = ['snakepit c32', 'raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
@@ -90,8 +100,10 @@ async function startupPhase(results: Results): Promise<void> {
         fig.readyMs.push(r.readyMs);
         fig.hostRssPerWorkerMiB.push((r.after.hostRss - r.before.hostRss) / n / MiB);
         if (r.after.workerRss.length > 0) {
-          fig.workerRssMiB.push(mean(r.after.workerRss) / MiB);
-          fig.workerPssMiB.push(mean(r.after.workerPss) / MiB);
+          // A fork-server pool lists its zygote after its workers: RSS is a worker's, PSS every
+          // process's (the zygote's pages too) spread over the workers.
+          fig.workerRssMiB.push(mean(r.after.workerRss.slice(0, n)) / MiB);
+          fig.workerPssMiB.push(r.after.workerPss.reduce((a, b) => a + b, 0) / n / MiB);
         }
         log(`startup ${name} x${n}: first call after ${r.firstCallMs.toFixed(0)} ms, every worker after ${r.allAnsweredMs.toFixed(0)} ms`);
       }

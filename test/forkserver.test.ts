@@ -179,6 +179,22 @@ describe('fork server: start failures and thread detection', () => {
     assert.equal(running(err.pid!), false, 'the zygote is gone');
   });
 
+  it("a worker's startupTimeout counts from its zygote's ready, not from the pool's start", async () => {
+    // The zygote loads for 1.2 s, then each worker's setup() (workers other than 1) takes 1.2 s: 2.4 s
+    // from the start, but each part within the 2 s startupTimeout.
+    const pool = await forkPool({
+      adapter: fixture('slow_start.py'),
+      preload: ['fs_preload_sleeps'],
+      startupTimeout: 2_000,
+      env: { PYTHONPATH: FIXTURES, FS_PRELOAD_SECONDS: '1.2', SLOW_START_SECONDS: '1.2' },
+    });
+    try {
+      assert.deepEqual((await Promise.all([1, 2].map(() => pool.execute('worker')))).sort(), ['1', '2']);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('validates startMethod, preload and setupInZygote', async () => {
     const base = { python: PYTHON, adapter: fixture('basic.py') };
     const cases: [Record<string, unknown>, RegExp][] = [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Pool, PoolClosedError, type LogEvent, type WorkerExitEvent } from '../src/index.js';
-import { PYTHON, START_METHOD, alive, fixture, rejection, startPool, waitFor, withPool } from './helpers.js';
+import { PYTHON, alive, fixture, rejection, startPool, waitFor, withPool } from './helpers.js';
 
 describe('pool: calling tools', () => {
   let pool: Pool;
@@ -67,12 +67,13 @@ describe('pool: adapters', () => {
       assert.equal(await pool.execute('greet', { name: 'ada' }), 'hello ada!');
       assert.equal(await pool.execute('setup_count'), 1);
       // A worker imports only what it uses: no asyncio without async tools, no inspect for plain
-      // functions, no json once the handshake is over with MessagePack, no sessions without a session.
+      // functions, no json once the handshake is over with MessagePack (nor for the zygote's control
+      // channel), no sessions without a session.
       const names = ['asyncio', 'inspect', 'json', 'snakepit_bridge.sessions', 'snakepit_bridge.worker'];
       assert.deepEqual(await pool.execute('modules_loaded', { names }), {
         asyncio: false,
         inspect: false,
-        json: START_METHOD === 'forkserver', // the zygote's control channel speaks JSON
+        json: false,
         'snakepit_bridge.sessions': false,
         'snakepit_bridge.worker': true,
       });

@@ -19,7 +19,10 @@ export interface StartupFigures {
   readyMs: number[];
   /** Growth of the host (Node) process RSS per worker, MiB. */
   hostRssPerWorkerMiB: number[];
-  /** Mean RSS and PSS of one worker process, MiB (empty for in-process contenders). */
+  /**
+   * Mean RSS of one worker process, and PSS of all the contender's processes (a fork server's zygote
+   * included) per worker, MiB (empty for in-process contenders).
+   */
   workerRssMiB: number[];
   workerPssMiB: number[];
 }

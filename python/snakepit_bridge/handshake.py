@@ -1,10 +1,12 @@
-"""The handshake's JSON (``hello`` and ``fatal``) written without the ``json`` module.
+"""JSON of plain values without the ``json`` module: the handshake's (``hello`` and ``fatal``), and
+the fork server's control channel (zygote.py).
 
-Until ``hello`` a worker speaks JSON. Importing ``json`` (and ``re``, ``enum`` behind it) would be a
-large part of a worker's start, and these two messages hold plain values: names, docs, numbers,
-lists and dicts. Those are written here; anything else (a value the JSON codec would tag, such as a
-NaN default or a dict with a single ``$`` key) falls back to the full JSON codec, so the bytes always
-decode to what ``JsonCodec`` would have sent."""
+Until ``hello`` a worker speaks JSON. Importing ``json`` (and ``re``, ``enum`` behind it, and the
+regular expressions its decoder compiles) would be a large part of a worker's start, and these
+messages hold plain values: names, docs, numbers, lists and dicts. Those are written here; anything
+else (a value the JSON codec would tag, such as a NaN default or a dict with a single ``$`` key) falls
+back to the full JSON codec, so the bytes always decode to what ``JsonCodec`` would have sent. The
+zygote reads the host's requests with the C scanner that ``json`` itself uses."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ except ImportError:  # an interpreter without the C accelerator
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 _MAX_SAFE_INTEGER = 2**53 - 1
@@ -76,3 +79,58 @@ def encode_handshake(message: list[Any]) -> bytes:
         from .json_codec import JsonCodec
 
         return JsonCodec().encode(message)
+
+
+def encode_plain(value: Any) -> bytes:
+    """``value`` (plain values only: str, int, float, bool, None, lists and dicts of them) as JSON.
+    Raises ``ValueError`` for anything else."""
+    out: list[str] = []
+    try:
+        _write(value, out, 0)
+    except _NotPlain:
+        raise ValueError(f"not a plain JSON value: {type(value).__name__}") from None
+    return "".join(out).encode("utf-8")
+
+
+class _ScanContext:
+    """What ``_json.make_scanner`` reads from a decoder: the defaults of ``json.loads``."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo: dict[str, str] = {}
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        return float(name.replace("Infinity", "inf"))  # NaN, Infinity, -Infinity
+
+
+def _c_scanner() -> Callable[[str, int], tuple[Any, int]] | None:
+    """The C scanner of ``json.loads``, with its defaults; None without the C accelerator."""
+    try:
+        from _json import make_scanner
+    except ImportError:
+        return None
+    make: Any = make_scanner
+    return make(_ScanContext())  # type: ignore[no-any-return]
+
+
+_scan = _c_scanner()
+
+
+def decode_plain(data: bytes) -> Any:
+    """One JSON document, as ``json.loads`` reads it. Raises ``ValueError`` when it is not one."""
+    text = data.decode("utf-8").strip()
+    if _scan is None:
+        import json
+
+        return json.loads(text)
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        raise ValueError("not a JSON document") from None
+    if end != len(text):
+        raise ValueError(f"extra data after the JSON document (at {end} of {len(text)})")
+    return value

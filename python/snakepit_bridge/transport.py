@@ -14,12 +14,12 @@ from . import protocol as P
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import socket
+    import _socket
 
 __all__ = ["open_channel"]
 
 #: The socket of the current channel, kept so that its file descriptor stays open.
-_channel_socket: socket.socket | None = None
+_channel_socket: _socket.socket | None = None
 #: (read fd, write fd) of the current channel, once open.
 channel_fds: tuple[int, int] | None = None
 
@@ -32,10 +32,11 @@ def open_channel(environ: os._Environ[str] | dict[str, str] | None = None) -> tu
     if not path:
         channel_fds = (int(env.get(P.ENV_RFD) or P.DEFAULT_RFD), int(env.get(P.ENV_WFD) or P.DEFAULT_WFD))
         return channel_fds
-    import socket  # only for this transport: a worker on pipes starts faster without it
+    # The C module: `socket` builds its enums at import (a few ms), and a worker on pipes needs neither.
+    import _socket
 
     token = env.get(P.ENV_TOKEN, "").encode("ascii")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.connect(path)
     sock.sendall(struct.pack(">I", len(token)) + token)
     _channel_socket = sock

@@ -42,7 +42,6 @@ from __future__ import annotations
 import codecs
 import gc
 import importlib
-import json
 import os
 import select
 import signal
@@ -53,6 +52,7 @@ from types import FrameType
 
 from . import lifeline
 from . import protocol as P
+from .handshake import decode_plain, encode_plain
 from .threads import thread_problem
 
 _HEADER = struct.Struct(">I")
@@ -99,7 +99,7 @@ class Zygote:
     # ------------------------------------------------------------ the channel
 
     def send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message, separators=(",", ":")).encode()
+        data = encode_plain(message)
         buf = _HEADER.pack(len(data)) + data
         view = memoryview(buf)
         while view:
@@ -128,7 +128,7 @@ class Zygote:
                 raise ValueError(f"control frame of {n} bytes")
             if len(self.inbuf) < 4 + n:
                 break
-            out.append(json.loads(self.inbuf[4 : 4 + n]))
+            out.append(decode_plain(self.inbuf[4 : 4 + n]))
             self.inbuf = self.inbuf[4 + n :]
         return out
 
@@ -163,6 +163,9 @@ class Zygote:
 
     def load(self) -> None:
         started = time.perf_counter()
+        # No collection while loading: what the imports leave is shared with every worker, and a
+        # collection here would only leave holes in pages the workers then copy (gc.freeze below).
+        gc.disable()
         for name in self.preload:
             try:
                 importlib.import_module(name)
@@ -189,7 +192,7 @@ class Zygote:
             if problem is not None:
                 self.fatal("threads", problem, module=self.adapter)
         # What every worker imports after the fork, imported once here instead.
-        import socket  # noqa: F401 - the workers' connect-back transport (transport.py imports it lazily)
+        import _socket  # noqa: F401 - the workers' connect-back transport (transport.py imports it lazily)
 
         from . import __main__ as _worker_main  # noqa: F401
         from .codecs import choose_codec
@@ -199,8 +202,11 @@ class Zygote:
         except ValueError:
             pass
         # Objects that exist now never move between GC generations again: the collector in a worker
-        # does not write to their pages, so they stay shared.
-        gc.collect()
+        # does not write to their pages, so they stay shared. Imports leave little cyclic garbage
+        # (under a thousand objects, pandas included), not worth a pass over the whole heap (2 ms for
+        # a plain adapter, 40 ms with pandas); a setup() in the zygote may leave more, so it gets one.
+        if self.setup_in_zygote:
+            gc.collect()
         gc.freeze()
         self.send(
             {
@@ -336,6 +342,7 @@ class Zygote:
 
     def become_worker(self, env: dict[str, str], out_w: int, err_w: int) -> None:
         os.setsid()  # leads its own process group (and session), as a spawned worker does
+        gc.enable()  # off in the zygote (load); the frozen objects stay out of the worker's collections
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGHUP, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)

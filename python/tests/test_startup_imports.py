@@ -39,3 +39,17 @@ def test_loading_an_adapter_file_and_arming_the_lifeline_import_none_of_them(tmp
     )
     assert "plain_adapter" in loaded
     assert [name for name in LAZY if name in loaded] == []
+
+
+def test_the_fork_server_and_its_connect_back_import_neither_json_nor_socket(tmp_path: Path) -> None:
+    # json (its decoder compiles regular expressions) and socket (it builds its enums) cost a zygote
+    # milliseconds before its first fork; the control channel and the connect-back use the C modules.
+    path = str(tmp_path / "s")
+    loaded = _loaded_after(
+        "import _socket, sys; from snakepit_bridge import zygote, __main__, transport; "
+        f"server = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM); server.bind({path!r}); server.listen(1); "
+        f"transport.open_channel({{'SNAKEPIT_CONNECT': {path!r}, 'SNAKEPIT_TOKEN': 'x'}}); "
+        "zygote.decode_plain(zygote.encode_plain({'op': 'fork', 'id': 1}))"
+    )
+    assert "snakepit_bridge.zygote" in loaded
+    assert [name for name in ("json", "socket") if name in loaded] == []

@@ -129,6 +129,12 @@ export class PoolRun {
       this.releaseTimerList();
       throw err;
     }
+    // A fork server's first zygote is still importing: the workers are set up meanwhile and fork
+    // once it is ready; if it cannot start, its error is the start's (not its workers' echo of it).
+    const zygote = this.forkServer?.firstZygote.then(
+      () => undefined,
+      (reason: unknown) => ({ reason }),
+    );
     // Workers start `startupConcurrency` at a time: first `minReady` of them (all, by default), which
     // Pool.start waits for (one that fails fails the start), then the others, once it has resolved.
     const { minReady } = this.options;
@@ -160,6 +166,7 @@ export class PoolRun {
     const telemetry = host.telemetry.start();
     await first;
     await telemetry;
+    failure = (await zygote) ?? failure;
     if (failure !== undefined || host.state !== 'starting') {
       supervisor.stop();
       if (host.state !== 'closed') host.setState('failed', 'start failed');

@@ -67,17 +67,28 @@ export class ForkServerTransport implements Transport {
     this.listener = new ConnectBackListener(spec.socketParent);
   }
 
-  /** Listen and start the first zygote; rejects with its WorkerStartError (preload, import, threads). */
+  /**
+   * The first zygote's start: resolves once it is ready, rejects with its WorkerStartError (preload,
+   * import, threads, timeout), the transport then closed. Set by `open`.
+   */
+  firstZygote: Promise<void> = Promise.resolve();
+
+  /**
+   * Listen and start the first zygote, without waiting for it: launches made meanwhile fork once it
+   * is ready, so the pool sets its workers up while the zygote imports (`firstZygote` says how that
+   * went).
+   */
   async open(): Promise<void> {
     await this.listener.listen();
     const life = this.spawn();
-    try {
-      await life.ready;
-    } catch (err) {
-      this.close();
-      throw err;
-    }
-    this.hooks.onZygoteReady(life.pid!, life.loadMs, 0);
+    this.firstZygote = life.ready.then(
+      () => this.hooks.onZygoteReady(life.pid!, life.loadMs, 0),
+      (err: unknown) => {
+        this.close();
+        throw err;
+      },
+    );
+    this.firstZygote.catch(() => {}); // the pool's start awaits it
   }
 
   get zygotePid(): number | undefined {
@@ -139,12 +150,15 @@ export class ForkServerTransport implements Transport {
     );
   }
 
-  /** The zygote once it is ready (waiting for a restart under way, at most `timeoutMs`). */
+  /**
+   * The zygote to fork from: the running one, even while it still loads (it takes requests once it is
+   * ready), or the next one, waiting for a restart under way at most `timeoutMs`.
+   */
   private zygote(timeoutMs: number): Promise<ZygoteLife> {
     const life = this.life;
     if (this.closed) return Promise.reject(new WorkerStartError('the pool closed', { phase: 'forkserver' }));
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (life !== undefined && !life.exited) return life.ready.then(() => life);
+    if (life !== undefined && !life.exited) return Promise.resolve(life);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const i = this.waiters.indexOf(waiter);
@@ -192,7 +206,9 @@ export class ForkServerTransport implements Transport {
 
   /** Start one worker: fork it from the zygote; it connects back with its token. */
   launch(spec: LaunchSpec, events: ProcessEvents): WorkerProcess {
-    const expectation = this.listener.expect(spec.startupTimeout);
+    // The worker's own start timer runs from the zygote's ready (`starting`); this one, a backstop,
+    // covers the zygote's load (at most startupTimeout) as well.
+    const expectation = this.listener.expect(2 * spec.startupTimeout);
     const tail = new LineTail(STDERR_TAIL_LINES);
     let child: ForkedProcess | undefined;
     let pendingSignal: NodeJS.Signals | undefined;
@@ -219,7 +235,10 @@ export class ForkServerTransport implements Transport {
         events.onExit(code, signal);
       },
     };
-    const forked = this.zygote(spec.startupTimeout)
+    const zygote = this.zygote(spec.startupTimeout);
+    const starting = zygote.then((life) => life.ready);
+    starting.catch(() => {}); // a zygote that fails fails the fork below
+    const forked = zygote
       .then((life) => life.fork(spec.workerId, { ...spec.env, ...expectation.env }, sink))
       .then((proc) => {
         child = proc;
@@ -238,6 +257,7 @@ export class ForkServerTransport implements Transport {
       get lostWithZygote() {
         return child?.lostWithZygote === true;
       },
+      starting,
       // The worker connects back while the zygote reports its pid on its own channel: either may come
       // first. The channel is handed over once both have, so that the worker is known by its pid (run
       // registry, events) before a byte of its conversation is read.

@@ -65,6 +65,12 @@ export interface WorkerProcess {
    * worker's. Unset for every other process.
    */
   readonly lostWithZygote?: boolean;
+  /**
+   * Resolves when the process begins to start, where that is later than the launch: a worker asked of
+   * a fork server whose zygote still loads starts once the zygote is ready. The worker's
+   * `startupTimeout` counts from then. Absent: from the launch.
+   */
+  readonly starting?: Promise<void>;
   /** A line the worker sent as its stderr through the protocol (a tool's output): kept in the tail. */
   noteStderr(line: string): void;
   /** Send `signal` to the worker's whole process group. */

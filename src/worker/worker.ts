@@ -153,21 +153,34 @@ export class WorkerHandle implements ConnectionOwner {
   /** Start the process; resolves once the worker said hello and answered a ping. */
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const startTimer = setTimeout(() => {
-        this.failStart(
-          new WorkerStartError(
-            `worker ${this.id} did not become ready within startupTimeout (${this.spec.startupTimeout} ms)`,
-            { workerId: this.id, pid: this.pid, phase: 'timeout', stderrTail: this.stderr },
-          ),
-        );
-      }, this.spec.startupTimeout);
-      startTimer.unref();
-      const clear = (): void => clearTimeout(startTimer);
+      let startTimer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const arm = (): void => {
+        if (settled) return;
+        startTimer = setTimeout(() => {
+          this.failStart(
+            new WorkerStartError(
+              `worker ${this.id} did not become ready within startupTimeout (${this.spec.startupTimeout} ms)`,
+              { workerId: this.id, pid: this.pid, phase: 'timeout', stderrTail: this.stderr },
+            ),
+          );
+        }, this.spec.startupTimeout);
+        startTimer.unref();
+      };
+      const clear = (): void => {
+        settled = true;
+        clearTimeout(startTimer);
+      };
       this.startSettle = {
         resolve: () => (clear(), resolve()),
         reject: (err) => (clear(), reject(err)),
       };
       this.launch();
+      // A forked worker starts once its zygote is ready (transport.ts, `starting`); if the zygote fails,
+      // so does the fork, which ends this start.
+      const starting = this.proc?.starting;
+      if (starting === undefined) arm();
+      else starting.then(arm, () => {});
     });
   }
 

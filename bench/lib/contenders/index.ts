@@ -12,6 +12,7 @@ export const CONTENDERS: Record<string, () => Contender> = {
   'snakepit c32': () => snakepit(32),
   'snakepit cold': () => snakepit(1, true),
   'snakepit forkserver': () => snakepit(1, false, true),
+  'snakepit forkserver cold': () => snakepit(1, true, true),
   'snakepit minReady 1': () => snakepit(1, false, false, true),
   'snakepit forkserver minReady 1': () => snakepit(1, false, true, true),
   'raw pipe': raw,

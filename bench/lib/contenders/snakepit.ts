@@ -18,7 +18,8 @@ export function snakepit(concurrency = 32, cold = false, forkserver = false, fir
   const p = (): Pool => pool ?? (() => { throw new Error('not started'); })();
   return {
     name:
-      (forkserver ? 'snakepit forkserver' : cold ? 'snakepit cold' : concurrency === 1 ? 'snakepit' : `snakepit c${concurrency}`) +
+      (forkserver ? 'snakepit forkserver' : concurrency === 1 ? 'snakepit' : `snakepit c${concurrency}`) +
+      (cold ? ' cold' : '') +
       (firstReady ? ' minReady 1' : ''),
     caps: { maxWorkers: Infinity, binary: 'native MessagePack bin (Buffer in, Buffer out)', inProcess: false },
     async start(workers) {

@@ -133,7 +133,10 @@ export class ZygoteLife {
     },
   };
 
-  /** Ask for a worker; resolves with its process once the zygote reports its pid. */
+  /**
+   * Ask for a worker; resolves with its process once the zygote reports its pid. A zygote still
+   * loading reads the request once it is ready; if it never is, the fork fails with its start error.
+   */
   fork(workerId: number, env: Readonly<Record<string, string>>, sink: ForkedSink): Promise<ForkedProcess> {
     if (this.exited) return Promise.reject(new Error('the fork server is not running'));
     return new Promise((resolve, reject) => {
@@ -210,6 +213,7 @@ export class ZygoteLife {
         this.loadMs = msg.loadMs ?? 0;
         if (this.sandboxed && this.pid !== undefined && msg.pid !== undefined) this.zygoteHostPid = hostPidOf(this.pid, msg.pid);
         if (this.pending.size === 0) this.setRef(false);
+        this.isReady = true;
         this.settleReady.resolve();
         return;
       case 'fatal':
@@ -247,8 +251,19 @@ export class ZygoteLife {
   }
 
   private failReady(err: WorkerStartError): void {
+    if (this.isReady || this.startFailure !== undefined) return;
+    this.startFailure = err;
     this.settleReady.reject(err);
+    // Forks asked of it meanwhile were never read: they fail now, not at its exit (which a host with
+    // nothing else to wait on might not stay for).
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.setRef(false);
   }
+
+  /** Why the zygote never became ready, once that is known: what forks asked of it meanwhile fail with. */
+  private startFailure: WorkerStartError | undefined;
+  private isReady = false;
 
   private onChildExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;
@@ -261,7 +276,7 @@ export class ZygoteLife {
       const tail = this.stderrTail.text();
       this.failReady(this.startError('start', `the zygote (pid ${this.pid}) ${why} before it was ready${tail ? `\n--- stderr ---\n${tail}` : ''}`));
     }
-    const lost = new Error(`the fork server (pid ${this.pid}) ${why}`);
+    const lost = this.startFailure ?? new Error(`the fork server (pid ${this.pid}) ${why}`);
     for (const p of this.pending.values()) p.reject(lost);
     this.pending.clear();
     // The workers it forked live on; their exits are now learnt by polling their pids. In a sandbox

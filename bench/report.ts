@@ -508,7 +508,9 @@ A peer that cannot do something is marked **cannot** in the tables.${
 Snakepit's cost divided by the other contender's cost (time per call, time per transfer, time to the first
 call, memory). Below 1: Snakepit is cheaper; above 1: dearer. The column **raw pipe** is Snakepit's overhead
 over the physical limit. Snakepit is \`snakepit\` (concurrency 1) except for the "in flight" rows, which use
-\`snakepit c32\`.
+\`snakepit c32\`. Start and memory rows ending in "fork server" are pools with \`startMethod: 'forkserver'\`
+(and \`minReady: 1\` where it says so); the targets below count such a figure as met when either way of
+starting workers meets it, and name which.
 
 ${md(t.ratios)}
 
@@ -519,7 +521,15 @@ ${t.targets.map((x) => `- ${x}`).join('\n')}
 ## Sequential latency and throughput
 
 One call at a time (${p.seq} calls per round, after ${p.warmup} warm-up calls), and ${r.inFlight} calls in
-flight (${p.tp} calls per round). Medians over ${p.rounds} rounds (${p.scalingRounds} for 2 workers, from the scaling runs).
+flight (${p.tp} calls per round). Medians over ${p.rounds} rounds (${p.scalingRounds} for 2 workers, from the scaling runs).${
+  r.latencyPinned
+    ? ` Each contender's processes are pinned (taskset) before each measurement: for the calls one at a
+time, host and worker on one CPU; for the calls in flight on one worker, the host on one CPU and the
+worker on the other. Unpinned, a round trip ran on one CPU or across two from one measurement to the
+next (about three times slower across two), which decided the ratios more than the contenders did.
+The 2-worker figures (scaling runs) are not pinned.`
+    : ''
+}
 
 ${md(t.latency)}
 

@@ -7,6 +7,8 @@
 import { CONTENDERS } from './contenders/index.js';
 import type { Contender } from './contender.js';
 import { median, sequential, throughput } from './measure.js';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import { gc, openFds, pssOf, rssOf } from './procfs.js';
 
 export type PayloadKind = 'bytesTo' | 'bytesFrom' | 'arrayTo' | 'arrayFrom';
@@ -17,6 +19,7 @@ export type Request =
   | { op: 'tp'; n: number; inFlight: number }
   | { op: 'payload'; kind: PayloadKind; reps: number }
   | { op: 'memory' }
+  | { op: 'pin'; host: number | null; workers: number | null }
   | { op: 'soak'; total: number; every: number; inFlight: number }
   | { op: 'stop' };
 
@@ -51,6 +54,20 @@ export interface SoakSample extends MemorySample {
 const BYTES = 1 << 20;
 const ELEMENTS = 1_000_000;
 const ARRAY_SUM = (ELEMENTS * (ELEMENTS - 1)) / 2;
+
+/**
+ * Pin every thread of these processes to `cpu` (null: let them run on every CPU again); false when
+ * taskset is missing or refuses.
+ */
+function pin(pids: number[], cpu: number | null): boolean {
+  const cpus = cpu === null ? `0-${os.availableParallelism() - 1}` : String(cpu);
+  try {
+    for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function memory(c: Contender | undefined): MemorySample {
   gc();
@@ -135,6 +152,8 @@ async function main(): Promise<void> {
         return payload(c, req.kind, req.reps);
       case 'memory':
         return memory(c);
+      case 'pin':
+        return pin([process.pid], req.host) && pin(c?.workerPids() ?? [], req.workers);
       case 'soak':
         return soak(c, req.total, req.every, req.inFlight);
       case 'stop':

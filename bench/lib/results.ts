@@ -51,6 +51,11 @@ export interface Results {
   startup: Record<string, Record<string, StartupFigures | Cannot>>;
   /** Sequential round trip on one worker, µs, one entry per round. */
   latency: Record<string, { p50: number[]; p99: number[] }>;
+  /**
+   * Placed with taskset: each contender's host and worker on one CPU for the sequential calls, on
+   * two for the calls in flight on one worker (absent in older runs).
+   */
+  latencyPinned?: boolean;
   /** Calls per second with `inFlight` calls outstanding, by contender then worker count, one per round. */
   throughput: Record<string, Record<string, number[] | Cannot>>;
   inFlight: number;

@@ -24,6 +24,16 @@ export const TARGET = 1.2;
 export const SEQ_TARGET = 1.15;
 export const TP_TARGET = 1.05;
 const PEERS = ['raw pipe', 'python-shell', 'pythonia', 'node-calls-python'];
+
+/**
+ * Soak samples before this many calls are its warm-up, left out of the slopes (runs before it was
+ * recorded: 100k). The host's RSS moves by several MiB from one sample to the next as V8 resizes its
+ * old space, and takes about a million calls to settle; the heap itself is flat from the start.
+ */
+export function soakSettle(r: Results): number {
+  const p = r.params.soakSettle;
+  return typeof p === 'number' && p > 0 ? p : 100_000;
+}
 const KIND_LABEL: Record<PayloadKind, string> = {
   bytesTo: '1 MiB bytes, host to worker',
   bytesFrom: '1 MiB bytes, worker to host',
@@ -311,7 +321,7 @@ export function tables(r: Results): Tables {
     // No growth: the fitted slope is below two standard errors (the scatter of the samples could make
     // it up), or what it adds over the whole soak is under 1 MiB (1 descriptor). A falling slope is
     // memory handed back, not a leak, and passes; the figures are printed either way.
-    const settled = r.soak.samples.filter((x) => x.calls >= 100_000);
+    const settled = r.soak.samples.filter((x) => x.calls >= soakSettle(r));
     const xs = settled.map((x) => x.calls / 100_000);
     const spans = r.soak.calls / 100_000;
     const measures: [string, (x: SoakSample) => number, number][] = [
@@ -349,7 +359,7 @@ export function tables(r: Results): Tables {
     targets,
   };
   if (r.soak) {
-    const first = r.soak.samples.find((x) => x.calls >= 100_000) ?? r.soak.samples[0]!;
+    const first = r.soak.samples.find((x) => x.calls >= soakSettle(r)) ?? r.soak.samples[0]!;
     const last = r.soak.samples.at(-1)!;
     const mib = (x: number): string => fmt(x / 2 ** 20, 1);
     const sl = r.soak.slopePer100k;
@@ -553,7 +563,15 @@ columns compare the same thing for everyone. Snakepit starts at most 4 workers a
 the benchmark's Python files to bytecode, as installing a package does; **snakepit cold** starts without
 the bridge's bytecode (removed before each start, and \`PYTHONDONTWRITEBYTECODE=1\`), as on a first start
 from a read-only install or in an image built with \`PYTHONDONTWRITEBYTECODE=1\`: every module of the
-bridge is compiled from source at every worker start.
+bridge is compiled from source at every worker start.${
+  t.startup.rows.some((row) => String(row[0]).startsWith('snakepit forkserver'))
+    ? ` **snakepit forkserver** forks its workers from a zygote
+(\`startMethod: 'forkserver'\`, docs/forkserver.md), all of them at once; with **minReady 1**, \`Pool.start\`
+resolves once one worker is ready and the others start after; **snakepit forkserver cold** is the fork
+server without the bridge's bytecode (the zygote compiles it once). A fork-server pool's memory counts
+its zygote, spread over its workers.`
+    : ''
+}
 
 ${md(t.startup)}
 
@@ -615,7 +633,8 @@ ${md(t.overhead)}
 
 ${r.soak!.calls.toLocaleString('en-US')} calls through one pool (${r.soak!.workers} worker, concurrency 32, ${r.soak!.inFlight} in flight),
 sampled every ${(p.soakEvery ?? 0).toLocaleString('en-US')} calls after a garbage collection. Slopes are least-squares fits over the samples
-from 100k calls on.
+from ${soakSettle(r).toLocaleString('en-US')} calls on (the host's RSS moves by several MiB between samples as V8 resizes its old space,
+and settles over about the first million calls).
 
 ${md(t.soak)}
 `

@@ -4,7 +4,7 @@
  * process (bench/lib/agent.ts); measurements alternate between contenders round by round.
  *
  *   node --import tsx bench/run.ts            quick (about a minute or two)
- *   node --import tsx bench/run.ts --full     everything, including the 1,000,000-call soak; also
+ *   node --import tsx bench/run.ts --full     everything, including the 10,000,000-call soak; also
  *                                             regenerates docs/benchmarks.md and docs/benchmarks.svg
  *
  * Both end with the per-call overhead diagnostic (bench/overhead.ts --diagnose), whose figures go into
@@ -22,14 +22,14 @@ import { Agent } from './lib/driver.js';
 import { BENCH_DIR, compileBytecode, machineInfo } from './lib/env.js';
 import { linearFit, type Latency } from './lib/measure.js';
 import { isCannot, MiB, type Cannot, type Results, type SoakFigures, type StartupFigures } from './lib/results.js';
-import { printTables, writeReport } from './report.js';
+import { printTables, soakSettle, writeReport } from './report.js';
 
 const { values } = parseArgs({ options: { full: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const FULL = values.full === true;
 
 const params = FULL
-  ? { startupReps: 3, rounds: 7, seq: 3000, tp: 20000, warmup: 3000, payloadReps: 3, scalingRounds: 7, soakCalls: 1_000_000, soakEvery: 50_000 }
-  : { startupReps: 1, rounds: 3, seq: 1000, tp: 5000, warmup: 1000, payloadReps: 2, scalingRounds: 3, soakCalls: 0, soakEvery: 0 };
+  ? { startupReps: 5, rounds: 7, seq: 3000, tp: 20000, warmup: 3000, payloadReps: 3, scalingRounds: 7, soakCalls: 10_000_000, soakEvery: 500_000, soakSettle: 1_000_000 }
+  : { startupReps: 1, rounds: 3, seq: 1000, tp: 5000, warmup: 1000, payloadReps: 2, scalingRounds: 3, soakCalls: 0, soakEvery: 0, soakSettle: 0 };
 const IN_FLIGHT = 32;
 const STARTUP_WORKERS = [1, 4, 16];
 /** Worker counts of the scaling phase: powers of two up to the CPUs (1 to 16 on a 16-core machine). */
@@ -227,7 +227,7 @@ async function soakPhase(results: Results): Promise<void> {
     log(`soak: ${params.soakCalls} calls, ${IN_FLIGHT} in flight`);
     return a.request<SoakSample[]>({ op: 'soak', total: params.soakCalls, every: params.soakEvery, inFlight: IN_FLIGHT }, 1_800_000);
   });
-  const settled = samples.filter((s) => s.calls >= 100_000);
+  const settled = samples.filter((s) => s.calls >= soakSettle(results));
   const soak: SoakFigures = {
     calls: params.soakCalls,
     inFlight: IN_FLIGHT,

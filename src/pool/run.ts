@@ -166,7 +166,8 @@ export class PoolRun {
     const telemetry = host.telemetry.start();
     await first;
     await telemetry;
-    failure = (await zygote) ?? failure;
+    const zygoteFailure = await zygote;
+    if (zygoteFailure !== undefined && host.state === 'starting') failure = zygoteFailure;
     if (failure !== undefined || host.state !== 'starting') {
       supervisor.stop();
       if (host.state !== 'closed') host.setState('failed', 'start failed');

@@ -6,8 +6,8 @@
  * check and the MessagePack encoder and decoder, all needed in turn once `hello` arrives. Run here,
  * right after the spawn, they are compiled while the worker imports its modules (tens of
  * milliseconds the host otherwise spends idle), and the handshake and first call that follow run
- * warm: a single worker answers its first call about 1.2 ms sooner (0.97x, docs/architecture.md). Nothing here has
- * an effect outside this module.
+ * warm: a single worker answers its first call about 1.2 ms sooner (0.97x, docs/architecture.md).
+ * Nothing here has an effect outside this module.
  */
 
 import { makeCodec, JsonCodec, type Codec } from './codec.js';

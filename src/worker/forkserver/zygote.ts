@@ -298,6 +298,12 @@ export class ZygoteLife {
   retire(graceMs: number | undefined): void {
     if (this.exited || this.retiring) return;
     this.retiring = true;
+    if (!this.isReady) {
+      // Still loading, it has forked nothing: it goes now, and the forks asked of it meanwhile fail.
+      this.failReady(this.startError('forkserver', 'the pool closed before the zygote was ready'));
+      this.killNow();
+      return;
+    }
     if (this.children.size === 0 && this.pending.size === 0) {
       this.killNow();
       return;

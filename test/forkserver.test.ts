@@ -19,6 +19,8 @@ import {
   type ZygoteExitEvent,
   type ZygoteReadyEvent,
 } from '../src/index.js';
+import { resolvePoolOptions } from '../src/options.js';
+import { forkServerTransport } from '../src/pool/fork-server.js';
 import { HostProcess, ControlDir, untilEmpty, running } from './control.js';
 import { FIXTURES, PYTHON, fixture, rejection, waitFor } from './helpers.js';
 
@@ -193,6 +195,37 @@ describe('fork server: start failures and thread detection', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it('a fork server closed while its zygote loads ends the zygote at once and fails the forks asked of it', async () => {
+    // The transport on its own: a pool has no way to close before its start resolves, but its
+    // transport closes so when the host tears everything down.
+    const options = resolvePoolOptions({
+      python: PYTHON,
+      adapter: fixture('forkserver_tools.py'),
+      startMethod: 'forkserver',
+      preload: ['fs_preload_sleeps'],
+      env: { PYTHONPATH: FIXTURES, FS_PRELOAD_SECONDS: '30' },
+      stateDir: false,
+    });
+    const transport = forkServerTransport(options, 'closing-test', () => undefined, () => {});
+    await transport.open();
+    let exited = false;
+    const proc = transport.launch(
+      { workerId: 1, python: PYTHON, adapter: options.adapter, cwd: options.cwd, env: {}, startupTimeout: 60_000, sandbox: undefined },
+      { onLine: () => {}, onSpawnError: () => {}, onExit: () => (exited = true) },
+    );
+    const zygote = transport.zygotePid!;
+    assert.ok(running(zygote));
+    const t0 = performance.now();
+    transport.close();
+    const err = await rejection(transport.firstZygote);
+    assert.match((err as Error).message, /the pool closed before the zygote was ready/);
+    await assert.rejects(proc.channel);
+    await waitFor(() => exited, 5_000);
+    await untilEmpty(() => (running(zygote) ? [zygote] : []), 5_000);
+    assert.equal(running(zygote), false, 'the zygote is gone');
+    assert.ok(performance.now() - t0 < 10_000, 'not left to finish its 30 s import');
   });
 
   it('validates startMethod, preload and setupInZygote', async () => {

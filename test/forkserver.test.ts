@@ -217,15 +217,13 @@ describe('fork server: start failures and thread detection', () => {
     );
     const zygote = transport.zygotePid!;
     assert.ok(running(zygote));
-    const t0 = performance.now();
     transport.close();
     const err = await rejection(transport.firstZygote);
     assert.match((err as Error).message, /the pool closed before the zygote was ready/);
     await assert.rejects(proc.channel);
     await waitFor(() => exited, 5_000);
     await untilEmpty(() => (running(zygote) ? [zygote] : []), 5_000);
-    assert.equal(running(zygote), false, 'the zygote is gone');
-    assert.ok(performance.now() - t0 < 10_000, 'not left to finish its 30 s import');
+    assert.equal(running(zygote), false, 'the zygote is gone, not left to finish its 30 s import');
   });
 
   it('validates startMethod, preload and setupInZygote', async () => {

@@ -154,9 +154,8 @@ export class WorkerHandle implements ConnectionOwner {
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let startTimer: NodeJS.Timeout | undefined;
-      let settled = false;
       const arm = (): void => {
-        if (settled) return;
+        if (this.startSettle === undefined) return; // settled already (each settle path clears it)
         startTimer = setTimeout(() => {
           this.failStart(
             new WorkerStartError(
@@ -167,10 +166,7 @@ export class WorkerHandle implements ConnectionOwner {
         }, this.spec.startupTimeout);
         startTimer.unref();
       };
-      const clear = (): void => {
-        settled = true;
-        clearTimeout(startTimer);
-      };
+      const clear = (): void => clearTimeout(startTimer);
       this.startSettle = {
         resolve: () => (clear(), resolve()),
         reject: (err) => (clear(), reject(err)),

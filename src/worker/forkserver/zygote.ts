@@ -138,6 +138,7 @@ export class ZygoteLife {
    * loading reads the request once it is ready; if it never is, the fork fails with its start error.
    */
   fork(workerId: number, env: Readonly<Record<string, string>>, sink: ForkedSink): Promise<ForkedProcess> {
+    if (this.startFailure !== undefined) return Promise.reject(this.startFailure);
     if (this.exited) return Promise.reject(new Error('the fork server is not running'));
     return new Promise((resolve, reject) => {
       this.pending.set(workerId, { sink, resolve, reject });
@@ -261,7 +262,7 @@ export class ZygoteLife {
     this.setRef(false);
   }
 
-  /** Why the zygote never became ready, once that is known: what forks asked of it meanwhile fail with. */
+  /** Why the zygote never became ready, once that is known: what every fork asked of it fails with. */
   private startFailure: WorkerStartError | undefined;
   private isReady = false;
 
@@ -276,7 +277,7 @@ export class ZygoteLife {
       const tail = this.stderrTail.text();
       this.failReady(this.startError('start', `the zygote (pid ${this.pid}) ${why} before it was ready${tail ? `\n--- stderr ---\n${tail}` : ''}`));
     }
-    const lost = this.startFailure ?? new Error(`the fork server (pid ${this.pid}) ${why}`);
+    const lost = new Error(`the fork server (pid ${this.pid}) ${why}`);
     for (const p of this.pending.values()) p.reject(lost);
     this.pending.clear();
     // The workers it forked live on; their exits are now learnt by polling their pids. In a sandbox

@@ -129,6 +129,7 @@ class ToolSpec:
         "cache",
         "simple_names",
         "simple_required",
+        "plain_names",
         "converters",
         "_named",
         "_required",
@@ -168,6 +169,9 @@ class ToolSpec:
         #: a signature is two set checks; anything else goes through the general path of ``bind``.
         self.simple_names: frozenset[str] | None = self._named if simple else None
         self.simple_required = frozenset(self._required)
+        #: ``simple_names`` of a plain sync tool (neither async nor a generator): what dispatch's short
+        #: path checks first.
+        self.plain_names = self.simple_names if not (is_async or is_stream) else None
 
     @classmethod
     def from_function(cls, fn: Callable[..., Any], mark: _ToolMark) -> ToolSpec:

@@ -31,10 +31,10 @@ class AsyncRunner:
         def _send_quiet(self, message: list[Any]) -> None: ...
 
         def _send_error(
-            self, call: CallState, kind: str, exc: BaseException | None, message: str | None = None
+            self, call_id: int, kind: str, exc: BaseException | None, message: str | None = None
         ) -> None: ...
 
-        def _reply(self, code: int, call: CallState, value: Any) -> None: ...
+        def _reply(self, code: int, call_id: int, tool: str, value: Any) -> None: ...
 
         def _chunk_failed(self, call: CallState, exc: EncodeError | FrameTooLarge) -> None: ...
 
@@ -82,14 +82,14 @@ class AsyncRunner:
         try:
             value = await call.spec.fn(**call.kwargs)
         except (asyncio.CancelledError, Cancelled) as exc:
-            self._send_error(call, "cancelled", exc, "cancelled")
+            self._send_error(call.id, "cancelled", exc, "cancelled")
             return
         except BaseException as exc:  # noqa: BLE001
-            self._send_error(call, "python_error", exc)
+            self._send_error(call.id, "python_error", exc)
             return
         finally:
             self._finish(call)
-        self._reply(P.RESULT, call, value)
+        self._reply(P.RESULT, call.id, call.spec.name, value)
 
     async def _run_async_stream(self, call: CallState) -> None:
         import asyncio  # only when async code runs: keeps the worker's startup light
@@ -122,9 +122,9 @@ class AsyncRunner:
                     self._chunk_failed(call, exc)
                     return
         except (asyncio.CancelledError, Cancelled):
-            self._send_error(call, "cancelled", None, "cancelled")
+            self._send_error(call.id, "cancelled", None, "cancelled")
         except BaseException as exc:  # noqa: BLE001
-            self._send_error(call, "python_error", exc)
+            self._send_error(call.id, "python_error", exc)
         finally:
             try:
                 await agen.aclose()

@@ -10,6 +10,7 @@ from . import protocol as P
 from .calls import STOP, CallState, deadline_of, new_call
 from .context import Context
 from .errors import InvalidArguments, InvalidRef, error_payload
+from .protocol import CALL
 from .refs import is_marker
 from .tracing import recording
 
@@ -48,7 +49,7 @@ class Dispatcher:
         def _send_quiet(self, message: list[Any]) -> None: ...
 
         def _send_error(
-            self, call: CallState, kind: str, exc: BaseException | None, message: str | None = None
+            self, call_id: int, kind: str, exc: BaseException | None, message: str | None = None
         ) -> None: ...
 
         def _builtin(self, name: str) -> ToolSpec | None: ...
@@ -76,7 +77,10 @@ class Dispatcher:
 
     def _dispatch(self, frame: bytes | memoryview | AttachedFrame) -> CallState | None:
         """Handle one frame; returns a sync call for the reader to run, or STOP at shutdown."""
-        msg = self._codec.decode(frame)
+        return self._dispatch_message(self._codec.decode(frame))
+
+    def _dispatch_message(self, msg: Any) -> CallState | None:
+        """Handle one decoded message: ``_dispatch`` once the frame is decoded."""
         kind = msg[0]
         if kind == P.CALL:
             return self._on_call(msg)
@@ -108,40 +112,54 @@ class Dispatcher:
             if len(msg) < 7:
                 self._malformed(msg)
                 return None
-            _, call_id, tool_name, args, timeout_ms, session_id, window = msg[:7]
-            if recording(msg[7]):  # a trace context, and an SDK records here: the tool runs in a span
+            carrier, msg = msg[7], msg[:7]
+            _, call_id, tool_name, args, timeout_ms, session_id, window = msg
+            if recording(carrier):  # a trace context, and an SDK records here: the tool runs in a span
                 spec = self._tools.get(tool_name)
-                return self._start_call(call_id, tool_name, spec, args, timeout_ms, session_id, window, None, msg[7])
-        spec = self._tools.get(tool_name)
-        markers = None  # whether the arguments hold a reference marker, once known
-        if (
-            spec is not None
-            and session_id is None
-            and not window
-            and not spec.is_async
-            and not spec.is_stream
-            and type(args) is dict
-            and spec.simple_names is not None
-            and args.keys() <= spec.simple_names
-            and spec.simple_required <= args.keys()
-        ):
-            # The common case, kept short: a plain sync tool whose named arguments bind as they came.
-            markers = _has_marker(args)
-            if not markers:
-                call = new_call(CallState)  # only what a plain sync call uses: a call costs a few us in all
-                call.id = call_id
-                call.spec = spec
-                call.kwargs = args
-                call.cond = None
-                ctx_param = spec.ctx_param
-                if ctx_param is None:
-                    # Nothing could read a Context: none is made, and a cancel has nothing to tell.
-                    call.ctx = None
-                    return call
-                call.ctx = args[ctx_param] = Context(call_id, tool_name, deadline_of(timeout_ms), self)
-                self._calls[call_id] = call  # dict writes are atomic: no lock needed
-                return call
-        return self._start_call(call_id, tool_name, spec, args, timeout_ms, session_id, window, markers)
+                return self._start_call(call_id, tool_name, spec, args, timeout_ms, session_id, window, carrier)
+        spec = self._plain_call(msg)
+        if spec is not None:
+            return self._plain_state(spec, msg)
+        return self._start_call(call_id, tool_name, self._tools.get(tool_name), args, timeout_ms, session_id, window)
+
+    def _plain_call(self, msg: Any) -> ToolSpec | None:
+        """The tool of a plain call: one message of ``CALL``'s seven fields, outside a session and not a
+        stream, to a sync tool that is not a generator, with named arguments that bind as they came
+        (every parameter given, or the required ones and some of the others) and hold no reference
+        marker. None for anything else, which takes the general path (``_start_call``). The reader
+        runs a plain call of a tool without a ``ctx`` parameter itself (``ReaderScheduler._run_plain``)."""
+        if msg[0] != CALL or len(msg) != 7 or msg[5] is not None or msg[6]:
+            return None
+        spec = self._tools.get(msg[2])
+        args = msg[3]
+        if spec is None or type(args) is not dict:
+            return None
+        names = spec.plain_names
+        if names is None:
+            return None
+        keys = args.keys()
+        if not (keys == names or (keys <= names and spec.simple_required <= keys)):
+            return None
+        for value in args.values():
+            if type(value) is dict and is_marker(value):
+                return None
+        return spec
+
+    def _plain_state(self, spec: ToolSpec, msg: list[Any]) -> CallState:
+        """The call of a message ``_plain_call`` accepted: only what a plain sync call uses."""
+        call = new_call(CallState)
+        call.id = call_id = msg[1]
+        call.spec = spec
+        call.kwargs = args = msg[3]
+        call.cond = None
+        ctx_param = spec.ctx_param
+        if ctx_param is None:
+            # Nothing could read a Context: none is made, and a cancel has nothing to tell.
+            call.ctx = None
+            return call
+        call.ctx = args[ctx_param] = Context(call_id, msg[2], deadline_of(msg[4]), self)
+        self._calls[call_id] = call  # dict writes are atomic: no lock needed
+        return call
 
     def _malformed(self, msg: list[Any]) -> None:
         """A call the worker cannot read: answered with a ``protocol_error`` when it has an id."""
@@ -159,7 +177,6 @@ class Dispatcher:
         timeout_ms: Any,
         session_id: str | None,
         window: Any,
-        markers: bool | None,
         carrier: Any = None,
     ) -> CallState | None:
         """Every call the short path of ``_on_call`` does not take: sessions, streams, async tools,
@@ -174,7 +191,7 @@ class Dispatcher:
         ctx = Context(call_id, tool_name, deadline_of(timeout_ms), self, session_id)
         if session_id is not None:
             spec = self._session_store().wrap(spec, session_id, ctx)
-        elif type(args) is dict and (markers if markers is not None else _has_marker(args)):
+        elif type(args) is dict and _has_marker(args):
             exc = InvalidRef("a reference was passed to a call outside its session")
             self._send_quiet(P.error_message(call_id, error_payload("python_error", exc)))
             return None
@@ -183,12 +200,12 @@ class Dispatcher:
         call = CallState(call_id, spec, ctx, int(window or 0))
         if bool(call.window) != spec.is_stream:
             text = "is a generator: consume it as a stream" if spec.is_stream else "is not a generator"
-            self._send_error(call, "not_streaming", None, f"tool {tool_name!r} {text}")
+            self._send_error(call.id, "not_streaming", None, f"tool {tool_name!r} {text}")
             return None
         try:
             call.kwargs = spec.bind(args if args is not None else {})
         except InvalidArguments as exc:
-            self._send_error(call, "invalid_arguments", exc)
+            self._send_error(call.id, "invalid_arguments", exc)
             return None
         if spec.is_stream and not spec.is_async:
             call.cond = threading.Condition()

@@ -153,7 +153,8 @@ class FrameWriter:
                 lock.acquire()
                 try:
                     held = self._held
-                    if self._holder == _get_ident():  # never true while nobody holds (idents are not None)
+                    holder = self._holder
+                    if holder is not None and holder == _get_ident():
                         self._holder_held = True
                         held.append(frame)
                         if len(held) >= HOLD_BATCH:

@@ -15,8 +15,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import collections
     from collections.abc import Callable, Iterator
+    from typing import Any
 
+    from .adapter import ToolSpec
     from .calls import CallState
+    from .codecs import Codec
     from .frame_reader import AttachedFrame, FrameReader
     from .frame_writer import FrameWriter
 
@@ -32,11 +35,13 @@ class ReaderScheduler:
     if TYPE_CHECKING:
         _reader: FrameReader
         _writer: FrameWriter
+        _codec: Codec
         _frames: Iterator[bytes | memoryview | AttachedFrame]
         _lock: threading.Lock
         _wake: threading.Condition
         _reader_ident: int | None
-        _inline: CallState | None
+        #: What runs on the reader thread: a call, or the tool of a plain call (``_run_plain``).
+        _inline: CallState | ToolSpec | None
         _inline_owner: int | None
         _inline_seq: int
         _watch_sleeping: bool
@@ -46,6 +51,14 @@ class ReaderScheduler:
         _failure: BaseException | None
 
         def _dispatch(self, frame: bytes | memoryview | AttachedFrame) -> CallState | None: ...
+
+        def _dispatch_message(self, msg: Any) -> CallState | None: ...
+
+        def _plain_call(self, msg: Any) -> ToolSpec | None: ...
+
+        def _plain_state(self, spec: ToolSpec, msg: list[Any]) -> CallState: ...
+
+        def _call_sync(self, call_id: int, spec: ToolSpec, kwargs: dict[str, Any]) -> None: ...
 
         def _run_job(self, call: CallState) -> None: ...
 
@@ -69,6 +82,7 @@ class ReaderScheduler:
         """Read and dispatch frames while this thread holds the reader role."""
         me = threading.get_ident()
         reader, writer, lock = self._reader, self._writer, self._lock
+        decode, plain, dispatch = self._codec.decode, self._plain_call, self._dispatch_message
         holding = False
         try:
             for frame in self._frames:
@@ -76,14 +90,24 @@ class ReaderScheduler:
                 if reader.next_ready and not holding:
                     writer.hold()
                     holding = True
-                call = self._dispatch(frame)
+                msg = decode(frame)
                 # Drop the frame before waiting for the next: an idle worker keeps no call's data alive.
                 frame = None  # type: ignore[assignment]
-                if call is not None:
+                spec = plain(msg)
+                if spec is None:
+                    call = dispatch(msg)
                     if call is STOP:
                         break
-                    self._run_inline(call, me)
+                elif spec.ctx_param is None:
                     call = None
+                    self._run_plain(spec, msg, me)  # most calls: no CallState, no dispatch
+                else:
+                    call = self._plain_state(spec, msg)
+                if call is not None:
+                    self._run_inline(call, me)
+                ran = spec is not None or call is not None
+                msg = spec = call = None
+                if ran:
                     lock.acquire()  # not `with`: this runs for every call, and costs half as much
                     moved = self._reader_ident != me
                     lock.release()
@@ -179,20 +203,33 @@ class ReaderScheduler:
                 self._read_loop()
 
     def _run_inline(self, call: CallState, me: int) -> None:
-        # Plain attribute writes, no lock: only the reader thread writes these, and the watchdog
-        # tolerates a stale read (at worst it moves the reader role once without need).
-        self._inline_owner = me
-        self._inline = call
-        self._inline_seq += 1
-        if self._watch_sleeping:
-            with self._lock:
-                self._wake_watchdog()
+        self._mark_inline(call, me)
         try:
             self._run_job(call)
         finally:
             self._finish(call)
             if self._inline_owner == me:  # unless the role was handed over meanwhile
                 self._inline = self._inline_owner = None
+
+    def _run_plain(self, spec: ToolSpec, msg: list[Any], me: int) -> None:
+        """``_run_inline`` of a plain call (``Dispatcher._plain_call``) of a tool without a ``ctx``
+        parameter: nothing can cancel it or read its state, so it runs without a ``CallState``."""
+        self._mark_inline(spec, me)
+        try:
+            self._call_sync(msg[1], spec, msg[3])
+        finally:
+            if self._inline_owner == me:  # unless the role was handed over meanwhile
+                self._inline = self._inline_owner = None
+
+    def _mark_inline(self, job: CallState | ToolSpec, me: int) -> None:
+        # Plain attribute writes, no lock: only the reader thread writes these, and the watchdog
+        # tolerates a stale read (at worst it moves the reader role once without need).
+        self._inline_owner = me
+        self._inline = job
+        self._inline_seq += 1
+        if self._watch_sleeping:
+            with self._lock:
+                self._wake_watchdog()
 
     def release_reader(self) -> None:
         """Called by a sync tool about to block (waiting on the host): if it runs on the reader

@@ -80,7 +80,7 @@ class Worker(Dispatcher, ReaderScheduler, SyncRunner, AsyncRunner):
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._reader_ident: int | None = None
-        self._inline: CallState | None = None
+        self._inline: CallState | ToolSpec | None = None
         self._inline_owner: int | None = None
         self._inline_seq = 0
         self._watch_sleeping = False
@@ -108,34 +108,34 @@ class Worker(Dispatcher, ReaderScheduler, SyncRunner, AsyncRunner):
         """Send a log line to the host (dropped if it cannot be sent)."""
         self._send_quiet(P.log_message(level, str(message), request))
 
-    def _reply(self, code: int, call: CallState, value: Any) -> None:
+    def _reply(self, code: int, call_id: int, tool: str, value: Any) -> None:
         """Send a result or chunk; a value that cannot be encoded or is too large becomes an error."""
         try:
             if type(value) not in ONE_BYTE:  # most results: a number, nothing to check
                 check_payload(value, self._writer.max_payload)  # bounds.py: stop before encoding too much
-            payload = self._codec.encode_reply(code, call.id, value)
+            payload = self._codec.encode_reply(code, call_id, value)
         except FrameTooLarge as exc:
-            self._send_error(call, "payload_too_large", exc)
+            self._send_error(call_id, "payload_too_large", exc)
             return
         except EncodeError as exc:
-            text = f"tool {call.spec.name!r} returned a value the worker cannot send: {exc}"
-            self._send_error(call, "encode_error", exc, text)
+            text = f"tool {tool!r} returned a value the worker cannot send: {exc}"
+            self._send_error(call_id, "encode_error", exc, text)
             return
         try:
             self._writer.write(payload)
         except FrameTooLarge as exc:
-            self._send_error(call, "payload_too_large", exc)
+            self._send_error(call_id, "payload_too_large", exc)
 
     def _chunk_failed(self, call: CallState, exc: EncodeError | FrameTooLarge) -> None:
         """A chunk that cannot be encoded or is too large ends its stream with an error."""
         if isinstance(exc, EncodeError):
             text = f"tool {call.spec.name!r} yielded a value the worker cannot send: {exc}"
-            self._send_error(call, "encode_error", exc, text)
+            self._send_error(call.id, "encode_error", exc, text)
         else:
-            self._send_error(call, "payload_too_large", exc)
+            self._send_error(call.id, "payload_too_large", exc)
 
-    def _send_error(self, call: CallState, kind: str, exc: BaseException | None, message: str | None = None) -> None:
-        self._send_quiet(P.error_message(call.id, error_payload(kind, exc, message)))
+    def _send_error(self, call_id: int, kind: str, exc: BaseException | None, message: str | None = None) -> None:
+        self._send_quiet(P.error_message(call_id, error_payload(kind, exc, message)))
 
     # ------------------------------------------------- lazily loaded subsystems
 

@@ -235,3 +235,42 @@ def test_a_misnamed_argument_is_named_with_a_suggestion(worker: WorkerProcess) -
     assert err["message"] == "tool 'add': got an unexpected keyword argument 'bb' (did you mean 'b'?)"
     _, _, err = worker.call(2, "add", {"a": 1, "b": 2, "zzz": 3})
     assert err["message"].endswith("got an unexpected keyword argument 'zzz'")
+
+
+def test_plain_calls_that_the_reader_runs_itself_keep_every_rule_of_a_call(tmp_path: Path) -> None:
+    # A sync tool without ctx, called outside a session with arguments that bind as they came, runs
+    # on the reader without a call object (scheduler._run_plain). Each case here takes that path.
+    adapter = tmp_path / "plain.py"
+    adapter.write_text(
+        "from snakepit_bridge import Cancelled, tool\n"
+        "@tool\n"
+        "def add(a: int, b: int = 2) -> int:\n"
+        "    print('adding', a, b)\n"
+        "    return a + b\n"
+        "@tool\n"
+        "def word(n: int) -> str:\n"
+        "    return 'x' * n\n"
+        "@tool\n"
+        "def stop() -> None:\n"
+        "    raise Cancelled('given up')\n"
+        "@tool\n"
+        "def shape(value: dict) -> list:\n"
+        "    return sorted(value)\n"
+    )
+    w = WorkerProcess(str(adapter), max_payload=4096)
+    w.handshake()
+    # A print made by the tool carries the call's request id; a parameter with a default may be left out.
+    w.send([P.CALL, 1, "add", {"a": 1}, None, None, 0])
+    assert w.recv() == [P.LOG, "stdout", "adding 1 2", 1]
+    assert w.recv() == [P.RESULT, 1, 3]
+    assert w.call(2, "word", {"n": 3}) == [P.RESULT, 2, "xxx"]
+    code, _, err = w.call(3, "word", {"n": 5000})  # past the payload limit: an error, not a broken frame
+    assert (code, err["kind"]) == (P.ERROR, "payload_too_large")
+    code, _, err = w.call(4, "stop", {})
+    assert (code, err["kind"], err["message"]) == (P.ERROR, "cancelled", "cancelled")
+    # A dict shaped like a reference marker is refused outside a session, as on the general path.
+    marker = {"$ref": 1, "session": "s", "type": "T"}
+    code, _, err = w.call(5, "shape", {"value": marker})
+    assert (code, err["kind"]) == (P.ERROR, "invalid_ref") and "outside its session" in err["message"]
+    assert w.call(6, "shape", {"value": {"b": 1, "a": 2}}) == [P.RESULT, 6, ["a", "b"]]
+    assert w.close() == 0

@@ -6,6 +6,10 @@
 const SUB_BUCKETS = 32; // per power of two
 const MIN = 0.001; // ms
 const POWERS = 37;
+/** 2 ** i for each power a bucket can have: `record` runs for every call, and `**` costs a libm call. */
+const POW2 = Float64Array.from({ length: POWERS }, (_, i) => 2 ** i);
+/** Below this, `31 - Math.clz32(x)` is `Math.floor(Math.log2(x))` without the libm call. */
+const CLZ_LIMIT = 2 ** 31;
 
 export interface Summary {
   readonly count: number;
@@ -31,8 +35,8 @@ export class Histogram {
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
     const scaled = v / MIN;
-    const power = Math.min(POWERS - 1, Math.floor(Math.log2(scaled)));
-    const base = 2 ** power;
+    const power = scaled < CLZ_LIMIT ? 31 - Math.clz32(scaled) : Math.min(POWERS - 1, Math.floor(Math.log2(scaled)));
+    const base = POW2[power]!;
     const sub = Math.min(SUB_BUCKETS - 1, Math.floor(((scaled - base) / base) * SUB_BUCKETS));
     this.counts[power * SUB_BUCKETS + sub]!++;
   }

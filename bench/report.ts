@@ -264,7 +264,10 @@ export function tables(r: Results): Tables {
 
   const seqRatio = num(s.seqP50['snakepit']) !== undefined && num(s.seqP50['raw pipe']) !== undefined ? num(s.seqP50['snakepit'])! / num(s.seqP50['raw pipe'])! : NaN;
   const tpRatio = num(s.tp1['snakepit c32']) !== undefined && num(s.tp1['raw pipe']) !== undefined ? num(s.tp1['raw pipe'])! / num(s.tp1['snakepit c32'])! : NaN;
-  const verdict = (x: number, target = TARGET): string => (x <= target ? `met (${round(x, 2)}x)` : `MISSED (${round(x, 2)}x, target <= ${target}x)`);
+  // A ratio that rounds to its target is shown with one more digit, so that a miss never reads as the target itself.
+  const shown = (x: number, target: number): number => (round(x, 2) === target && x !== target ? round(x, 3) : round(x, 2));
+  const verdict = (x: number, target = TARGET): string =>
+    x <= target ? `met (${shown(x, target)}x)` : `MISSED (${shown(x, target)}x, target <= ${target}x)`;
   const targets: string[] = [];
   const o = r.overhead?.contenders;
   if (o?.['raw'] !== undefined && o['pool c1'] !== undefined && o['pool c32'] !== undefined) {

@@ -29,14 +29,13 @@
  * p50 and <= 1.05 for the time per call with 32 calls in flight.
  */
 
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Pool } from './lib/library.js';
 import { ADAPTER, PYTHON, compileBytecode, machineInfo } from './lib/env.js';
 import { median, round, sequential, table, throughput, type Caller, type Latency } from './lib/measure.js';
-import { cpuNsOf } from './lib/procfs.js';
+import { cpuNsOf, pin } from './lib/procfs.js';
 import { RawWorker } from './lib/raw.js';
 import { SEQ_TARGET, TP_TARGET } from './report.js';
 import type { Cpu, OverheadResults } from './lib/results.js';
@@ -68,22 +67,12 @@ interface Contender {
 
 type Placement = 'same' | 'split' | 'none';
 
-/** Pin every thread of `pid` to `cpu`; false when taskset is missing or refuses. */
-function pin(pid: number, cpu: number): boolean {
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The placements to measure, after pinning this process to CPU 0 when there are any. */
 function placements(): Placement[] {
   const wanted = values.pin;
   if (!['both', 'same', 'split', 'none'].includes(wanted)) throw new Error(`--pin takes both, same, split or none; got ${wanted}`);
   if (wanted === 'none') return ['none'];
-  if (os.availableParallelism() < 2 || !pin(process.pid, 0)) {
+  if (os.availableParallelism() < 2 || !pin([process.pid], 0)) {
     console.log('(taskset or a second CPU is missing: nothing is pinned)');
     return ['none'];
   }
@@ -130,7 +119,7 @@ async function main(): Promise<void> {
     base.map((c) => (p === 'none' ? c : { ...c, name: p === 'same' ? c.name : `${c.name} split`, cpu: p === 'same' ? 0 : 1 })),
   );
   const place = (c: Contender): void => {
-    if (c.cpu !== undefined) pin(c.pid, c.cpu);
+    if (c.cpu !== undefined) pin([c.pid], c.cpu);
   };
   try {
     for (const c of contenders) {

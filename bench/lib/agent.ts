@@ -7,9 +7,7 @@
 import { CONTENDERS } from './contenders/index.js';
 import type { Contender } from './contender.js';
 import { median, sequential, throughput } from './measure.js';
-import { execFileSync } from 'node:child_process';
-import os from 'node:os';
-import { gc, openFds, pssOf, rssOf } from './procfs.js';
+import { gc, openFds, pin, pssOf, rssOf } from './procfs.js';
 
 export type PayloadKind = 'bytesTo' | 'bytesFrom' | 'arrayTo' | 'arrayFrom';
 
@@ -54,20 +52,6 @@ export interface SoakSample extends MemorySample {
 const BYTES = 1 << 20;
 const ELEMENTS = 1_000_000;
 const ARRAY_SUM = (ELEMENTS * (ELEMENTS - 1)) / 2;
-
-/**
- * Pin every thread of these processes to `cpu` (null: let them run on every CPU again); false when
- * taskset is missing or refuses.
- */
-function pin(pids: number[], cpu: number | null): boolean {
-  const cpus = cpu === null ? `0-${os.availableParallelism() - 1}` : String(cpu);
-  try {
-    for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function memory(c: Contender | undefined): MemorySample {
   gc();

@@ -1,6 +1,8 @@
-/** Memory and descriptor figures read from /proc (Linux). */
+/** Memory and descriptor figures read from /proc (Linux), and placing processes on CPUs. */
 
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 
 /** Resident set size of a process in bytes, or NaN when it cannot be read. */
 export function rssOf(pid: number): number {
@@ -52,4 +54,18 @@ export function cpuNsOf(pid: number): number {
     return NaN;
   }
   return total;
+}
+
+/**
+ * Pin every thread of these processes to `cpu` (null: let them run on every CPU again); false when
+ * taskset is missing or refuses.
+ */
+export function pin(pids: number[], cpu: number | null): boolean {
+  const cpus = cpu === null ? `0-${os.availableParallelism() - 1}` : String(cpu);
+  try {
+    for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

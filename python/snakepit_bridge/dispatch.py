@@ -138,11 +138,8 @@ class Dispatcher:
         if names is None:
             return None
         keys = args.keys()
-        if not (keys == names or (keys <= names and spec.simple_required <= keys)):
+        if not (keys == names or (keys <= names and spec.simple_required <= keys)) or _has_marker(args):
             return None
-        for value in args.values():
-            if type(value) is dict and is_marker(value):
-                return None
         return spec
 
     def _plain_state(self, spec: ToolSpec, msg: list[Any]) -> CallState:

@@ -63,6 +63,9 @@ export class ZygoteLife {
   private zygoteHostPid: number | undefined;
   private fatal: ZygoteMessage | undefined;
   private settleReady!: { resolve: () => void; reject: (err: Error) => void };
+  private isReady = false;
+  /** Why the zygote never became ready, once that is known: what every fork asked of it fails with. */
+  private startFailure: WorkerStartError | undefined;
   private buf: Buffer = Buffer.alloc(0);
 
   constructor(
@@ -261,10 +264,6 @@ export class ZygoteLife {
     this.pending.clear();
     this.setRef(false);
   }
-
-  /** Why the zygote never became ready, once that is known: what every fork asked of it fails with. */
-  private startFailure: WorkerStartError | undefined;
-  private isReady = false;
 
   private onChildExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;

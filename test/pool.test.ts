@@ -63,19 +63,22 @@ describe('pool: calling tools', () => {
 describe('pool: adapters', () => {
   it('loads a module of plain @tool functions and runs its setup once', async () => {
     await withPool({ adapter: fixture('modtools.py') }, async (pool) => {
-      assert.deepEqual(pool.tools().map((t) => t.name).sort(), ['greet', 'modules_loaded', 'setup_count']);
+      assert.deepEqual(pool.tools().map((t) => t.name).sort(), ['greet', 'import_path_head', 'modules_loaded', 'setup_count']);
       assert.equal(await pool.execute('greet', { name: 'ada' }), 'hello ada!');
       assert.equal(await pool.execute('setup_count'), 1);
       // A worker imports only what it uses: no asyncio without async tools, no inspect for plain
       // functions, no json once the handshake is over with MessagePack (nor for the zygote's control
-      // channel), no sessions without a session.
-      const names = ['asyncio', 'inspect', 'json', 'snakepit_bridge.sessions', 'snakepit_bridge.worker'];
+      // channel), no sessions without a session; and none of what `python -m` loads (runpy, and
+      // through it importlib.util): the worker's entry point runs without it (src/worker/process.ts).
+      const names = ['asyncio', 'inspect', 'json', 'snakepit_bridge.sessions', 'snakepit_bridge.worker', 'runpy', 'importlib.util'];
       assert.deepEqual(await pool.execute('modules_loaded', { names }), {
         asyncio: false,
         inspect: false,
         json: false,
         'snakepit_bridge.sessions': false,
         'snakepit_bridge.worker': true,
+        runpy: false,
+        'importlib.util': false,
       });
     });
   });
@@ -92,6 +95,14 @@ describe('pool: adapters', () => {
   it('resolves a relative adapter path against cwd', async () => {
     await withPool({ adapter: './basic.py', cwd: fixture('') }, async (pool) => {
       assert.equal(await pool.execute('add', { a: 2, b: 2 }), 4);
+    });
+  });
+
+  it('puts the working directory first on the import path, absolute, as `python -m` does', async () => {
+    // So a module adapter (and what it imports) is found in cwd, and an adapter that changes
+    // directory later still imports from where the worker started.
+    await withPool({ adapter: 'modtools', cwd: fixture('') }, async (pool) => {
+      assert.equal(await pool.execute('import_path_head'), fixture(''));
     });
   });
 

@@ -1,4 +1,5 @@
-"""Entry point of a worker process: ``python -m snakepit_bridge --adapter SPEC``.
+"""Entry point of a worker process: ``python -m snakepit_bridge --adapter SPEC``. The host calls
+``main()`` through ``-c`` instead, which skips runpy and what it imports (src/worker/process.ts).
 
 The host passes its settings in the environment (``SNAKEPIT_*``). Until ``hello`` (or ``fatal``) is
 sent, frames are JSON; after it, they use the codec named in ``hello``."""

@@ -25,6 +25,26 @@ function findBridge(here: string): string {
   return candidates.find((dir) => existsSync(path.join(dir, 'snakepit_bridge', '__init__.py'))) ?? candidates[0]!;
 }
 
+/**
+ * The interpreter's arguments that run `module`'s `main()` with `--adapter SPEC`: what
+ * `python -m module --adapter SPEC` does, without runpy. `-m` imports runpy, and runpy importlib.util,
+ * contextlib, warnings and importlib's machinery: eight modules a worker needs nothing of, a few
+ * milliseconds of every start (docs/architecture.md, Process model). As `-m` does, the working
+ * directory comes first on sys.path, absolute (`-c` puts `''` there), unless PYTHONSAFEPATH keeps it
+ * off. The command line still names the module, as `ps` shows it.
+ */
+export function bridgeArgs(module: 'snakepit_bridge.__main__' | 'snakepit_bridge.zygote', adapter: string): string[] {
+  const code = [
+    'import sys',
+    "if sys.path[:1] == ['']:",
+    '    import os',
+    '    sys.path[0] = os.getcwd()',
+    `from ${module} import main`,
+    'main()',
+  ].join('\n');
+  return ['-c', code, '--adapter', adapter];
+}
+
 const STDERR_TAIL_LINES = 40;
 /** How long an exit waits for the rest of stderr before it is reported. */
 const STDERR_FLUSH_MS = 50;
@@ -54,7 +74,7 @@ export class LocalProcess {
       env.MALLOC_ARENA_MAX ??= '2';
     }
     const extra = Array.from({ length: extraFds }, () => 'pipe' as const);
-    const args = ['-m', 'snakepit_bridge', '--adapter', spec.adapter];
+    const args = bridgeArgs('snakepit_bridge.__main__', spec.adapter);
     const launch = spec.sandbox
       ? sandboxLaunch(spec.sandbox, { ...spec, args, env, poolEnv: spec.env, bridge: BRIDGE_PYTHONPATH })
       : { command: spec.python, args, env };

@@ -1,15 +1,16 @@
 /**
  * How the zygote process is started (zygote.ts owns the conversation with it): its command line and
- * environment. Unsandboxed, `python -m snakepit_bridge.zygote` with the host's environment and the
- * pool's; with a sandbox, that command under bubblewrap (src/security/sandbox.ts), which also sees
- * `binds` (the connect-back socket's private folder) and keeps, in a clean environment, the pool's env,
- * the SNAKEPIT_* variables and the single-thread defaults.
+ * environment. Unsandboxed, `snakepit_bridge.zygote`'s `main()` as `python -m` would run it, without
+ * runpy (bridgeArgs in ../process.ts), with the host's environment and the pool's; with a sandbox,
+ * that command under bubblewrap (src/security/sandbox.ts), which also sees `binds` (the connect-back
+ * socket's private folder) and keeps, in a clean environment, the pool's env, the SNAKEPIT_* variables
+ * and the single-thread defaults.
  */
 
 import path from 'node:path';
 import { ENV } from '../../protocol/messages.js';
 import { sandboxLaunch, type Launch, type ResolvedSandbox } from '../../security/sandbox.js';
-import { BRIDGE_PYTHONPATH } from '../process.js';
+import { BRIDGE_PYTHONPATH, bridgeArgs } from '../process.js';
 
 export interface ZygoteSpec {
   python: string;
@@ -51,7 +52,7 @@ export function zygoteLaunch(spec: ZygoteSpec): Launch {
     [ENV.ZYGOTE_PRELOAD]: spec.preload.join(','),
     [ENV.ZYGOTE_SETUP]: spec.setupInZygote ? '1' : '0',
   });
-  const args = ['-m', 'snakepit_bridge.zygote', '--adapter', spec.adapter];
+  const args = bridgeArgs('snakepit_bridge.zygote', spec.adapter);
   if (spec.sandbox === undefined) return { command: spec.python, args, env };
   return sandboxLaunch(spec.sandbox, {
     python: spec.python,

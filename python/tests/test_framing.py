@@ -259,6 +259,46 @@ def test_buffered_counts_bytes_read_but_not_yet_yielded(pipe: tuple[int, int]) -
     assert reader.buffered == 4
 
 
+def test_frames_cut_anywhere_by_the_reads_arrive_whole_and_stay_intact(pipe: tuple[int, int]) -> None:
+    # The reader reuses one buffer for every read: frames yielded before must not change when later
+    # reads land in it, whether a read ended inside a header, inside a body or between frames.
+    r, w = pipe
+    payloads = [bytes((i * 7 + j) % 251 for j in range(i * 13 % 300)) for i in range(400)]
+    stream = b"".join(struct.pack(">I", len(p)) + p for p in payloads)
+
+    def produce() -> None:
+        pos, step = 0, 1
+        while pos < len(stream):
+            os.write(w, stream[pos : pos + step])
+            pos += step
+            step = step % 97 + 1
+        os.close(w)
+
+    thread = write_in_thread(produce)
+    got = list(FrameReader(r, 1 << 20).frames())
+    thread.join()
+    assert got == payloads
+
+
+def test_reading_small_frames_allocates_no_read_sized_buffer_per_read(pipe: tuple[int, int]) -> None:
+    # Allocating a read's worth (64 KiB) for every read and shrinking it to the few bytes that came
+    # fragmented a long-running worker's heap: its RSS crept up with the calls it served.
+    r, w = pipe
+    frame = struct.pack(">I", 20) + b"x" * 20
+    frames = FrameReader(r, 1 << 20).frames()
+    os.write(w, frame)
+    assert next(frames) == b"x" * 20
+    tracemalloc.start()
+    try:
+        for _ in range(200):
+            os.write(w, frame)
+            assert next(frames) == b"x" * 20
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16_384, f"reading a 24-byte frame allocated {peak} bytes at its peak"
+
+
 def _read_frames(r: int, count: int, timeout: float = 30.0) -> list[bytes]:
     """``count`` frames from the pipe; fails if they have not all come within ``timeout`` seconds (a
     bound for a test that would otherwise hang, not a speed requirement)."""

@@ -195,7 +195,7 @@ class FrameReader:
         frame is copied out of it whole, and the one partial frame a read may end with is kept aside,
         so nothing yielded refers to the buffer. ``os.read`` allocated a read's worth (64 KiB) and
         shrank it to what arrived, at every read: a long-running worker's heap fragmented and its RSS
-        crept up by about 0.1 MiB per million calls (docs/architecture.md, Decisions)."""
+        crept up with the calls it served (docs/architecture.md, Decisions)."""
         fd, max_payload = self._fd, self._max
         store = memoryview(bytearray(READ_SIZE))
         into = [store]  # os.readv's list of buffers, built once

@@ -128,7 +128,7 @@ describe('copies of apache-arrow', () => {
   });
 
   it('useArrow checks what it is given', () => {
-    assert.throws(() => useArrow({} as never), /needs the apache-arrow module/);
+    assert.throws(() => useArrow({} as never), { name: 'InvalidArgumentsError', message: /needs the apache-arrow module/ });
   });
 });
 

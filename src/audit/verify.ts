@@ -8,12 +8,15 @@
 
 import { readFileSync } from 'node:fs';
 import { GENESIS, sha256, unseal } from './chain.js';
+import { InvalidArgumentsError } from '../errors.js';
+import { describe } from '../option-checks.js';
 
 export type AuditVerification =
   | { ok: true; records: number; lastHash: string }
   | { ok: false; records: number; line: number; problem: string };
 
 export function verifyAuditLog(file: string): AuditVerification {
+  if (typeof file !== 'string' || file === '') throw new InvalidArgumentsError(`verifyAuditLog takes the audit log's path, got ${describe(file)}`);
   const lines = readFileSync(file, 'utf8').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   let prev = GENESIS;

@@ -7,7 +7,8 @@
 
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from 'nats';
-import { CallAbortedError, ClusterUnavailableError, InvalidArgumentsError, PoolClosedError, SnakepitError } from '../errors.js';
+import { CallAbortedError, ClusterUnavailableError, InvalidArgumentsError, InvalidOptionsError, PoolClosedError, SnakepitError } from '../errors.js';
+import { FactoryOnly } from '../factory-only.js';
 import { checkCallOptions, checkPythonCallOptions, checkSessionOptions, type ExecuteOptions, type HostToolOptions, type PythonCallOptions, type SessionOptions, type StreamOptions } from '../call-options.js';
 import type { HostToolFn, HostToolInfo } from '../pool/host-tools.js';
 import type { ToolStream } from '../pool/stream.js';
@@ -22,6 +23,8 @@ import { FLAG_COLLECT, FLAG_IDEMPOTENT, K, subjects } from './wire.js';
 
 export type { RemotePoolEventMap, RemotePoolStats } from './remote-router.js';
 
+const factory = new FactoryOnly(() => new InvalidOptionsError('a RemotePool is made by `await Pool.connect(options)`, not by `new RemotePool()`'));
+
 export class RemotePool extends RemoteRouter implements PoolLike, RemoteSessionHost {
   #state: 'ready' | 'draining' | 'closed' = 'ready';
   private nextId = 1;
@@ -31,6 +34,7 @@ export class RemotePool extends RemoteRouter implements PoolLike, RemoteSessionH
   };
 
   private constructor(options: ResolvedConnectOptions, nats: NatsModule, nc: NatsConnection) {
+    factory.admit();
     super(options, nats, nc);
   }
 
@@ -39,7 +43,7 @@ export class RemotePool extends RemoteRouter implements PoolLike, RemoteSessionH
     const resolved = checkConnectOptions(options);
     const nats = checkNatsOptions(resolved.nats, 'options.nats');
     const { nats: mod, nc } = await connectNats(nats, `snakepit-host-${resolved.pool}`);
-    const pool = new RemotePool(resolved, mod, nc);
+    const pool = factory.make(() => new RemotePool(resolved, mod, nc));
     try {
       await pool.open();
     } catch (err) {

@@ -5,8 +5,10 @@
  */
 
 import type { ToolInfo, ToolParameter } from '../pool/tools.js';
-import { Declarations, docComment, identifier, propertyKey, renderType, type Int64Policy } from './render-type.js';
+import { Declarations, docComment, identifier, INT64_POLICIES, propertyKey, renderType, type Int64Policy } from './render-type.js';
 import type { TypeNode } from './type-node.js';
+import { InvalidArgumentsError, InvalidOptionsError } from '../errors.js';
+import { describe } from '../option-checks.js';
 
 export interface GenerateOptions {
   /** Shown in the header: where the catalogue came from. */
@@ -18,6 +20,26 @@ export interface GenerateOptions {
 }
 
 const UNKNOWN: TypeNode = { kind: 'unknown' };
+
+/** The catalogue and options as `generateClient` needs them; INVALID_ARGUMENTS or INVALID_OPTIONS naming what is wrong. */
+function checkGenerateArgs(tools: unknown, options: unknown): void {
+  if (!Array.isArray(tools)) throw new InvalidArgumentsError(`generateClient needs the tool catalogue (pool.tools()), an array, got ${describe(tools)}`);
+  for (const [i, tool] of tools.entries()) {
+    const t = tool as Partial<ToolInfo> | null;
+    if (typeof t !== 'object' || t === null || typeof t.name !== 'string' || !Array.isArray(t.parameters)) {
+      throw new InvalidArgumentsError(`generateClient: catalogue entry ${i} is not a tool description (pool.tools() gives them)`);
+    }
+  }
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError(`generateClient options must be an object ({ source }), got ${describe(options)}`);
+  const o = options as Record<string, unknown>;
+  if (typeof o.source !== 'string') throw new InvalidOptionsError(`generateClient option source must be a string, got ${describe(o.source)}`);
+  if (o.importFrom !== undefined && (typeof o.importFrom !== 'string' || o.importFrom === '')) {
+    throw new InvalidOptionsError(`generateClient option importFrom must be a non-empty string, got ${describe(o.importFrom)}`);
+  }
+  if (o.int64 !== undefined && !INT64_POLICIES.includes(o.int64 as Int64Policy)) {
+    throw new InvalidOptionsError(`generateClient option int64 must be one of ${INT64_POLICIES.join(', ')}, got ${describe(o.int64)}`);
+  }
+}
 
 /** The TypeScript name of a tool's argument type: `add_numbers` -> `AddNumbersArgs`. */
 function argsTypeName(tool: string): string {
@@ -32,6 +54,7 @@ function paramDoc(p: ToolParameter): string | undefined {
 }
 
 export function generateClient(tools: readonly ToolInfo[], options: GenerateOptions): string {
+  checkGenerateArgs(tools, options);
   const sorted = [...tools].sort((a, b) => a.name.localeCompare(b.name));
   const usedArgNames = new Set<string>();
   const argNames = sorted.map((tool) => {

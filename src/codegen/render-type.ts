@@ -8,7 +8,8 @@
 import { DTYPES, type DType } from '../protocol/dtypes.js';
 import type { ObjectField, TypeNode } from './type-node.js';
 
-export type Int64Policy = 'auto' | 'number' | 'bigint';
+export const INT64_POLICIES = ['auto', 'number', 'bigint'] as const;
+export type Int64Policy = (typeof INT64_POLICIES)[number];
 export type Direction = 'arg' | 'result';
 
 /** A dtype name NDArray knows (src/protocol/dtypes.ts): its TypeScript type parameter. */

@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { EncodeError } from '../errors.js';
+import { EncodeError, InvalidArgumentsError } from '../errors.js';
 
 /** The part of the `apache-arrow` module used here. */
 export interface ArrowModule {
@@ -93,7 +93,7 @@ function arrowModule(): ArrowModule {
  */
 export function useArrow(module: ArrowModule): void {
   if (typeof module?.tableFromIPC !== 'function' || typeof module.tableToIPC !== 'function' || typeof module.Table !== 'function') {
-    throw new TypeError('useArrow needs the apache-arrow module (import * as arrow from "apache-arrow")');
+    throw new InvalidArgumentsError('useArrow needs the apache-arrow module (import * as arrow from "apache-arrow")');
   }
   registered = [module, ...registered.filter((m) => m !== module)];
 }

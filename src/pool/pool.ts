@@ -26,8 +26,13 @@ import type { RemotePool } from '../cluster/remote-pool.js';
 import type { ConnectOptions } from '../cluster/types.js';
 import { ServingFront } from '../serving/front.js';
 import type { ResultCache } from '../serving/cache.js';
+import { InvalidOptionsError } from '../errors.js';
+import { FactoryOnly } from '../factory-only.js';
 
 const cores = new WeakMap<Pool, PoolCore>();
+const factory = new FactoryOnly(
+  () => new InvalidOptionsError('a Pool is made by `await Pool.start(options)` (or `Pool.connect(options)` for a cluster), not by `new Pool()`'),
+);
 
 /** The implementation behind a pool, for the library's own tools (the dashboard); not exported. */
 export function poolCore(pool: Pool): PoolCore | undefined {
@@ -41,6 +46,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
   readonly #reloader: Reloader;
 
   private constructor(options: ResolvedPoolOptions) {
+    factory.admit();
     super();
     const core = new PoolCore(options, this);
     this.#core = core;
@@ -66,7 +72,8 @@ export class Pool extends EventEmitter<PoolEventMap> {
    * after stopping the others; with INVALID_OPTIONS for bad options.
    */
   static async start(options: PoolOptions): Promise<Pool> {
-    const pool = new Pool(await withEnvironment(resolvePoolOptions(options)));
+    const resolved = await withEnvironment(resolvePoolOptions(options));
+    const pool = factory.make(() => new Pool(resolved));
     await pool.#core.start();
     if (pool.options.watch.length > 0) {
       pool.#reloader.watch(pool.options.watch, 200, (err) =>

@@ -12,6 +12,7 @@
 import { InvalidRefError, type SnakepitError } from '../errors.js';
 import { checkPythonCallOptions, type CallOptions, type PythonCallOptions } from '../call-options.js';
 import { BUILTIN_TOOLS, type RefMarker } from '../protocol/messages.js';
+import { FactoryOnly } from '../factory-only.js';
 
 /** What a handle needs from its session (SessionCore). */
 export interface RefOwner {
@@ -26,6 +27,7 @@ export interface RefOwner {
 }
 
 const MAX_DEPTH = 64;
+const factory = new FactoryOnly(() => new InvalidRefError('a PythonRef comes from the result of a session call; it cannot be made with `new PythonRef()`'));
 
 function isRefMarker(value: unknown): value is RefMarker {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -45,7 +47,9 @@ export class PythonRef {
   readonly #generation: number;
   #released = false;
 
+  /** Made by the library only, for the references in a session call's results. */
   constructor(marker: RefMarker, owner: RefOwner) {
+    factory.admit();
     this.$ref = marker.$ref;
     this.session = marker.session;
     this.type = marker.type;
@@ -128,7 +132,7 @@ const refRegistry = new FinalizationRegistry<Held>((held) => {
 
 /** Make a handle for `marker` owned by `owner`, released when collected. */
 function makeRef(marker: RefMarker, owner: RefOwner): PythonRef {
-  const ref = new PythonRef(marker, owner);
+  const ref = factory.make(() => new PythonRef(marker, owner));
   refRegistry.register(ref, { owner, id: marker.$ref, generation: owner.generation }, ref);
   return ref;
 }

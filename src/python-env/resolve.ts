@@ -6,6 +6,8 @@
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { InvalidArgumentsError } from '../errors.js';
+import { describe } from '../option-checks.js';
 
 export interface PythonChoice {
   /** The executable (a path, or a name looked up on PATH). */
@@ -25,6 +27,16 @@ export interface PythonSearch {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+function checkSearch(search: unknown): void {
+  if (typeof search !== 'object' || search === null) throw new InvalidArgumentsError(`resolvePython takes { option?, adapterFile?, cwd, env? }, got ${describe(search)}`);
+  const s = search as Record<string, unknown>;
+  if (typeof s.cwd !== 'string') throw new InvalidArgumentsError(`resolvePython: cwd must be a directory path, got ${describe(s.cwd)}`);
+  for (const key of ['option', 'adapterFile'] as const) {
+    if (s[key] !== undefined && typeof s[key] !== 'string') throw new InvalidArgumentsError(`resolvePython: ${key} must be a path, got ${describe(s[key])}`);
+  }
+  if (s.env !== undefined && (typeof s.env !== 'object' || s.env === null)) throw new InvalidArgumentsError(`resolvePython: env must be an object, got ${describe(s.env)}`);
+}
+
 /** The interpreter inside a virtual environment folder, or undefined when there is none. */
 export function venvPython(dir: string): string | undefined {
   const candidates = process.platform === 'win32'
@@ -34,6 +46,7 @@ export function venvPython(dir: string): string | undefined {
 }
 
 export function resolvePython(search: PythonSearch): PythonChoice {
+  checkSearch(search);
   const env = search.env ?? process.env;
   if (search.option !== undefined) return { executable: search.option, reason: 'options.python' };
   if (env.SNAKEPIT_PYTHON) return { executable: env.SNAKEPIT_PYTHON, reason: '$SNAKEPIT_PYTHON' };

@@ -15,7 +15,6 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidOptionsError } from '../../errors.js';
 import type { ExecuteOptions } from '../../call-options.js';
 import type { Pool } from '../../pool/pool.js';
 import { decodeMsgpack } from '../../protocol/msgpack-decode.js';
@@ -25,29 +24,9 @@ import { fromJson, toJson } from './json.js';
 import { openApiDocument } from './openapi.js';
 import { httpProblem, problemOf, sendProblem, type Problem } from './problem.js';
 import { WebSocketSessions } from './websocket.js';
+import { checkGatewayOptions, type GatewayOptions } from './options.js';
 
-export type GatewayAuth =
-  | Readonly<Record<string, string>>
-  | ((credential: string | undefined, req: IncomingMessage) => string | undefined | Promise<string | undefined>);
-
-export interface GatewayOptions {
-  /**
-   * Authentication: a map from bearer token (or `x-api-key` value) to tenant name, or a function
-   * returning the tenant of a credential (undefined: refused with 401). Default: none, every request
-   * runs as the `default` tenant. Browsers' EventSource and WebSocket may pass `?access_token=`.
-   */
-  auth?: GatewayAuth;
-  /** Largest request body in bytes; past it 413. Default: the pool's maxPayload. */
-  maxBodyBytes?: number;
-  /** Put Python tracebacks into error responses. Default false: they may reveal code and data. */
-  exposeTracebacks?: boolean;
-  /** Largest deadline a client may ask for with `x-timeout-ms`. Default: the pool's timeout. */
-  maxTimeout?: number;
-  /** Extra pages served by GET, by path (`/` -> HTML text). */
-  pages?: Readonly<Record<string, { readonly contentType: string; readonly body: string | Buffer }>>;
-  /** OpenAPI `info`. */
-  info?: { title: string; version: string };
-}
+export type { GatewayAuth, GatewayOptions } from './options.js';
 
 export interface Gateway {
   (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
@@ -71,15 +50,8 @@ class HttpError extends Error {
   }
 }
 
-export function createGateway(pool: Pool, options: GatewayOptions = {}): Gateway {
-  const maxBody = options.maxBodyBytes ?? pool.options.maxPayload;
-  if (!Number.isInteger(maxBody) || maxBody < 1) throw new InvalidOptionsError('gateway option maxBodyBytes must be a positive integer');
-  const maxTimeout = options.maxTimeout ?? pool.options.timeout;
-  const expose = options.exposeTracebacks ?? false;
-  const auth = options.auth;
-  if (auth !== undefined && typeof auth !== 'function' && (auth === null || typeof auth !== 'object')) {
-    throw new InvalidOptionsError('gateway option auth must be an object of token -> tenant or a function');
-  }
+export function createGateway(pool: Pool, options?: GatewayOptions): Gateway {
+  const { maxBody, maxTimeout, expose, auth, pages, info } = checkGatewayOptions(pool, options);
   const encoder = new MsgpackEncoder();
   let draining = false;
   let running = 0;
@@ -248,7 +220,7 @@ export function createGateway(pool: Pool, options: GatewayOptions = {}): Gateway
         send(res, req, gateway.openapi());
         return true;
     }
-    const page = options.pages?.[path];
+    const page = pages?.[path];
     if (page !== undefined) {
       res.writeHead(200, { 'content-type': page.contentType, 'content-length': Buffer.byteLength(page.body) });
       res.end(page.body);
@@ -294,7 +266,7 @@ export function createGateway(pool: Pool, options: GatewayOptions = {}): Gateway
     const tools = pool.tools();
     const key = tools.map((t) => t.name).join('\0');
     if (doc === undefined || docKey !== key) {
-      doc = openApiDocument(tools, options.info ?? { title: 'Snakepit gateway', version: '1.0.0' });
+      doc = openApiDocument(tools, info);
       docKey = key;
     }
     return doc;

@@ -1,10 +1,10 @@
 /**
- * Constructors that only the library calls. `Pool`, `RemotePool` and `PythonRef` are made by
- * `Pool.start`, `Pool.connect` and a session's results; TypeScript keeps callers away from their
- * constructors, but JavaScript reaches them with `new`, and a half-built object then failed later with
- * a TypeError from inside (`Cannot read properties of undefined`). Each such constructor starts with
- * `admit`, which throws a typed error that names the factory to use instead,
- * unless the factory is the one calling (`make`).
+ * Constructors that only the library calls. `Pool`, `RemotePool`, `Agent` and `PythonRef` are made
+ * by `Pool.start`, `Pool.connect`, `Agent.start` and a session's results. TypeScript keeps callers
+ * away from their constructors, but JavaScript reaches them with `new`, and the half-built object then
+ * failed later with a TypeError from inside (`Cannot read properties of undefined`). Each such
+ * constructor starts with `admit`, which throws a typed error naming the factory to use instead,
+ * unless the factory is the caller (`make`).
  */
 
 import type { SnakepitError } from './errors.js';

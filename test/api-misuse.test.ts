@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  Agent,
   createGateway,
   generateClient,
   PythonRef,
@@ -40,6 +41,10 @@ describe('constructors only the library calls', () => {
 
   test('new RemotePool() names Pool.connect', () => {
     throwsCode(() => new (loose(RemotePool))(), 'INVALID_OPTIONS', /Pool\.connect\(options\)/);
+  });
+
+  test('new Agent() names Agent.start', () => {
+    throwsCode(() => new (loose(Agent))({ pool: 'p', nats: { servers: 'nats://127.0.0.1:4222' } }), 'INVALID_OPTIONS', /Agent\.start\(options\)/);
   });
 
   test('new PythonRef() says where references come from', () => {
@@ -96,5 +101,15 @@ describe('functions given the wrong kind of value', () => {
 
   test('useArrow names the module it needs', () => {
     throwsCode(() => useArrow(loose(null)), 'INVALID_ARGUMENTS', /needs the apache-arrow module/);
+  });
+});
+
+describe('a closed pool', () => {
+  test('recycle and reload refuse once the pool is closed', async () => {
+    const pool = await Pool.start({ adapter: fixture('plain_tools.py'), size: 1 });
+    const id = pool.stats().workerList[0]!.id;
+    await pool.close();
+    await assert.rejects(pool.recycle(id), { code: 'POOL_CLOSED', message: 'pool is closed; it recycles no workers' });
+    await assert.rejects(pool.reload(), { code: 'POOL_CLOSED', message: 'pool is closed; it reloads no workers' });
   });
 });

@@ -9,6 +9,7 @@
 import os from 'node:os';
 import type { KV, Msg, NatsConnection, Subscription } from 'nats';
 import { InvalidOptionsError, type SnakepitError } from '../errors.js';
+import { FactoryOnly } from '../factory-only.js';
 import type { PoolOptions } from '../options.js';
 import { currentHostCall } from '../pool/host-tools.js';
 import type { HostToolContext, HostToolInfo } from '../pool/host-tools.js';
@@ -53,6 +54,8 @@ interface HeldSession {
   active: number;
 }
 
+const factory = new FactoryOnly(() => new InvalidOptionsError('an Agent is made by `await Agent.start(options)`, not by `new Agent()`'));
+
 export class Agent {
   private readonly calls = new Map<string, Running>();
   /** Results and errors of calls, gathered while other calls run here (reply-batch.ts). */
@@ -78,7 +81,9 @@ export class Agent {
     private readonly nc: NatsConnection,
     private readonly heartbeat: number,
     private readonly sessionTtl: number,
-  ) {}
+  ) {
+    factory.admit();
+  }
 
   /** Start the local pool, connect, announce, and serve. */
   static async start(options: AgentOptions): Promise<Agent> {
@@ -96,7 +101,7 @@ export class Agent {
     const pool = await Pool.start(options.poolOptions);
     try {
       const { nats: mod, nc } = await connectNats(nats, `snakepit-agent-${id}`);
-      const agent = new Agent(id, options.pool, pool, mod, nc, heartbeat, sessionTtl);
+      const agent = factory.make(() => new Agent(id, options.pool, pool, mod, nc, heartbeat, sessionTtl));
       await agent.serve(Math.max(pool.options.maxPayload, 1));
       return agent;
     } catch (err) {

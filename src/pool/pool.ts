@@ -26,7 +26,7 @@ import type { RemotePool } from '../cluster/remote-pool.js';
 import type { ConnectOptions } from '../cluster/types.js';
 import { ServingFront } from '../serving/front.js';
 import type { ResultCache } from '../serving/cache.js';
-import { InvalidOptionsError } from '../errors.js';
+import { InvalidOptionsError, PoolClosedError } from '../errors.js';
 import { FactoryOnly } from '../factory-only.js';
 
 const cores = new WeakMap<Pool, PoolCore>();
@@ -180,7 +180,14 @@ export class Pool extends EventEmitter<PoolEventMap> {
    * exited; rejects if the replacement cannot start (the old worker then keeps serving).
    */
   recycle(workerId: number): Promise<void> {
-    return this.#core.recycle(workerId);
+    return this.#ending('recycles no workers') ?? this.#core.recycle(workerId);
+  }
+
+  /** A rejection for work that replaces workers, once the pool is closing or closed. */
+  #ending(what: string): Promise<never> | undefined {
+    const state = this.#core.state;
+    if (state !== 'draining' && state !== 'closed') return undefined;
+    return Promise.reject(new PoolClosedError(`pool is ${state}; it ${what}`));
   }
 
   /**
@@ -203,7 +210,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
    * adapter now has a syntax error); the remaining old workers keep serving.
    */
   reload(): Promise<void> {
-    return this.#reloader.reload();
+    return this.#ending('reloads no workers') ?? this.#reloader.reload();
   }
 
   /** Stop accepting calls, let queued and running ones finish, then stop the workers. Idempotent. */

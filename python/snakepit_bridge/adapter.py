@@ -78,12 +78,40 @@ def tool(  # noqa: F811 - the overloads above are for type checkers only
         raise AdapterError(f"@tool batch= takes a snakepit_bridge.Batch, got {type(batch).__name__}")
     if cache is not None and not isinstance(cache, Cache):
         raise AdapterError(f"@tool cache= takes a snakepit_bridge.Cache, got {type(cache).__name__}")
+    if name is not None:
+        _check_tool_name(name)
+    if description is not None and not isinstance(description, str):
+        raise AdapterError(f"@tool description= takes a string, got {type(description).__name__}")
 
     def mark(f: F) -> F:
+        if isinstance(f, type):
+            raise AdapterError(
+                f"@tool marks functions and methods, and {f.__name__} is a class: "
+                "mark a function or method that makes its objects"
+            )
+        if isinstance(f, (classmethod, staticmethod)):
+            kind = type(f).__name__
+            raise AdapterError(f"@tool on a {kind} marks nothing the worker finds: put @tool below @{kind}")
+        if not callable(f):
+            raise AdapterError(f"@tool marks functions and methods, got {type(f).__name__}")
         setattr(f, _TOOL_ATTR, _ToolMark(name, description, batch, cache))
         return f
 
     return mark(fn) if fn is not None else mark
+
+
+def _check_tool_name(name: object) -> None:
+    """A name given with ``@tool(name=...)``: what the host can call it by."""
+    if not isinstance(name, str):
+        raise AdapterError(f"@tool name= takes a string, got {type(name).__name__}")
+    if not name:
+        raise AdapterError("@tool name= must not be empty")
+    if name.startswith("$"):
+        raise AdapterError(
+            f"@tool name {name!r}: names starting with $ are the worker's built-in tools ($python.*, $ref.*)"
+        )
+    if not name.isprintable():
+        raise AdapterError(f"@tool name {name!r} has a control character")
 
 
 class Adapter:

@@ -93,6 +93,31 @@ def test_load_errors_are_clear(tmp_path: Path) -> None:
         load_adapter(str(dup))
 
 
+def test_tool_marks_refuse_what_the_host_could_not_call() -> None:
+    with pytest.raises(AdapterError, match="name= takes a string, got int"):
+        tool(name=42)  # type: ignore[call-overload]
+    with pytest.raises(AdapterError, match="name= must not be empty"):
+        tool(name="")
+    with pytest.raises(AdapterError, match=r"names starting with \$ are the worker's built-in tools"):
+        tool(name="$python.call")
+    with pytest.raises(AdapterError, match="has a control character"):
+        tool(name="a\nb")
+    with pytest.raises(AdapterError, match="description= takes a string, got list"):
+        tool(description=["x"])  # type: ignore[call-overload]
+    with pytest.raises(AdapterError, match="Thing is a class: mark a function or method that makes its objects"):
+
+        @tool
+        class Thing:
+            pass
+
+    with pytest.raises(AdapterError, match="got int"):
+        tool(5)  # type: ignore[call-overload]
+    for kind in (classmethod, staticmethod):
+        with pytest.raises(AdapterError, match=f"put @tool below @{kind.__name__}"):
+            tool(kind(lambda *a: 1))  # type: ignore[call-overload]
+    assert tool(name="spaces are fine")(lambda: 1).__snakepit_tool__.name == "spaces are fine"  # type: ignore[attr-defined]
+
+
 def test_ctx_may_come_first_in_any_signature() -> None:
     class CtxFirst(Adapter):
         @tool

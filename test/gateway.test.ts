@@ -238,7 +238,7 @@ describe('gateway: drain', () => {
 describe('snakepit serve', () => {
   it('serves an adapter, drains on SIGTERM (the running call finishes) and exits 0', async () => {
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join('src', 'serving', 'serve-command.ts'), fixture('serving_tools.py'), '--port', '0', '--size', '1', '--token', 'secret=acme'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join('src', 'cli', 'main.ts'), 'serve', fixture('serving_tools.py'), '--port', '0', '--size', '1', '--token', 'secret=acme'], {
       cwd: path.resolve(fixture('.'), '..', '..'),
       env: { ...process.env, SNAKEPIT_PYTHON: process.env.SNAKEPIT_PYTHON ?? path.resolve(fixture('.'), '..', '..', '.venv', 'bin', 'python') },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -263,7 +263,7 @@ describe('snakepit serve', () => {
     const { execFile } = await import('node:child_process');
     const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
       new Promise((resolve) =>
-        execFile(process.execPath, ['--import', 'tsx', path.join('src', 'serving', 'serve-command.ts'), ...args], { cwd: path.resolve(fixture('.'), '..', '..') }, (err, stdout, stderr) =>
+        execFile(process.execPath, ['--import', 'tsx', path.join('src', 'cli', 'main.ts'), 'serve', ...args], { cwd: path.resolve(fixture('.'), '..', '..') }, (err, stdout, stderr) =>
           resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr }),
         ),
       );

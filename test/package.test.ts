@@ -144,7 +144,20 @@ describe('the npm package, installed into a brand-new app', () => {
     assert.deepEqual(await runApp(app, 'main.mjs'), { sum: 9 });
     assert.deepEqual(await runApp(app, 'main.cjs'), { sum: 5, typed: true, code: 'INVALID_ARGUMENTS' });
     // The `snakepit` command is installed with the package.
-    const { stdout: version } = await exec(path.join(app, 'node_modules', '.bin', 'snakepit'), ['--version'], { cwd: app, env: cleanEnv() });
+    const bin = path.join(app, 'node_modules', '.bin', 'snakepit');
+    const { stdout: version } = await exec(bin, ['--version'], { cwd: app, env: cleanEnv() });
     assert.match(version, /^snakepit \d+\.\d+\.\d+\n$/);
+    // The built command is one bundle: only the dispatcher runs a command. An unknown command lists
+    // the commands (loading each) and starts nothing; `serve --help` prints its help once.
+    await assert.rejects(exec(bin, ['run'], { cwd: app, env: cleanEnv() }), (e: { code?: number; stdout: string; stderr: string }) => {
+      assert.equal(e.code, 2);
+      assert.match(e.stderr, /unknown command "run"/);
+      assert.match(e.stderr, /Commands:[\s\S]*serve[\s\S]*agent/);
+      assert.doesNotMatch(e.stdout + e.stderr, /snakepit serve:|snakepit agent:|python worker/);
+      return true;
+    });
+    const { stdout: serveHelp, stderr: serveErr } = await exec(bin, ['serve', '--help'], { cwd: app, env: cleanEnv() });
+    assert.equal(serveHelp.match(/usage: snakepit serve/g)?.length, 1);
+    assert.equal(serveErr, '');
   });
 });

@@ -3,11 +3,10 @@
  * CLI dispatcher adds it with one line) and resolves with the exit code once the agent has stopped
  * (SIGTERM or SIGINT: graceful close; a second signal: exit at once).
  *
- *   node --import tsx src/cluster/agent-main.ts --nats nats://127.0.0.1:4222 --pool gpu --adapter tools.py --size 4
+ *   snakepit agent --nats nats://127.0.0.1:4222 --pool gpu --adapter tools.py --size 4
  */
 
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { SnakepitError } from '../errors.js';
 import type { PoolOptions } from '../options.js';
 import { Agent } from './agent.js';
@@ -137,8 +136,4 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  void agentCommand(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -6,7 +6,6 @@
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from '../pool/pool.js';
 import { createGateway } from './gateway/handler.js';
@@ -114,8 +113,4 @@ export async function serveCommand(argv: string[], out: (line: string) => void =
   await pool.close();
   out('snakepit serve: stopped');
   return 0;
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await serveCommand(process.argv.slice(2));
 }

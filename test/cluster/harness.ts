@@ -12,7 +12,8 @@ import path from 'node:path';
 import { ROOT, PYTHON } from '../helpers.js';
 
 export const CLUSTER_FIXTURE = path.join(ROOT, 'test', 'cluster', 'fixtures', 'cluster_tools.py');
-export const AGENT_MAIN = path.join(ROOT, 'src', 'cluster', 'agent-main.ts');
+/** The `snakepit` command's entry; agents run as `snakepit agent ...`. */
+export const CLI_MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -148,7 +149,7 @@ export class AgentProcess {
   async start(timeoutMs = 20_000): Promise<this> {
     const o = this.options;
     const args = [
-      '--import', 'tsx', AGENT_MAIN,
+      '--import', 'tsx', CLI_MAIN, 'agent',
       '--nats', o.url, '--pool', o.pool, '--id', o.id, '--adapter', CLUSTER_FIXTURE, '--python', PYTHON,
       '--size', String(o.size ?? 1), '--heartbeat', String(o.heartbeat ?? 250),
       ...(o.sessionTtl !== undefined ? ['--session-ttl', String(o.sessionTtl)] : []),

@@ -18,6 +18,13 @@ describe('snakepit cli', () => {
     const unknown = cli(['frobnicate']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const helpUnknown = cli(['help', 'frobnicate']);
+    assert.equal(helpUnknown.code, 2);
+    assert.match(helpUnknown.stderr, /snakepit help: unknown command "frobnicate"/);
+    assert.equal(cli(['help', 'call']).code, 0);
+    // A name the command table inherits is not a command.
+    assert.equal(cli(['constructor']).code, 2);
+    assert.equal(cli(['help', 'toString']).code, 2);
     const version = cli(['--version']);
     assert.equal(version.code, 0);
     assert.equal(version.stdout, `snakepit ${(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);

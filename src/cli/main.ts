@@ -46,6 +46,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? rest[0] : undefined;
+    if (target !== undefined && !Object.hasOwn(COMMANDS, target)) {
+      err(`snakepit help: unknown command ${JSON.stringify(target)}\n\n${await overview()}`);
+      return EXIT_USAGE;
+    }
     const help = target !== undefined ? await COMMANDS[target]?.() : undefined;
     if (help?.runArgs !== undefined) return help.runArgs(['--help'], { out, err, cwd: process.cwd() });
     if (help !== undefined) out(commandHelp(help));
@@ -56,7 +60,7 @@ async function main(argv: readonly string[]): Promise<number> {
     out(`snakepit ${version()}`);
     return EXIT_OK;
   }
-  const load = COMMANDS[name];
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (load === undefined) {
     err(`snakepit: unknown command ${JSON.stringify(name)}\n\n${await overview()}`);
     return EXIT_USAGE;

@@ -265,7 +265,7 @@ describe('JSON codec', () => {
     assert.deepEqual(read('{"$date":"0001-01-01"}'), new Date('0001-01-01T00:00:00Z'));
     assert.deepEqual(read('{"$bigint":"-0xff"}'), -255n);
     assert.deepEqual(read('{"$set":[1,1,2]}'), new Set([1, 2]));
-    for (const bad of ['{"$nope":1}', '{"$bigint":"12"}', '{"$ndarray":["<f8",[2],"AAAA"]}', '{"$datetime":"yesterday"}', '{"$map":[1]}', '[', '{"$ndarray":["<c16",[1],""]}']) {
+    for (const bad of ['{"$nope":1}', '{"$bigint":"12"}', '{"$ndarray":["<f8",[2],"AAAA"]}', '{"$datetime":"yesterday"}', '{"$map":[1]}', '[', '{"$ndarray":["<c16",[1],""]}', '{"$bytes":"!!!"}', '{"$bytes":1}', '{"$ndarray":["<i2",[2],"AQAC!A=="]}', '{"$arrow":"*"}']) {
       assert.throws(() => read(bad), { code: 'PROTOCOL_ERROR' }, bad);
     }
   });

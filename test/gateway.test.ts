@@ -44,6 +44,15 @@ describe('gateway: calls and errors', () => {
     assert.deepEqual(await res.json(), { a: 2, b: 2 });
     const blob = await post('blob', { data: { $bytes: Buffer.from('abc').toString('base64') } });
     assert.deepEqual(await blob.json(), { $bytes: Buffer.from('cba').toString('base64') });
+    const damaged = await post('blob', { data: { $bytes: 'YWJj!' } });
+    assert.equal(damaged.status, 400);
+    assert.deepEqual(await damaged.json(), {
+      type: 'urn:snakepit:error:INVALID_ARGUMENTS',
+      title: 'INVALID_ARGUMENTS',
+      status: 400,
+      detail: '{"$bytes": ...} holds a string of 5 characters that is not base64',
+      code: 'INVALID_ARGUMENTS',
+    });
   });
 
   it('MessagePack both ways with its content type', async () => {

@@ -6,6 +6,7 @@ import { Decimal, NDArray, STATUS_BY_CODE, ERROR_CODES } from '../src/index.js';
 import { cacheKey } from '../src/serving/cache-key.js';
 import { schemaOf } from '../src/serving/gateway/openapi.js';
 import { fromJson, toJson } from '../src/serving/gateway/json.js';
+import { decodeBase64 } from '../src/protocol/base64.js';
 
 describe('cache keys', () => {
   it('are canonical: object key order does not matter, values do', () => {
@@ -59,5 +60,27 @@ describe('gateway pure logic', () => {
     const back = fromJson('{"b": {"$bytes": "aGk="}, "o": {"$bytes": "x", "other": 1}}') as { b: Uint8Array; o: unknown };
     assert.deepEqual(Buffer.from(back.b).toString(), 'hi');
     assert.deepEqual(back.o, { $bytes: 'x', other: 1 });
+  });
+
+  it('refuses a $bytes that is not base64 instead of reading fewer bytes', () => {
+    for (const [text, message] of [
+      ['{"b": {"$bytes": "!!!"}}', /holds a string of 3 characters that is not base64/],
+      ['{"b": {"$bytes": "aGk=x"}}', /not base64/],
+      ['{"b": {"$bytes": "a"}}', /not base64/],
+      ['{"b": {"$bytes": 5}}', /must hold base64 text, got number/],
+      ['{"b": {"$bytes": null}}', /must hold base64 text, got null/],
+    ] as const) {
+      assert.throws(() => fromJson(text), { code: 'INVALID_ARGUMENTS', message }, text);
+    }
+  });
+
+  it('decodeBase64: both alphabets, padding optional but only at the end', () => {
+    const ok = (text: string): string | undefined => decodeBase64(text)?.toString('hex');
+    assert.equal(ok(''), '');
+    assert.equal(ok('aGk='), '6869');
+    assert.equal(ok('aGk'), '6869');
+    assert.equal(ok('-_-_'), 'fbffbf');
+    assert.equal(ok('+/+/'), ok('-_-_'));
+    for (const bad of ['!', 'aGk==', 'a', 'aGk=aGk=', 'aG k', 'aGk\n', '=aGk', 'aGk===']) assert.equal(decodeBase64(bad), undefined, JSON.stringify(bad));
   });
 });

@@ -14,6 +14,7 @@ import {
   describeType,
   hashableKind,
 } from './data-format.js';
+import { decodeBase64 } from './base64.js';
 import { Decimal } from './decimal.js';
 import { HEADER_BYTES } from './frames.js';
 import { EncodeLimitError } from './msgpack-encode.js';
@@ -189,9 +190,11 @@ function pairs(value: unknown, what: string): [unknown, unknown][] {
 
 function fromTag(tag: string, body: unknown): unknown {
   switch (tag) {
-    case '$bytes':
-      if (typeof body !== 'string') malformed('$bytes must be a base64 string');
-      return Buffer.from(body, 'base64');
+    case '$bytes': {
+      const bytes = typeof body === 'string' ? decodeBase64(body) : undefined;
+      if (bytes === undefined) malformed('$bytes must be a base64 string');
+      return bytes;
+    }
     case '$ndarray': {
       if (!Array.isArray(body) || body.length !== 3 || typeof body[0] !== 'string' || !Array.isArray(body[1]) || typeof body[2] !== 'string') {
         malformed('$ndarray must be [dtype, shape, base64]');
@@ -203,7 +206,8 @@ function fromTag(tag: string, body: unknown): unknown {
         malformed('$ndarray shape must hold non-negative integers');
       }
       const size = (shape as number[]).reduce((a, b) => a * b, 1);
-      const bytes = Buffer.from(body[2], 'base64');
+      const bytes = decodeBase64(body[2]);
+      if (bytes === undefined) malformed('$ndarray data must be a base64 string');
       const { info, swap, itemSize, width } = parsed;
       if (bytes.length !== size * itemSize) malformed(`$ndarray of shape [${shape.join(', ')}] needs ${size * itemSize} bytes, has ${bytes.length}`);
       const copy = Buffer.allocUnsafeSlow(bytes.length);
@@ -214,8 +218,8 @@ function fromTag(tag: string, body: unknown): unknown {
       return ndarrayFromWire(new info.ctor(copy.buffer, 0, size * width), shape as number[], info, width);
     }
     case '$arrow': {
-      if (typeof body !== 'string') malformed('$arrow must be a base64 string');
-      const bytes = Buffer.from(body, 'base64');
+      const bytes = typeof body === 'string' ? decodeBase64(body) : undefined;
+      if (bytes === undefined) malformed('$arrow must be a base64 string');
       const copy = Buffer.allocUnsafeSlow(bytes.length);
       bytes.copy(copy);
       return tableFromIpc(copy);

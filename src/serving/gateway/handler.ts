@@ -16,6 +16,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ExecuteOptions } from '../../call-options.js';
+import { InvalidArgumentsError } from '../../errors.js';
 import type { Pool } from '../../pool/pool.js';
 import { decodeMsgpack } from '../../protocol/msgpack-decode.js';
 import { frameBytes } from '../../protocol/frames.js';
@@ -109,7 +110,8 @@ export function createGateway(pool: Pool, options?: GatewayOptions): Gateway {
     let value: unknown;
     try {
       value = type !== undefined && MSGPACK.test(type) ? decodeMsgpack(body) : fromJson(body.toString('utf8'));
-    } catch {
+    } catch (err) {
+      if (err instanceof InvalidArgumentsError) throw new HttpError(problemOf(err, false));
       throw new HttpError(httpProblem('BAD_REQUEST', `the request body is not valid ${type !== undefined && MSGPACK.test(type) ? 'MessagePack' : 'JSON'}`));
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {

@@ -4,6 +4,8 @@
  * 2^53 as decimal strings, Decimal as a string, dates as ISO text, Maps as objects.
  */
 
+import { InvalidArgumentsError } from '../../errors.js';
+import { decodeBase64 } from '../../protocol/base64.js';
 import { Decimal } from '../../protocol/decimal.js';
 import { NDArray } from '../../protocol/ndarray.js';
 
@@ -30,14 +32,27 @@ export function toJson(value: unknown): string {
   });
 }
 
-/** Arguments from JSON: `{"$bytes": base64}` becomes bytes again. */
+/**
+ * Arguments from JSON: `{"$bytes": base64}` becomes bytes again. Throws SyntaxError for text that is
+ * not JSON, and INVALID_ARGUMENTS for a `$bytes` whose value is not base64 text (never fewer bytes).
+ */
 export function fromJson(text: string): unknown {
   return JSON.parse(text, (_key, v: unknown) => {
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
-      if (keys.length === 1 && keys[0] === '$bytes' && typeof o.$bytes === 'string') return new Uint8Array(Buffer.from(o.$bytes, 'base64'));
+      if (keys.length === 1 && keys[0] === '$bytes') {
+        const bytes = typeof o.$bytes === 'string' ? decodeBase64(o.$bytes) : undefined;
+        if (bytes === undefined) throw new InvalidArgumentsError(notBase64(o.$bytes));
+        return new Uint8Array(bytes);
+      }
     }
     return v;
   });
+}
+
+function notBase64(value: unknown): string {
+  return typeof value === 'string'
+    ? `{"$bytes": ...} holds a string of ${value.length} characters that is not base64`
+    : `{"$bytes": ...} must hold base64 text, got ${value === null ? 'null' : typeof value}`;
 }

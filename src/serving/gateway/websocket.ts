@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { ExecuteOptions } from '../../call-options.js';
+import { InvalidArgumentsError } from '../../errors.js';
 import type { Pool } from '../../pool/pool.js';
 import type { Session } from '../../pool/session.js';
 import { fromJson, toJson } from './json.js';
@@ -71,8 +72,8 @@ class Connection {
       if (text === null) throw new Error('binary');
       msg = fromJson(text) as Message;
       if (msg === null || typeof msg !== 'object') throw new Error('not an object');
-    } catch {
-      this.error(null, httpProblem('BAD_REQUEST', 'messages must be JSON objects in text frames'));
+    } catch (err) {
+      this.error(null, err instanceof InvalidArgumentsError ? problemOf(err, false) : httpProblem('BAD_REQUEST', 'messages must be JSON objects in text frames'));
       return;
     }
     const { id, op } = msg;

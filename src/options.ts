@@ -4,7 +4,7 @@
  * resolvePoolOptions calls both, so every option is still checked in one pass.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { describe, fail, integer } from './option-checks.js';
@@ -202,12 +202,14 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   if (cwdInput !== undefined && (typeof cwdInput !== 'string' || cwdInput === '')) fail('options.cwd must be a non-empty string');
   const cwd = path.resolve(cwdInput ?? process.cwd());
   if (!existsSync(cwd)) fail(`options.cwd does not exist: ${cwd}`);
+  if (!statSync(cwd).isDirectory()) fail(`options.cwd is not a directory: ${cwd}`);
 
   let adapterSpec = adapter;
   if (isAdapterPath(adapter)) {
     const match = /^(.*?)(:[A-Za-z_][A-Za-z0-9_]*)?$/.exec(adapter);
     const file = path.resolve(cwd, match?.[1] ?? adapter);
     if (!existsSync(file)) fail(`options.adapter: file not found: ${file}`);
+    if (statSync(file).isDirectory()) fail(`options.adapter is a directory, not a Python file: ${file}`);
     adapterSpec = file + (match?.[2] ?? '');
   }
 
@@ -225,6 +227,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   if (env === null || typeof env !== 'object' || Array.isArray(env)) fail('options.env must be an object of strings');
   for (const [key, value] of Object.entries(env)) {
     if (typeof value !== 'string') fail(`options.env.${key} must be a string, got ${describe(value)}`);
+    // The environment block is `NAME=value\0` strings: a name with `=` would set another variable.
+    if (key === '' || key.includes('=') || key.includes('\0')) fail(`options.env: ${JSON.stringify(key)} is not a variable name (empty, or has "=" or NUL)`);
+    if (value.includes('\0')) fail(`options.env.${key} has a NUL character, which no environment variable can hold`);
   }
 
   const codec = options.codec ?? 'auto';

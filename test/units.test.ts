@@ -108,6 +108,11 @@ describe('pool options', () => {
     bad({ adapter, cwd: 5 }, /options\.cwd/);
     bad({ adapter, env: { A: 1 } }, /options\.env\.A must be a string/);
     bad({ adapter, env: 'x' }, /options\.env/);
+    bad({ adapter, env: { 'A=B': 'x' } }, /options\.env: "A=B" is not a variable name \(empty, or has "=" or NUL\)/);
+    bad({ adapter, env: { '': 'x' } }, /options\.env: "" is not a variable name/);
+    bad({ adapter, env: { A: 'x\0y' } }, /options\.env\.A has a NUL character/);
+    bad({ adapter, cwd: adapter }, /options\.cwd is not a directory: /);
+    bad({ adapter: fixture('.') }, /options\.adapter is a directory, not a Python file: /);
     bad({ adapter, sise: 2 }, /options\.sise is not a pool option/);
   });
 

@@ -220,6 +220,33 @@ describe('gateway: WebSocket', () => {
   });
 });
 
+describe('gateway: auth functions', () => {
+  it('undefined or null refuses with 401; a value that is not a tenant name is a 500 and a process warning', async () => {
+    const answers = new Map<string, unknown>([['none', undefined], ['null', null], ['number', 5], ['ok', 'gold']]);
+    const gw = createGateway(pool, { auth: (credential) => answers.get(credential ?? '') as string | undefined });
+    const srv = createServer(gw);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const call = (token: string): Promise<Response> =>
+        fetch(`${url}/v1/tools/echo`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"value": 1}' });
+      assert.equal((await call('none')).status, 401);
+      assert.equal((await call('null')).status, 401);
+      const bad = await call('number');
+      assert.equal(bad.status, 500);
+      assert.equal(((await bad.json()) as { code: string }).code, 'INTERNAL');
+      assert.equal((await call('ok')).status, 200);
+      await waitFor(() => warnings.some((w) => w.code === 'SNAKEPIT_GATEWAY_ERROR' && /auth function returned 5, not a tenant name/.test(w.message)), 2000, 'the warning');
+    } finally {
+      process.off('warning', onWarning);
+      srv.close();
+    }
+  });
+});
+
 describe('gateway: drain', () => {
   it('finishes running calls, then refuses new ones and fails readiness', async () => {
     const p2 = await startPool({ adapter: fixture('serving_tools.py'), size: 1 });

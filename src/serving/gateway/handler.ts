@@ -16,7 +16,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ExecuteOptions } from '../../call-options.js';
-import { InvalidArgumentsError } from '../../errors.js';
+import { InvalidArgumentsError, SnakepitError } from '../../errors.js';
+import { describe } from '../../option-checks.js';
 import type { Pool } from '../../pool/pool.js';
 import { decodeMsgpack } from '../../protocol/msgpack-decode.js';
 import { frameBytes } from '../../protocol/frames.js';
@@ -67,8 +68,10 @@ export function createGateway(pool: Pool, options?: GatewayOptions): Gateway {
       (typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : undefined) ??
       url.searchParams.get('access_token') ??
       undefined;
-    const tenant = typeof auth === 'function' ? await auth(credential, req) : credential !== undefined && Object.hasOwn(auth, credential) ? auth[credential] : undefined;
-    if (tenant === undefined) throw new HttpError(httpProblem('UNAUTHORIZED', credential === undefined ? 'credentials are required (Authorization: Bearer, or x-api-key)' : 'unknown credentials'));
+    const tenant: unknown = typeof auth === 'function' ? await auth(credential, req) : credential !== undefined && Object.hasOwn(auth, credential) ? auth[credential] : undefined;
+    if (tenant === undefined || tenant === null) throw new HttpError(httpProblem('UNAUTHORIZED', credential === undefined ? 'credentials are required (Authorization: Bearer, or x-api-key)' : 'unknown credentials'));
+    // A server-side mistake, not the client's: a 500, and a warning that says what came back.
+    if (typeof tenant !== 'string' || tenant === '') throw new Error(`the gateway's auth function returned ${describe(tenant)}, not a tenant name (or undefined to refuse)`);
     return tenant;
   }
 
@@ -238,9 +241,18 @@ export function createGateway(pool: Pool, options?: GatewayOptions): Gateway {
         if (next !== undefined) next();
         else sendProblem(res, httpProblem('NOT_FOUND', `no route ${req.method ?? 'GET'} ${new URL(req.url ?? '/', 'http://x').pathname}`));
       },
-      (err: unknown) => sendProblem(res, err instanceof HttpError ? err.problem : problemOf(err, expose)),
+      (err: unknown) => sendProblem(res, problemFor(err)),
     );
   } as Gateway;
+
+  /** The problem an error answers with; one that no rule produced (a bug, a throwing auth function) is also a process warning. */
+  function problemFor(err: unknown): Problem {
+    if (err instanceof HttpError) return err.problem;
+    if (!(err instanceof SnakepitError)) {
+      process.emitWarning(`snakepit gateway: internal error: ${err instanceof Error ? err.message : String(err)}`, { code: 'SNAKEPIT_GATEWAY_ERROR' });
+    }
+    return problemOf(err, expose);
+  }
 
   gateway.upgrade = (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
@@ -250,7 +262,10 @@ export function createGateway(pool: Pool, options?: GatewayOptions): Gateway {
     }
     tenantOf(req, url).then(
       (tenant) => sockets.accept(req, socket, head, tenant),
-      () => socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n'),
+      (err: unknown) => {
+        const { status } = problemFor(err);
+        socket.end(`HTTP/1.1 ${status === 401 ? '401 Unauthorized' : '500 Internal Server Error'}\r\nconnection: close\r\n\r\n`);
+      },
     );
   };
   gateway.attach = (server) => {

@@ -165,8 +165,8 @@ describe('gateway: streams', () => {
 });
 
 describe('gateway: WebSocket', () => {
-  function open(): Promise<{ ws: WebSocket; next: () => Promise<Record<string, any>> }> {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`, { headers: auth });
+  function open(headers: Record<string, string> = auth): Promise<{ ws: WebSocket; next: () => Promise<Record<string, any>> }> {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`, { headers });
     const queue: Record<string, any>[] = [];
     const waiters: ((m: Record<string, any>) => void)[] = [];
     ws.on('message', (d) => {
@@ -198,6 +198,20 @@ describe('gateway: WebSocket', () => {
     assert.equal(err.error.code, 'TOOL_NOT_FOUND');
     ws.send('not json');
     assert.equal((await next()).error.code, 'BAD_REQUEST');
+    ws.close();
+  });
+
+  it("session calls carry the connection's tenant: its rate quota applies to them", async () => {
+    const { ws, next } = await open({ authorization: 'Bearer token-t' }); // tenant tiny: rate 1, burst 1
+    ws.send(JSON.stringify({ id: 's', op: 'session.open' }));
+    assert.equal((await next()).type, 'session');
+    const codes: string[] = [];
+    for (let id = 1; id <= 3; id++) {
+      ws.send(JSON.stringify({ id, op: 'call', tool: 'echo', args: { value: id }, session: true }));
+      const answer = await next();
+      codes.push(answer.type === 'error' ? answer.error.code : 'ok');
+    }
+    assert.ok(codes.includes('QUOTA_EXCEEDED'), `three calls at once within a burst of 1: ${codes.join(', ')}`);
     ws.close();
   });
 

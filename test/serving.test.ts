@@ -180,6 +180,21 @@ describe('tenants', () => {
     });
   });
 
+  it('applies the rate quota to session calls and streams, which skip the rest of the serving layer', async () => {
+    await withPool({ adapter, tenants: { a: { rate: 1, burst: 2 } } }, async (pool) => {
+      const session = pool.session();
+      assert.equal(await session.execute('echo', { value: 1 }, { tenant: 'a' }), 1);
+      assert.equal(await session.execute('echo', { value: 2 }, { tenant: 'a' }), 2);
+      const err = await rejection(session.execute('echo', { value: 3 }, { tenant: 'a' }));
+      assert.ok(err instanceof QuotaExceededError, String(err));
+      assert.equal(err.quota, 'rate');
+      assert.throws(() => session.stream('count', {}, { tenant: 'a' }), { code: 'QUOTA_EXCEEDED' });
+      assert.equal(await session.execute('echo', { value: 4 }, { tenant: 'b' }), 4, 'another tenant is not limited');
+      assert.equal(await session.execute('echo', { value: 5 }), 5, 'the default tenant is not limited');
+      await session.close();
+    });
+  });
+
   it('limits calls running at once and calls waiting', async () => {
     await withPool({ adapter, size: 2, tenants: { a: { concurrency: 1, maxQueued: 1 }, b: { concurrency: 1, maxQueued: 0 } } }, async (pool) => {
       const first = pool.execute('sleep', { ms: 100 }, { tenant: 'a' });

@@ -123,20 +123,24 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
 
   // ----------------------------------------------------------------- calling
 
-  private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean, route?: CallRoute): ToolInfo {
+  private admit(tool: unknown, args: unknown, wantStream: boolean, collect: boolean, route: CallRoute | undefined, tenant: string | undefined): ToolInfo {
     const refused = this.refusal('calls');
     if (refused !== undefined) throw refused;
     const info = this.catalogue.check(tool, args, wantStream, collect, route?.builtin === true);
     if (this.options.checkArguments) checkArguments(info, args as Record<string, unknown> | undefined);
+    if (route?.session !== undefined && route.builtin !== true) this.sessionGate?.(info.name, tenant);
     return info;
   }
+
+  /** The serving layer's admission of a session call (its tenant's rate quota), set by the Pool. */
+  sessionGate: ((tool: string, tenant: string | undefined) => void) | undefined;
 
   execute(tool: string, args: Record<string, unknown> | undefined, opts?: ExecuteOptions, route?: CallRoute): Promise<unknown> {
     let info: ToolInfo;
     let timeout: number;
     try {
       timeout = checkCallOptions(opts, this.options.timeout);
-      info = this.admit(tool, args, false, opts?.collect === true, route);
+      info = this.admit(tool, args, false, opts?.collect === true, route, opts?.tenant);
     } catch (err) {
       this.counters.refused(err);
       return Promise.reject(err);
@@ -161,7 +165,7 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     let timeout: number;
     try {
       timeout = checkCallOptions(opts, this.options.timeout);
-      this.admit(tool, args, true, false, route);
+      this.admit(tool, args, true, false, route, opts?.tenant);
     } catch (err) {
       this.counters.refused(err);
       throw err;

@@ -64,6 +64,12 @@ export class Pool extends EventEmitter<PoolEventMap> {
       options.timeout,
     );
     this.#reloader = new Reloader(core);
+    core.sessionGate = (tool, tenant) => this.#rateOnly(tool, tenant);
+  }
+
+  /** A stream's or a session call's admission by the serving layer: the tenant's rate quota only. */
+  #rateOnly(tool: string, tenant: string | undefined): void {
+    if (tenant !== undefined || this.#core.options.serving.tenants !== null) this.#serving.admitRateOnly(tool, tenant);
   }
 
   /**
@@ -102,7 +108,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
 
   /** Consume a generator tool chunk by chunk: `for await (const chunk of pool.stream(...))`. */
   stream<T = unknown>(tool: string, args?: Record<string, unknown>, options?: StreamOptions): ToolStream<T> {
-    if (options?.tenant !== undefined || this.#core.options.serving.tenants !== null) this.#serving.admitStream(tool, options?.tenant);
+    this.#rateOnly(tool, options?.tenant);
     // The audit log names the tenant when the caller gave no principal.
     if (options?.tenant !== undefined && options.principal === undefined) options = { ...options, principal: options.tenant };
     return this.#core.stream<T>(tool, args, options);

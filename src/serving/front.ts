@@ -222,8 +222,11 @@ export class ServingFront implements Capacity {
     return promise;
   }
 
-  /** Streams skip the fair queue and batching: only the tenant's rate quota applies. */
-  admitStream(tool: string, tenant: string | undefined): void {
+  /**
+   * Streams and session calls skip the cache, the fair queue and batching: only the tenant's rate
+   * quota applies to them, checked here (QUOTA_EXCEEDED when it is spent).
+   */
+  admitRateOnly(tool: string, tenant: string | undefined): void {
     if (tenant !== undefined && (typeof tenant !== 'string' || tenant.length === 0)) {
       throw new InvalidOptionsError('call option tenant must be a non-empty string');
     }

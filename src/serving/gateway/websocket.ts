@@ -118,7 +118,7 @@ class Connection {
     this.calls.set(id, controller);
     const opts: ExecuteOptions = { signal: controller.signal };
     if (typeof msg.timeout === 'number') opts.timeout = msg.timeout;
-    if (this.tenant !== undefined && msg.session !== true) opts.tenant = this.tenant;
+    if (this.tenant !== undefined) opts.tenant = this.tenant; // session calls too: the tenant's rate quota applies
     const target = msg.session === true ? this.session! : this.pool;
     const done = (): void => void this.calls.delete(id);
     if (op === 'call') {

@@ -77,6 +77,20 @@ describe('MessagePack encoding', () => {
     assert.equal(hex(msgpack.encode(new Date(-1))), 'c70cff3b8b87c0ffffffffffffffff', 'timestamp 96');
   });
 
+  it('refuses a string with a lone surrogate instead of sending U+FFFD in its place', () => {
+    for (const [value, where] of [
+      ['a\uD800b', 'U+D800 at index 1'],
+      ['\uDC00', 'U+DC00 at index 0'],
+      [{ ['key\uDBFF']: 1 }, 'U+DBFF at index 3'],
+      ['x'.repeat(30) + '\uD83D', 'U+D83D at index 30'],
+    ] as const) {
+      assert.throws(() => msgpack.encode(value), { code: 'ENCODE_ERROR', message: new RegExp(`lone surrogate \\(${where.replace('+', '\\+')}\\)`) }, where);
+    }
+    assert.equal(decodeMsgpack(payload(msgpack.encode('é😀'))), 'é😀', 'a surrogate pair is one character');
+    assert.throws(() => json.encode({ v: ['a\uD800'] }), { code: 'ENCODE_ERROR', message: /U\+D800 at index 1/ }, 'the JSON codec too');
+    assert.throws(() => json.encode({ ['\uDC00']: 1 }), { code: 'ENCODE_ERROR', message: /U\+DC00 at index 0/ }, 'and object keys');
+  });
+
   it('reads every MessagePack format', () => {
     const cases: [string, unknown][] = [
       ['c0', null],

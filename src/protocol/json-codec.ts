@@ -15,6 +15,7 @@ import {
   hashableKind,
 } from './data-format.js';
 import { decodeBase64 } from './base64.js';
+import { checkWellFormed } from './unicode.js';
 import { Decimal } from './decimal.js';
 import { HEADER_BYTES } from './frames.js';
 import { EncodeLimitError } from './msgpack-encode.js';
@@ -63,6 +64,7 @@ function toJsonValue(value: unknown, depth = 0): unknown {
   switch (typeof value) {
     case 'string':
       spend(value.length + 2);
+      checkWellFormed(value);
       return value;
     case 'boolean':
       spend(4);
@@ -99,7 +101,10 @@ function toJsonValue(value: unknown, depth = 0): unknown {
     const out = Object.create(null) as Record<string, unknown>;
     const kept = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined);
     spend(kept.length + 1);
-    for (const key of kept) spend(key.length + 3);
+    for (const key of kept) {
+      spend(key.length + 3);
+      checkWellFormed(key);
+    }
     for (const key of kept) out[key] = toJsonValue((value as Record<string, unknown>)[key], inner);
     if (kept.length === 1 && kept[0]!.startsWith('$')) return { $object: [[kept[0], out[kept[0]!]]] };
     return out;

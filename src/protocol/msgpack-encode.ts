@@ -22,6 +22,7 @@ import { isArrowTable, tableToIpcParts } from '../data/arrow.js';
 import { MsgpackExtEncoder } from './msgpack-ext-encode.js';
 import { EncodeLimitError } from './msgpack-writer.js';
 import { NDArray, dtypeOfTypedArray, ndarrayWire, wireDType } from './ndarray.js';
+import { checkWellFormed } from './unicode.js';
 
 export { EncodeLimitError } from './msgpack-writer.js';
 
@@ -189,6 +190,7 @@ export class MsgpackEncoder extends MsgpackExtEncoder {
         return;
       }
     }
+    checkWellFormed(s); // a lone surrogate would become U+FFFD (unicode.ts)
     let max = 3 * len;
     // Near the limit, the exact size: an upper bound must not refuse a string that fits.
     if (this.pos - this.start + max > this.limit) max = Buffer.byteLength(s, 'utf8');

@@ -74,6 +74,7 @@ describe('gateway: calls and errors', () => {
       [fetch(`${base}/v1/tools/echo`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: '{bad' }), 400, 'BAD_REQUEST'],
       [fetch(`${base}/v1/tools/echo`, { method: 'POST', headers: { 'content-type': 'text/xml', ...auth }, body: 'x' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
       [fetch(`${base}/v1/tools/echo`, { method: 'GET', headers: auth }), 405, 'METHOD_NOT_ALLOWED'],
+      [fetch(`${base}/v1/ws`, { headers: auth }), 426, 'UPGRADE_REQUIRED'],
       [fetch(`${base}/v1/tools/echo`, { method: 'POST', body: '{}' }), 401, 'UNAUTHORIZED'],
       [fetch(`${base}/v1/tools/echo`, { method: 'POST', headers: { authorization: 'Bearer wrong' }, body: '{}' }), 401, 'UNAUTHORIZED'],
       [fetch(`${base}/nowhere`), 404, 'NOT_FOUND'],

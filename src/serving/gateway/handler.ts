@@ -224,6 +224,9 @@ export function createGateway(pool: Pool, options?: GatewayOptions): Gateway {
       case '/v1/openapi.json':
         send(res, req, gateway.openapi());
         return true;
+      case '/v1/ws':
+        // Reached only without an upgrade: the server was not wired with gateway.attach or `upgrade`.
+        throw new HttpError(httpProblem('UPGRADE_REQUIRED', 'GET /v1/ws is a WebSocket: connect with an upgrade (a server wires it with gateway.attach(server))'));
     }
     const page = pages?.[path];
     if (page !== undefined) {

@@ -22,6 +22,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   TOOL_NOT_FOUND: 404,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  UPGRADE_REQUIRED: 426,
   SESSION_LOST: 410,
   SESSION_CLOSED: 410,
   SESSION_BUSY: 409,

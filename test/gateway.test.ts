@@ -262,6 +262,32 @@ describe('gateway: auth functions', () => {
   });
 });
 
+describe('gateway: WebSocket deadlines', () => {
+  it("a message's timeout is capped at maxTimeout, as x-timeout-ms is; a bad one is refused", async () => {
+    const gw = createGateway(pool, { maxTimeout: 100 });
+    const srv = createServer();
+    gw.attach(srv);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const ws = new WebSocket(`ws://127.0.0.1:${(srv.address() as AddressInfo).port}/v1/ws`);
+    const answers: Record<string, any>[] = [];
+    ws.on('message', (d) => answers.push(JSON.parse(d.toString()) as Record<string, any>));
+    await new Promise((r) => ws.once('open', r));
+    try {
+      ws.send(JSON.stringify({ id: 1, op: 'call', tool: 'sleep', args: { ms: 1000 }, timeout: 60_000 }));
+      ws.send(JSON.stringify({ id: 2, op: 'call', tool: 'echo', args: { value: 1 }, timeout: -1 }));
+      ws.send(JSON.stringify({ id: 3, op: 'call', tool: 'echo', args: { value: 1 }, timeout: '50' }));
+      await waitFor(() => answers.length === 3, 5000, 'three answers');
+      const byId = new Map(answers.map((a) => [a.id, a]));
+      assert.equal(byId.get(1)!.error?.code, 'TIMEOUT', JSON.stringify(byId.get(1)));
+      assert.equal(byId.get(2)!.error?.code, 'BAD_REQUEST');
+      assert.match(byId.get(3)!.error?.detail, /timeout must be a positive integer of milliseconds/);
+    } finally {
+      ws.close();
+      srv.close();
+    }
+  });
+});
+
 describe('gateway: drain', () => {
   it('finishes running calls, then refuses new ones and fails readiness', async () => {
     const p2 = await startPool({ adapter: fixture('serving_tools.py'), size: 1 });

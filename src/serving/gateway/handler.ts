@@ -26,7 +26,7 @@ import { fromJson, toJson } from './json.js';
 import { openApiDocument } from './openapi.js';
 import { httpProblem, problemOf, sendProblem, type Problem } from './problem.js';
 import { WebSocketSessions } from './websocket.js';
-import { checkGatewayOptions, type GatewayOptions } from './options.js';
+import { checkGatewayOptions, clientTimeout, type GatewayOptions } from './options.js';
 
 export type { GatewayAuth, GatewayOptions } from './options.js';
 
@@ -58,7 +58,7 @@ export function createGateway(pool: Pool, options?: GatewayOptions): Gateway {
   let draining = false;
   let running = 0;
   let idle: (() => void) | undefined;
-  const sockets = new WebSocketSessions(pool, expose);
+  const sockets = new WebSocketSessions(pool, expose, maxTimeout);
 
   async function tenantOf(req: IncomingMessage, url: URL): Promise<string | undefined> {
     if (auth === undefined) return undefined;
@@ -80,9 +80,9 @@ export function createGateway(pool: Pool, options?: GatewayOptions): Gateway {
     if (tenant !== undefined) opts.tenant = tenant;
     const t = req.headers['x-timeout-ms'];
     if (t !== undefined) {
-      const ms = Number(t);
-      if (!Number.isInteger(ms) || ms < 1) throw new HttpError(httpProblem('BAD_REQUEST', 'x-timeout-ms must be a positive integer'));
-      opts.timeout = maxTimeout > 0 ? Math.min(ms, maxTimeout) : ms;
+      const ms = clientTimeout(t, maxTimeout);
+      if (ms === undefined) throw new HttpError(httpProblem('BAD_REQUEST', 'x-timeout-ms must be a positive integer'));
+      opts.timeout = ms;
     }
     return opts;
   }

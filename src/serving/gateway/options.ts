@@ -100,3 +100,13 @@ export function checkGatewayOptions(pool: Pool, options: GatewayOptions | undefi
   }
   return { maxBody, maxTimeout, expose, auth: auth as GatewayAuth | undefined, pages: checkPages(o.pages), info: { title: info.title, version: info.version } };
 }
+
+/**
+ * A client's deadline (`x-timeout-ms`, or a WebSocket message's `timeout`) in ms, capped at
+ * `maxTimeout` (0: no cap); undefined when it is not a positive integer.
+ */
+export function clientTimeout(value: unknown, maxTimeout: number): number | undefined {
+  const ms = typeof value === 'string' ? Number(value) : value;
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1) return undefined;
+  return maxTimeout > 0 ? Math.min(ms, maxTimeout) : ms;
+}

@@ -19,6 +19,7 @@ import { InvalidArgumentsError } from '../../errors.js';
 import type { Pool } from '../../pool/pool.js';
 import type { Session } from '../../pool/session.js';
 import { fromJson, toJson } from './json.js';
+import { clientTimeout } from './options.js';
 import { httpProblem, problemOf, type Problem } from './problem.js';
 
 type WsModule = { WebSocketServer: typeof WebSocketServer };
@@ -53,6 +54,7 @@ class Connection {
     private readonly ws: WebSocket,
     private readonly tenant: string | undefined,
     private readonly expose: boolean,
+    private readonly maxTimeout: number,
   ) {
     ws.on('message', (data, isBinary) => this.onMessage(isBinary ? null : data.toString()));
     ws.on('close', () => void this.close());
@@ -114,10 +116,15 @@ class Connection {
       this.error(id, httpProblem('BAD_REQUEST', 'no session is open on this connection: send {op: "session.open"} first'));
       return;
     }
+    const timeout = msg.timeout === undefined ? undefined : clientTimeout(msg.timeout, this.maxTimeout);
+    if (msg.timeout !== undefined && (timeout === undefined || typeof msg.timeout !== 'number')) {
+      this.error(id, httpProblem('BAD_REQUEST', 'timeout must be a positive integer of milliseconds'));
+      return;
+    }
     const controller = new AbortController();
     this.calls.set(id, controller);
     const opts: ExecuteOptions = { signal: controller.signal };
-    if (typeof msg.timeout === 'number') opts.timeout = msg.timeout;
+    if (timeout !== undefined) opts.timeout = timeout; // at most the gateway's maxTimeout, as x-timeout-ms
     if (this.tenant !== undefined) opts.tenant = this.tenant; // session calls too: the tenant's rate quota applies
     const target = msg.session === true ? this.session! : this.pool;
     const done = (): void => void this.calls.delete(id);
@@ -156,6 +163,7 @@ export class WebSocketSessions {
   constructor(
     private readonly pool: Pool,
     private readonly expose: boolean,
+    private readonly maxTimeout: number,
   ) {}
 
   accept(req: IncomingMessage, socket: Duplex, head: Buffer, tenant: string | undefined): void {
@@ -166,7 +174,7 @@ export class WebSocketSessions {
     }
     this.server ??= new ws.WebSocketServer({ noServer: true, maxPayload: this.pool.options.maxPayload });
     this.server.handleUpgrade(req, socket, head, (client) => {
-      const conn = new Connection(this.pool, client, tenant, this.expose);
+      const conn = new Connection(this.pool, client, tenant, this.expose, this.maxTimeout);
       this.connections.add(conn);
       client.on('close', () => this.connections.delete(conn));
     });

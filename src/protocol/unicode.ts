@@ -6,9 +6,15 @@
 
 import { EncodeError } from '../errors.js';
 
+/**
+ * `String.prototype.isWellFormed` (ES2024, in Node 20): typed here, so that code compiled against the
+ * ES2022 library (this package's, and a generated client's that imports its sources) accepts it.
+ */
+type MaybeWellFormed = { isWellFormed(): boolean };
+
 /** Throws ENCODE_ERROR naming the first lone surrogate of `s`, if it has one. */
 export function checkWellFormed(s: string): void {
-  if (!s.isWellFormed()) throw new EncodeError(loneSurrogate(s));
+  if (!(s as unknown as MaybeWellFormed).isWellFormed()) throw new EncodeError(loneSurrogate(s));
 }
 
 function loneSurrogate(s: string): string {

@@ -111,9 +111,14 @@ def public_name(name: object) -> str:
 def normalise_expose(expose: Iterable[str] | None) -> frozenset[str] | None:
     if expose is None:
         return None
+    problem = f"expose must be a list of attribute names, got {type(expose).__name__}"
     if isinstance(expose, str):
-        raise TypeError("expose must be a list of attribute names, not a string")
-    return frozenset(public_name(name) for name in expose)
+        raise TypeError(problem)
+    try:
+        names = list(expose)
+    except TypeError:
+        raise TypeError(problem) from None
+    return frozenset(public_name(name) for name in names)
 
 
 def _label(obj: object, name: str) -> str:

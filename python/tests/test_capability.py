@@ -67,3 +67,10 @@ def test_expose_narrows_and_values_stay_checked() -> None:
         attribute(t, "hook", expose)
     with pytest.raises(PermissionDenied, match="private"):
         normalise_expose(["__class__"])
+
+
+def test_expose_must_be_a_list_of_names() -> None:
+    for bad in ("value", 5, None.__class__):
+        with pytest.raises(TypeError, match="expose must be a list of attribute names, got"):
+            normalise_expose(bad)  # type: ignore[arg-type]
+    assert normalise_expose(("value",)) == frozenset({"value"})

@@ -33,6 +33,12 @@ describe('host tools: Python calls TypeScript', () => {
       throw new TypeError('bad thing');
     });
     pool.registerTool('gives_function', () => ({ f: () => 1 }));
+    pool.registerTool('throws_object', () => {
+      throw { status: 42, reason: 'nope' }; // eslint-disable-line @typescript-eslint/only-throw-error
+    });
+    pool.registerTool('throws_text', () => {
+      throw 'just text'; // eslint-disable-line @typescript-eslint/only-throw-error
+    });
   });
   after(() => pool.destroy());
 
@@ -62,6 +68,9 @@ describe('host tools: Python calls TypeScript', () => {
     assert.match(missing.message, /no host tool named "nope"; host tools: double, later/);
     const invalid = await pool.execute<{ code: string; message: string }>('ask_caught', { name: 'double' });
     assert.deepEqual(invalid, { code: 'INVALID_ARGUMENTS', message: 'host tool double is missing x' });
+    // What is thrown that is not an Error arrives as inspect shows it, not as "[object Object]".
+    assert.deepEqual(await pool.execute('ask_caught', { name: 'throws_object' }), { code: 'HOST_TOOL_ERROR', message: "{ status: 42, reason: 'nope' }" });
+    assert.deepEqual(await pool.execute('ask_caught', { name: 'throws_text' }), { code: 'HOST_TOOL_ERROR', message: 'just text' });
     const unencodable = await pool.execute<{ code: string }>('ask_caught', { name: 'gives_function' });
     assert.equal(unencodable.code, 'ENCODE_ERROR');
     const uncaught = await rejection(pool.execute('ask', { name: 'fails' }));

@@ -11,6 +11,7 @@
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { inspect } from 'node:util';
 import { InvalidOptionsError, NestedCallBlockedError, type ErrorFields } from '../errors.js';
 import { checkHostTool, type HostToolOptions } from '../call-options.js';
 import type { Frame } from '../protocol/frames.js';
@@ -138,7 +139,8 @@ function failure(err: unknown): HostToolFailure {
       ? { code, message: err.message }
       : { code: 'HOST_TOOL_ERROR', message: `${name}${err.message}` };
   }
-  return { code: 'HOST_TOOL_ERROR', message: String(err) };
+  // Not an Error (`throw 'text'`, `throw { code: 42 }`): as inspect shows it, not "[object Object]".
+  return { code: 'HOST_TOOL_ERROR', message: typeof err === 'string' ? err : inspect(err, { depth: 2, breakLength: Infinity }).slice(0, 1000) };
 }
 
 /** The HostToolContext of one host call; its signal is made only when a tool asks for it. */

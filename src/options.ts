@@ -15,6 +15,7 @@ import { DEFAULT_MAX_PAYLOAD, type CodecName } from './protocol/messages.js';
 import { checkAllowPattern } from './pool/allowlist.js';
 import { checkEnvironmentOptions, type EnvironmentOptions, type ResolvedEnvironment } from './python-env/managed.js';
 import { resolvePython } from './python-env/resolve.js';
+import { isInt64Policy, type Int64Policy } from './protocol/int64.js';
 import { checkLogsOption, type LogsOption } from './telemetry/logs.js';
 import { resolveServingOptions, type ResolvedServingOptions, type ServingOptions } from './serving/options.js';
 import { resolveSupervisionOptions, type ResolvedSupervisionOptions, type SupervisionOptions } from './supervision/options.js';
@@ -88,7 +89,7 @@ export interface PoolOptions extends ServingOptions, SupervisionOptions {
    * How Python integers arrive: `auto` (a number within ±(2^53-1), a bigint beyond), `number` (always a
    * number; beyond 2^53 precision is lost), `bigint` (always a bigint, so a column never mixes). Default `auto`.
    */
-  int64?: 'auto' | 'number' | 'bigint';
+  int64?: Int64Policy;
   /**
    * Development reload: when a `.py` file changes under these folders (`true`: the adapter file's
    * folder, or `cwd` for a module adapter), the workers are replaced one at a time. Default false.
@@ -152,7 +153,7 @@ export interface ResolvedPoolOptions extends ResolvedSupervisionOptions {
   readonly environment: ResolvedEnvironment | undefined;
   readonly types: boolean;
   readonly checkArguments: boolean;
-  readonly int64: 'auto' | 'number' | 'bigint';
+  readonly int64: Int64Policy;
   /** Folders watched for development reload (empty: off). */
   readonly watch: readonly string[];
   readonly sandbox: ResolvedSandbox | undefined;
@@ -250,7 +251,7 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
   }
   const checkArguments = options.checkArguments === true;
   const int64 = options.int64 ?? 'auto';
-  if (int64 !== 'auto' && int64 !== 'number' && int64 !== 'bigint') {
+  if (!isInt64Policy(int64)) {
     fail(`options.int64 must be "auto", "number" or "bigint", got ${describe(int64)}`);
   }
 

@@ -5,7 +5,8 @@
  */
 
 import type { ToolInfo, ToolParameter } from '../pool/tools.js';
-import { Declarations, docComment, identifier, INT64_POLICIES, propertyKey, renderType, type Int64Policy } from './render-type.js';
+import { Declarations, docComment, identifier, propertyKey, renderType } from './render-type.js';
+import { INT64_POLICIES, isInt64Policy, type Int64Policy } from '../protocol/int64.js';
 import type { TypeNode } from './type-node.js';
 import { InvalidArgumentsError, InvalidOptionsError } from '../errors.js';
 import { describe } from '../option-checks.js';
@@ -36,7 +37,7 @@ function checkGenerateArgs(tools: unknown, options: unknown): void {
   if (o.importFrom !== undefined && (typeof o.importFrom !== 'string' || o.importFrom === '')) {
     throw new InvalidOptionsError(`generateClient option importFrom must be a non-empty string, got ${describe(o.importFrom)}`);
   }
-  if (o.int64 !== undefined && !INT64_POLICIES.includes(o.int64 as Int64Policy)) {
+  if (o.int64 !== undefined && !isInt64Policy(o.int64)) {
     throw new InvalidOptionsError(`generateClient option int64 must be one of ${INT64_POLICIES.join(', ')}, got ${describe(o.int64)}`);
   }
 }

@@ -6,10 +6,10 @@
  */
 
 import { DTYPES, type DType } from '../protocol/dtypes.js';
+import type { Int64Policy } from '../protocol/int64.js';
 import type { ObjectField, TypeNode } from './type-node.js';
 
-export const INT64_POLICIES = ['auto', 'number', 'bigint'] as const;
-export type Int64Policy = (typeof INT64_POLICIES)[number];
+export type { Int64Policy } from '../protocol/int64.js';
 export type Direction = 'arg' | 'result';
 
 /** A dtype name NDArray knows (src/protocol/dtypes.ts): its TypeScript type parameter. */

@@ -132,9 +132,6 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     return info;
   }
 
-  /** The serving layer's admission of a session call (its tenant's rate quota), set by the Pool. */
-  sessionGate: ((tool: string, tenant: string | undefined) => void) | undefined;
-
   execute(tool: string, args: Record<string, unknown> | undefined, opts?: ExecuteOptions, route?: CallRoute): Promise<unknown> {
     let info: ToolInfo;
     let timeout: number;
@@ -302,8 +299,9 @@ export class PoolCore implements CallHost, WorkerHooks, SessionHost, SupervisorH
     this.slotListener?.();
   }
 
-  /** The serving layer (src/serving) is told when a slot may have freed, to send what it holds. */
+  /** The serving layer's hooks (set by the Pool): a slot may have freed; a session call's admission (rate quota). */
   slotListener: (() => void) | undefined;
+  sessionGate: ((tool: string, tenant: string | undefined) => void) | undefined;
 
   /** Whether a call submitted now would start at once: nothing queued and a worker with a free slot. */
   hasFreeSlot(): boolean {

@@ -7,8 +7,9 @@
 
 const ALPHABET = /^[A-Za-z0-9+/_-]*(={0,2})$/;
 
-/** The bytes of `text`, or undefined when it is not base64. */
-export function decodeBase64(text: string): Buffer | undefined {
+/** The bytes of `text`, or undefined when it is not base64 (or not a string). */
+export function decodeBase64(text: unknown): Buffer | undefined {
+  if (typeof text !== 'string') return undefined;
   const m = ALPHABET.exec(text);
   if (m === null) return undefined;
   const padding = m[1]!.length;

@@ -14,7 +14,13 @@
 import { Decoder } from './msgpack-decode.js';
 import { Msg } from './messages.js';
 
-export type Int64Policy = 'auto' | 'number' | 'bigint';
+/** The values of the int64 option (and of codegen's `--int64`). */
+export const INT64_POLICIES = ['auto', 'number', 'bigint'] as const;
+export type Int64Policy = (typeof INT64_POLICIES)[number];
+
+export function isInt64Policy(value: unknown): value is Int64Policy {
+  return (INT64_POLICIES as readonly unknown[]).includes(value);
+}
 
 function isIntegerByte(b: number): boolean {
   return b < 0x80 || b >= 0xe0 || (b >= 0xcc && b <= 0xd3);

@@ -196,7 +196,7 @@ function pairs(value: unknown, what: string): [unknown, unknown][] {
 function fromTag(tag: string, body: unknown): unknown {
   switch (tag) {
     case '$bytes': {
-      const bytes = typeof body === 'string' ? decodeBase64(body) : undefined;
+      const bytes = decodeBase64(body);
       if (bytes === undefined) malformed('$bytes must be a base64 string');
       return bytes;
     }
@@ -223,7 +223,7 @@ function fromTag(tag: string, body: unknown): unknown {
       return ndarrayFromWire(new info.ctor(copy.buffer, 0, size * width), shape as number[], info, width);
     }
     case '$arrow': {
-      const bytes = typeof body === 'string' ? decodeBase64(body) : undefined;
+      const bytes = decodeBase64(body);
       if (bytes === undefined) malformed('$arrow must be a base64 string');
       const copy = Buffer.allocUnsafeSlow(bytes.length);
       bytes.copy(copy);

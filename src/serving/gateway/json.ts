@@ -42,7 +42,7 @@ export function fromJson(text: string): unknown {
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
       if (keys.length === 1 && keys[0] === '$bytes') {
-        const bytes = typeof o.$bytes === 'string' ? decodeBase64(o.$bytes) : undefined;
+        const bytes = decodeBase64(o.$bytes);
         if (bytes === undefined) throw new InvalidArgumentsError(notBase64(o.$bytes));
         return new Uint8Array(bytes);
       }

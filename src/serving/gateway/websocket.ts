@@ -116,8 +116,8 @@ class Connection {
       this.error(id, httpProblem('BAD_REQUEST', 'no session is open on this connection: send {op: "session.open"} first'));
       return;
     }
-    const timeout = msg.timeout === undefined ? undefined : clientTimeout(msg.timeout, this.maxTimeout);
-    if (msg.timeout !== undefined && (timeout === undefined || typeof msg.timeout !== 'number')) {
+    const timeout = typeof msg.timeout === 'number' ? clientTimeout(msg.timeout, this.maxTimeout) : undefined;
+    if (msg.timeout !== undefined && timeout === undefined) {
       this.error(id, httpProblem('BAD_REQUEST', 'timeout must be a positive integer of milliseconds'));
       return;
     }

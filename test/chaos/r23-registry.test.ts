@@ -5,10 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { processStartTime } from '../../src/worker/procfs.js';
+import { processStartTime, readStat } from '../../src/worker/procfs.js';
 import { ControlDir, HostProcess, running } from '../control.js';
 import { START_METHOD, TEST_SANDBOX, fixture, startPool, waitFor } from '../helpers.js';
 import { Scenario, sleep } from './harness.js';
@@ -31,8 +31,11 @@ describe('chaos: leftovers of dead runs', () => {
       process.kill(stopped!, 'SIGSTOP');
       // In fork-server mode the zygote kills its workers when its host dies: stop it too (it is the
       // stopped worker's parent), so that both are left over for the run registry to reap.
-      const zygote = START_METHOD === 'forkserver' ? parentOf(stopped!) : undefined;
+      const zygote = START_METHOD === 'forkserver' ? readStat(stopped!)?.ppid : undefined;
       if (zygote !== undefined) process.kill(zygote, 'SIGSTOP');
+      // Both stopped for certain (state T) before the host goes: a signal is acted on when its target next runs.
+      await waitFor(() => [stopped!, ...(zygote === undefined ? [] : [zygote])].every((pid) => readStat(pid)?.state === 'T'));
+      const before = processStates(stopped!, zygote);
       dying.child.kill('SIGKILL');
       await dying.exited;
       scenario.fault('host SIGKILLed with a stopped worker');
@@ -45,7 +48,9 @@ describe('chaos: leftovers of dead runs', () => {
         // left for the next start to reap; it must still spare the reused pid and the live host.
         assert.deepEqual(leftovers, [], 'the stopped sandboxed worker went with its host');
       } else {
-        assert.ok(leftovers.includes(stopped!), 'the stopped worker was left over');
+        // What the processes looked like before the host was killed and now, should this ever fail.
+        const states = `before the kill: ${before}; now: ${processStates(stopped!, zygote)}; leftovers ${JSON.stringify(leftovers)}`;
+        assert.ok(leftovers.includes(stopped!), `the stopped worker was left over (${states})`);
         assert.ok(leftovers.length >= 2, 'with its grandchild');
       }
       // A dead run whose recorded worker pid now belongs to another program (start time differs).
@@ -94,8 +99,11 @@ describe('chaos: leftovers of dead runs', () => {
   });
 });
 
-/** The parent pid of `pid` (field 4 of /proc/<pid>/stat). */
-function parentOf(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+/** The state and parent of the stopped worker and of its zygote, as /proc shows them. */
+function processStates(worker: number, zygote: number | undefined): string {
+  const one = (pid: number): string => {
+    const stat = readStat(pid);
+    return stat === undefined ? `${pid} gone` : `${pid} state ${stat.state} parent ${stat.ppid}`;
+  };
+  return zygote === undefined ? `worker ${one(worker)}` : `worker ${one(worker)}, zygote ${one(zygote)}`;
 }

@@ -60,6 +60,8 @@ export interface Summary {
   scaling: Record<string, { tp: Record<number, Fig>; efficiency: Record<number, Fig> }>;
   scalingCounts: number[];
   payload: Record<PayloadKind, Record<string, Fig>>;
+  /** Loading the package in a fresh Node process, ms (every start of the contender, any worker count). */
+  load: Record<string, Fig>;
   firstCall: Record<string, Record<string, Fig>>;
   allAnswered: Record<string, Record<string, Fig>>;
   hostPerWorker: Record<string, Record<string, Fig>>;
@@ -90,12 +92,14 @@ export function summarize(r: Results): Summary {
     scaling: {},
     scalingCounts: scalingCounts(r),
     payload: { bytesTo: {}, bytesFrom: {}, arrayTo: {}, arrayFrom: {} },
+    load: {},
     firstCall: {},
     allAnswered: {},
     hostPerWorker: {},
     workerRss: {},
     workerPss: {},
   };
+  for (const [name, ms] of Object.entries(r.load ?? {})) s.load[name] = med(ms);
   for (const name of names) {
     s.seqP50[name] = med(r.latency[name]?.p50);
     s.seqP99[name] = med(r.latency[name]?.p99);
@@ -157,6 +161,17 @@ function ratio(snake: Fig, other: Fig, higherIsBetter = false): string {
   const b = num(other);
   if (a === undefined || b === undefined) return 'n/a';
   return `${round(higherIsBetter ? b / a : a / b, 2)}x`;
+}
+
+/** "snakepit 21.5 ms, python-shell 4.1 ms (5.2x)": the package loads, for the start section's text. */
+function loadLine(r: Results): string {
+  const load = summarize(r).load;
+  const names = Object.keys(load);
+  if (names.length === 0) return 'not measured in this run';
+  const snake = num(load['snakepit']);
+  return names
+    .map((n) => `${n} ${fmt(load[n], 1)} ms` + (n !== 'snakepit' && snake !== undefined ? ` (Snakepit ${ratio(snake, load[n])})` : ''))
+    .join(', ');
 }
 
 /** Memory of one worker: host growth plus the worker's PSS (in-process: host growth only). */
@@ -232,6 +247,7 @@ export function tables(r: Results): Tables {
     ratioRow(`time per call, ${r.inFlight} in flight, 1 worker`, (n) => (n === 'snakepit' ? s.tp1['snakepit c32'] : s.tp1[n]), 'snakepit', true),
     ratioRow(`time per call, ${scalingLoad(r)}, 2 workers`, (n) => s.scaling[n === 'snakepit' ? 'snakepit c32' : n]?.tp[2], 'snakepit', true),
     ...KINDS.map((k) => ratioRow(KIND_LABEL[k], (n) => s.payload[k][n], 'snakepit')),
+    ...(s.load['snakepit'] === undefined ? [] : [ratioRow('load the package, fresh Node process', (n) => s.load[n], 'snakepit')]),
     ...startRows.map((row) => row.cells),
   ];
   const latency: Cell[][] = names.map((n) => [
@@ -556,7 +572,12 @@ ${md(t.payload)}
 
 ## Start to first call
 
-From the start request to the first result, in a fresh Node process, median of ${p.startupReps}; then, with
+Each start runs in a fresh Node process that has loaded the contender's package first; the figures count
+from the start request, after that load, for every contender (pythonia and node-calls-python start
+Python when their package is first required: their load is part of their start). The load itself is
+measured apart, in a plain Node process of its own that loads nothing else (bench/lib/load.ts), median of
+${p.startupReps}: ${loadLine(r)}.
+From the start request to the first result, median of ${p.startupReps}; then, with
 several workers, until every worker has answered a call (one call per worker, sent together right after
 the first). \`Pool.start\` resolves once every worker has said hello and answered a ping, so Snakepit's
 first call already waits for all its workers; python-shell and the raw pipe return from their start as

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import type { PayloadKind, SoakSample, StartResult } from './lib/agent.js';
 import { CONTENDERS } from './lib/contenders/index.js';
 import { Agent } from './lib/driver.js';
+import { measureLoad, PACKAGE_LOADS } from './lib/load.js';
 import { BENCH_DIR, compileBytecode, machineInfo } from './lib/env.js';
 import { linearFit, type Latency } from './lib/measure.js';
 import { isCannot, MiB, type Cannot, type Results, type SoakFigures, type StartupFigures } from './lib/results.js';
@@ -71,7 +72,9 @@ const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
 
 async function startupPhase(results: Results): Promise<void> {
   for (const name of STARTUP) results.startup[name] = {};
+  const load: Record<string, number[]> = (results.load = {});
   for (let rep = 0; rep < params.startupReps; rep++) {
+    for (const name of rotate(Object.keys(PACKAGE_LOADS), rep)) (load[name] ??= []).push(measureLoad(name));
     for (const n of STARTUP_WORKERS) {
       for (const name of rotate(STARTUP, rep + n)) {
         const c = caps(name);

@@ -1,7 +1,8 @@
 /**
  * Start and memory of a pool with the plain bench adapter (bench/adapter.py) against python-shell,
  * with 1 and 8 workers: start to first call, to every worker answering, and proportional set size
- * (PSS) per worker, for spawn, the fork server and python-shell. Each start runs in a Node process of
+ * (PSS) per worker, for spawn, the fork server and python-shell; and loading each package in a plain
+ * Node process of its own (bench/lib/load.ts), which the start figures do not include. Each start runs in a Node process of
  * its own (bench/lib/agent.ts; needs `npm --prefix bench install`), so no contender finds another's
  * modules already loaded; the order of the contenders alternates between rounds.
  *
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import type { StartResult } from './lib/agent.js';
 import { Agent } from './lib/driver.js';
 import { BENCH_DIR, compileBytecode, machineInfo } from './lib/env.js';
+import { measureLoad, PACKAGE_LOADS } from './lib/load.js';
 import { median, table } from './lib/measure.js';
 
 const { values } = parseArgs({
@@ -36,7 +38,9 @@ const ratio = (a: number, b: number): string => `${(a / b).toFixed(3)}x`;
 compileBytecode();
 const machine = machineInfo();
 console.log(`startup: ${JSON.stringify(machine)}`);
+const loads: Record<string, number[]> = {};
 for (let r = 0; r < REPS; r++) {
+  for (const name of Object.keys(PACKAGE_LOADS)) (loads[name] ??= []).push(measureLoad(name));
   for (const n of WORKERS) {
     for (const name of r % 2 === 0 ? CONTENDERS : [...CONTENDERS].reverse()) {
       const agent = new Agent(name);
@@ -71,8 +75,14 @@ for (const n of WORKERS) {
   }
 }
 console.log();
+const loadBase = loads['python-shell'];
+console.log(
+  `load the package (plain Node process, median): ${Object.entries(loads)
+    .map(([name, ms]) => `${name} ${median(ms).toFixed(1)} ms${loadBase && name !== 'python-shell' ? ` (${ratio(median(ms), median(loadBase))})` : ''}`)
+    .join(', ')}`,
+);
 console.log(table(['plain adapter (median of rounds)', 'first call ms (vs python-shell)', 'all answered ms', 'PSS per worker MiB'], rows));
 
 const out = values.json ?? path.join(BENCH_DIR, 'results', `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-startup.json`);
-writeFileSync(out, JSON.stringify({ machine, params: { reps: REPS, workers: WORKERS }, figures }, null, 2));
+writeFileSync(out, JSON.stringify({ machine, params: { reps: REPS, workers: WORKERS }, figures, loads }, null, 2));
 console.log(`wrote ${path.relative(process.cwd(), out)}`);

@@ -18,6 +18,12 @@ export interface Capabilities {
 export interface Contender {
   readonly name: string;
   readonly caps: Capabilities;
+  /**
+   * Load the contender's package into this fresh Node process, before `start` and the memory figures
+   * (bench/lib/load.ts times the load apart). Absent where loading the package starts Python
+   * (pythonia, node-calls-python): their load is part of their start.
+   */
+  load?(): Promise<void>;
   /** Start `workers` workers; resolves when they can take calls (before the first call). */
   start(workers: number): Promise<void>;
   add(a: number, b: number): Promise<number>;

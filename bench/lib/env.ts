@@ -11,6 +11,8 @@ export const ROOT = path.resolve(BENCH_DIR, '..');
 export const ADAPTER = path.join(BENCH_DIR, 'adapter.py');
 export const PYTHON = process.env.SNAKEPIT_PYTHON ?? path.join(ROOT, '.venv', 'bin', 'python');
 const BRIDGE_DIR = path.join(ROOT, 'python', 'snakepit_bridge');
+/** The library as users load it: the compiled bundle (`npm run build` writes it). */
+export const LIBRARY_URL = new URL('../../dist/index.js', import.meta.url);
 
 /**
  * Compile the bridge and the benchmark's Python files to bytecode, as installing a package does

@@ -7,12 +7,12 @@
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { LIBRARY_URL } from './env.js';
 
-const url = new URL('../../dist/index.js', import.meta.url);
-if (!existsSync(fileURLToPath(url))) {
+if (!existsSync(fileURLToPath(LIBRARY_URL))) {
   throw new Error('dist/ is missing: run `npm run build` before the benchmarks');
 }
-const lib = (await import(url.href)) as typeof import('../../src/index.js');
+const lib = (await import(LIBRARY_URL.href)) as typeof import('../../src/index.js');
 
 export const Pool = lib.Pool;
 export type Pool = import('../../src/index.js').Pool;

@@ -49,6 +49,11 @@ export interface Results {
   contenders: Record<string, ContenderInfo>;
   /** By contender, then by worker count. */
   startup: Record<string, Record<string, StartupFigures | Cannot>>;
+  /**
+   * Milliseconds to load the package in a fresh Node process, by contender, one per repetition
+   * (bench/lib/load.ts; absent in older results).
+   */
+  load?: Record<string, number[]>;
   /** Sequential round trip on one worker, µs, one entry per round. */
   latency: Record<string, { p50: number[]; p99: number[] }>;
   /**

@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionsError } from '../errors.js';
 import type { Pool } from '../pool/pool.js';
 import { poolCore } from '../pool/pool.js';
@@ -24,6 +24,9 @@ export async function serveDashboard(pool: Pool, options?: DashboardOptions): Pr
   const { port, host, interval, token, socket } = checkDashboardOptions(options);
   const core = poolCore(pool);
   if (core === undefined) throw new InvalidOptionsError('serveDashboard needs a Pool made by Pool.start');
+  // Loaded here rather than with the library: only the dashboard serves HTTP, and node:http adds about
+  // 1 ms to every load of the package (docs/architecture.md, Decisions).
+  const { createServer } = await import('node:http');
   const watch = new PoolWatch(core);
   const clients = new Set<ServerResponse>();
   const timer = setInterval(() => {

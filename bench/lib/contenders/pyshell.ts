@@ -41,12 +41,17 @@ class Shell {
 
 export function pyshell(): Contender {
   let set: LeastOutstanding<Shell> | undefined;
+  let loaded: PythonShellClass | undefined;
   const call = <T>(fn: string, args: Record<string, unknown>): Promise<T> => set!.run((s) => s.call<T>(fn, args));
   return {
     name: 'python-shell',
     caps: { maxWorkers: Infinity, binary: 'JSON lines over stdio: base64 strings', inProcess: false },
+    async load() {
+      loaded = (createRequire(import.meta.url)('python-shell') as { PythonShell: PythonShellClass }).PythonShell;
+    },
     async start(workers) {
-      const { PythonShell: PythonShellClass } = createRequire(import.meta.url)('python-shell') as { PythonShell: PythonShellClass };
+      const PythonShellClass = loaded;
+      if (PythonShellClass === undefined) throw new Error('not loaded');
       const script = path.join(BENCH_DIR, 'peers', 'pyshell_worker.py');
       const shells = Array.from(
         { length: workers },

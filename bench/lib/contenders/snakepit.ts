@@ -4,9 +4,11 @@
  * keeps the workers from writing it back), as on a first start from a read-only install.
  */
 
-import { Pool } from '../library.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Pool } from '../library.js';
 import { asFloat64, f64Bytes, type Contender } from '../contender.js';
-import { ADAPTER, compileBytecode, dropBridgeBytecode, PYTHON } from '../env.js';
+import { ADAPTER, compileBytecode, dropBridgeBytecode, LIBRARY_URL, PYTHON } from '../env.js';
 
 /**
  * `forkserver`: workers forked from a zygote (startMethod 'forkserver'); `workerPids` then lists the
@@ -14,6 +16,7 @@ import { ADAPTER, compileBytecode, dropBridgeBytecode, PYTHON } from '../env.js'
  * `firstReady`: `minReady: 1`, Pool.start resolves once one worker is ready (the others start after).
  */
 export function snakepit(concurrency = 32, cold = false, forkserver = false, firstReady = false): Contender {
+  let lib: typeof import('../../../src/index.js') | undefined;
   let pool: Pool | undefined;
   const p = (): Pool => pool ?? (() => { throw new Error('not started'); })();
   return {
@@ -22,12 +25,19 @@ export function snakepit(concurrency = 32, cold = false, forkserver = false, fir
       (cold ? ' cold' : '') +
       (firstReady ? ' minReady 1' : ''),
     caps: { maxWorkers: Infinity, binary: 'native MessagePack bin (Buffer in, Buffer out)', inProcess: false },
+    async load() {
+      // The bundle itself, as `import { Pool } from 'snakepit'` loads it (not bench/lib/library.ts, which
+      // tsx would compile first).
+      if (!existsSync(fileURLToPath(LIBRARY_URL))) throw new Error('dist/ is missing: run `npm run build` first');
+      lib = (await import(LIBRARY_URL.href)) as typeof import('../../../src/index.js');
+    },
     async start(workers) {
+      if (lib === undefined) throw new Error('not loaded');
       if (cold) dropBridgeBytecode();
       const env: Record<string, string> = cold ? { PYTHONDONTWRITEBYTECODE: '1' } : {};
       const method = forkserver ? ({ startMethod: 'forkserver' } as const) : {};
       const ready = firstReady ? { minReady: 1 } : {};
-      pool = await Pool.start({ adapter: ADAPTER, python: PYTHON, size: workers, concurrency, env, ...method, ...ready });
+      pool = await lib.Pool.start({ adapter: ADAPTER, python: PYTHON, size: workers, concurrency, env, ...method, ...ready });
     },
     add: (a, b) => p().execute<number>('add', { a, b }),
     bytesTo: (data) => p().execute<number>('byte_len', { data }),

@@ -387,6 +387,9 @@ export function tables(r: Results): Tables {
       rows: [
         ['host heap used (MiB)', mib(first.hostHeapUsed), mib(last.hostHeapUsed), fmt(sl.hostHeapUsedMiB, 3)],
         ['host RSS (MiB)', mib(first.hostRss), mib(last.hostRss), fmt(sl.hostRssMiB, 3)],
+        ...(first.hostHeapTotal === undefined || last.hostHeapTotal === undefined
+          ? []
+          : [['host V8 heap committed (MiB)', mib(first.hostHeapTotal), mib(last.hostHeapTotal), 'not fitted']]),
         ['worker RSS (MiB)', mib(first.workerRss[0] ?? NaN), mib(last.workerRss[0] ?? NaN), fmt(sl.workerRssMiB, 3)],
         ['open file descriptors (host)', first.fds, last.fds, fmt(sl.fds, 3)],
       ],
@@ -658,7 +661,8 @@ ${md(t.overhead)}
 ${r.soak!.calls.toLocaleString('en-US')} calls through one pool (${r.soak!.workers} worker, concurrency 32, ${r.soak!.inFlight} in flight),
 sampled every ${(p.soakEvery ?? 0).toLocaleString('en-US')} calls after a garbage collection. Slopes are least-squares fits over the samples
 from ${soakSettle(r).toLocaleString('en-US')} calls on (the host's RSS moves by several MiB between samples as V8 resizes its old space,
-and settles over about the first million calls).
+and settles over about the first million calls). The heap V8 has committed is shown beside it: when the RSS
+steps while the heap used stays flat, that column says whether V8 grew its spaces.
 
 ${md(t.soak)}
 `

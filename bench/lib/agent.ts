@@ -24,6 +24,11 @@ export type Request =
 export interface MemorySample {
   hostRss: number;
   hostHeapUsed: number;
+  /**
+   * What V8 has committed for its heap (absent in older results): the host's RSS follows it as V8
+   * resizes its spaces, whatever the heap holds.
+   */
+  hostHeapTotal?: number;
   workerRss: number[];
   workerPss: number[];
   fds: number;
@@ -57,7 +62,7 @@ function memory(c: Contender | undefined): MemorySample {
   gc();
   const m = process.memoryUsage();
   const pids = c?.workerPids() ?? [];
-  return { hostRss: m.rss, hostHeapUsed: m.heapUsed, workerRss: pids.map(rssOf), workerPss: pids.map(pssOf), fds: openFds() };
+  return { hostRss: m.rss, hostHeapUsed: m.heapUsed, hostHeapTotal: m.heapTotal, workerRss: pids.map(rssOf), workerPss: pids.map(pssOf), fds: openFds() };
 }
 
 async function payload(c: Contender, kind: PayloadKind, reps: number): Promise<{ ms: number[]; mbPerS: number }> {

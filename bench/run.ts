@@ -4,7 +4,7 @@
  * process (bench/lib/agent.ts); measurements alternate between contenders round by round.
  *
  *   node --import tsx bench/run.ts            quick (about a minute or two)
- *   node --import tsx bench/run.ts --full     everything, including the 10,000,000-call soak; also
+ *   node --import tsx bench/run.ts --full     everything, including the 30,000,000-call soak; also
  *                                             regenerates docs/benchmarks.md and docs/benchmarks.svg
  *
  * Both end with the per-call overhead diagnostic (bench/overhead.ts --diagnose), whose figures go into

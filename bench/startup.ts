@@ -2,9 +2,10 @@
  * Start and memory of a pool with the plain bench adapter (bench/adapter.py) against python-shell,
  * with 1 and 8 workers: start to first call, to every worker answering, and proportional set size
  * (PSS) per worker, for spawn, the fork server and python-shell; and loading each package in a plain
- * Node process of its own (bench/lib/load.ts), which the start figures do not include. Each start runs in a Node process of
- * its own (bench/lib/agent.ts; needs `npm --prefix bench install`), so no contender finds another's
- * modules already loaded; the order of the contenders alternates between rounds.
+ * Node process of its own (bench/lib/load.ts), which the start figures do not include. Each start
+ * runs in a Node process of its own (bench/lib/agent.ts; needs `npm --prefix bench install`) that
+ * loads the contender's package first, so no contender finds another's modules already loaded; the
+ * order of the contenders alternates between rounds.
  *
  *   node --import tsx bench/startup.ts [--reps 7] [--workers 8] [--json FILE]
  */

@@ -1,7 +1,7 @@
 /** Paths, the Python executable and a description of the machine, shared by the benchmarks. */
 
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,14 @@ export const PYTHON = process.env.SNAKEPIT_PYTHON ?? path.join(ROOT, '.venv', 'b
 const BRIDGE_DIR = path.join(ROOT, 'python', 'snakepit_bridge');
 /** The library as users load it: the compiled bundle (`npm run build` writes it). */
 export const LIBRARY_URL = new URL('../../dist/index.js', import.meta.url);
+
+/** Import the compiled bundle (LIBRARY_URL); throws, saying what to run, when dist/ is missing. */
+export async function importLibrary(): Promise<typeof import('../../src/index.js')> {
+  if (!existsSync(fileURLToPath(LIBRARY_URL))) {
+    throw new Error('dist/ is missing: run `npm run build` before the benchmarks');
+  }
+  return (await import(LIBRARY_URL.href)) as typeof import('../../src/index.js');
+}
 
 /**
  * Compile the bridge and the benchmark's Python files to bytecode, as installing a package does

@@ -5,14 +5,9 @@
  * The bench scripts build dist/ first (`npm run build`).
  */
 
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { LIBRARY_URL } from './env.js';
+import { importLibrary } from './env.js';
 
-if (!existsSync(fileURLToPath(LIBRARY_URL))) {
-  throw new Error('dist/ is missing: run `npm run build` before the benchmarks');
-}
-const lib = (await import(LIBRARY_URL.href)) as typeof import('../../src/index.js');
+const lib = await importLibrary();
 
 export const Pool = lib.Pool;
 export type Pool = import('../../src/index.js').Pool;

@@ -4,11 +4,9 @@
  * keeps the workers from writing it back), as on a first start from a read-only install.
  */
 
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Pool } from '../library.js';
 import { asFloat64, f64Bytes, type Contender } from '../contender.js';
-import { ADAPTER, compileBytecode, dropBridgeBytecode, LIBRARY_URL, PYTHON } from '../env.js';
+import { ADAPTER, compileBytecode, dropBridgeBytecode, importLibrary, PYTHON } from '../env.js';
 
 /**
  * `forkserver`: workers forked from a zygote (startMethod 'forkserver'); `workerPids` then lists the
@@ -28,8 +26,7 @@ export function snakepit(concurrency = 32, cold = false, forkserver = false, fir
     async load() {
       // The bundle itself, as `import { Pool } from 'snakepit'` loads it (not bench/lib/library.ts, which
       // tsx would compile first).
-      if (!existsSync(fileURLToPath(LIBRARY_URL))) throw new Error('dist/ is missing: run `npm run build` first');
-      lib = (await import(LIBRARY_URL.href)) as typeof import('../../../src/index.js');
+      lib = await importLibrary();
     },
     async start(workers) {
       if (lib === undefined) throw new Error('not loaded');

@@ -163,14 +163,14 @@ function ratio(snake: Fig, other: Fig, higherIsBetter = false): string {
   return `${round(higherIsBetter ? b / a : a / b, 2)}x`;
 }
 
-/** "snakepit 21.5 ms, python-shell 4.1 ms (5.2x)": the package loads, for the start section's text. */
+/** "snakepit 14.5 ms, snakepit import 18 ms, python-shell 5.2 ms (Snakepit 2.8x)": the package loads, for the start section's text. */
 function loadLine(r: Results): string {
   const load = summarize(r).load;
   const names = Object.keys(load);
   if (names.length === 0) return 'not measured in this run';
   const snake = num(load['snakepit']);
   return names
-    .map((n) => `${n} ${fmt(load[n], 1)} ms` + (n !== 'snakepit' && snake !== undefined ? ` (Snakepit ${ratio(snake, load[n])})` : ''))
+    .map((n) => `${n} ${fmt(load[n], 1)} ms` + (!n.startsWith('snakepit') && snake !== undefined ? ` (Snakepit ${ratio(snake, load[n])})` : ''))
     .join(', ');
 }
 
@@ -578,8 +578,9 @@ ${md(t.payload)}
 Each start runs in a fresh Node process that has loaded the contender's package first; the figures count
 from the start request, after that load, for every contender (pythonia and node-calls-python start
 Python when their package is first required: their load is part of their start). The load itself is
-measured apart, in a plain Node process of its own that loads nothing else (bench/lib/load.ts), median of
-${p.startupReps}: ${loadLine(r)}.
+measured apart, in a plain Node process of its own that loads nothing else (bench/lib/load.ts), each
+package with \`require\` (python-shell is CommonJS only; **snakepit import** is Snakepit loaded with
+\`import()\` instead, which adds Node's ES module loader), median of ${p.startupReps}: ${loadLine(r)}.
 From the start request to the first result, median of ${p.startupReps}; then, with
 several workers, until every worker has answered a call (one call per worker, sent together right after
 the first). \`Pool.start\` resolves once every worker has said hello and answered a ping, so Snakepit's

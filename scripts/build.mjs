@@ -1,8 +1,10 @@
 // Builds dist/: type declarations from tsc (which also type-checks the sources with the build's
-// stricter settings), and the library bundled by esbuild twice: dist/index.js (ES module; one file
-// loads in about 12 ms where the 40-odd modules tsc emits took about 30 ms) and dist/cjs/index.js
-// (CommonJS, for `require('snakepit')`; dist/cjs/package.json marks the folder as CommonJS and holds
-// a copy of the declarations, so that TypeScript reads them as CommonJS types).
+// stricter settings); the library as one CommonJS bundle by esbuild, dist/cjs/bundle.js (one file loads
+// in about 12 ms where the 40-odd modules tsc emits took about 30 ms), with its two entry points:
+// dist/cjs/index.js for `require('snakepit')` and dist/index.js for `import`, both loading the bundle
+// through V8's code cache (src/boot/code-cache.ts) and a first cache file beside it; dist/cjs/package.json
+// marks the folder as CommonJS and holds a copy of the declarations, so that TypeScript reads them as
+// CommonJS types. The `snakepit` command is a bundle of its own, dist/cli.js.
 //
 // It runs as `prepare`, also where npm has not installed the dev dependencies: `npm install <folder>`
 // links the folder and runs `prepare` there without installing anything in it. When esbuild or
@@ -62,14 +64,33 @@ const common = {
   // Optional peer dependency, imported lazily by the cluster features only.
   external: ['nats'],
 };
-await build({ ...common, outfile: path.join(dist, 'index.js'), format: 'esm' });
-// CommonJS has no import.meta: the bundle's own URL stands in for it (the bridge is found relative to it).
+// The library: one CommonJS bundle, dist/cjs/bundle.js. CommonJS has no import.meta: the bundle's own
+// URL stands in for it (the bridge is found relative to it).
+const bundle = path.join(dist, 'cjs', 'bundle.js');
 await build({
   ...common,
-  outfile: path.join(dist, 'cjs', 'index.js'),
+  outfile: bundle,
   format: 'cjs',
   define: { 'import.meta.url': '__snakepit_module_url' },
   banner: { js: 'const __snakepit_module_url = require("node:url").pathToFileURL(__filename).href;' },
+});
+// Its entry points load it through V8's code cache (src/boot/code-cache.ts): dist/cjs/index.js for
+// `require('snakepit')`, and dist/index.js for `import`, which takes the same module's exports (one copy
+// of the library in a process, whichever way it is loaded; an ES module cannot be compiled from a code
+// cache on Node 20).
+await build({
+  platform: 'node',
+  target: 'node20',
+  bundle: true,
+  logLevel: 'warning',
+  format: 'cjs',
+  outfile: path.join(dist, 'cjs', 'index.js'),
+  stdin: {
+    contents: "const { loadBundle } = require('./code-cache.ts');\nmodule.exports = loadBundle(require('node:path').join(__dirname, 'bundle.js')).exports;\n",
+    resolveDir: path.join(root, 'src', 'boot'),
+    sourcefile: 'entry.cjs',
+    loader: 'js',
+  },
 });
 writeFileSync(path.join(dist, 'cjs', 'package.json'), '{ "type": "commonjs" }\n');
 
@@ -87,6 +108,20 @@ function copyDeclarations(from, to) {
 }
 copyDeclarations(dist, path.join(dist, 'cjs'));
 if (!existsSync(path.join(dist, 'cjs', 'index.d.ts'))) throw new Error('snakepit build: declarations missing');
+
+// A first code cache, of what loading the bundle compiles (the first pool to run writes a fuller one),
+// made by a process of its own that also lists the library's exports for dist/index.js.
+const loaded = execFileSync(
+  process.execPath,
+  ['-e', `const lib = require(${JSON.stringify(path.join(dist, 'cjs', 'index.js'))}); globalThis[Symbol.for('snakepit.codeCache')].save(false); process.stdout.write(JSON.stringify(Object.keys(lib)));`],
+  { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 2], env: { ...process.env, SNAKEPIT_CODE_CACHE: '1' } },
+);
+const names = JSON.parse(loaded);
+if (!names.includes('Pool')) throw new Error(`snakepit build: the bundle exports ${loaded}`);
+writeFileSync(
+  path.join(dist, 'index.js'),
+  `// The ES module entry: the library's exports, from the CommonJS entry that loads the bundle.\nimport lib from './cjs/index.js';\n\nexport const {\n${names.map((n) => `  ${n},\n`).join('')}} = lib;\n`,
+);
 
 // The `snakepit` command (package.json "bin"): its own ES module bundle, so the library's stays as small.
 await build({ ...common, entryPoints: [path.join(root, 'src', 'cli', 'main.ts')], outfile: path.join(dist, 'cli.js'), format: 'esm', sourcemap: false });

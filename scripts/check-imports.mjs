@@ -7,7 +7,10 @@
 //     (interface or alias) that the file's own declarations use is part of that file's API and may
 //     stay exported for implementers. Generated files (a first comment saying "generated") and
 //     modules that also run as a command (`import.meta.url === pathToFileURL(process.argv[1]).href`)
-//     are skipped: their exports are for tools outside the import graph.
+//     are skipped: their exports are for tools outside the import graph;
+//  3. no `import()` of a package or a built-in module in src/ except in src/boot/import.ts (and the
+//     loader beside it, which Node compiles itself): the bundle compiled from V8's code cache cannot
+//     run `import()` itself (src/boot/code-cache.ts).
 // Prints each problem and exits 1 if there is one. Run by `make lint`.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -206,9 +209,26 @@ for (const file of sources) {
   }
 }
 
+// 3. import() of a package or built-in only in src/boot/import.ts and the loader
+const importers = new Set(['import.ts', 'code-cache.ts'].map((f) => path.join(root, 'src', 'boot', f)));
+for (const file of sources) {
+  if (importers.has(file)) continue;
+  const visit = (node) => {
+    if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const arg = node.arguments[0];
+      if (!(arg && ts.isStringLiteral(arg) && arg.text.startsWith('.'))) {
+        const { line } = parse(file).getLineAndCharacterOfPosition(node.getStart());
+        problems.push(`import() of a package or built-in at ${rel(file)}:${line + 1}: use importModule from src/boot/import.ts`);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(parse(file));
+}
+
 for (const p of problems) console.error(p);
 if (problems.length > 0) {
   console.error(`${problems.length} problem(s)`);
   process.exit(1);
 }
-console.log(`imports ok: ${sources.length} files of src/, no cycle, no unused export`);
+console.log(`imports ok: ${sources.length} files of src/, no cycle, no unused export, no import() outside src/boot/import.ts`);

@@ -51,6 +51,13 @@ try {
   await pool.close();
 }
 `;
+/** How the package loaded: the code cache's state, and whether import and require gave one module. */
+const CACHE_MJS = `import { createRequire } from 'node:module';
+import * as esm from 'snakepit';
+const cjs = createRequire(import.meta.url)('snakepit');
+const state = globalThis[Symbol.for('snakepit.codeCache')];
+console.log(JSON.stringify({ status: state.status, warm: state.warm, one: esm.Pool === cjs.Pool }));
+`;
 const CHECK_CTS = `import snakepit = require('snakepit');
 export const started: Promise<snakepit.Pool> = snakepit.Pool.start({ adapter: './tools.py' });
 export const code: string = new snakepit.PoolClosedError().code;
@@ -67,6 +74,7 @@ async function newApp(dir: string, spec: string): Promise<string> {
   writeFileSync(path.join(dir, 'tools.py'), TOOLS_PY);
   writeFileSync(path.join(dir, 'main.cjs'), MAIN_CJS);
   writeFileSync(path.join(dir, 'main.mjs'), MAIN_MJS);
+  writeFileSync(path.join(dir, 'cache.mjs'), CACHE_MJS);
   await run('npm', [...NPM_INSTALL, spec], dir, 180_000);
   return dir;
 }
@@ -101,7 +109,10 @@ describe('the npm package, installed into a brand-new app', () => {
 
   it('from a path: prepare builds without dev dependencies; require() and import both run a call', async () => {
     const app = await newApp(path.join(work, 'from-path'), checkout);
+    // The build leaves a code cache of the load; the first pool to run writes one of what it compiled.
+    assert.deepEqual(await runApp(app, 'cache.mjs'), { status: 'accepted', warm: false, one: true });
     assert.deepEqual(await runApp(app, 'main.cjs'), { sum: 5, typed: true, code: 'INVALID_ARGUMENTS' });
+    assert.deepEqual(await runApp(app, 'cache.mjs'), { status: 'accepted', warm: true, one: true });
     assert.deepEqual(await runApp(app, 'main.mjs'), { sum: 9 });
     // The types resolve for a CommonJS and an ES module TypeScript file alike.
     writeFileSync(path.join(app, 'check.cts'), CHECK_CTS);
@@ -131,7 +142,7 @@ describe('the npm package, installed into a brand-new app', () => {
       files: { path: string }[];
     }[];
     const files = new Set(packed[0]!.files.map((f) => f.path));
-    const needed = ['dist/index.js', 'dist/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json', 'dist/cli.js'];
+    const needed = ['dist/index.js', 'dist/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/bundle.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json', 'dist/cli.js'];
     for (const file of [...needed, 'python/pyproject.toml', 'python/snakepit_bridge/py.typed']) {
       assert.ok(files.has(file), `${file} is in the package`);
     }

@@ -6,6 +6,7 @@
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import { ClusterUnavailableError, InvalidOptionsError } from '../errors.js';
 import type { NatsConnectOptions } from './types.js';
+import { importModule } from '../boot/import.js';
 
 export type NatsModule = typeof import('nats');
 
@@ -13,7 +14,7 @@ let loading: Promise<NatsModule> | undefined;
 
 /** Import `nats` once; CLUSTER_UNAVAILABLE naming the package when it is not installed. */
 function loadNats(): Promise<NatsModule> {
-  loading ??= import('nats').catch((err: unknown) => {
+  loading ??= importModule<NatsModule>('nats').catch((err: unknown) => {
     loading = undefined;
     throw new ClusterUnavailableError(
       "the optional package 'nats' is not installed; install it beside snakepit (npm install nats) to use Pool.connect or agents",

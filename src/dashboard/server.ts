@@ -16,6 +16,7 @@ import { poolCore } from '../pool/pool.js';
 import { renderPage } from './page.js';
 import { PoolWatch } from './snapshot.js';
 import { authorised, checkDashboardOptions, listen, type Dashboard, type DashboardOptions } from './http.js';
+import { importModule } from '../boot/import.js';
 
 export type { Dashboard, DashboardOptions } from './http.js';
 
@@ -26,7 +27,7 @@ export async function serveDashboard(pool: Pool, options?: DashboardOptions): Pr
   if (core === undefined) throw new InvalidOptionsError('serveDashboard needs a Pool made by Pool.start');
   // Loaded here rather than with the library: only the dashboard serves HTTP, and node:http adds about
   // 1 ms to every load of the package (docs/architecture.md, Decisions).
-  const { createServer } = await import('node:http');
+  const { createServer } = await importModule<typeof import('node:http')>('node:http');
   const watch = new PoolWatch(core);
   const clients = new Set<ServerResponse>();
   const timer = setInterval(() => {

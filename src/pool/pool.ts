@@ -28,6 +28,7 @@ import { ServingFront } from '../serving/front.js';
 import type { ResultCache } from '../serving/cache.js';
 import { InvalidOptionsError, PoolClosedError } from '../errors.js';
 import { FactoryOnly } from '../factory-only.js';
+import { codeCachePoolClosed, codeCachePoolStarted } from '../boot/warm.js';
 
 const cores = new WeakMap<Pool, PoolCore>();
 const factory = new FactoryOnly(
@@ -87,6 +88,7 @@ export class Pool extends EventEmitter<PoolEventMap> {
       );
     }
     pool.#serving.configure();
+    codeCachePoolStarted();
     return pool;
   }
 
@@ -222,7 +224,10 @@ export class Pool extends EventEmitter<PoolEventMap> {
   /** Stop accepting calls, let queued and running ones finish, then stop the workers. Idempotent. */
   close(): Promise<void> {
     this.#reloader.stop();
-    return this.#core.close().finally(() => this.#serving.close());
+    return this.#core.close().finally(() => {
+      this.#serving.close();
+      codeCachePoolClosed();
+    });
   }
 
   /** Reject every queued and running call with POOL_CLOSED and kill the workers now. Idempotent. */

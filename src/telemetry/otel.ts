@@ -15,6 +15,7 @@
 
 import type * as Api from '@opentelemetry/api';
 import type { SnakepitError } from '../errors.js';
+import { importModule } from '../boot/import.js';
 
 /** The parts of a call that tracing reads (src/pool/call.ts). */
 export interface TracedCall {
@@ -57,7 +58,7 @@ export function otelRegistered(): boolean {
  */
 export function loadApi(): Promise<typeof Api | undefined> {
   if (process.env.SNAKEPIT_OTEL === 'off') return Promise.resolve(undefined);
-  loaded ??= import(API_MODULE).then(
+  loaded ??= importModule<typeof Api & { default?: typeof Api }>(API_MODULE).then(
     (m: typeof Api & { default?: typeof Api }) => (m.trace !== undefined ? m : m.default),
     () => undefined,
   );

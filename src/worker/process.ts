@@ -16,7 +16,8 @@ import { LineTail, readLines } from './lines.js';
 
 /**
  * The folder holding the `snakepit_bridge` package shipped with this library: `python/` at the
- * package's root, one level above the bundled `dist/index.js`, two above this source file.
+ * package's root, one level above the command's bundle `dist/cli.js`, two above the library's bundle
+ * `dist/cjs/bundle.js` and this source file.
  */
 export const BRIDGE_PYTHONPATH = findBridge(path.dirname(fileURLToPath(import.meta.url)));
 

@@ -1,0 +1,169 @@
+/**
+ * Loading the library's bundle through V8's code cache. The built package's entry points
+ * (dist/cjs/index.js, and dist/index.js above it) are this loader: it compiles dist/cjs/bundle.js with
+ * the code V8 compiled for it last time (a `.cache` file beside the bundle), as Python does with
+ * `__pycache__`. Without the cache V8 compiles the 500 KB bundle at every load, and each function again
+ * the first time it runs; with it, loading the package and a first pool's start and first call skip
+ * most of that (docs/architecture.md, Decisions).
+ *
+ * The cache is code, as trusted as the bundle: it is read and written only beside the bundle, never in a
+ * shared temporary folder. Each Node release and architecture has a file of its own (cacheFileOf); a
+ * process started with command-line options that V8 takes as flags (`--expose-gc`,
+ * `--max-old-space-size`: V8 refuses a cache made under other flags) gets one of its own beside it, so
+ * that processes started both ways do not write over each other's. A file V8 refuses, one left from an
+ * older bundle (its size or modification time differ) or a missing one is written again, once per process,
+ * when the first pool closes or a second after it started, whichever comes first: by then the functions
+ * a pool runs are compiled too. A folder that cannot be written is left alone. `SNAKEPIT_CODE_CACHE=0`
+ * turns the cache off (nothing read, nothing written), and so do source maps (`--enable-source-maps`):
+ * Node maps the stack traces of what `require` loads, not of a script compiled here, so the bundle is
+ * then required as it is.
+ */
+
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Script } from 'node:vm';
+import { CODE_CACHE_KEY } from './warm.js';
+
+/**
+ * What the loader found: the cache used, refused by V8, left from another bundle, absent, or turned off
+ * (by SNAKEPIT_CODE_CACHE=0 or source maps).
+ */
+export type CodeCacheStatus = 'accepted' | 'rejected' | 'stale' | 'missing' | 'disabled';
+
+export interface CodeCacheState {
+  readonly bundle: string;
+  /** The cache file used (or refused), or the one `save` writes. */
+  readonly file: string;
+  readonly status: CodeCacheStatus;
+  /** Whether the file read held code compiled while a pool ran (not only at load). */
+  readonly warm: boolean;
+  /** Whether `save` would write: the cache was not used, or was written at load only. */
+  readonly wantsSave: boolean;
+  /**
+   * Write the cache file from what V8 has compiled so far (`warm`: a pool has run). At most once per
+   * process; false when nothing was written (done already, turned off, or the folder is read-only).
+   */
+  save(warm: boolean): boolean;
+}
+
+const MAGIC = 0x43435053; // "SPCC"
+const FORMAT = 1;
+/** magic u32, format u8, warm u8, 2 bytes unused, bundle size f64, bundle mtime (ms) f64. */
+const HEADER = 24;
+
+function header(size: number, mtimeMs: number, warm: boolean): Buffer {
+  const h = Buffer.alloc(HEADER);
+  h.writeUInt32LE(MAGIC, 0);
+  h.writeUInt8(FORMAT, 4);
+  h.writeUInt8(warm ? 1 : 0, 5);
+  h.writeDoubleLE(size, 8);
+  h.writeDoubleLE(mtimeMs, 16);
+  return h;
+}
+
+/** The cache file's V8 data when its header matches this bundle; 'missing' or 'stale' otherwise. */
+function readCache(file: string, size: number, mtimeMs: number): { data: Buffer; warm: boolean } | 'missing' | 'stale' {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch {
+    return 'missing';
+  }
+  if (raw.length <= HEADER || raw.readUInt32LE(0) !== MAGIC || raw.readUInt8(4) !== FORMAT) return 'stale';
+  if (raw.readDoubleLE(8) !== size || raw.readDoubleLE(16) !== mtimeMs) return 'stale';
+  return { data: raw.subarray(HEADER), warm: raw.readUInt8(5) === 1 };
+}
+
+/** Node's command-line options, without the code of `-e` or `-p` (which say nothing of V8's flags). */
+function nodeOptions(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (/^(-e|-p|-pe|--eval|--print)$/.test(arg)) i++;
+    else if (!/^--(eval|print)=/.test(arg)) out.push(arg);
+  }
+  return out;
+}
+
+/**
+ * The cache file of `bundle` for the running Node release and architecture, and for processes started
+ * with other command-line options (`process.execArgv` and NODE_OPTIONS, hashed) one of their own.
+ */
+export function cacheFileOf(bundle: string, options = [...nodeOptions(process.execArgv), process.env.NODE_OPTIONS ?? '']): string {
+  const flags = options.join(' ').trim();
+  let hash = 0x811c9dc5; // FNV-1a
+  for (let i = 0; i < flags.length; i++) hash = Math.imul(hash ^ flags.charCodeAt(i), 0x01000193) >>> 0;
+  const suffix = flags === '' ? '' : `-${hash.toString(16).padStart(8, '0')}`;
+  return `${bundle}.node-${process.version}-${process.arch}${suffix}.cache`;
+}
+
+/**
+ * Run the CommonJS bundle at `bundle` as `require` would, compiled with its code cache; returns its
+ * exports. The state is left on `globalThis[CODE_CACHE_KEY]` (the first bundle loaded keeps it).
+ * `env` and `sourceMaps` default to the process's.
+ */
+export function loadBundle(
+  bundle: string,
+  { env = process.env, sourceMaps = process.sourceMapsEnabled }: { env?: NodeJS.ProcessEnv; sourceMaps?: boolean } = {},
+): { exports: unknown; state: CodeCacheState } {
+  const own = cacheFileOf(bundle);
+  const plain = cacheFileOf(bundle, []);
+  if (env.SNAKEPIT_CODE_CACHE === '0' || sourceMaps) {
+    const off: CodeCacheState = { bundle, file: plain, status: 'disabled', warm: false, wantsSave: false, save: () => false };
+    (globalThis as { [CODE_CACHE_KEY]?: CodeCacheState })[CODE_CACHE_KEY] ??= off;
+    return { exports: createRequire(bundle)(bundle), state: off };
+  }
+  const { size, mtimeMs } = statSync(bundle);
+  const source = readFileSync(bundle, 'utf8');
+  // This process's options' own file, else the plain one (most options say nothing to V8).
+  let read = own;
+  let found = readCache(own, size, mtimeMs);
+  if (found === 'missing' && own !== plain) [read, found] = [plain, readCache(plain, size, mtimeMs)];
+  const cachedData = typeof found === 'object' ? found.data : undefined;
+  // The wrapper `require` puts around a module, and `import()` for the bundle (src/boot/import.ts).
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __snakepit_import) { ${source}\n});`;
+  let script: Script | undefined = new Script(wrapped, { filename: bundle, cachedData });
+  const status: CodeCacheStatus =
+    cachedData === undefined ? (found as 'missing' | 'stale') : script.cachedDataRejected === true ? 'rejected' : 'accepted';
+  const warm = status === 'accepted' && (found as { warm: boolean }).warm;
+  // Where a new cache goes: over the one used; else, when V8 refused one (other flags), or this process
+  // has options, its own file, so that processes of other options do not write over each other's.
+  const file = status === 'accepted' ? read : status === 'rejected' ? own : found === 'stale' ? read : own;
+  let saved = false;
+  const state: CodeCacheState = {
+    bundle,
+    file,
+    status,
+    warm,
+    get wantsSave() {
+      return !saved && !warm;
+    },
+    save(asWarm: boolean): boolean {
+      if (saved || script === undefined) return false;
+      saved = true;
+      const compiled = script;
+      script = undefined;
+      const tmp = `${file}.${process.pid}.tmp`;
+      try {
+        writeFileSync(tmp, Buffer.concat([header(size, mtimeMs, asWarm), compiled.createCachedData()]), { mode: 0o644 });
+        renameSync(tmp, file);
+        return true;
+      } catch {
+        try {
+          rmSync(tmp, { force: true });
+        } catch {
+          /* nothing more to do: the cache is an optimisation */
+        }
+        return false;
+      }
+    },
+  };
+  (globalThis as { [CODE_CACHE_KEY]?: CodeCacheState })[CODE_CACHE_KEY] ??= state;
+  const module = { exports: {} as unknown };
+  const run = script.runInThisContext() as (...args: unknown[]) => void;
+  if (!state.wantsSave) script = undefined;
+  const load = (specifier: string): Promise<unknown> => import(specifier);
+  run.call(module.exports, module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), load);
+  return { exports: module.exports, state };
+}

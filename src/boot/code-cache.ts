@@ -19,7 +19,7 @@
  * then required as it is.
  */
 
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Script } from 'node:vm';
@@ -146,6 +146,8 @@ export function loadBundle(
       script = undefined;
       const tmp = `${file}.${process.pid}.tmp`;
       try {
+        // A read-only install keeps what it has, without serialising a cache it cannot write.
+        accessSync(path.dirname(file), constants.W_OK);
         writeFileSync(tmp, Buffer.concat([header(size, mtimeMs, asWarm), compiled.createCachedData()]), { mode: 0o644 });
         renameSync(tmp, file);
         return true;

@@ -588,10 +588,11 @@ first call already waits for all its workers; python-shell and the raw pipe retu
 soon as the processes are spawned, so their first call waits for one worker only, and the "all answered"
 columns compare the same thing for everyone. Snakepit starts at most 4 workers at once by default
 (\`startupConcurrency\`). The run first compiles the bridge and
-the benchmark's Python files to bytecode, as installing a package does; **snakepit cold** starts without
-the bridge's bytecode (removed before each start, and \`PYTHONDONTWRITEBYTECODE=1\`), as on a first start
-from a read-only install or in an image built with \`PYTHONDONTWRITEBYTECODE=1\`: every module of the
-bridge is compiled from source at every worker start.${
+the benchmark's Python files to bytecode, as installing a package does, and runs one Snakepit pool, which
+leaves the library's code cache as the first pool on a machine does (src/boot/code-cache.ts); **snakepit
+cold** starts without the bridge's bytecode (removed before each start, and
+\`PYTHONDONTWRITEBYTECODE=1\`), as on a first start from a read-only install or in an image built with
+\`PYTHONDONTWRITEBYTECODE=1\`: every module of the bridge is compiled from source at every worker start.${
   t.startup.rows.some((row) => String(row[0]).startsWith('snakepit forkserver'))
     ? ` **snakepit forkserver** forks its workers from a zygote
 (\`startMethod: 'forkserver'\`, docs/forkserver.md), all of them at once; with **minReady 1**, \`Pool.start\`

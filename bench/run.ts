@@ -18,7 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PayloadKind, SoakSample, StartResult } from './lib/agent.js';
 import { CONTENDERS } from './lib/contenders/index.js';
-import { Agent } from './lib/driver.js';
+import { Agent, warmCodeCache } from './lib/driver.js';
 import { measureLoad, PACKAGE_LOADS } from './lib/load.js';
 import { BENCH_DIR, compileBytecode, machineInfo } from './lib/env.js';
 import { linearFit, type Latency } from './lib/measure.js';
@@ -265,6 +265,7 @@ async function overheadPhase(results: Results): Promise<void> {
 async function main(): Promise<void> {
   const machine = machineInfo();
   compileBytecode();
+  await warmCodeCache();
   const results: Results = {
     schema: 1,
     mode: FULL ? 'full' : 'quick',

@@ -84,3 +84,17 @@ export class Agent {
     clearTimeout(timer);
   }
 }
+
+/**
+ * Start a Snakepit pool in an agent and close it, so that the library's code cache (src/boot/code-cache.ts)
+ * holds what a pool runs, in the file for the agents' options, as after the first pool an installed
+ * package runs; what compileBytecode does for Python's bytecode.
+ */
+export async function warmCodeCache(): Promise<void> {
+  const agent = new Agent('snakepit');
+  try {
+    await agent.request({ op: 'start', workers: 1 });
+  } finally {
+    await agent.close();
+  }
+}

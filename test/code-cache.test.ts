@@ -158,6 +158,14 @@ describe('the code cache loader (src/boot/code-cache.ts)', () => {
     assert.deepEqual(readdirSync(dir).sort(), ['bundle.js', path.basename(file)]);
   });
 
+  it('a bundle missing beside the loader (taken into an application bundle) is named, with what to do', () => {
+    assert.throws(() => loadBundle(path.join(dir, 'elsewhere', 'bundle.js'), { sourceMaps: false }), (err: Error) => {
+      assert.match(err.message, /snakepit: .*elsewhere\/bundle\.js is missing/);
+      assert.match(err.message, /mark it external/);
+      return true;
+    });
+  });
+
   it('source maps turn it off: Node maps the stack traces of what require loads, and only of that', async () => {
     const { lib, state } = load({}, true);
     assert.equal(state.status, 'disabled');

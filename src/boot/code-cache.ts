@@ -19,7 +19,7 @@
  * then required as it is.
  */
 
-import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Script } from 'node:vm';
@@ -107,6 +107,13 @@ export function loadBundle(
   bundle: string,
   { env = process.env, sourceMaps = process.sourceMapsEnabled }: { env?: NodeJS.ProcessEnv; sourceMaps?: boolean } = {},
 ): { exports: unknown; state: CodeCacheState } {
+  if (!existsSync(bundle)) {
+    // What a bundler that took this loader into an application's own bundle leaves behind.
+    throw new Error(
+      `snakepit: ${bundle} is missing: the library loads its bundle from beside its entry point, and runs the Python ` +
+        'package in its python/ folder; keep snakepit out of bundles (mark it external) and install it as a package',
+    );
+  }
   const own = cacheFileOf(bundle);
   const plain = cacheFileOf(bundle, []);
   if (env.SNAKEPIT_CODE_CACHE === '0' || sourceMaps) {

@@ -86,7 +86,9 @@ await build({
   format: 'cjs',
   outfile: path.join(dist, 'cjs', 'index.js'),
   stdin: {
-    contents: "const { loadBundle } = require('./code-cache.ts');\nmodule.exports = loadBundle(require('node:path').join(__dirname, 'bundle.js')).exports;\n",
+    contents:
+      "const { loadBundle } = require('./code-cache.ts');\n" +
+      "module.exports = loadBundle(require('node:path').join(__dirname, 'bundle.js'), { require }).exports;\n",
     resolveDir: path.join(root, 'src', 'boot'),
     sourcefile: 'entry.cjs',
     loader: 'js',

@@ -3,7 +3,10 @@ import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import vm from 'node:vm';
+import { buildSync } from 'esbuild';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { cacheFileOf, loadBundle, type CodeCacheState } from '../src/boot/code-cache.js';
 import { CODE_CACHE_KEY, codeCachePoolClosed, codeCachePoolStarted } from '../src/boot/warm.js';
@@ -21,6 +24,7 @@ exports.file = __filename;
 exports.dir = __dirname;
 exports.add = function add(a, b) { return a + b; };
 exports.eol = os.EOL;
+exports.realm = () => globalThis;
 exports.lazy = () => (typeof __snakepit_import === "function" ? __snakepit_import("node:path") : import("node:path")).then((m) => m.sep);
 `;
 
@@ -164,6 +168,37 @@ describe('the code cache loader (src/boot/code-cache.ts)', () => {
       assert.match(err.message, /mark it external/);
       return true;
     });
+  });
+
+  it('in a context of its own (as Jest runs a test file), the bundle is required there, with that context\'s globals', () => {
+    // The loader, compiled as the build compiles it, run in a new context with a `require` that runs
+    // modules in that context too, as Jest's does.
+    const loader = buildSync({
+      entryPoints: [path.join(ROOT, 'src', 'boot', 'code-cache.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      write: false,
+      logLevel: 'error',
+    }).outputFiles[0]!.text;
+    const context = vm.createContext({ process, Buffer, console, URL });
+    const contextRequire = (id: string): unknown => {
+      if (id.startsWith('node:')) return createRequire(bundle)(id);
+      const module = { exports: {} };
+      const source = id === 'loader' ? loader : readFileSync(id, 'utf8');
+      const wrapped = vm.runInContext(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, context) as (
+        ...args: unknown[]
+      ) => void;
+      wrapped(module.exports, contextRequire, module, id, path.dirname(id));
+      return module.exports;
+    };
+    const { loadBundle: load } = contextRequire('loader') as typeof import('../src/boot/code-cache.js');
+    const { exports, state } = load(bundle, { env: {}, sourceMaps: false, require: contextRequire });
+    assert.equal(state.status, 'disabled');
+    const lib = exports as Lib & { realm(): unknown };
+    assert.equal(lib.add(2, 3), 5);
+    assert.equal(lib.realm(), vm.runInContext('globalThis', context), "the bundle runs with the context's globals");
+    assert.deepEqual(readdirSync(dir), ['bundle.js']);
   });
 
   it('source maps turn it off: Node maps the stack traces of what require loads, and only of that', async () => {

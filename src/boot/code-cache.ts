@@ -16,7 +16,8 @@
  * a pool runs are compiled too. A folder that cannot be written is left alone. `SNAKEPIT_CODE_CACHE=0`
  * turns the cache off (nothing read, nothing written), and so do source maps (`--enable-source-maps`):
  * Node maps the stack traces of what `require` loads, not of a script compiled here, so the bundle is
- * then required as it is.
+ * then required as it is; and so it is in a test runner's context of its own (Jest), which must load it
+ * itself.
  */
 
 import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -99,13 +100,27 @@ export function cacheFileOf(bundle: string, options = [...nodeOptions(process.ex
 }
 
 /**
+ * Whether this code runs in Node's main context. A test runner that runs each test file in a context of
+ * its own (Jest) loads modules there; `runInThisContext` would run the bundle in the main context
+ * instead, with other globals (`Error`, timers) than the tests'.
+ */
+function inMainContext(): boolean {
+  return new Script('globalThis').runInThisContext() === globalThis;
+}
+
+/**
  * Run the CommonJS bundle at `bundle` as `require` would, compiled with its code cache; returns its
  * exports. The state is left on `globalThis[CODE_CACHE_KEY]` (the first bundle loaded keeps it).
- * `env` and `sourceMaps` default to the process's.
+ * `env` and `sourceMaps` default to the process's; `require` is the entry point's, which requires the
+ * bundle as it is when the cache is off (or this runs in a context of its own: then always).
  */
 export function loadBundle(
   bundle: string,
-  { env = process.env, sourceMaps = process.sourceMapsEnabled }: { env?: NodeJS.ProcessEnv; sourceMaps?: boolean } = {},
+  {
+    env = process.env,
+    sourceMaps = process.sourceMapsEnabled,
+    require: requireBundle = createRequire(bundle),
+  }: { env?: NodeJS.ProcessEnv; sourceMaps?: boolean; require?: (id: string) => unknown } = {},
 ): { exports: unknown; state: CodeCacheState } {
   if (!existsSync(bundle)) {
     // What a bundler that took this loader into an application's own bundle leaves behind.
@@ -116,10 +131,10 @@ export function loadBundle(
   }
   const own = cacheFileOf(bundle);
   const plain = cacheFileOf(bundle, []);
-  if (env.SNAKEPIT_CODE_CACHE === '0' || sourceMaps) {
+  if (env.SNAKEPIT_CODE_CACHE === '0' || sourceMaps || !inMainContext()) {
     const off: CodeCacheState = { bundle, file: plain, status: 'disabled', warm: false, wantsSave: false, save: () => false };
     (globalThis as { [CODE_CACHE_KEY]?: CodeCacheState })[CODE_CACHE_KEY] ??= off;
-    return { exports: createRequire(bundle)(bundle), state: off };
+    return { exports: requireBundle(bundle), state: off };
   }
   const { size, mtimeMs } = statSync(bundle);
   const source = readFileSync(bundle, 'utf8');

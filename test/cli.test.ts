@@ -50,7 +50,11 @@ describe('snakepit cli', () => {
     assert.equal(report.ok, true);
     assert.deepEqual(report.python, { executable: PYTHON, reason: '$SNAKEPIT_PYTHON' });
     const names = report.checks.map((c) => c.name);
-    for (const n of ['node', 'python', 'bridge', 'msgpack', 'numpy', 'cpus', 'memory', 'accelerators', 'sandbox', 'pool']) assert.ok(names.includes(n), n);
+    for (const n of ['node', 'python', 'bridge', 'msgpack', 'numpy', 'cpus', 'memory', 'accelerators', 'sandbox', 'code cache', 'pool']) {
+      assert.ok(names.includes(n), n);
+    }
+    // The library built beside the sources (npm install builds it), its cache folder writable: no warning.
+    assert.equal(report.checks.find((c) => c.name === 'code cache')!.ok, true);
     assert.match(report.checks.find((c) => c.name === 'pool')!.detail, /answered/);
   });
 

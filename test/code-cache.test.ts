@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import vm from 'node:vm';
 import { buildSync } from 'esbuild';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { cacheFileOf, loadBundle, type CodeCacheState } from '../src/boot/code-cache.js';
+import { cacheFileOf, inspectCodeCache, loadBundle, type CodeCacheState } from '../src/boot/code-cache.js';
 import { CODE_CACHE_KEY, codeCachePoolClosed, codeCachePoolStarted } from '../src/boot/warm.js';
 import { ROOT } from './helpers.js';
 
@@ -141,6 +141,27 @@ describe('the code cache loader (src/boot/code-cache.ts)', () => {
     cpSync(path.join(dir, tsxOnly), cacheFileOf(bundle, []));
     assert.deepEqual(await loadElsewhere({}, undefined, ['--input-type=commonjs']), { status: 'accepted', warm: true, wantsSave: false, sum: 5 });
     assert.notEqual(cacheFileOf(bundle, ['--expose-gc']), cacheFileOf(bundle, ['--max-old-space-size=512']));
+  });
+
+  it('inspectCodeCache (snakepit doctor) says what the plain file holds, and whether V8 takes it', async () => {
+    const plain = cacheFileOf(bundle, []);
+    assert.deepEqual(inspectCodeCache(bundle, {}), { file: plain, status: 'missing', warm: false, writable: true });
+    assert.equal(inspectCodeCache(bundle, { SNAKEPIT_CODE_CACHE: '0' }).status, 'disabled');
+    assert.equal((await loadElsewhere({}, true)).saved, true);
+    cpSync(cacheFileOf(bundle, ['--import', 'tsx']), plain);
+    // In a process of its own: V8 would take the bundle this process compiled from its own memory.
+    const inspect = async (): Promise<unknown> => {
+      const code = `const { inspectCodeCache } = require(${JSON.stringify(path.join(ROOT, 'src', 'boot', 'code-cache.ts'))});
+        process.stdout.write(JSON.stringify(inspectCodeCache(${JSON.stringify(bundle)}, {})));`;
+      return JSON.parse((await exec(process.execPath, ['--import', 'tsx', '-e', code], { cwd: ROOT })).stdout);
+    };
+    assert.deepEqual(await inspect(), { file: plain, status: 'accepted', warm: true, writable: true });
+    const raw = readFileSync(plain);
+    raw.fill(0x5a, 24);
+    writeFileSync(plain, raw);
+    assert.deepEqual(await inspect(), { file: plain, status: 'rejected', warm: true, writable: true });
+    writeFileSync(bundle, BUNDLE.replace('a + b', 'a - b'));
+    assert.equal(inspectCodeCache(bundle, {}).status, 'stale');
   });
 
   it('SNAKEPIT_CODE_CACHE=0 reads and writes nothing; the bundle is required as it is', async () => {

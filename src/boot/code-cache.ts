@@ -99,6 +99,35 @@ export function cacheFileOf(bundle: string, options = [...nodeOptions(process.ex
   return `${bundle}.node-${process.version}-${process.arch}${suffix}.cache`;
 }
 
+/** The wrapper `require` puts around a module, and `import()` for the bundle (src/boot/import.ts). */
+function wrap(source: string): string {
+  return `(function (exports, require, module, __filename, __dirname, __snakepit_import) { ${source}\n});`;
+}
+
+/**
+ * What the cache file of `bundle` for a plain `node` of this release holds (`snakepit doctor`): whether
+ * V8 takes it (the bundle is compiled with it, not run), whether a pool's run wrote it, and whether its
+ * folder can be written.
+ */
+export function inspectCodeCache(
+  bundle: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { file: string; status: CodeCacheStatus; warm: boolean; writable: boolean } {
+  const file = cacheFileOf(bundle, []);
+  let writable = true;
+  try {
+    accessSync(path.dirname(file), constants.W_OK);
+  } catch {
+    writable = false;
+  }
+  if (env.SNAKEPIT_CODE_CACHE === '0') return { file, status: 'disabled', warm: false, writable };
+  const { size, mtimeMs } = statSync(bundle);
+  const found = readCache(file, size, mtimeMs);
+  if (typeof found !== 'object') return { file, status: found, warm: false, writable };
+  const script = new Script(wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData: found.data });
+  return { file, status: script.cachedDataRejected === true ? 'rejected' : 'accepted', warm: found.warm, writable };
+}
+
 /**
  * Whether this code runs in Node's main context. A test runner that runs each test file in a context of
  * its own (Jest) loads modules there; `runInThisContext` would run the bundle in the main context
@@ -143,9 +172,7 @@ export function loadBundle(
   let found = readCache(own, size, mtimeMs);
   if (found === 'missing' && own !== plain) [read, found] = [plain, readCache(plain, size, mtimeMs)];
   const cachedData = typeof found === 'object' ? found.data : undefined;
-  // The wrapper `require` puts around a module, and `import()` for the bundle (src/boot/import.ts).
-  const wrapped = `(function (exports, require, module, __filename, __dirname, __snakepit_import) { ${source}\n});`;
-  let script: Script | undefined = new Script(wrapped, { filename: bundle, cachedData });
+  let script: Script | undefined = new Script(wrap(source), { filename: bundle, cachedData });
   const status: CodeCacheStatus =
     cachedData === undefined ? (found as 'missing' | 'stale') : script.cachedDataRejected === true ? 'rejected' : 'accepted';
   const warm = status === 'accepted' && (found as { warm: boolean }).warm;

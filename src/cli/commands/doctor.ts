@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, freemem, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
+import { inspectCodeCache } from '../../boot/code-cache.js';
 import { Pool } from '../../pool/pool.js';
 import { resolvePython } from '../../python-env/resolve.js';
 import { BRIDGE_PYTHONPATH } from '../../worker/process.js';
@@ -41,6 +42,28 @@ function sandboxCheck(): Check {
     : { name: 'sandbox', ok: false, warning: true, detail: `${name} cannot create namespaces here: ${works.out.split('\n')[0]}`, fix: 'allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or run the container with --privileged / a seccomp profile that permits them' };
 }
 
+/** The library's code cache (src/boot/code-cache.ts) beside the built bundle, for a plain `node` of this release. */
+function codeCacheCheck(): Check {
+  const bundle = path.join(path.dirname(BRIDGE_PYTHONPATH), 'dist', 'cjs', 'bundle.js');
+  if (!existsSync(bundle)) return { name: 'code cache', ok: true, detail: 'not used: the library runs from its sources' };
+  const c = inspectCodeCache(bundle);
+  const file = path.basename(c.file);
+  if (c.status === 'disabled') return { name: 'code cache', ok: true, detail: 'off (SNAKEPIT_CODE_CACHE=0): every load compiles the library' };
+  if (c.status === 'accepted') {
+    return { name: 'code cache', ok: true, detail: c.warm ? `${file}, with what a pool runs` : `${file}, of the load (the first pool to run adds what it compiles)` };
+  }
+  const why = c.status === 'rejected' ? 'refused by this Node' : c.status === 'stale' ? 'left from another build of the library' : 'none yet for this Node';
+  return c.writable
+    ? { name: 'code cache', ok: true, detail: `${file}: ${why}; the first pool to run writes it` }
+    : {
+        name: 'code cache',
+        ok: false,
+        warning: true,
+        detail: `${file}: ${why}, and ${path.dirname(c.file)} is read-only: every load compiles the library (about 6 ms more)`,
+        fix: 'start and close one pool where the package folder can be written (when building the image)',
+      };
+}
+
 async function poolStarts(python: string, userAdapter: string | undefined, cwd: string): Promise<{ ok: boolean; detail: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'snakepit-doctor-'));
   const adapter = userAdapter ?? path.join(dir, 'doctor_tools.py');
@@ -71,8 +94,8 @@ export const command: Command = {
   help: `
 Reports the Node and Python versions, which Python executable was chosen and why, whether the
 bridge imports, msgpack / numpy / pyarrow / torch versions, whether the bridge's bytecode cache is
-writable, CPUs, memory, accelerators (NVIDIA GPUs through nvidia-smi and torch.cuda, Apple MPS) and
-sandbox support; then starts one worker. Each problem comes with the command that fixes it.
+writable, CPUs, memory, accelerators (NVIDIA GPUs through nvidia-smi and torch.cuda, Apple MPS),
+sandbox support and the library's code cache; then starts one worker. Each problem comes with the command that fixes it.
 
 Options:
   --python P    check this Python executable instead of the one resolution picks
@@ -122,6 +145,7 @@ Exit codes: 0 a worker started (warnings may remain); 1 the pool could not start
     if (torchAcc?.mps) acc.push('Apple MPS available');
     add({ name: 'accelerators', ok: true, detail: acc.length ? acc.join(' | ') : 'none found (no nvidia-smi, no torch GPU)' });
     add(sandboxCheck());
+    add(codeCacheCheck());
     const start = probe.ok ? await poolStarts(choice.executable, adapter, ctx.cwd) : { ok: false, detail: 'skipped: Python does not run' };
     add({ name: 'pool', ok: start.ok, detail: start.detail, fix: start.ok ? undefined : 'see the problems above' } as Check);
 

@@ -116,7 +116,8 @@ if (!existsSync(path.join(dist, 'cjs', 'index.d.ts'))) throw new Error('snakepit
 const loaded = execFileSync(
   process.execPath,
   ['-e', `const lib = require(${JSON.stringify(path.join(dist, 'cjs', 'index.js'))}); globalThis[Symbol.for('snakepit.codeCache')].save(false); process.stdout.write(JSON.stringify(Object.keys(lib)));`],
-  { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 2], env: { ...process.env, SNAKEPIT_CODE_CACHE: '1' } },
+  // A plain `node` (no NODE_OPTIONS): the cache file every process without options reads.
+  { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 2], env: { ...process.env, SNAKEPIT_CODE_CACHE: '1', NODE_OPTIONS: '' } },
 );
 const names = JSON.parse(loaded);
 if (!names.includes('Pool')) throw new Error(`snakepit build: the bundle exports ${loaded}`);

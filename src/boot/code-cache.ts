@@ -99,9 +99,34 @@ export function cacheFileOf(bundle: string, options = [...nodeOptions(process.ex
   return `${bundle}.node-${process.version}-${process.arch}${suffix}.cache`;
 }
 
-/** The wrapper `require` puts around a module, and `import()` for the bundle (src/boot/import.ts). */
-function wrap(source: string): string {
-  return `(function (exports, require, module, __filename, __dirname, __snakepit_import) { ${source}\n});`;
+/**
+ * The bundle's source, in the wrapper `require` puts around a module plus `import()` for the bundle
+ * (src/boot/import.ts), compiled with the V8 data of `found` when there is some; and what V8 made of it.
+ */
+function compile(
+  bundle: string,
+  source: string,
+  found: { data: Buffer } | 'missing' | 'stale',
+): { script: Script; status: Exclude<CodeCacheStatus, 'disabled'> } {
+  const cachedData = typeof found === 'object' ? found.data : undefined;
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __snakepit_import) { ${source}\n});`;
+  const script = new Script(wrapped, { filename: bundle, cachedData });
+  const status = typeof found !== 'object' ? found : script.cachedDataRejected === true ? 'rejected' : 'accepted';
+  return { script, status };
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Leave `state` where the library (src/boot/warm.ts) finds it; the first bundle loaded keeps the place. */
+function publish(state: CodeCacheState): void {
+  (globalThis as { [CODE_CACHE_KEY]?: CodeCacheState })[CODE_CACHE_KEY] ??= state;
 }
 
 /**
@@ -114,18 +139,12 @@ export function inspectCodeCache(
   env: NodeJS.ProcessEnv = process.env,
 ): { file: string; status: CodeCacheStatus; warm: boolean; writable: boolean } {
   const file = cacheFileOf(bundle, []);
-  let writable = true;
-  try {
-    accessSync(path.dirname(file), constants.W_OK);
-  } catch {
-    writable = false;
-  }
-  if (env.SNAKEPIT_CODE_CACHE === '0') return { file, status: 'disabled', warm: false, writable };
+  const canWrite = writable(path.dirname(file));
+  if (env.SNAKEPIT_CODE_CACHE === '0') return { file, status: 'disabled', warm: false, writable: canWrite };
   const { size, mtimeMs } = statSync(bundle);
   const found = readCache(file, size, mtimeMs);
-  if (typeof found !== 'object') return { file, status: found, warm: false, writable };
-  const script = new Script(wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData: found.data });
-  return { file, status: script.cachedDataRejected === true ? 'rejected' : 'accepted', warm: found.warm, writable };
+  if (typeof found !== 'object') return { file, status: found, warm: false, writable: canWrite };
+  return { file, status: compile(bundle, readFileSync(bundle, 'utf8'), found).status, warm: found.warm, writable: canWrite };
 }
 
 /**
@@ -162,7 +181,7 @@ export function loadBundle(
   const plain = cacheFileOf(bundle, []);
   if (env.SNAKEPIT_CODE_CACHE === '0' || sourceMaps || !inMainContext()) {
     const off: CodeCacheState = { bundle, file: plain, status: 'disabled', warm: false, wantsSave: false, save: () => false };
-    (globalThis as { [CODE_CACHE_KEY]?: CodeCacheState })[CODE_CACHE_KEY] ??= off;
+    publish(off);
     return { exports: requireBundle(bundle), state: off };
   }
   const { size, mtimeMs } = statSync(bundle);
@@ -171,14 +190,14 @@ export function loadBundle(
   let read = own;
   let found = readCache(own, size, mtimeMs);
   if (found === 'missing' && own !== plain) [read, found] = [plain, readCache(plain, size, mtimeMs)];
-  const cachedData = typeof found === 'object' ? found.data : undefined;
-  let script: Script | undefined = new Script(wrap(source), { filename: bundle, cachedData });
-  const status: CodeCacheStatus =
-    cachedData === undefined ? (found as 'missing' | 'stale') : script.cachedDataRejected === true ? 'rejected' : 'accepted';
+  const compiled = compile(bundle, source, found);
+  const status = compiled.status;
+  let script: Script | undefined = compiled.script;
   const warm = status === 'accepted' && (found as { warm: boolean }).warm;
-  // Where a new cache goes: over the one used; else, when V8 refused one (other flags), or this process
-  // has options, its own file, so that processes of other options do not write over each other's.
-  const file = status === 'accepted' ? read : status === 'rejected' ? own : found === 'stale' ? read : own;
+  // Where a new cache goes: over the file read (used, or left from an older bundle); else, when V8
+  // refused it (other flags) or there is none, this process's own, so that processes started with other
+  // options do not write over each other's.
+  const file = status === 'accepted' || status === 'stale' ? read : own;
   let saved = false;
   const state: CodeCacheState = {
     bundle,
@@ -191,13 +210,13 @@ export function loadBundle(
     save(asWarm: boolean): boolean {
       if (saved || script === undefined) return false;
       saved = true;
-      const compiled = script;
+      const done = script;
       script = undefined;
+      // A read-only install keeps what it has, without serialising a cache it cannot write.
+      if (!writable(path.dirname(file))) return false;
       const tmp = `${file}.${process.pid}.tmp`;
       try {
-        // A read-only install keeps what it has, without serialising a cache it cannot write.
-        accessSync(path.dirname(file), constants.W_OK);
-        writeFileSync(tmp, Buffer.concat([header(size, mtimeMs, asWarm), compiled.createCachedData()]), { mode: 0o644 });
+        writeFileSync(tmp, Buffer.concat([header(size, mtimeMs, asWarm), done.createCachedData()]), { mode: 0o644 });
         renameSync(tmp, file);
         return true;
       } catch {
@@ -210,7 +229,7 @@ export function loadBundle(
       }
     },
   };
-  (globalThis as { [CODE_CACHE_KEY]?: CodeCacheState })[CODE_CACHE_KEY] ??= state;
+  publish(state);
   const module = { exports: {} as unknown };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   if (!state.wantsSave) script = undefined;

@@ -6,13 +6,13 @@
  * removing, inserting or reordering a line breaks the chain at that line.
  */
 
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 
 export const GENESIS = '0'.repeat(64);
 const SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;
 
 export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return nodeCrypto().createHash('sha256').update(data).digest('hex');
 }
 
 /** The line for `body` (a JSON object text without `hash`, ending in `"prev":"<hex>"}`), and its hash. */

@@ -6,7 +6,7 @@
  * assembled bytes. Parts are raw slices of the MessagePack payload: binary values are never base64.
  */
 
-import { randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { PayloadTooLargeError, ProtocolError } from '../errors.js';
 import type { NatsModule } from './nats.js';
@@ -70,7 +70,7 @@ export class Bulk {
 
   private async sendLarge(targetPrefix: string, frame: ReturnType<typeof encode>, length: number): Promise<Uint8Array> {
     if (length > this.maxPayload) throw new PayloadTooLargeError(length, this.maxPayload, 'message');
-    const id = randomUUID();
+    const id = nodeCrypto().randomUUID();
     await this.sendParts(`${targetPrefix}.p.${id}`, payloadBytes(frame));
     return payloadBytes(encode([K.BULK, id]));
   }

@@ -5,7 +5,7 @@
  * The routing lives in remote-router.ts; this is the public face.
  */
 
-import { randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import type { NatsConnection } from 'nats';
 import { CallAbortedError, ClusterUnavailableError, InvalidArgumentsError, InvalidOptionsError, PoolClosedError, SnakepitError } from '../errors.js';
 import { FactoryOnly } from '../factory-only.js';
@@ -75,7 +75,7 @@ export class RemotePool extends RemoteRouter implements PoolLike, RemoteSessionH
     if (this.#state !== 'ready') throw new PoolClosedError(`pool is ${this.#state}; no new sessions`);
     const known = id === undefined ? undefined : this.sessions.get(id);
     if (known !== undefined && known.state === 'open') return known;
-    const session = new RemoteSession(this, id ?? randomUUID(), id !== undefined);
+    const session = new RemoteSession(this, id ?? nodeCrypto().randomUUID(), id !== undefined);
     this.sessions.set(session.id, session);
     return session;
   }

@@ -4,7 +4,7 @@
  * reconnect, and what happens to calls and sessions when an agent is lost.
  */
 
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import { EventEmitter } from 'node:events';
 import type { KV, Msg, NatsConnection, Subscription } from 'nats';
 import {
@@ -47,7 +47,7 @@ export interface RemotePoolEventMap {
   agentLost: [{ type: 'agentLost'; agent: string; reason: string }];
 }
 export abstract class RemoteRouter extends EventEmitter<RemotePoolEventMap> implements RemoteCallHost {
-  protected readonly hostId = randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x');
+  protected readonly hostId = nodeCrypto().randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x');
   protected readonly pending = new Map<number, RemoteCall>();
   protected readonly sessions = new Map<string, RemoteSession>();
   protected readonly registry = new HostToolRegistry();

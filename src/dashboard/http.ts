@@ -1,6 +1,6 @@
 /** What the dashboard's server and its attaching proxy share: options, the token check, listening. */
 
-import { timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import { chmodSync, rmSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -80,7 +80,7 @@ export function authorised(req: IncomingMessage, url: URL, token: string | undef
   const given = url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7) : '');
   const a = Buffer.from(given);
   const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && nodeCrypto().timingSafeEqual(a, b);
 }
 
 /** Listen as `where` says; the Dashboard's close() runs `stop`, then closes every connection. */

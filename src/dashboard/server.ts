@@ -8,7 +8,7 @@
  * it listens on a Unix socket (mode 0600) instead, for `snakepit dashboard --attach` (attach.ts).
  */
 
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionsError } from '../errors.js';
 import type { Pool } from '../pool/pool.js';
@@ -49,7 +49,7 @@ export async function serveDashboard(pool: Pool, options?: DashboardOptions): Pr
     }
     switch (url.pathname) {
       case '/': {
-        const nonce = randomBytes(16).toString('base64');
+        const nonce = nodeCrypto().randomBytes(16).toString('base64');
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
           'cache-control': 'no-store',

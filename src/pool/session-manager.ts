@@ -9,7 +9,7 @@
  * `loseSessions(worker, 'recycled')` ends the sessions explicitly when it will not wait any longer.
  */
 
-import { randomUUID } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import {
   SessionBusyError,
   TooManySessionsError,
@@ -73,7 +73,7 @@ export class SessionManager {
     }
     const { maxSessions } = this.host.options;
     if (this.sessions.size >= maxSessions) throw new TooManySessionsError(maxSessions);
-    const session = new SessionCore(this, id ?? randomUUID(), resolved, isPrivate);
+    const session = new SessionCore(this, id ?? nodeCrypto().randomUUID(), resolved, isPrivate);
     this.sessions.set(session.id, session);
     return session.face;
   }

@@ -7,7 +7,7 @@
  */
 
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -146,7 +146,7 @@ async function environmentKey(env: ResolvedEnvironment): Promise<string> {
   if (!probe.ok) {
     throw new PythonEnvironmentError(`cannot run the base interpreter ${JSON.stringify(env.base)} of the managed environment: ${probe.error?.code ?? tail(probe.output, 3)}`, { output: probe.output, cause: probe.error });
   }
-  const hash = createHash('sha256');
+  const hash = nodeCrypto().createHash('sha256');
   hash.update(JSON.stringify({
     v: 1,
     base: probe.output.trim(),
@@ -168,7 +168,7 @@ export async function ensureEnvironment(env: ResolvedEnvironment, log: (line: st
   const uv = env.installer === 'pip' ? undefined : await findUv(env.base);
   if (env.installer === 'uv' && uv === undefined) throw new PythonEnvironmentError('installer "uv" was asked for, but uv is neither on PATH nor beside the base interpreter');
   const installer = uv !== undefined ? 'uv' : 'pip';
-  const tmp = path.join(env.dir, `.${key}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(env.dir, `.${key}.tmp-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`);
   const requirementArgs = [...env.packages, ...(env.requirements !== undefined ? ['-r', env.requirements] : [])];
   try {
     log(`creating ${installer === 'uv' ? 'a uv' : 'a venv'} environment from ${env.base} in ${final}`);

@@ -3,7 +3,7 @@
  * Values the cache cannot key (Maps, Sets, class instances, functions) make the call uncacheable.
  */
 
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import { Decimal } from '../protocol/decimal.js';
 import { NDArray } from '../protocol/ndarray.js';
 
@@ -21,7 +21,7 @@ export function cacheKey(args: Record<string, unknown> | undefined): string | un
     if (err instanceof Uncacheable) return undefined;
     throw err;
   }
-  return key.length > DIGEST_ABOVE ? `#${createHash('sha256').update(key).digest('base64')}` : key;
+  return key.length > DIGEST_ABOVE ? `#${nodeCrypto().createHash('sha256').update(key).digest('base64')}` : key;
 }
 
 function bytes(view: ArrayBufferView): string {

@@ -10,7 +10,7 @@
  * from this host (a fork server's children).
  */
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../boot/crypto.js';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -77,7 +77,7 @@ export class ConnectBackListener {
 
   /** Expect one worker to connect within `timeoutMs`. */
   expect(timeoutMs: number): Expectation {
-    const token = randomBytes(32).toString('hex');
+    const token = nodeCrypto().randomBytes(32).toString('hex');
     let cancel = (): void => {};
     const socket = new Promise<net.Socket>((resolve, reject) => {
       if (this.server === undefined) {
@@ -137,7 +137,7 @@ export class ConnectBackListener {
   private match(token: Buffer): Expected | undefined {
     let found: Expected | undefined;
     for (const entry of this.expected.values()) {
-      if (entry.token.length === token.length && timingSafeEqual(entry.token, token)) found = entry;
+      if (entry.token.length === token.length && nodeCrypto().timingSafeEqual(entry.token, token)) found = entry;
     }
     if (found === undefined) return undefined;
     clearTimeout(found.timer);

@@ -13,7 +13,6 @@
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { killGroup } from './process.js';
 import { processStartTime, readStat } from './procfs.js';
 
@@ -36,6 +35,21 @@ export interface ReapReport {
 
 const FILE = /^(\d+)-([A-Za-z0-9_-]+)\.json$/;
 
+/**
+ * 24 random bits in hex. Run ids are not secrets (a worker's environment shows its run's id), only
+ * distinct: the host's pid in hex (no two live processes share one), then 48 bits of `Math.random`,
+ * which V8 seeds from the system's entropy. node:crypto is not used: its load would add about 3 ms to
+ * a pool's first start (src/boot/crypto.ts).
+ */
+function randomHex(): string {
+  return Math.floor(Math.random() * 0x1000000)
+    .toString(16)
+    .padStart(6, '0');
+}
+
+/** Temporary files of this process's registry writes: its pid is in the file's name, so a count is unique. */
+let tmpCount = 0;
+
 /** Runs of this process that have not ended: their processes are killed when the process exits. */
 const liveRuns = new Set<string>();
 let exitHandler = false;
@@ -45,7 +59,7 @@ let exitHandler = false;
  * process.exit), every process still carrying the id is killed by an `exit` handler.
  */
 export function newRunId(): string {
-  const runId = randomBytes(6).toString('hex');
+  const runId = `${process.pid.toString(16)}${randomHex()}${randomHex()}`;
   liveRuns.add(runId);
   if (!exitHandler) {
     exitHandler = true;
@@ -127,7 +141,7 @@ export class RunRegistry {
       runId: this.runId,
       workers: [...this.workers].map(([pid, start]) => ({ pid, start })),
     };
-    const tmp = `${this.file}.${randomBytes(3).toString('hex')}.tmp`;
+    const tmp = `${this.file}.${++tmpCount}.tmp`;
     try {
       writeFileSync(tmp, JSON.stringify(content), { mode: 0o600 });
       renameSync(tmp, this.file);

@@ -4,10 +4,10 @@ from .adapter import Adapter, tool
 from .context import Context
 from .errors import Cancelled, EncodeError, HostToolError, InvalidRef, PermissionDenied, TooManyRefs
 from .protocol import VERSION as PROTOCOL_VERSION
-from .serving import Batch, Cache
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .serving import Batch, Cache
     from .session_state import Session
 
 __all__ = [
@@ -29,9 +29,14 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # Sessions load on first use: a worker that never sees a session call never imports them.
+    # Sessions and the serving options load on first use: a worker whose adapter uses neither never
+    # imports them.
     if name == "Session":
         from .session_state import Session
 
         return Session
+    if name in ("Batch", "Cache"):
+        from . import serving
+
+        return getattr(serving, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

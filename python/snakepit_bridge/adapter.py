@@ -9,7 +9,6 @@ from types import ModuleType
 from .conversions import argument_converters, convert_arguments
 from .errors import AdapterError, InvalidArguments
 from .protocol import ENV_CATALOGUE_TYPES
-from .serving import Batch, Cache, batch_wrapper
 from .signature import (
     EMPTY,
     KEYWORD_ONLY,
@@ -28,6 +27,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
     from typing import Any, TypeVar, overload
+
+    from .serving import Batch, Cache
 
     F = TypeVar("F", bound=Callable[..., Any])
 else:
@@ -74,10 +75,8 @@ def tool(  # noqa: F811 - the overloads above are for type checkers only
     generators and async generators (streaming tools) are all accepted. ``batch=Batch(...)`` makes
     the host send concurrent calls as one list; ``cache=Cache(...)`` lets the host answer repeated
     calls from its cache (see ``snakepit_bridge.serving``)."""
-    if batch is not None and not isinstance(batch, Batch):
-        raise AdapterError(f"@tool batch= takes a snakepit_bridge.Batch, got {type(batch).__name__}")
-    if cache is not None and not isinstance(cache, Cache):
-        raise AdapterError(f"@tool cache= takes a snakepit_bridge.Cache, got {type(cache).__name__}")
+    if batch is not None or cache is not None:
+        _check_serving(batch, cache)
     if name is not None:
         _check_tool_name(name)
     if description is not None and not isinstance(description, str):
@@ -98,6 +97,17 @@ def tool(  # noqa: F811 - the overloads above are for type checkers only
         return f
 
     return mark(fn) if fn is not None else mark
+
+
+def _check_serving(batch: object, cache: object) -> None:
+    """``batch=`` and ``cache=`` of ``@tool``. The serving module loads here, at the first tool that
+    asks for either: a worker whose tools use neither never imports it (a shorter start)."""
+    from .serving import Batch, Cache
+
+    if batch is not None and not isinstance(batch, Batch):
+        raise AdapterError(f"@tool batch= takes a snakepit_bridge.Batch, got {type(batch).__name__}")
+    if cache is not None and not isinstance(cache, Cache):
+        raise AdapterError(f"@tool cache= takes a snakepit_bridge.Cache, got {type(cache).__name__}")
 
 
 def _check_tool_name(name: object) -> None:
@@ -221,6 +231,8 @@ class ToolSpec:
                 raise AdapterError(
                     f"batched tool {name!r} must take exactly one parameter (the list of calls) and no ctx"
                 )
+            from .serving import batch_wrapper
+
             fn = batch_wrapper(name, fn, is_async)
             params, _ = read_signature(fn)
         spec = cls(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 
-from . import lifeline
+from . import lifeline, tracing
 from . import protocol as P
 from .calls import STOP, CallState, deadline_of, new_call
 from .context import Context
 from .errors import InvalidArguments, InvalidRef, error_payload
 from .protocol import CALL
 from .refs import is_marker
+from .tracing import recording
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -113,8 +114,6 @@ class Dispatcher:
                 return None
             carrier, msg = msg[7], msg[:7]
             _, call_id, tool_name, args, timeout_ms, session_id, window = msg
-            from .tracing import recording  # loaded at the first call that carries a trace context
-
             if recording(carrier):  # a trace context, and an SDK records here: the tool runs in a span
                 spec = self._tools.get(tool_name)
                 return self._start_call(call_id, tool_name, spec, args, timeout_ms, session_id, window, carrier)
@@ -194,8 +193,6 @@ class Dispatcher:
             self._send_quiet(P.error_message(call_id, error_payload("python_error", exc)))
             return None
         if carrier is not None:
-            from . import tracing
-
             spec = tracing.wrap(spec, carrier, call_id)
         call = CallState(call_id, spec, ctx, int(window or 0))
         if bool(call.window) != spec.is_stream:

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 #: Imported only by what needs them: the socket transport, async tools, failures, data types, frames
-#: larger than one read (ctypes), tools with batch= or cache=, calls with a trace context; enum
-#: (through signal) and importlib.util are not needed at all.
+#: larger than one read (ctypes), tools with batch= or cache=; enum (through signal) and importlib.util
+#: are not needed at all.
 LAZY = [
     *("socket", "asyncio", "traceback", "typing", "inspect", "subprocess", "decimal", "numpy", "pandas", "pyarrow"),
     *("ctypes", "enum", "importlib.util"),
-    # The bridge's own: batching and caching options, trace contexts.
-    *("snakepit_bridge.serving", "snakepit_bridge.tracing"),
+    # The bridge's own: the batching and caching options.
+    "snakepit_bridge.serving",
 ]
 
 

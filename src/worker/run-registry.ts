@@ -35,18 +35,6 @@ export interface ReapReport {
 
 const FILE = /^(\d+)-([A-Za-z0-9_-]+)\.json$/;
 
-/**
- * 24 random bits in hex. Run ids are not secrets (a worker's environment shows its run's id), only
- * distinct: the host's pid in hex (no two live processes share one), then 48 bits of `Math.random`,
- * which V8 seeds from the system's entropy. node:crypto is not used: its load would add about 3 ms to
- * a pool's first start (src/boot/crypto.ts).
- */
-function randomHex(): string {
-  return Math.floor(Math.random() * 0x1000000)
-    .toString(16)
-    .padStart(6, '0');
-}
-
 /** Temporary files of this process's registry writes: its pid is in the file's name, so a count is unique. */
 let tmpCount = 0;
 
@@ -59,7 +47,10 @@ let exitHandler = false;
  * process.exit), every process still carrying the id is killed by an `exit` handler.
  */
 export function newRunId(): string {
-  const runId = `${process.pid.toString(16)}${randomHex()}${randomHex()}`;
+  // Not a secret (a worker's environment shows its run's id), only distinct: the host's pid in hex (no
+  // two live processes share one), then 48 bits of Math.random, which V8 seeds from the system's
+  // entropy. Not node:crypto: its load would add about 3 ms to a pool's first start (src/boot/crypto.ts).
+  const runId = process.pid.toString(16) + Math.floor(Math.random() * 2 ** 48).toString(16).padStart(12, '0');
   liveRuns.add(runId);
   if (!exitHandler) {
     exitHandler = true;

@@ -192,6 +192,7 @@ interface Tables {
   scaling: { headers: string[]; rows: Cell[][] };
   soak?: { headers: string[]; rows: Cell[][] };
   overhead?: { headers: string[]; rows: Cell[][] };
+  workerCost?: { headers: string[]; rows: Cell[][] };
   targets: string[];
 }
 
@@ -410,6 +411,14 @@ export function tables(r: Results): Tables {
       ]),
     };
   }
+  if (r.workerCost) {
+    const counts = r.workerCost.instructionsPerCall;
+    const raw = counts['raw pipe'];
+    out.workerCost = {
+      headers: ['worker', 'instructions per call', '/ raw pipe'],
+      rows: Object.entries(counts).map(([n, v]) => [n, fmt(v, 0), raw ? `${(v / raw).toFixed(2)}x` : 'n/a']),
+    };
+  }
   return out;
 }
 
@@ -428,6 +437,7 @@ export function printTables(r: Results): void {
   show('Memory', t.memory);
   show('Scaling (efficiency = calls/s(N) / (N x calls/s(1)))', t.scaling);
   if (t.overhead) show('Per-call overhead diagnostic (bench/overhead.ts --diagnose)', t.overhead);
+  if (t.workerCost) show('Worker instructions per call (bench/worker_cost.py)', t.workerCost);
   if (t.soak) show(`Soak: ${r.soak!.calls} calls, ${r.soak!.inFlight} in flight, ${r.soak!.workers} worker`, t.soak);
   for (const [name, error] of Object.entries(r.failed ?? {})) console.log(`${name} could not be started: ${error}`);
   for (const line of t.targets) console.log(line);
@@ -488,6 +498,7 @@ npm run bench:full        # writes bench/results/<date>-full.json and regenerate
 npm run bench             # quick run (tables on the console and a results file, no page)
 node --import tsx bench/report.ts ${resultsFile}   # this page and the chart from a results file
 node --import tsx bench/overhead.ts --diagnose     # per-call overhead against the raw pipe, in detail
+.venv/bin/python bench/worker_cost.py              # each worker's instructions per call, under valgrind
 \`\`\`
 
 ## Machine
@@ -653,6 +664,23 @@ Latency figures depend on how busy the machine is: every extra thread that must 
 a free CPU, which costs most on a machine with few cores under load.
 
 ${md(t.overhead)}
+`
+    : ''
+}${
+  t.workerCost
+    ? `
+## Worker instructions per call
+
+\`bench/worker_cost.py\`, run as part of this run: each worker process under valgrind (callgrind), driven from
+a Python process with \`add(a=1, b=2)\`, one call at a time, ${r.workerCost!.calls.toLocaleString('en-US')} and then
+${(2 * r.workerCost!.calls).toLocaleString('en-US')} calls; a call's cost is the difference between the two counts
+of the thread that serves the calls, divided by ${r.workerCost!.calls.toLocaleString('en-US')}. A count does not move
+with the machine's load as the timings above do, so it shows a change of a few per cent in the worker's
+per-call work. It counts what runs in the process (the interpreter, msgpack, the system call wrappers),
+not the kernel's share of a call. **snakepit** is the bridge's worker with the bench adapter, **raw pipe**
+the bare loop of \`bench/raw_worker.py\`, **python-shell** its JSON-lines script.
+
+${md(t.workerCost)}
 `
     : ''
 }${

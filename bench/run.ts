@@ -8,7 +8,8 @@
  *                                             regenerates docs/benchmarks.md and docs/benchmarks.svg
  *
  * Both end with the per-call overhead diagnostic (bench/overhead.ts --diagnose), whose figures go into
- * the same results file. Writes bench/results/<date>-<mode>.json and prints the tables.
+ * the same results file; a full run on a machine with valgrind also counts each worker's instructions
+ * per call (bench/worker_cost.py). Writes bench/results/<date>-<mode>.json and prints the tables.
  */
 
 import { spawn } from 'node:child_process';
@@ -20,7 +21,7 @@ import type { PayloadKind, SoakSample, StartResult } from './lib/agent.js';
 import { CONTENDERS } from './lib/contenders/index.js';
 import { Agent, warmCodeCache } from './lib/driver.js';
 import { measureLoad, PACKAGE_LOADS } from './lib/load.js';
-import { BENCH_DIR, compileBytecode, machineInfo } from './lib/env.js';
+import { BENCH_DIR, compileBytecode, machineInfo, PYTHON } from './lib/env.js';
 import { linearFit, type Latency } from './lib/measure.js';
 import { isCannot, MiB, type Cannot, type Results, type SoakFigures, type StartupFigures } from './lib/results.js';
 import { printTables, soakSettle, writeReport } from './report.js';
@@ -262,6 +263,20 @@ async function overheadPhase(results: Results): Promise<void> {
   rmSync(file, { force: true });
 }
 
+/** Instructions per call of each worker (bench/worker_cost.py), when valgrind is installed. */
+async function workerCostPhase(results: Results): Promise<void> {
+  const file = path.join(os.tmpdir(), `snakepit-worker-cost-${process.pid}.json`);
+  log('worker instructions per call (bench/worker_cost.py, under valgrind)');
+  const child = spawn(PYTHON, [path.join(BENCH_DIR, 'worker_cost.py'), '--json', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve).once('error', () => resolve(null)));
+  if (code !== 0) {
+    log(`worker instructions per call left out (exit code ${code}; valgrind installed?)`);
+    return;
+  }
+  results.workerCost = JSON.parse(readFileSync(file, 'utf8')) as Results['workerCost'];
+  rmSync(file, { force: true });
+}
+
 async function main(): Promise<void> {
   const machine = machineInfo();
   compileBytecode();
@@ -309,6 +324,7 @@ async function main(): Promise<void> {
     for (const agent of agents.values()) await agent.close();
   }
   await overheadPhase(results);
+  if (FULL) await workerCostPhase(results);
   if (FULL) await soakPhase(results);
   results.durationS = Math.round((performance.now() - T0) / 1000);
   results.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);

@@ -69,6 +69,8 @@ export interface Results {
   soak?: SoakFigures;
   /** The per-call overhead diagnostic (bench/overhead.ts --diagnose), run as part of this run. */
   overhead?: OverheadResults;
+  /** Instructions per call of each worker, counted by valgrind (bench/worker_cost.py; full runs with valgrind). */
+  workerCost?: WorkerCostResults;
   /** Contenders that could not be started, with the error. */
   failed: Record<string, string>;
   durationS: number;
@@ -85,6 +87,13 @@ export interface OverheadResults {
   machine: MachineInfo;
   params: { rounds: number; seq: number; tp: number; warmup: number; inFlight: number; pin?: string };
   contenders: Record<string, { p50: number[]; p99: number[]; callsPerS: number[]; seqCpu: Cpu; tpCpu: Cpu }>;
+}
+
+/** What bench/worker_cost.py --json writes. */
+export interface WorkerCostResults {
+  calls: number;
+  /** By contender: instructions per call of the thread that serves the calls. */
+  instructionsPerCall: Record<string, number>;
 }
 
 export function isCannot(x: unknown): x is Cannot {

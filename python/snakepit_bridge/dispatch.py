@@ -127,7 +127,7 @@ class Dispatcher:
         stream, to a sync tool that is not a generator, with named arguments that bind as they came
         (every parameter given, or the required ones and some of the others) and hold no reference
         marker. None for anything else, which takes the general path (``_start_call``). The reader
-        runs a plain call of a tool without a ``ctx`` parameter itself (``ReaderScheduler._run_plain``)."""
+        runs a plain call of a tool without a ``ctx`` parameter itself (``ReaderScheduler._read_loop``)."""
         if msg[0] != CALL or len(msg) != 7 or msg[5] is not None or msg[6]:
             return None
         spec = self._tools.get(msg[2])
@@ -138,8 +138,11 @@ class Dispatcher:
         if names is None:
             return None
         keys = args.keys()
-        if not (keys == names or (keys <= names and spec.simple_required <= keys)) or _has_marker(args):
+        if not (keys == names or (keys <= names and spec.simple_required <= keys)):
             return None
+        for value in args.values():  # not _has_marker: one call level less on every plain call
+            if type(value) is dict and is_marker(value):
+                return None
         return spec
 
     def _plain_state(self, spec: ToolSpec, msg: list[Any]) -> CallState:

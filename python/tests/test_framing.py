@@ -259,6 +259,27 @@ def test_buffered_counts_bytes_read_but_not_yet_yielded(pipe: tuple[int, int]) -
     assert reader.buffered == 4
 
 
+def test_a_frame_alone_in_its_read_keeps_the_state_and_the_limit(pipe: tuple[int, int]) -> None:
+    # A read that holds exactly one frame takes a short path (most reads, calls one at a time): what
+    # the reader says is buffered, and the size limit, hold as on the general path.
+    r, w = pipe
+    reader = FrameReader(r, 8)
+    frames = reader.frames()
+    os.write(w, struct.pack(">I", 3) + b"abc")
+    assert next(frames) == b"abc"
+    assert reader.buffered == 0 and not reader.next_ready
+    os.write(w, struct.pack(">I", 1) + b"d" + struct.pack(">I", 2) + b"ef")
+    assert next(frames) == b"d"
+    assert reader.buffered == 6 and reader.next_ready
+    assert next(frames) == b"ef"
+    assert reader.buffered == 0 and not reader.next_ready
+    os.write(w, struct.pack(">I", 8) + b"12345678")
+    assert next(frames) == b"12345678"
+    os.write(w, struct.pack(">I", 9) + b"x" * 9)
+    with pytest.raises(FrameTooLarge):
+        next(frames)
+
+
 def test_frames_cut_anywhere_by_the_reads_arrive_whole_and_stay_intact(pipe: tuple[int, int]) -> None:
     # The reader reuses one buffer for every read: frames yielded before must not change when later
     # reads land in it, whether a read ended inside a header, inside a body or between frames.

@@ -239,7 +239,7 @@ def test_a_misnamed_argument_is_named_with_a_suggestion(worker: WorkerProcess) -
 
 def test_plain_calls_that_the_reader_runs_itself_keep_every_rule_of_a_call(tmp_path: Path) -> None:
     # A sync tool without ctx, called outside a session with arguments that bind as they came, runs
-    # on the reader without a call object (scheduler._run_plain). Each case here takes that path.
+    # on the reader without a call object (scheduler._read_loop). Each case here takes that path.
     adapter = tmp_path / "plain.py"
     adapter.write_text(
         "from snakepit_bridge import Cancelled, tool\n"

@@ -248,33 +248,34 @@ async function soakPhase(results: Results): Promise<void> {
   log(`soak done in ${samples.at(-1)!.seconds.toFixed(1)} s`);
 }
 
-async function overheadPhase(results: Results): Promise<void> {
-  const file = path.join(os.tmpdir(), `snakepit-overhead-${process.pid}.json`);
-  const args = ['--import', 'tsx', path.join(BENCH_DIR, 'overhead.ts'), '--diagnose', '--json', file];
-  args.push('--rounds', String(params.rounds), '--seq', String(params.seq), '--tp', String(params.tp), '--warmup', String(params.warmup));
-  log('overhead diagnostic (bench/overhead.ts --diagnose)');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) {
-    log(`overhead diagnostic failed (exit code ${code})`);
-    return;
-  }
-  results.overhead = JSON.parse(readFileSync(file, 'utf8')) as Results['overhead'];
-  rmSync(file, { force: true });
-}
-
-/** Instructions per call of each worker (bench/worker_cost.py), when valgrind is installed. */
-async function workerCostPhase(results: Results): Promise<void> {
-  const file = path.join(os.tmpdir(), `snakepit-worker-cost-${process.pid}.json`);
-  log('worker instructions per call (bench/worker_cost.py, under valgrind)');
-  const child = spawn(PYTHON, [path.join(BENCH_DIR, 'worker_cost.py'), '--json', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+/**
+ * Run `command args... --json <file>` and read the file it wrote; undefined (logged) when it failed.
+ * The diagnostics below run this way, each in a process of its own.
+ */
+async function jsonOf<T>(label: string, command: string, args: string[]): Promise<T | undefined> {
+  const file = path.join(os.tmpdir(), `snakepit-bench-${process.pid}-${Date.now()}.json`);
+  log(label);
+  const child = spawn(command, [...args, '--json', file], { stdio: ['ignore', 'ignore', 'inherit'] });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve).once('error', () => resolve(null)));
   if (code !== 0) {
-    log(`worker instructions per call left out (exit code ${code}; valgrind installed?)`);
-    return;
+    log(`${label}: left out (exit code ${code})`);
+    return undefined;
   }
-  results.workerCost = JSON.parse(readFileSync(file, 'utf8')) as Results['workerCost'];
+  const value = JSON.parse(readFileSync(file, 'utf8')) as T;
   rmSync(file, { force: true });
+  return value;
+}
+
+async function overheadPhase(results: Results): Promise<void> {
+  const args = ['--import', 'tsx', path.join(BENCH_DIR, 'overhead.ts'), '--diagnose'];
+  args.push('--rounds', String(params.rounds), '--seq', String(params.seq), '--tp', String(params.tp), '--warmup', String(params.warmup));
+  results.overhead = await jsonOf('overhead diagnostic (bench/overhead.ts --diagnose)', process.execPath, args);
+}
+
+/** Instructions per call of each worker (bench/worker_cost.py); left out where valgrind is missing. */
+async function workerCostPhase(results: Results): Promise<void> {
+  const label = 'worker instructions per call (bench/worker_cost.py, under valgrind)';
+  results.workerCost = await jsonOf(label, PYTHON, [path.join(BENCH_DIR, 'worker_cost.py')]);
 }
 
 async function main(): Promise<void> {

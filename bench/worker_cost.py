@@ -55,6 +55,10 @@ def _read_exact(fd: int, n: int) -> bytes:
     return out
 
 
+def _frame(fd: int) -> bytes:
+    return _read_exact(fd, HEADER.unpack(_read_exact(fd, 4))[0])
+
+
 def _framed(kind: str, calls: int, out_prefix: str, bridge: str) -> None:
     """Drive a worker that speaks length-prefixed MessagePack frames on fds 3 (in) and 4 (out)."""
     if kind == "raw pipe":
@@ -80,11 +84,11 @@ def _framed(kind: str, calls: int, out_prefix: str, bridge: str) -> None:
     os.close(from_w)
     try:
         if kind != "raw pipe":
-            _read_exact(from_r, HEADER.unpack(_read_exact(from_r, 4))[0])  # the JSON hello
+            _frame(from_r)  # the JSON hello
         for i in range(1, calls + 1):
             body = msgpack.packb([1, i, "add", {"a": 1, "b": 2}, None, None, 0])
             os.write(to_w, HEADER.pack(len(body)) + body)
-            reply = msgpack.unpackb(_read_exact(from_r, HEADER.unpack(_read_exact(from_r, 4))[0]))
+            reply = msgpack.unpackb(_frame(from_r))
             if reply[2] != 3:
                 raise RuntimeError(f"{kind}: add(1, 2) answered {reply!r}")
     finally:

@@ -1,5 +1,7 @@
 """snakepit_bridge: the Python side of Snakepit. Write tools, the host runs them in a worker pool."""
 
+# fast_datetime first, for its effect: what follows imports ``datetime`` (fast_datetime.py says why).
+from . import fast_datetime  # noqa: F401
 from .adapter import Adapter, tool
 from .context import Context
 from .errors import Cancelled, EncodeError, HostToolError, InvalidRef, PermissionDenied, TooManyRefs

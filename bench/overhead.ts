@@ -37,7 +37,7 @@ import { ADAPTER, PYTHON, compileBytecode, machineInfo } from './lib/env.js';
 import { median, round, sequential, table, throughput, type Caller, type Latency } from './lib/measure.js';
 import { cpuNsOf, pin } from './lib/procfs.js';
 import { RawWorker } from './lib/raw.js';
-import { SEQ_TARGET, TP_TARGET } from './report.js';
+import { SEQ_TARGET, TP_TARGET } from './lib/summary.js';
 import type { Cpu, OverheadResults } from './lib/results.js';
 
 

@@ -24,7 +24,9 @@ import { measureLoad, PACKAGE_LOADS } from './lib/load.js';
 import { BENCH_DIR, compileBytecode, machineInfo, PYTHON } from './lib/env.js';
 import { linearFit, type Latency } from './lib/measure.js';
 import { isCannot, MiB, type Cannot, type Results, type SoakFigures, type StartupFigures } from './lib/results.js';
-import { printTables, soakSettle, writeReport } from './report.js';
+import { writeReport } from './report.js';
+import { soakSettle } from './lib/summary.js';
+import { printTables } from './lib/tables.js';
 
 const { values } = parseArgs({ options: { full: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const FULL = values.full === true;

@@ -41,8 +41,8 @@ typecheck: setup
 	npx tsc -p tsconfig.build.json --noEmit
 
 lint: setup
-	$(PY) -m ruff check python
-	$(PY) -m ruff format --check python
+	$(PY) -m ruff check python bench
+	$(PY) -m ruff format --check python bench
 	cd python && $(PY) -m mypy snakepit_bridge
 	npx eslint --max-warnings 0 .
 	node scripts/check-imports.mjs

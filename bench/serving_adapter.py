@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-
 from snakepit_bridge import Batch, Cache, tool
 
 _rng = np.random.default_rng(0)

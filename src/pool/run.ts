@@ -116,7 +116,6 @@ export class PoolRun {
     const { host, supervisor } = this;
     const { size, startupConcurrency, stateDir } = this.options;
     if (this.options.sandbox !== undefined) checkSandbox(this.options.sandbox); // never unconfined instead
-    this.releaseTimerList = holdTimerList(this.options.timeout);
     // Pids are recorded from the first spawn on; the run's file is written once the first workers are
     // spawned (below), so that the disk work overlaps their start instead of delaying it.
     const registry = stateDir === false ? undefined : new RunRegistry(stateDir, this.id);
@@ -155,6 +154,9 @@ export class PoolRun {
       return Promise.all(Array.from({ length: Math.min(end - next, startupConcurrency) }, startOne));
     };
     const first = startUpTo(minReady);
+    // The first workers are launched by now (startUpTo launches before its first await): what they do
+    // not need runs while their interpreters start.
+    this.releaseTimerList = holdTimerList(this.options.timeout);
     if (registry !== undefined && stateDir !== false) {
       // Reap what hosts that died left behind (their recorded pids are checked against their start
       // times, so a pid reused by a worker just spawned is never taken for theirs), then record this run.

@@ -70,7 +70,12 @@ export interface WorkerSpec {
 export class WorkerHandle implements ConnectionOwner {
   readonly id: number;
   private lifecycle: WorkerState = 'starting';
-  readonly startedAt = performance.now();
+  /**
+   * performance.now() when its process was launched. Taken after the spawn, not before: a pool's first
+   * read of `performance` loads Node's perf_hooks (about half a millisecond), which then overlaps the
+   * interpreter's start instead of delaying it (docs/architecture.md, Decisions).
+   */
+  startedAt = 0;
   /** performance.now() when the worker became ready (0 before). */
   readyAt = 0;
   /** Supervision: a retiring worker takes no new calls; it finishes its calls and is then shut down. */
@@ -172,6 +177,7 @@ export class WorkerHandle implements ConnectionOwner {
         reject: (err) => (clear(), reject(err)),
       };
       this.launch();
+      this.startedAt = performance.now();
       // A forked worker starts once its zygote is ready (transport.ts, `starting`); if the zygote fails,
       // so does the fork, which ends this start.
       const starting = this.proc?.starting;

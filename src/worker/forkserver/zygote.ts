@@ -48,7 +48,7 @@ const MAX_CONTROL_FRAME = 16 * 1024 * 1024;
 export class ZygoteLife {
   readonly child: ChildProcess;
   readonly pid: number | undefined;
-  readonly startedAt = performance.now();
+  readonly startedAt: number;
   readonly ready: Promise<void>;
   loadMs = 0;
   exited = false;
@@ -75,16 +75,6 @@ export class ZygoteLife {
   ) {
     this.ready = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => {});
-    // A zygote that hangs in an import or in setup() is killed; its exit counts as a failure.
-    const readyTimer = setTimeout(() => {
-      this.failReady(this.startError('timeout', `the zygote did not become ready within startupTimeout (${spec.startupTimeout} ms)`));
-      this.killNow();
-    }, spec.startupTimeout);
-    readyTimer.unref();
-    this.ready.then(
-      () => clearTimeout(readyTimer),
-      () => clearTimeout(readyTimer),
-    );
     this.sandboxed = spec.sandbox !== undefined;
     const launch = zygoteLaunch(spec);
     this.child = spawn(launch.command, launch.args, {
@@ -95,6 +85,19 @@ export class ZygoteLife {
       windowsHide: true,
     });
     this.pid = this.child.pid;
+    // After the spawn, what the spawn does not need (the first timer and the first read of
+    // `performance` each load parts of Node): the interpreter starts meanwhile.
+    this.startedAt = performance.now();
+    // A zygote that hangs in an import or in setup() is killed; its exit counts as a failure.
+    const readyTimer = setTimeout(() => {
+      this.failReady(this.startError('timeout', `the zygote did not become ready within startupTimeout (${spec.startupTimeout} ms)`));
+      this.killNow();
+    }, spec.startupTimeout);
+    readyTimer.unref();
+    this.ready.then(
+      () => clearTimeout(readyTimer),
+      () => clearTimeout(readyTimer),
+    );
     const [, stdout, stderr, toZygote, fromZygote] = this.child.stdio as unknown as [null, Readable, Readable, Writable, Readable];
     this.toZygote = toZygote;
     this.fromZygote = fromZygote;

@@ -9,8 +9,9 @@ moved the pure-Python code to ``_pydatetime``; its ``datetime.py`` only imports 
 Importing this module runs ``install()``, which does what 3.12's ``datetime.py`` does: it builds the
 ``datetime`` module from ``_datetime``, with the standard module's spec (``__file__``, ``__loader__``,
 ``__spec__``), the same public names, ``__all__`` and ``__doc__``. It does nothing when ``datetime`` is
-imported already, on 3.12 or later, without ``_datetime``, or when ``import datetime`` would find
-another file than the standard library's (a ``datetime.py`` on ``sys.path`` ahead of it).
+imported already, on 3.12 or later, without ``_datetime``, where the standard library has no folder
+(``os.__file__`` unset, as in some frozen applications), or when ``import datetime`` would find another
+file than the standard library's (a ``datetime.py`` on ``sys.path`` ahead of it).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ def install() -> bool:
         return False
     # The import system's own classes, loaded at interpreter start: nothing to import.
     bootstrap = sys.modules["_frozen_importlib"]
+    stdlib = getattr(os, "__file__", None)  # absent where the standard library is frozen into an app
     spec = sys.modules["_frozen_importlib_external"].PathFinder.find_spec("datetime")
-    if spec is None or spec.origin != os.path.join(os.path.dirname(os.__file__), "datetime.py"):
+    if stdlib is None or spec is None or spec.origin != os.path.join(os.path.dirname(stdlib), "datetime.py"):
         return False
     module = bootstrap.module_from_spec(spec)
     namespace = module.__dict__

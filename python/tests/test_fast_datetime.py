@@ -69,6 +69,11 @@ def test_install_leaves_a_datetime_py_ahead_on_sys_path_to_the_import_system(tmp
     assert _run(code, cwd=str(tmp_path)).split() == ["False", "False", "True"]
 
 
+def test_install_does_nothing_where_the_standard_library_has_no_file() -> None:
+    code = "import os; del os.__file__; " + LOAD_ALONE + "sys.modules.pop('datetime', None); print(fd['install']())"
+    assert _run(code).strip() == "False"
+
+
 def test_install_builds_the_module_when_none_is_imported_and_only_before_312() -> None:
     code = (
         LOAD_ALONE + "sys.modules.pop('datetime', None); print(fd['install']()); "

@@ -75,7 +75,7 @@ export class WorkerHandle implements ConnectionOwner {
    * read of `performance` loads Node's perf_hooks (about half a millisecond), which then overlaps the
    * interpreter's start instead of delaying it (docs/architecture.md, Decisions).
    */
-  startedAt = 0;
+  private launchedAt = 0;
   /** performance.now() when the worker became ready (0 before). */
   readyAt = 0;
   /** Supervision: a retiring worker takes no new calls; it finishes its calls and is then shut down. */
@@ -100,6 +100,11 @@ export class WorkerHandle implements ConnectionOwner {
     this.id = spec.id;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.conn = new Connection({ workerId: spec.id, maxPayload: spec.maxPayload, codecs: spec.codecs, int64: spec.int64 }, this);
+  }
+
+  /** performance.now() when its process was launched. */
+  get startedAt(): number {
+    return this.launchedAt;
   }
 
   get state(): WorkerState {
@@ -177,7 +182,7 @@ export class WorkerHandle implements ConnectionOwner {
         reject: (err) => (clear(), reject(err)),
       };
       this.launch();
-      this.startedAt = performance.now();
+      this.launchedAt = performance.now();
       // A forked worker starts once its zygote is ready (transport.ts, `starting`); if the zygote fails,
       // so does the fork, which ends this start.
       const starting = this.proc?.starting;

@@ -4,7 +4,7 @@
  * async iterator with `pool.events()`. Publishing costs nothing when a channel has no subscriber.
  */
 
-import diagnostics_channel from 'node:diagnostics_channel';
+import { type Channel, channel } from 'node:diagnostics_channel';
 
 /**
  * `starting` until every worker is ready; `ready` at full capacity; `degraded` while fewer than `size`
@@ -137,5 +137,5 @@ export const CHANNEL_NAMES = {
 type ChannelName = keyof typeof CHANNEL_NAMES;
 
 export const channels = Object.fromEntries(
-  Object.entries(CHANNEL_NAMES).map(([key, name]) => [key, diagnostics_channel.channel(name)]),
-) as { readonly [K in ChannelName]: diagnostics_channel.Channel };
+  Object.entries(CHANNEL_NAMES).map(([key, name]) => [key, channel(name)]),
+) as { readonly [K in ChannelName]: Channel };

@@ -6,7 +6,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
+import { dirname, resolve as resolvePath, sep } from 'node:path';
 import { describe, fail, integer } from './option-checks.js';
 import { checkPoolDurations } from './durations.js';
 import { resolveSandbox, type ResolvedSandbox, type SandboxOptions } from './security/sandbox.js';
@@ -186,7 +186,7 @@ const MAX_FRAME = 0xffff_ffff;
 
 function isAdapterPath(adapter: string): boolean {
   const modulePart = adapter.replace(/:[A-Za-z_][A-Za-z0-9_]*$/, '');
-  return modulePart.endsWith('.py') || modulePart.includes('/') || modulePart.includes(path.sep);
+  return modulePart.endsWith('.py') || modulePart.includes('/') || modulePart.includes(sep);
 }
 
 export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
@@ -201,14 +201,14 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
 
   const cwdInput = options.cwd;
   if (cwdInput !== undefined && (typeof cwdInput !== 'string' || cwdInput === '')) fail('options.cwd must be a non-empty string');
-  const cwd = path.resolve(cwdInput ?? process.cwd());
+  const cwd = resolvePath(cwdInput ?? process.cwd());
   if (!existsSync(cwd)) fail(`options.cwd does not exist: ${cwd}`);
   if (!statSync(cwd).isDirectory()) fail(`options.cwd is not a directory: ${cwd}`);
 
   let adapterSpec = adapter;
   if (isAdapterPath(adapter)) {
     const match = /^(.*?)(:[A-Za-z_][A-Za-z0-9_]*)?$/.exec(adapter);
-    const file = path.resolve(cwd, match?.[1] ?? adapter);
+    const file = resolvePath(cwd, match?.[1] ?? adapter);
     if (!existsSync(file)) fail(`options.adapter: file not found: ${file}`);
     if (statSync(file).isDirectory()) fail(`options.adapter is a directory, not a Python file: ${file}`);
     adapterSpec = file + (match?.[2] ?? '');
@@ -257,9 +257,9 @@ export function resolvePoolOptions(input: unknown): ResolvedPoolOptions {
 
   const watchInput = options.watch ?? false;
   let watch: readonly string[] = [];
-  if (watchInput === true) watch = [adapterFile !== undefined ? path.dirname(adapterFile) : cwd];
+  if (watchInput === true) watch = [adapterFile !== undefined ? dirname(adapterFile) : cwd];
   else if (Array.isArray(watchInput) && watchInput.every((d) => typeof d === 'string' && d !== '')) {
-    watch = watchInput.map((d: string) => path.resolve(cwd, d));
+    watch = watchInput.map((d: string) => resolvePath(cwd, d));
     for (const d of watch) if (!existsSync(d)) fail(`options.watch: folder not found: ${d}`);
   } else if (watchInput !== false) fail(`options.watch must be a boolean or an array of folders, got ${describe(watchInput)}`);
 

@@ -11,7 +11,7 @@
  */
 
 import { appendFileSync, closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { resolve as resolvePath } from 'node:path';
 import { InvalidOptionsError, type SnakepitError } from '../errors.js';
 import { frameBytes } from '../protocol/frames.js';
 import { MsgpackEncoder } from '../protocol/msgpack-encode.js';
@@ -99,7 +99,7 @@ export function resolveAuditOptions(input: unknown): ResolvedAuditOptions | unde
     if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new InvalidOptionsError(`options.audit.${key} must be a boolean`);
   }
   return Object.freeze({
-    path: o.path === undefined ? undefined : path.resolve(o.path as string),
+    path: o.path === undefined ? undefined : resolvePath(o.path as string),
     onRecord: o.onRecord as ResolvedAuditOptions['onRecord'],
     rawArguments: o.rawArguments === true,
     fsync: o.fsync === true,

@@ -22,7 +22,7 @@
 
 import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
+import { dirname } from 'node:path';
 import { Script } from 'node:vm';
 import { CODE_CACHE_KEY } from './warm.js';
 
@@ -139,7 +139,7 @@ export function inspectCodeCache(
   env: NodeJS.ProcessEnv = process.env,
 ): { file: string; status: CodeCacheStatus; warm: boolean; writable: boolean } {
   const file = cacheFileOf(bundle, []);
-  const canWrite = writable(path.dirname(file));
+  const canWrite = writable(dirname(file));
   if (env.SNAKEPIT_CODE_CACHE === '0') return { file, status: 'disabled', warm: false, writable: canWrite };
   const { size, mtimeMs } = statSync(bundle);
   const found = readCache(file, size, mtimeMs);
@@ -213,7 +213,7 @@ export function loadBundle(
       const done = script;
       script = undefined;
       // A read-only install keeps what it has, without serialising a cache it cannot write.
-      if (!writable(path.dirname(file))) return false;
+      if (!writable(dirname(file))) return false;
       const tmp = `${file}.${process.pid}.tmp`;
       try {
         writeFileSync(tmp, Buffer.concat([header(size, mtimeMs, asWarm), done.createCachedData()]), { mode: 0o644 });
@@ -234,6 +234,6 @@ export function loadBundle(
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   if (!state.wantsSave) script = undefined;
   const load = (specifier: string): Promise<unknown> => import(specifier);
-  run.call(module.exports, module.exports, createRequire(bundle), module, bundle, path.dirname(bundle), load);
+  run.call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle), load);
   return { exports: module.exports, state };
 }

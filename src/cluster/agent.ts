@@ -6,7 +6,7 @@
  * host within the host's credit. See docs/cluster.md.
  */
 
-import os from 'node:os';
+import { hostname } from 'node:os';
 import type { KV, Msg, NatsConnection, Subscription } from 'nats';
 import { InvalidOptionsError, type SnakepitError } from '../errors.js';
 import { FactoryOnly } from '../factory-only.js';
@@ -90,7 +90,7 @@ export class Agent {
     const nats = checkNatsOptions(options?.nats, 'agent options.nats');
     const nameProblem = checkName('agent options.pool', options.pool);
     if (nameProblem !== undefined) throw new InvalidOptionsError(nameProblem);
-    const id = options.id ?? `${os.hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+    const id = options.id ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
     const idProblem = checkName('agent options.id', id);
     if (idProblem !== undefined) throw new InvalidOptionsError(idProblem);
     const heartbeat = options.heartbeat ?? 1000;

@@ -11,7 +11,7 @@
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
+import { dirname, join } from 'node:path';
 import { EncodeError, InvalidArgumentsError } from '../errors.js';
 
 /** The part of the `apache-arrow` module used here. */
@@ -46,7 +46,7 @@ export function arrowAvailable(): boolean {
  * there (NODE_PATH, global folders).
  */
 function installedBeside(): boolean {
-  return (require.resolve.paths('apache-arrow') ?? []).some((dir) => existsSync(path.join(dir, 'apache-arrow', 'package.json')));
+  return (require.resolve.paths('apache-arrow') ?? []).some((dir) => existsSync(join(dir, 'apache-arrow', 'package.json')));
 }
 
 function resolves(): boolean {
@@ -70,7 +70,7 @@ function load(): ArrowModule | null {
     loaded = null;
     return null;
   }
-  const esm = path.join(path.dirname(entry), 'Arrow.node.mjs');
+  const esm = join(dirname(entry), 'Arrow.node.mjs');
   try {
     loaded = require(esm) as ArrowModule;
   } catch {

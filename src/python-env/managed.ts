@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { nodeCrypto } from '../boot/crypto.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import path from 'node:path';
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { InvalidOptionsError, PythonEnvironmentError } from '../errors.js';
 import { venvPython } from './resolve.js';
 
@@ -53,8 +53,8 @@ function strings(value: unknown, name: string): string[] {
 
 function defaultEnvDir(): string {
   if (process.env.SNAKEPIT_ENV_DIR) return process.env.SNAKEPIT_ENV_DIR;
-  const cache = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
-  return path.join(cache, 'snakepit', 'envs');
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cache, 'snakepit', 'envs');
 }
 
 /** Validates `options.python` given as an object. `base` is the interpreter resolution would pick. */
@@ -67,7 +67,7 @@ export function checkEnvironmentOptions(input: object, cwd: string, base: string
   let requirements: string | undefined;
   if (o.requirements !== undefined) {
     if (typeof o.requirements !== 'string' || o.requirements === '') fail(`${name}.requirements must be a file path`);
-    requirements = path.resolve(cwd, o.requirements);
+    requirements = resolvePath(cwd, o.requirements);
     if (!existsSync(requirements)) fail(`${name}.requirements: file not found: ${requirements}`);
   }
   if (packages.length === 0 && requirements === undefined) fail(`${name} needs packages or requirements (or give a path to an interpreter)`);
@@ -79,7 +79,7 @@ export function checkEnvironmentOptions(input: object, cwd: string, base: string
     packages: Object.freeze(packages),
     requirements,
     base: (o.base as string | undefined) ?? base,
-    dir: path.resolve(cwd, (o.dir as string | undefined) ?? defaultEnvDir()),
+    dir: resolvePath(cwd, (o.dir as string | undefined) ?? defaultEnvDir()),
     installArgs: Object.freeze(strings(o.installArgs, `${name}.installArgs`)),
     installer,
   });
@@ -104,8 +104,8 @@ function run(cmd: string, args: readonly string[], cwd?: string): Promise<RunRes
 /** uv on PATH, else beside the base interpreter (a virtual environment with uv installed in it). */
 async function findUv(base: string): Promise<string | undefined> {
   if ((await run('uv', ['--version'])).ok) return 'uv';
-  const beside = path.join(path.dirname(base), process.platform === 'win32' ? 'uv.exe' : 'uv');
-  return path.isAbsolute(beside) && existsSync(beside) && (await run(beside, ['--version'])).ok ? beside : undefined;
+  const beside = join(dirname(base), process.platform === 'win32' ? 'uv.exe' : 'uv');
+  return isAbsolute(beside) && existsSync(beside) && (await run(beside, ['--version'])).ok ? beside : undefined;
 }
 
 /** The package an installer's output says it could not find. */
@@ -160,15 +160,15 @@ async function environmentKey(env: ResolvedEnvironment): Promise<string> {
 /** The environment's interpreter, building the environment first when it does not exist yet. */
 export async function ensureEnvironment(env: ResolvedEnvironment, log: (line: string) => void = () => {}): Promise<BuiltEnvironment> {
   const key = await environmentKey(env);
-  const final = path.join(env.dir, key);
-  const existing = existsSync(path.join(final, MARKER)) ? venvPython(final) : undefined;
+  const final = join(env.dir, key);
+  const existing = existsSync(join(final, MARKER)) ? venvPython(final) : undefined;
   if (existing !== undefined) return { python: existing, dir: final, key, built: false, installer: undefined };
 
   mkdirSync(env.dir, { recursive: true });
   const uv = env.installer === 'pip' ? undefined : await findUv(env.base);
   if (env.installer === 'uv' && uv === undefined) throw new PythonEnvironmentError('installer "uv" was asked for, but uv is neither on PATH nor beside the base interpreter');
   const installer = uv !== undefined ? 'uv' : 'pip';
-  const tmp = path.join(env.dir, `.${key}.tmp-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`);
+  const tmp = join(env.dir, `.${key}.tmp-${process.pid}-${nodeCrypto().randomBytes(4).toString('hex')}`);
   const requirementArgs = [...env.packages, ...(env.requirements !== undefined ? ['-r', env.requirements] : [])];
   try {
     log(`creating ${installer === 'uv' ? 'a uv' : 'a venv'} environment from ${env.base} in ${final}`);
@@ -192,14 +192,14 @@ export async function ensureEnvironment(env: ResolvedEnvironment, log: (line: st
       const what = pkg !== undefined ? `package ${JSON.stringify(pkg)} was not found (offline, or not on the index?)` : 'the install failed';
       throw new PythonEnvironmentError(`managed Python environment: ${what}; nothing was kept.\n${tail(installed.output)}`, { package: pkg, output: installed.output });
     }
-    writeFileSync(path.join(tmp, MARKER), `${JSON.stringify({ key, base: env.base, packages: env.packages, requirements: env.requirements ?? null, installer }, null, 2)}\n`);
+    writeFileSync(join(tmp, MARKER), `${JSON.stringify({ key, base: env.base, packages: env.packages, requirements: env.requirements ?? null, installer }, null, 2)}\n`);
     // A folder without the marker is never a finished environment (the marker is written before the rename).
-    if (existsSync(final) && !existsSync(path.join(final, MARKER))) rmSync(final, { recursive: true, force: true });
+    if (existsSync(final) && !existsSync(join(final, MARKER))) rmSync(final, { recursive: true, force: true });
     try {
       renameSync(tmp, final);
     } catch (err) {
       // Another process finished the same environment first: use theirs.
-      if (!existsSync(path.join(final, MARKER))) throw err;
+      if (!existsSync(join(final, MARKER))) throw err;
       rmSync(tmp, { recursive: true, force: true });
     }
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 
 import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { dirname, join } from 'node:path';
 import { InvalidArgumentsError } from '../errors.js';
 import { describe } from '../option-checks.js';
 
@@ -40,8 +40,8 @@ function checkSearch(search: unknown): void {
 /** The interpreter inside a virtual environment folder, or undefined when there is none. */
 export function venvPython(dir: string): string | undefined {
   const candidates = process.platform === 'win32'
-    ? [path.join(dir, 'Scripts', 'python.exe')]
-    : [path.join(dir, 'bin', 'python3'), path.join(dir, 'bin', 'python')];
+    ? [join(dir, 'Scripts', 'python.exe')]
+    : [join(dir, 'bin', 'python3'), join(dir, 'bin', 'python')];
   return candidates.find((p) => existsSync(p));
 }
 
@@ -55,10 +55,10 @@ export function resolvePython(search: PythonSearch): PythonChoice {
     if (found !== undefined) return { executable: found, reason: `the active virtual environment ($VIRTUAL_ENV=${env.VIRTUAL_ENV})` };
   }
   if (search.adapterFile !== undefined) {
-    const found = venvPython(path.join(path.dirname(search.adapterFile), '.venv'));
+    const found = venvPython(join(dirname(search.adapterFile), '.venv'));
     if (found !== undefined) return { executable: found, reason: 'a .venv beside the adapter' };
   }
-  const inCwd = venvPython(path.join(search.cwd, '.venv'));
+  const inCwd = venvPython(join(search.cwd, '.venv'));
   if (inCwd !== undefined) return { executable: inCwd, reason: 'a .venv in the working directory' };
   return { executable: 'python3', reason: 'the default (python3 on PATH)' };
 }

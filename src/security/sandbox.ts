@@ -19,7 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { InvalidOptionsError, SandboxUnavailableError } from '../errors.js';
 
 export interface SandboxOptions {
@@ -61,10 +61,10 @@ function paths(value: unknown, name: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) fail(`options.sandbox.${name} must be an array of absolute paths`);
   return value.map((p: unknown, i) => {
-    if (typeof p !== 'string' || !path.isAbsolute(p) || p.includes('\0')) {
+    if (typeof p !== 'string' || !isAbsolute(p) || p.includes('\0')) {
       fail(`options.sandbox.${name}[${i}] must be an absolute path, got ${JSON.stringify(p)}`);
     }
-    return path.resolve(p);
+    return resolvePath(p);
   });
 }
 
@@ -183,8 +183,8 @@ export interface LaunchSpec {
  */
 export function sandboxLaunch(sandbox: ResolvedSandbox, spec: LaunchSpec): Launch {
   const { env, poolEnv, cwd } = spec;
-  const dir = path.resolve(cwd ?? process.cwd());
-  const needed = [path.dirname(path.resolve(dir, spec.adapter)), spec.bridge, path.dirname(path.dirname(spec.python)), dir];
+  const dir = resolvePath(cwd ?? process.cwd());
+  const needed = [dirname(resolvePath(dir, spec.adapter)), spec.bridge, dirname(dirname(spec.python)), dir];
   const argv = [...namespaceFlags(sandbox), '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   const masked = [...MASKED.filter((d) => existsSync(d)), ...sandbox.hide];
   for (const d of masked) argv.push('--tmpfs', d);

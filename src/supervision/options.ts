@@ -5,7 +5,7 @@
  */
 
 import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { describe, fail, integer } from '../option-checks.js';
 
 export interface SupervisionOptions {
@@ -111,9 +111,9 @@ function resolveRestart(input: unknown): ResolvedRestartOptions {
 /** `$XDG_RUNTIME_DIR/snakepit` when that is set, else `<tmpdir>/snakepit-<uid>`. */
 export function defaultStateDir(): string {
   const runtime = process.env.XDG_RUNTIME_DIR;
-  if (runtime) return path.join(runtime, 'snakepit');
+  if (runtime) return join(runtime, 'snakepit');
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
-  return path.join(tmpdir(), `snakepit-${uid}`);
+  return join(tmpdir(), `snakepit-${uid}`);
 }
 
 /** The supervision options of `options` (already an object of known keys), checked and with their defaults. */
@@ -122,7 +122,7 @@ export function resolveSupervisionOptions(options: Record<string, unknown>): Res
   let stateDir: string | false;
   if (stateDirInput === undefined) stateDir = defaultStateDir();
   else if (stateDirInput === false) stateDir = false;
-  else if (typeof stateDirInput === 'string' && stateDirInput !== '') stateDir = path.resolve(stateDirInput);
+  else if (typeof stateDirInput === 'string' && stateDirInput !== '') stateDir = resolvePath(stateDirInput);
   else fail(`options.stateDir must be a non-empty string or false, got ${describe(stateDirInput)}`);
 
   const handleSignals = options.handleSignals ?? false;

@@ -5,7 +5,7 @@
  * (recent errors, per-second series). Each hook costs a few checks when nothing listens.
  */
 
-import diagnostics_channel from 'node:diagnostics_channel';
+import { tracingChannel } from 'node:diagnostics_channel';
 import { PythonError, type SnakepitError } from '../errors.js';
 import type { LogEvent, PoolEvent } from '../events.js';
 import { LogRouter, type LogsOption } from './logs.js';
@@ -20,7 +20,7 @@ import { Series } from './series.js';
  * `error` or `result` (for a stream: undefined) added when it settles.
  */
 export const CALL_CHANNEL = 'snakepit:call';
-const callChannel = diagnostics_channel.tracingChannel(CALL_CHANNEL);
+const callChannel = tracingChannel(CALL_CHANNEL);
 
 export interface CallMessage {
   tool: string;

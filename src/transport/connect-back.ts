@@ -12,9 +12,9 @@
 
 import { nodeCrypto } from '../boot/crypto.js';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { type Server, type Socket, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ENV } from '../protocol/messages.js';
 
 /** The longest first frame accepted (the token is 64 bytes). */
@@ -26,7 +26,7 @@ const MAX_SOCKET_PATH = 100;
 
 interface Expected {
   readonly token: Buffer;
-  readonly resolve: (socket: net.Socket) => void;
+  readonly resolve: (socket: Socket) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
@@ -38,14 +38,14 @@ export interface Expectation {
   /** The token the worker must send first. */
   readonly token: string;
   /** Resolves with the worker's socket; rejects when the deadline passes or the listener closes. */
-  readonly socket: Promise<net.Socket>;
+  readonly socket: Promise<Socket>;
   /** Stop waiting (the worker exited or was killed): the token is void. */
   cancel(): void;
 }
 
 export class ConnectBackListener {
   private readonly expected = new Map<string, Expected>();
-  private server: net.Server | undefined;
+  private server: Server | undefined;
   private dir: string | undefined;
   private socketPath = '';
 
@@ -57,12 +57,12 @@ export class ConnectBackListener {
   }
 
   async listen(): Promise<void> {
-    let base = this.baseDir ?? os.tmpdir();
-    if (path.join(base, 'snakepit-XXXXXX', 's').length > MAX_SOCKET_PATH) base = os.tmpdir();
+    let base = this.baseDir ?? tmpdir();
+    if (join(base, 'snakepit-XXXXXX', 's').length > MAX_SOCKET_PATH) base = tmpdir();
     else if (this.baseDir !== undefined) mkdirSync(base, { recursive: true, mode: 0o700 });
-    this.dir = mkdtempSync(path.join(base, 'snakepit-'));
-    this.socketPath = path.join(this.dir, 's');
-    const server = net.createServer((socket) => this.accept(socket));
+    this.dir = mkdtempSync(join(base, 'snakepit-'));
+    this.socketPath = join(this.dir, 's');
+    const server = createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -79,7 +79,7 @@ export class ConnectBackListener {
   expect(timeoutMs: number): Expectation {
     const token = nodeCrypto().randomBytes(32).toString('hex');
     let cancel = (): void => {};
-    const socket = new Promise<net.Socket>((resolve, reject) => {
+    const socket = new Promise<Socket>((resolve, reject) => {
       if (this.server === undefined) {
         reject(new Error('the connect-back listener is not open'));
         return;
@@ -101,7 +101,7 @@ export class ConnectBackListener {
     return { env: { [ENV.CONNECT]: this.socketPath, [ENV.TOKEN]: token }, token, socket, cancel: () => cancel() };
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: Socket): void {
     socket.on('error', () => {});
     let buffered = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), TOKEN_READ_MS);

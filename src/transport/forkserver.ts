@@ -16,7 +16,7 @@
  */
 
 import type net from 'node:net';
-import path from 'node:path';
+import { dirname } from 'node:path';
 import { WorkerStartError } from '../errors.js';
 import type { ResolvedRestartOptions } from '../options.js';
 import { RestartPolicy } from '../supervision/restart-policy.js';
@@ -97,7 +97,7 @@ export class ForkServerTransport implements Transport {
 
   /** The zygote's spec; a sandboxed zygote sees the connect-back socket's private folder. */
   private zygoteSpec(): ZygoteSpec {
-    return this.spec.sandbox === undefined ? this.spec : { ...this.spec, binds: [path.dirname(this.listener.path)] };
+    return this.spec.sandbox === undefined ? this.spec : { ...this.spec, binds: [dirname(this.listener.path)] };
   }
 
   private spawn(): ZygoteLife {

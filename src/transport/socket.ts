@@ -6,7 +6,7 @@
  */
 
 import type net from 'node:net';
-import path from 'node:path';
+import { dirname } from 'node:path';
 import { LocalProcess } from '../worker/process.js';
 import { ConnectBackListener } from './connect-back.js';
 import type { Channel, LaunchSpec, ProcessEvents, Transport, WorkerProcess } from './transport.js';
@@ -27,7 +27,7 @@ export class SocketTransport implements Transport {
   launch(spec: LaunchSpec, events: ProcessEvents): WorkerProcess {
     const expectation = this.listener.expect(spec.startupTimeout);
     // A sandboxed worker sees the socket's folder, which may lie in a masked one (/tmp).
-    const sandbox = spec.sandbox && { ...spec.sandbox, writable: [...spec.sandbox.writable, path.dirname(this.listener.path)] };
+    const sandbox = spec.sandbox && { ...spec.sandbox, writable: [...spec.sandbox.writable, dirname(this.listener.path)] };
     const proc = new LocalProcess(
       { ...spec, sandbox },
       {

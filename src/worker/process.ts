@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ENV } from '../protocol/messages.js';
 import { sandboxExit, sandboxLaunch } from '../security/sandbox.js';
@@ -19,11 +19,11 @@ import { LineTail, readLines } from './lines.js';
  * package's root, one level above the command's bundle `dist/cli.js`, two above the library's bundle
  * `dist/cjs/bundle.js` and this source file.
  */
-export const BRIDGE_PYTHONPATH = findBridge(path.dirname(fileURLToPath(import.meta.url)));
+export const BRIDGE_PYTHONPATH = findBridge(dirname(fileURLToPath(import.meta.url)));
 
 function findBridge(here: string): string {
-  const candidates = [path.resolve(here, '..', 'python'), path.resolve(here, '..', '..', 'python')];
-  return candidates.find((dir) => existsSync(path.join(dir, 'snakepit_bridge', '__init__.py'))) ?? candidates[0]!;
+  const candidates = [resolvePath(here, '..', 'python'), resolvePath(here, '..', '..', 'python')];
+  return candidates.find((dir) => existsSync(join(dir, 'snakepit_bridge', '__init__.py'))) ?? candidates[0]!;
 }
 
 /**
@@ -66,7 +66,7 @@ export class LocalProcess {
       ...process.env,
       ...spec.env,
       ...extraEnv,
-      PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
+      PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${delimiter}${inherited}` : BRIDGE_PYTHONPATH,
       PYTHONUNBUFFERED: '1',
     };
     if (env[ENV.MEMORY_LIMIT] !== undefined) {

@@ -12,7 +12,7 @@
  */
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { join } from 'node:path';
 import { killGroup } from './process.js';
 import { processStartTime, readStat } from './procfs.js';
 
@@ -80,7 +80,7 @@ export class RunRegistry {
     private readonly dir: string,
     readonly runId: string,
   ) {
-    this.file = path.join(dir, `${process.pid}-${runId}.json`);
+    this.file = join(dir, `${process.pid}-${runId}.json`);
   }
 
   /**
@@ -216,7 +216,7 @@ export function reapDeadRuns(dir: string): ReapReport {
   for (const name of names) {
     const match = FILE.exec(name);
     if (match === null) continue;
-    const file = path.join(dir, name);
+    const file = join(dir, name);
     let run: RunFile;
     try {
       run = JSON.parse(readFileSync(file, 'utf8')) as RunFile;

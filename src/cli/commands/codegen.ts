@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { delimiter, dirname, resolve as resolvePath } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { generateClient } from '../../codegen/generate.js';
 import { generateModuleClient, type ModuleDescription } from '../../codegen/module.js';
@@ -13,7 +13,7 @@ import { EXIT_FAILED, EXIT_OK, UsageError, stringOption, type Command } from '..
 function describeModule(module: string, python: string | undefined, cwd: string): ModuleDescription {
   if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(module)) throw new UsageError(`--module must be a dotted module name, got ${JSON.stringify(module)}`);
   const exe = resolvePython({ option: python, cwd }).executable;
-  const env = { ...process.env, PYTHONPATH: [BRIDGE_PYTHONPATH, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) };
+  const env = { ...process.env, PYTHONPATH: [BRIDGE_PYTHONPATH, process.env.PYTHONPATH].filter(Boolean).join(delimiter) };
   const r = spawnSync(exe, ['-m', 'snakepit_bridge.module_catalogue', module], { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) {
     const last = (r.stderr || r.error?.message || '').trim().split('\n').pop();
@@ -78,7 +78,7 @@ be loaded; 2 usage error.`,
       ctx.out(text);
       return EXIT_OK;
     }
-    const file = path.resolve(ctx.cwd, out);
+    const file = resolvePath(ctx.cwd, out);
     if (check) {
       const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
       if (current === text) {
@@ -88,7 +88,7 @@ be loaded; 2 usage error.`,
       ctx.err(`${out} is ${current === undefined ? 'missing' : 'stale'}: run snakepit codegen ${adapter ?? `--module ${module}`} -o ${out}`);
       return EXIT_FAILED;
     }
-    mkdirSync(path.dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, text);
     ctx.out(`wrote ${out}`);
     return EXIT_OK;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, freemem, tmpdir, totalmem } from 'node:os';
-import path from 'node:path';
+import { basename, delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import { inspectCodeCache } from '../../boot/code-cache.js';
 import { Pool } from '../../pool/pool.js';
 import { resolvePython } from '../../python-env/resolve.js';
@@ -44,10 +44,10 @@ function sandboxCheck(): Check {
 
 /** The library's code cache (src/boot/code-cache.ts) beside the built bundle, for a plain `node` of this release. */
 function codeCacheCheck(): Check {
-  const bundle = path.join(path.dirname(BRIDGE_PYTHONPATH), 'dist', 'cjs', 'bundle.js');
+  const bundle = join(dirname(BRIDGE_PYTHONPATH), 'dist', 'cjs', 'bundle.js');
   if (!existsSync(bundle)) return { name: 'code cache', ok: true, detail: 'not used: the library runs from its sources' };
   const c = inspectCodeCache(bundle);
-  const file = path.basename(c.file);
+  const file = basename(c.file);
   if (c.status === 'disabled') return { name: 'code cache', ok: true, detail: 'off (SNAKEPIT_CODE_CACHE=0): every load compiles the library' };
   if (c.status === 'accepted') {
     return { name: 'code cache', ok: true, detail: c.warm ? `${file}, with what a pool runs` : `${file}, of the load (the first pool to run adds what it compiles)` };
@@ -59,14 +59,14 @@ function codeCacheCheck(): Check {
         name: 'code cache',
         ok: false,
         warning: true,
-        detail: `${file}: ${why}, and ${path.dirname(c.file)} is read-only: every load compiles the library (about 6 ms more)`,
+        detail: `${file}: ${why}, and ${dirname(c.file)} is read-only: every load compiles the library (about 6 ms more)`,
         fix: 'start and close one pool where the package folder can be written (when building the image)',
       };
 }
 
 async function poolStarts(python: string, userAdapter: string | undefined, cwd: string): Promise<{ ok: boolean; detail: string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'snakepit-doctor-'));
-  const adapter = userAdapter ?? path.join(dir, 'doctor_tools.py');
+  const dir = mkdtempSync(join(tmpdir(), 'snakepit-doctor-'));
+  const adapter = userAdapter ?? join(dir, 'doctor_tools.py');
   if (userAdapter === undefined) writeFileSync(adapter, 'from snakepit_bridge import tool\n\n@tool\ndef ping() -> str:\n    return "pong"\n');
   const started = performance.now();
   try {
@@ -107,12 +107,12 @@ Exit codes: 0 a worker started (warnings may remain); 1 the pool could not start
   options: { python: { type: 'string' }, adapter: { type: 'string' }, json: { type: 'boolean' } },
   async run(ctx) {
     const adapter = stringOption(ctx, 'adapter');
-    const adapterFile = adapter !== undefined && /\.py(:\w+)?$|\//.test(adapter) ? path.resolve(ctx.cwd, adapter.replace(/:\w+$/, '')) : undefined;
+    const adapterFile = adapter !== undefined && /\.py(:\w+)?$|\//.test(adapter) ? resolvePath(ctx.cwd, adapter.replace(/:\w+$/, '')) : undefined;
     const choice = resolvePython({ option: stringOption(ctx, 'python'), adapterFile, cwd: ctx.cwd });
     const checks: Check[] = [];
     const add = (c: Check): void => void checks.push(c);
     add({ name: 'node', ok: Number(process.versions.node.split('.')[0]) >= 20, detail: process.version, fix: 'install Node.js 20 or later' });
-    const env = { ...process.env, PYTHONPATH: [BRIDGE_PYTHONPATH, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) };
+    const env = { ...process.env, PYTHONPATH: [BRIDGE_PYTHONPATH, process.env.PYTHONPATH].filter(Boolean).join(delimiter) };
     const probe = run(choice.executable, ['-c', PROBE], env);
     let info: Record<string, unknown> = {};
     if (!probe.ok) {

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { basename, join, resolve as resolvePath } from 'node:path';
 import { generateClient } from '../../codegen/generate.js';
 import { startPool } from '../catalogue.js';
 import { EXIT_FAILED, EXIT_OK, stringOption, type Command } from '../command.js';
@@ -65,36 +65,36 @@ Exit codes: 0 written; 1 a file exists (without --force) or the client could not
 2 usage error.`,
   options: { force: { type: 'boolean' }, 'import-from': { type: 'string' }, python: { type: 'string' } },
   async run(ctx) {
-    const dir = path.resolve(ctx.cwd, ctx.positionals[0] ?? '.');
+    const dir = resolvePath(ctx.cwd, ctx.positionals[0] ?? '.');
     const importFrom = stringOption(ctx, 'import-from') ?? 'snakepit';
     const files = ['tools.py', 'client.ts', 'main.ts'];
     if (ctx.values.force !== true) {
-      const existing = files.filter((f) => existsSync(path.join(dir, f)));
+      const existing = files.filter((f) => existsSync(join(dir, f)));
       if (existing.length) {
         ctx.err(`snakepit init: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${dir} (use --force to overwrite)`);
         return EXIT_FAILED;
       }
     }
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'tools.py'), TOOLS_PY);
-    const pool = await startPool({ adapter: path.join(dir, 'tools.py'), python: stringOption(ctx, 'python'), cwd: dir }, { types: true });
+    writeFileSync(join(dir, 'tools.py'), TOOLS_PY);
+    const pool = await startPool({ adapter: join(dir, 'tools.py'), python: stringOption(ctx, 'python'), cwd: dir }, { types: true });
     try {
-      writeFileSync(path.join(dir, 'client.ts'), generateClient(pool.tools(), { source: 'tools.py', importFrom }));
+      writeFileSync(join(dir, 'client.ts'), generateClient(pool.tools(), { source: 'tools.py', importFrom }));
     } finally {
       await pool.close();
     }
-    writeFileSync(path.join(dir, 'main.ts'), mainTs(importFrom));
-    const pkg = path.join(dir, 'package.json');
+    writeFileSync(join(dir, 'main.ts'), mainTs(importFrom));
+    const pkg = join(dir, 'package.json');
     const written = [...files];
     if (!existsSync(pkg)) {
       // main.ts uses top-level await: an ES module.
-      writeFileSync(pkg, `${JSON.stringify({ name: path.basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, '-'), private: true, type: 'module' }, null, 2)}\n`);
+      writeFileSync(pkg, `${JSON.stringify({ name: basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, '-'), private: true, type: 'module' }, null, 2)}\n`);
       written.push('package.json');
     }
-    const readme = path.join(dir, 'README.md');
+    const readme = join(dir, 'README.md');
     const current = existsSync(readme) ? readFileSync(readme, 'utf8') : '';
     if (!current.includes('## Python tools (snakepit)')) writeFileSync(readme, current + README);
-    for (const f of [...written, 'README.md']) ctx.out(`wrote ${path.join(dir, f)}`);
+    for (const f of [...written, 'README.md']) ctx.out(`wrote ${join(dir, f)}`);
     ctx.out('next: npx tsx main.ts');
     return EXIT_OK;
   },

@@ -7,7 +7,7 @@
  * and the single-thread defaults.
  */
 
-import path from 'node:path';
+import { delimiter } from 'node:path';
 import { ENV } from '../../protocol/messages.js';
 import { sandboxLaunch, type Launch, type ResolvedSandbox } from '../../security/sandbox.js';
 import { BRIDGE_PYTHONPATH, bridgeArgs } from '../process.js';
@@ -45,7 +45,7 @@ export function zygoteLaunch(spec: ZygoteSpec): Launch {
   const env: Record<string, string | undefined> = { ...process.env, ...spec.env };
   for (const [key, value] of Object.entries(SINGLE_THREAD_DEFAULTS)) env[key] ??= value;
   Object.assign(env, {
-    PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${path.delimiter}${inherited}` : BRIDGE_PYTHONPATH,
+    PYTHONPATH: inherited ? `${BRIDGE_PYTHONPATH}${delimiter}${inherited}` : BRIDGE_PYTHONPATH,
     PYTHONUNBUFFERED: '1',
     [ENV.HOST_PID]: String(process.pid),
     [ENV.RUN_ID]: spec.runId,

@@ -32,7 +32,7 @@ const { values } = parseArgs({ options: { full: { type: 'boolean', default: fals
 const FULL = values.full === true;
 
 const params = FULL
-  ? { startupReps: 5, rounds: 7, seq: 3000, tp: 20000, warmup: 3000, payloadReps: 3, scalingRounds: 7, soakCalls: 30_000_000, soakEvery: 1_500_000, soakSettle: 1_500_000 }
+  ? { startupReps: 9, rounds: 7, seq: 3000, tp: 20000, warmup: 3000, payloadReps: 3, scalingRounds: 7, soakCalls: 30_000_000, soakEvery: 1_500_000, soakSettle: 1_500_000 }
   : { startupReps: 1, rounds: 3, seq: 1000, tp: 5000, warmup: 1000, payloadReps: 2, scalingRounds: 3, soakCalls: 0, soakEvery: 0, soakSettle: 0 };
 const IN_FLIGHT = 32;
 const STARTUP_WORKERS = [1, 4, 16];

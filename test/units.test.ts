@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { Controllers } from '../src/cluster/controllers.js';
+import { Connection, type ConnectionOwner } from '../src/connection/connection.js';
 import { Outbox } from '../src/connection/outbox.js';
+import { JsonCodec, makeCodec } from '../src/protocol/codec.js';
+import { Msg } from '../src/protocol/messages.js';
+import { sampleMessages } from '../src/protocol/warm-up.js';
 import { Histogram } from '../src/pool/histogram.js';
 import { CallQueue } from '../src/scheduling/queue.js';
 import { checkCallOptions } from '../src/call-options.js';
@@ -158,5 +162,51 @@ describe('outbox', () => {
     box.send(Buffer.from('a'));
     box.sendNow(Buffer.from('b'));
     assert.deepEqual(writes, ['x', 'ab'], 'written with the frame gathered before it, in one write');
+  });
+});
+
+describe('connection handshake', () => {
+  /** A connection on an in-memory channel: what it writes, and what it tells its owner. */
+  function connect(): { conn: Connection; input: PassThrough; writes: Buffer[]; events: string[] } {
+    const writes: Buffer[] = [];
+    const events: string[] = [];
+    const output = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        writes.push(chunk);
+        done();
+      },
+    });
+    const input = new PassThrough();
+    const owner = {
+      onReady: () => events.push('ready'),
+      onBadHello: (problem: string) => events.push(`bad: ${problem}`),
+      onBroken: (err: Error) => events.push(`broken: ${err.message}`),
+      onBusy: () => {},
+    } as unknown as ConnectionOwner;
+    const conn = new Connection({ workerId: 1, maxPayload: 1 << 20, codecs: ['msgpack', 'json'] }, owner);
+    conn.attach({ input, output, ref: () => {}, unref: () => {} });
+    return { conn, input, writes, events };
+  }
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  it('writes its ping in JSON at once, and is ready at hello followed by the answer to it', async () => {
+    const { input, writes, events } = connect();
+    assert.equal(writes.length, 1, 'the ping is written before anything is read');
+    const ping = JSON.parse(writes[0]!.subarray(4).toString()) as [number, number];
+    assert.equal(writes[0]!.readUInt32BE(0), writes[0]!.length - 4);
+    assert.equal(ping[0], Msg.PING);
+    const json = new JsonCodec();
+    const msgpack = makeCodec('msgpack');
+    input.write(json.encodeFrame([Msg.PONG, ping[1]]));
+    await tick();
+    assert.deepEqual(events, [], 'an answer before hello does not make the worker ready');
+    input.write(json.encodeFrame(sampleMessages().hello));
+    input.write(msgpack.encodeFrame([Msg.PONG, ping[1] + 1]));
+    await tick();
+    assert.deepEqual(events, [], 'nor does an answer to another ping');
+    input.write(msgpack.encodeFrame([Msg.PONG, ping[1]]));
+    await tick();
+    assert.deepEqual(events, ['ready']);
+    assert.equal(writes.length, 1, 'nothing more is written for the handshake');
   });
 });

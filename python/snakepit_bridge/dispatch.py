@@ -10,6 +10,7 @@ from . import protocol as P
 from .calls import STOP, CallState, deadline_of, new_call
 from .context import Context
 from .errors import InvalidArguments, InvalidRef, error_payload
+from .handshake import decode_plain
 from .protocol import CALL
 from .refs import is_marker
 from .tracing import recording
@@ -74,6 +75,22 @@ class Dispatcher:
         def host_calls(self) -> HostCalls: ...
 
         def event_loop(self) -> asyncio.AbstractEventLoop | None: ...
+
+    def _answer_handshake_ping(self, frame: bytes | memoryview | AttachedFrame) -> bool:
+        """Answer the host's first frame when it is the handshake's ping, which the host writes in JSON
+        as soon as it is connected (before ``hello`` names the codec, so the worker answers it right
+        after ``hello`` without waiting for the host); False, having done nothing, for anything else.
+        A MessagePack message is an array, so a JSON frame (``[``) is never one."""
+        if not isinstance(frame, (bytes, memoryview)) or frame[:1] != b"[":
+            return False
+        try:
+            msg = decode_plain(bytes(frame))
+        except ValueError:
+            return False
+        if type(msg) is not list or len(msg) != 2 or msg[0] != P.PING or type(msg[1]) is not int:
+            return False
+        self._send_quiet(P.pong_message(msg[1]))
+        return True
 
     def _dispatch(self, frame: bytes | memoryview | AttachedFrame) -> CallState | None:
         """Handle one frame; returns a sync call for the reader to run, or STOP at shutdown."""

@@ -8,7 +8,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Final
 
-VERSION: Final = 1
+VERSION: Final = 2
 HEADER_BYTES: Final = 4
 CODECS: Final = ("msgpack", "json")
 ERROR_KINDS: Final = frozenset(

@@ -6,6 +6,7 @@ calls read while a tool waits go to pooled threads."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -54,6 +55,8 @@ class ReaderScheduler:
 
         def _dispatch_message(self, msg: Any) -> CallState | None: ...
 
+        def _answer_handshake_ping(self, frame: bytes | memoryview | AttachedFrame) -> bool: ...
+
         def _plain_call(self, msg: Any) -> ToolSpec | None: ...
 
         def _plain_state(self, spec: ToolSpec, msg: list[Any]) -> CallState: ...
@@ -66,6 +69,14 @@ class ReaderScheduler:
 
     def serve(self) -> None:
         """Serve until the host closes the pipe or asks for shutdown; re-raises a reading failure."""
+        # The host's first frame is normally the handshake's ping, waiting already: answered here,
+        # before the threads start, so the host hears that the worker is ready as early as it can.
+        first = next(self._frames, None)
+        if first is None:
+            self._finish_serving()  # EOF: the host went away before it said anything
+            return
+        if not self._answer_handshake_ping(first):
+            self._frames = itertools.chain((first,), self._frames)
         self._spawn(self._idle_loop, claim_reader=True)
         # Always: built-in tools are sync even when every adapter tool is async. It sleeps when idle.
         threading.Thread(target=self._watchdog, name="snakepit-watchdog", daemon=True).start()

@@ -56,11 +56,17 @@ class WorkerProcess:
         self.codec: Any = JsonCodec()
         self.hello: Any = None
 
-    def handshake(self) -> dict[str, Any]:
+    def handshake(self, ping: int | None = 7) -> dict[str, Any]:
+        """Read ``hello``. With ``ping`` (the default), first write the handshake's ping in JSON, as the
+        host does as soon as it is connected, and read its answer, which must follow ``hello``."""
+        if ping is not None:
+            self.send(P.ping_message(ping))  # the codec is JSON until hello
         msg = self.recv()
         assert msg[0] == P.HELLO, msg
         self.hello = msg[1]
         self.codec = make_codec(self.hello["codec"])
+        if ping is not None:
+            assert self.recv() == [P.PONG, ping]
         return dict(self.hello)
 
     def send_raw(self, data: bytes) -> None:

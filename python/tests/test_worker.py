@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +70,35 @@ def test_ping_is_answered_while_a_sync_tool_runs(worker: WorkerProcess) -> None:
     # The order proves it: the pong arrives while the tool still sleeps, before its result.
     assert worker.recv() == [P.PONG, 42]
     assert worker.recv() == [P.RESULT, 1, False]
+
+
+@pytest.mark.parametrize("codecs", ["msgpack", "json"])
+def test_a_worker_serves_when_its_first_frame_is_not_the_handshake_ping(codecs: str) -> None:
+    # The host writes the handshake's ping first; a peer that sends a call first is served all the same.
+    w = WorkerProcess(BASIC, codecs=codecs)
+    w.handshake(ping=None)
+    assert w.call(1, "add", {"a": 1, "b": 2}) == [P.RESULT, 1, 3]
+    w.send([P.PING, 3])
+    assert w.recv() == [P.PONG, 3]
+    assert w.close() == 0
+
+
+def test_a_worker_whose_host_goes_before_its_first_frame_exits() -> None:
+    w = WorkerProcess(BASIC)
+    w.handshake(ping=None)
+    assert w.close() == 0  # EOF before any frame: the input ended (the harness leads the group)
+
+
+def test_a_first_frame_in_json_that_is_not_a_ping_breaks_a_msgpack_worker() -> None:
+    w = WorkerProcess(BASIC, codecs="msgpack")
+    payload = b'[1,1,"add",{"a":1,"b":2},null,null,0]'
+    w.send_raw(struct.pack(">I", len(payload)) + payload)
+    w.handshake(ping=None)
+    assert w.codec.name == "msgpack"
+    assert w.recv_frame() is None  # nothing run, nothing answered
+    assert w.proc.wait(10) == 3  # a protocol failure, said on stderr
+    assert w.proc.stderr is not None and b"snakepit worker:" in w.proc.stderr.read()
+    w.close()
 
 
 def test_cancel_reaches_sync_and_async_tools(worker: WorkerProcess) -> None:

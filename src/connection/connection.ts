@@ -1,6 +1,6 @@
 /**
  * One protocol conversation with one worker, over any duplex byte stream (a `Channel`): the
- * handshake (`hello`, then one ping), the map of calls in flight, frames in both directions, stream
+ * handshake (a ping written at once, in JSON; `hello`, then the ping's answer), the map of calls in flight, frames in both directions, stream
  * credit and heartbeats. It knows nothing of processes: its owner (the worker handle) is told when
  * the worker is ready, broke the protocol, or sent something for the pool.
  *
@@ -109,6 +109,15 @@ export class Connection {
     });
     // A socket handed over after its token was read is paused: start the flow.
     channel.input.resume();
+    // The handshake's ping goes out now, in JSON (the codec is not known before `hello`): the worker
+    // answers it right after `hello`, with no round trip through the host in between, and the host's
+    // first write happens while it waits for the worker anyway.
+    this.pingNonce = 1 + Math.floor(Math.random() * 1e9);
+    try {
+      this.send(this.codec.encodeFrame(pingMessage(this.pingNonce)), true);
+    } catch {
+      /* the worker is gone already: its exit reports it */
+    }
   }
 
   /** Whether frames can be written (the worker is reachable and has not gone away). */
@@ -240,7 +249,7 @@ export class Connection {
         return;
       }
       case Msg.PONG:
-        if (!this.ready && this.pingNonce !== 0 && msg[1] === this.pingNonce) {
+        if (!this.ready && this.info !== undefined && msg[1] === this.pingNonce) {
           this.ready = true;
           this.owner.onReady(this.info!);
         } else {
@@ -286,8 +295,6 @@ export class Connection {
     }
     this.info = info;
     this.codec = makeCodec(info.codec, this.spec.int64);
-    this.pingNonce = 1 + Math.floor(Math.random() * 1e9);
-    this.send(this.codec.encodeFrame(pingMessage(this.pingNonce)));
   }
 
   /** The byte stream can no longer be trusted: read nothing more from it, and tell the owner. */

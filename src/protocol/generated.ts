@@ -2,7 +2,7 @@
 // To change the protocol, edit protocol.json and run `node scripts/gen-protocol.mjs` (docs/protocol.md).
 /* eslint-disable */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const HEADER_BYTES = 4;
 export const CODECS = ['msgpack', 'json'] as const;
 export type CodecName = (typeof CODECS)[number];

@@ -128,8 +128,9 @@ A peer that cannot do something is marked **cannot** in the tables.${
 Snakepit's cost divided by the other contender's cost (time per call, time per transfer, time to the first
 call, memory). Below 1: Snakepit is cheaper; above 1: dearer. The column **raw pipe** is Snakepit's overhead
 over the physical limit. Snakepit is \`snakepit\` (concurrency 1) except for the "in flight" rows, which use
-\`snakepit c32\`. Start and memory rows ending in "fork server" are pools with \`startMethod: 'forkserver'\`
-(and \`minReady: 1\` where it says so); the targets below count such a figure as met when either way of
+\`snakepit c32\`. Start and memory rows ending in "fork server" are pools with \`startMethod: 'forkserver'\`,
+and rows ending in "minReady 1" pools whose \`Pool.start\` resolves once one worker is ready
+(\`minReady: 1\`); the targets below count a start or memory figure as met when any of these ways of
 starting workers meets it, and name which.
 
 ${md(t.ratios)}
@@ -181,6 +182,11 @@ leaves the library's code cache as the first pool on a machine does (src/boot/co
 cold** starts without the bridge's bytecode (removed before each start, and
 \`PYTHONDONTWRITEBYTECODE=1\`), as on a first start from a read-only install or in an image built with
 \`PYTHONDONTWRITEBYTECODE=1\`: every module of the bridge is compiled from source at every worker start.${
+  t.startup.rows.some((row) => row[0] === 'snakepit minReady 1')
+    ? ` **snakepit minReady 1** is the default pool with \`minReady: 1\`: it starts one worker, resolves
+\`Pool.start\` once that one is ready, and starts the others after.`
+    : ''
+}${
   t.startup.rows.some((row) => String(row[0]).startsWith('snakepit forkserver'))
     ? ` **snakepit forkserver** forks its workers from a zygote
 (\`startMethod: 'forkserver'\`, docs/forkserver.md), all of them at once; with **minReady 1**, \`Pool.start\`

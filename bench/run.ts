@@ -43,6 +43,7 @@ const SCALING_WORKERS = [1, 2, 4, 8, 16].filter((n) => n <= Math.max(2, os.avail
 const STARTUP = [
   'snakepit',
   'snakepit cold',
+  'snakepit minReady 1',
   'snakepit forkserver',
   'snakepit forkserver minReady 1',
   'snakepit forkserver cold',

@@ -51,7 +51,7 @@ export function tables(r: Results): Tables {
   // Start and memory rows, once per way of starting workers that the run measured: spawn (the
   // default, `snakepit`) and the fork server; `measure` groups the rows of one figure across modes.
   const modes = [
-    { mode: 'spawn', suffix: '', first: 'snakepit', firstSoon: undefined, cold: 'snakepit cold' },
+    { mode: 'spawn', suffix: '', first: 'snakepit', firstSoon: 'snakepit minReady 1', cold: 'snakepit cold' },
     {
       mode: 'fork server',
       suffix: ', fork server',

@@ -52,8 +52,9 @@ export interface PoolOptions extends ServingOptions, SupervisionOptions {
   startupConcurrency?: number;
   /**
    * Workers that must be ready before `Pool.start` resolves, from 1 to `size`. Default `size` (all).
-   * Below it, the pool takes calls as soon as that many are ready and goes on starting the others;
-   * one of those that fails to start is restarted under the `restart` policy, as after a crash. A
+   * Below it, the pool takes calls as soon as that many are ready and goes on starting the others
+   * (spawned ones at most one CPU fewer at a time than the machine has, so that the workers serving
+   * keep a CPU); one of those that fails to start is restarted under the `restart` policy, as after a crash. A
    * failure before `Pool.start` resolves rejects it, as with the default.
    */
   minReady?: number;

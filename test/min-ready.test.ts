@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { InvalidOptionsError, type PoolStateEvent, type WorkerRestartEvent } from '../src/index.js';
 import { ControlDir } from './control.js';
-import { fixture, rejection, startPool, waitFor } from './helpers.js';
+import { fixture, rejection, START_METHOD, startPool, waitFor } from './helpers.js';
 
 const FAST_RESTART = { backoffInitial: 50, backoffMax: 200, jitter: 0, maxFailures: 10, window: 30_000, stableAfter: 600 };
 const ready = (pool: { stats(): { workerList: readonly { state: string }[] } }): number =>
@@ -28,6 +29,25 @@ describe('minReady', () => {
       assert.deepEqual(states, [], 'the pool stayed ready throughout');
       const served = new Set(await Promise.all(Array.from({ length: 30 }, () => pool.execute('worker'))));
       assert.ok(served.size > 1, 'calls reach the workers that started later');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('after Pool.start resolved, spawned workers start one CPU fewer at a time than the machine has', async () => {
+    const pool = await startPool({ adapter: fixture('slow_start.py'), size: 4, minReady: 1, env: { SLOW_START_SECONDS: '0.4' } });
+    try {
+      const starting = new Set<number>();
+      let most = 0;
+      pool.on('workerSpawn', (e) => {
+        starting.add(e.workerId);
+        most = Math.max(most, starting.size);
+      });
+      pool.on('workerReady', (e) => starting.delete(e.workerId));
+      await waitFor(() => ready(pool) === 4, 15_000, 'every worker ready');
+      // Forked workers cost little to start: a fork server starts all of them at once.
+      const lanes = START_METHOD === 'forkserver' ? 3 : Math.max(1, Math.min(4, availableParallelism() - 1, 3));
+      assert.equal(most, lanes, 'workers starting at once while the pool serves');
     } finally {
       await pool.destroy();
     }

@@ -6,6 +6,7 @@
  * PoolCore (core.ts) admits and dispatches the calls; this is its startup and shutdown.
  */
 
+import { availableParallelism } from 'node:os';
 import { PoolClosedError, type SnakepitError } from '../errors.js';
 import type { PoolEventMap, PoolState } from '../events.js';
 import { handleSignalsFor, releaseSignals } from '../host-signals.js';
@@ -139,7 +140,7 @@ export class PoolRun {
     const { minReady } = this.options;
     let failure: { reason: unknown } | undefined;
     let next = 0;
-    const startUpTo = (end: number): Promise<unknown> => {
+    const startUpTo = (end: number, lanes = startupConcurrency): Promise<unknown> => {
       const startOne = async (): Promise<void> => {
         while (next < end && (host.state === 'starting' || stateRule(host.state).accepts)) {
           try {
@@ -151,7 +152,7 @@ export class PoolRun {
           }
         }
       };
-      return Promise.all(Array.from({ length: Math.min(end - next, startupConcurrency) }, startOne));
+      return Promise.all(Array.from({ length: Math.min(end - next, lanes) }, startOne));
     };
     const first = startUpTo(minReady);
     // The first workers are launched by now (startUpTo launches before its first await): what they do
@@ -182,8 +183,10 @@ export class PoolRun {
     host.setState('ready');
     supervisor.begin();
     if (this.options.handleSignals) handleSignalsFor(this);
-    // The others start once the caller has had its turn (its first calls go out before their spawns).
-    setImmediate(() => void startUpTo(size).then(() => supervisor.endInitial()));
+    // The others start once the caller has had its turn (its first calls go out before their spawns),
+    // and spawned ones fewer at a time (fillLanes): the pool serves meanwhile.
+    const lanes = this.forkServer === undefined ? fillLanes(startupConcurrency) : startupConcurrency;
+    setImmediate(() => void startUpTo(size, lanes).then(() => supervisor.endInitial()));
   }
 
   /** Before a reload replaces the workers: fork them from a fresh zygote that imports the new code. */
@@ -261,4 +264,15 @@ export class PoolRun {
     endRun(this.id);
     host.stopDraining();
   }
+}
+
+/**
+ * How many spawned workers start at once after `Pool.start` resolved with `minReady` below `size`: one
+ * CPU fewer than the machine has (at least one, at most `startupConcurrency`). An interpreter starting
+ * takes a whole CPU for tens of milliseconds; with one starting on every CPU, the workers already
+ * serving and the host waited their turn, and a first call took 12-31 ms instead of about 4 ms (three
+ * starts on two CPUs, docs/architecture.md). Forked workers cost little to start and are not limited.
+ */
+function fillLanes(startupConcurrency: number, cpus = availableParallelism()): number {
+  return Math.max(1, Math.min(startupConcurrency, cpus - 1));
 }

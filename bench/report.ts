@@ -184,7 +184,9 @@ cold** starts without the bridge's bytecode (removed before each start, and
 \`PYTHONDONTWRITEBYTECODE=1\`: every module of the bridge is compiled from source at every worker start.${
   t.startup.rows.some((row) => row[0] === 'snakepit minReady 1')
     ? ` **snakepit minReady 1** is the default pool with \`minReady: 1\`: it starts one worker, resolves
-\`Pool.start\` once that one is ready, and starts the others after.`
+\`Pool.start\` once that one is ready, and starts the others after (spawned ones one CPU fewer at a time
+than the machine has). For the pools with **minReady 1** the "all answered" columns count the calls
+answered, not workers started: the pool gives the calls sent together to the workers ready by then.`
     : ''
 }${
   t.startup.rows.some((row) => String(row[0]).startsWith('snakepit forkserver'))

@@ -54,8 +54,8 @@ export interface PoolOptions extends ServingOptions, SupervisionOptions {
    * Workers that must be ready before `Pool.start` resolves, from 1 to `size`. Default `size` (all).
    * Below it, the pool takes calls as soon as that many are ready and goes on starting the others
    * (spawned ones at most one CPU fewer at a time than the machine has, so that the workers serving
-   * keep a CPU); one of those that fails to start is restarted under the `restart` policy, as after a crash. A
-   * failure before `Pool.start` resolves rejects it, as with the default.
+   * keep a CPU); one of those that fails to start is restarted under the `restart` policy, as after a
+   * crash. A failure before `Pool.start` resolves rejects it, as with the default.
    */
   minReady?: number;
   /** Largest frame in bytes, either way; larger ones are refused before allocation. Default 256 MiB. */

@@ -167,7 +167,7 @@ describe('outbox', () => {
 
 describe('connection handshake', () => {
   /** A connection on an in-memory channel: what it writes, and what it tells its owner. */
-  function connect(): { conn: Connection; input: PassThrough; writes: Buffer[]; events: string[] } {
+  function connect(): { input: PassThrough; writes: Buffer[]; events: string[] } {
     const writes: Buffer[] = [];
     const events: string[] = [];
     const output = new Writable({
@@ -185,7 +185,7 @@ describe('connection handshake', () => {
     } as unknown as ConnectionOwner;
     const conn = new Connection({ workerId: 1, maxPayload: 1 << 20, codecs: ['msgpack', 'json'] }, owner);
     conn.attach({ input, output, ref: () => {}, unref: () => {} });
-    return { conn, input, writes, events };
+    return { input, writes, events };
   }
   const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 

@@ -1,7 +1,7 @@
 /**
  * One protocol conversation with one worker, over any duplex byte stream (a `Channel`): the
- * handshake (a ping written at once, in JSON; `hello`, then the ping's answer), the map of calls in flight, frames in both directions, stream
- * credit and heartbeats. It knows nothing of processes: its owner (the worker handle) is told when
+ * handshake (a ping written at once, in JSON; `hello`, then the ping's answer), the map of calls in
+ * flight, frames in both directions, stream credit and heartbeats. It knows nothing of processes: its owner (the worker handle) is told when
  * the worker is ready, broke the protocol, or sent something for the pool.
  *
  * After a protocol error nothing more is read from the channel: frames that were already buffered
@@ -251,7 +251,7 @@ export class Connection {
       case Msg.PONG:
         if (!this.ready && this.info !== undefined && msg[1] === this.pingNonce) {
           this.ready = true;
-          this.owner.onReady(this.info!);
+          this.owner.onReady(this.info);
         } else {
           this.heartbeat.pong(msg[1], performance.now());
         }

@@ -273,6 +273,6 @@ export class PoolRun {
  * serving and the host waited their turn, and a first call took 12-31 ms instead of about 4 ms (three
  * starts on two CPUs, docs/architecture.md). Forked workers cost little to start and are not limited.
  */
-function fillLanes(startupConcurrency: number, cpus = availableParallelism()): number {
-  return Math.max(1, Math.min(startupConcurrency, cpus - 1));
+function fillLanes(startupConcurrency: number): number {
+  return Math.max(1, Math.min(startupConcurrency, availableParallelism() - 1));
 }

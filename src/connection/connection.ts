@@ -1,8 +1,9 @@
 /**
  * One protocol conversation with one worker, over any duplex byte stream (a `Channel`): the
  * handshake (a ping written at once, in JSON; `hello`, then the ping's answer), the map of calls in
- * flight, frames in both directions, stream credit and heartbeats. It knows nothing of processes: its owner (the worker handle) is told when
- * the worker is ready, broke the protocol, or sent something for the pool.
+ * flight, frames in both directions, stream credit and heartbeats. It knows nothing of processes: its
+ * owner (the worker handle) is told when the worker is ready, broke the protocol, or sent something
+ * for the pool.
  *
  * After a protocol error nothing more is read from the channel: frames that were already buffered
  * behind the bad one, or arrive later, are never acted upon (a worker that sent garbage cannot
